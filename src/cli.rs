@@ -1,0 +1,61 @@
+//! Command-line interface: the clap definitions of DESIGN.md §1.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Live terminal dashboard for HTTP(S) endpoint latency.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "probetop", version, about, long_about = None)]
+pub struct Cli {
+    /// Watch these URLs too (with the interval and timeout below).
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+
+    /// TOML config; default: ./probetop.toml, else $XDG_CONFIG_HOME/probetop/config.toml.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Start the built-in demo target on 127.0.0.1 and watch it.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Probe interval for URLs given on the command line.
+    #[arg(short, long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// Probe timeout for URLs given on the command line.
+    #[arg(short, long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Validate the config, list the endpoints it defines, exit.
+    #[arg(long)]
+    pub check: bool,
+
+    /// No UI: probe until --duration elapses or SIGINT/SIGTERM, then print the snapshot JSON.
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Stop after this long (headless or not).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Where snapshots go (default: [export] dir, else ./probetop-snapshots).
+    #[arg(long, value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
+
+    /// Diagnostics go to this file (the UI owns the terminal).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// Parses a humantime duration (`250ms`, `1s`, `5m`) and rejects zero.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("invalid duration {text:?}: {e} (examples: 250ms, 1s, 5m)"))?;
+    if duration.is_zero() {
+        return Err(format!("duration {text:?} must be greater than zero"));
+    }
+    Ok(duration)
+}

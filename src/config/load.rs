@@ -1,0 +1,692 @@
+//! Turning config files and command-line values into a validated [`Config`].
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::error::{ConfigError, ConfigErrors, Location};
+use super::raw::{RawConfig, RawEndpoint, RawExpect};
+use super::{
+    Config, ConnectionMode, DEFAULT_EXPORT_DIR, DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_TIMEOUT, DEFAULT_WINDOW, Endpoint, Expect, default_max_in_flight, interpolate,
+};
+
+/// What the command line contributes to the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--config`: read this file (it must exist).
+    pub config_path: Option<PathBuf>,
+    /// URLs given on the command line.
+    pub urls: Vec<String>,
+    /// Interval for command-line URLs.
+    pub interval: Option<Duration>,
+    /// Timeout for command-line URLs.
+    pub timeout: Option<Duration>,
+    /// `--export-dir`, which beats `[export] dir`.
+    pub export_dir: Option<PathBuf>,
+}
+
+/// The config file probetop reads when `--config` is not given:
+/// `./probetop.toml`, else `$XDG_CONFIG_HOME/probetop/config.toml`
+/// (`~/.config/probetop/config.toml` when `XDG_CONFIG_HOME` is unset), if either exists.
+pub fn default_config_path() -> Option<PathBuf> {
+    let local = PathBuf::from("probetop.toml");
+    if local.is_file() {
+        return Some(local);
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    let xdg = base.join("probetop").join("config.toml");
+    xdg.is_file().then_some(xdg)
+}
+
+/// Reads the config file (explicit, or found by [`default_config_path`]), merges the
+/// command-line URLs, and validates everything. All problems found are returned together.
+pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let path = options.config_path.clone().or_else(default_config_path);
+    let mut config = match &path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                let what = if e.kind() == std::io::ErrorKind::NotFound {
+                    "config file not found".to_string()
+                } else {
+                    format!("cannot read config file: {e}")
+                };
+                ConfigError::file(path, what)
+            })?;
+            parse_str(path, &text, lookup)?
+        }
+        None => Config {
+            source: None,
+            window: DEFAULT_WINDOW,
+            export_dir: PathBuf::from(DEFAULT_EXPORT_DIR),
+            endpoints: Vec::new(),
+        },
+    };
+    add_cli_urls(&mut config, options)?;
+    if let Some(dir) = &options.export_dir {
+        config.export_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), ConfigErrors> {
+    let interval = options.interval.unwrap_or(DEFAULT_INTERVAL);
+    let timeout = options.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let mut errors = Vec::new();
+    for text in &options.urls {
+        let url = match parse_http_url(text) {
+            Ok(url) => url,
+            Err(why) => {
+                errors.push(ConfigError::usage(format!(
+                    "invalid URL argument {text:?}: {why}"
+                )));
+                continue;
+            }
+        };
+        if config.endpoints.iter().any(|e| e.name == text.as_str()) {
+            errors.push(ConfigError::usage(format!(
+                "URL argument {text:?} is given twice (or also names an endpoint of the config file)"
+            )));
+            continue;
+        }
+        config.endpoints.push(Endpoint {
+            name: text.clone(),
+            url,
+            interval,
+            timeout,
+            method: reqwest::Method::GET,
+            headers: Vec::new(),
+            body: None,
+            ca_file: None,
+            insecure: false,
+            connection: ConnectionMode::Reuse,
+            max_in_flight: default_max_in_flight(interval, timeout),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            expect: Expect::default(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Parses an http(s) URL with a host.
+fn parse_http_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" => {}
+        other => return Err(format!("unsupported scheme `{other}` (use http or https)")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    Ok(url)
+}
+
+/// Parses and validates the text of a config file. `path` is only used in messages
+/// and to resolve relative paths (`ca_file`); `lookup` reads environment variables.
+pub fn parse_str(
+    path: &Path,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => return Err(toml_error(path, text, &e).into()),
+    };
+    let mut v = Validator {
+        path,
+        text,
+        lookup: &lookup,
+        errors: Vec::new(),
+    };
+    let config = v.config(raw);
+    if v.errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(v.errors))
+    }
+}
+
+/// Turns a TOML syntax or type error into a located error with its key path.
+fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let mut message = error.message().trim().to_string();
+    if let Some(suggestion) = did_you_mean(&message) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
+    }
+    let span = error.span();
+    let key = span.as_ref().and_then(|span| key_at(text, span.start));
+    ConfigError {
+        message,
+        key,
+        location: span.map(|span| Location::from_span(path, text, span)),
+        file: Some(path.to_path_buf()),
+    }
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" message, the closest
+/// expected name, if it is close enough to be a likely typo.
+fn did_you_mean(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2);
+    expected
+        .map(|candidate| (strsim::jaro_winkler(unknown, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate.to_string())
+}
+
+/// The dotted path (`endpoint[1].expect.status`) of the deepest key whose key or value
+/// contains byte offset `at`.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let root = DeTable::parse(text).ok()?;
+    let mut path = String::new();
+    let mut table = root.get_ref();
+    'descend: loop {
+        for (key, value) in table.iter() {
+            let in_key = key.span().contains(&at);
+            let in_value = value.span().contains(&at) || value.span().start == at;
+            if !in_key && !in_value {
+                // Tables from `[header]` sections: the value span may not cover the body,
+                // so look inside them anyway.
+                if !matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
+                    continue;
+                }
+            }
+            let mut candidate = path.clone();
+            if !candidate.is_empty() {
+                candidate.push('.');
+            }
+            candidate.push_str(key.get_ref());
+            if in_key {
+                return Some(candidate);
+            }
+            match value.get_ref() {
+                DeValue::Table(inner) => {
+                    if contains(inner, at) || in_value {
+                        path = candidate;
+                        table = inner;
+                        continue 'descend;
+                    }
+                }
+                DeValue::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let inside = item.span().contains(&at)
+                            || matches!(item.get_ref(), DeValue::Table(t) if contains(t, at));
+                        if inside {
+                            let candidate = format!("{candidate}[{i}]");
+                            match item.get_ref() {
+                                DeValue::Table(inner) if contains(inner, at) => {
+                                    path = candidate;
+                                    table = inner;
+                                    continue 'descend;
+                                }
+                                _ => return Some(candidate),
+                            }
+                        }
+                    }
+                    if in_value {
+                        return Some(candidate);
+                    }
+                }
+                _ if in_value => return Some(candidate),
+                _ => {}
+            }
+        }
+        return (!path.is_empty()).then_some(path);
+    }
+}
+
+/// Whether any key or value of `table` (recursively) covers byte offset `at`.
+fn contains(table: &DeTable<'_>, at: usize) -> bool {
+    table.iter().any(|(key, value)| {
+        key.span().contains(&at)
+            || value.span().contains(&at)
+            || match value.get_ref() {
+                DeValue::Table(inner) => contains(inner, at),
+                DeValue::Array(items) => items.iter().any(|item| {
+                    item.span().contains(&at)
+                        || matches!(item.get_ref(), DeValue::Table(t) if contains(t, at))
+                }),
+                _ => false,
+            }
+    })
+}
+
+/// Collects validation errors while building the config.
+struct Validator<'a, F> {
+    path: &'a Path,
+    text: &'a str,
+    lookup: &'a F,
+    errors: Vec<ConfigError>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
+    fn error(&mut self, key: String, span: Range<usize>, message: String) {
+        self.errors.push(ConfigError {
+            message,
+            key: Some(key),
+            location: Some(Location::from_span(self.path, self.text, span)),
+            file: Some(self.path.to_path_buf()),
+        });
+    }
+
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let d = &raw.defaults;
+        let interval = self
+            .duration("defaults.interval", d.interval.as_ref())
+            .unwrap_or(DEFAULT_INTERVAL);
+        let timeout = self
+            .duration("defaults.timeout", d.timeout.as_ref())
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let window = self
+            .duration("defaults.window", d.window.as_ref())
+            .unwrap_or(DEFAULT_WINDOW);
+        let max_in_flight = self.positive("defaults.max_in_flight", d.max_in_flight.as_ref());
+        let max_body_bytes = d
+            .max_body_bytes
+            .as_ref()
+            .map_or(DEFAULT_MAX_BODY_BYTES, |v| *v.get_ref());
+        let export_dir = match &raw.export.dir {
+            Some(dir) => self.relative_path(dir),
+            None => PathBuf::from(DEFAULT_EXPORT_DIR),
+        };
+        let defaults = EndpointDefaults {
+            interval,
+            timeout,
+            max_in_flight,
+            max_body_bytes,
+        };
+
+        let mut endpoints: Vec<Endpoint> = Vec::new();
+        let mut name_spans: Vec<Range<usize>> = Vec::new();
+        for (i, raw_endpoint) in raw.endpoint.into_iter().enumerate() {
+            let table_span = raw_endpoint.span();
+            let raw_endpoint = raw_endpoint.into_inner();
+            let name_span = raw_endpoint
+                .name
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| raw_endpoint.url.as_ref().map(Spanned::span))
+                .unwrap_or(table_span.clone());
+            if let Some(endpoint) =
+                self.endpoint(&format!("endpoint[{i}]"), raw_endpoint, table_span, &defaults)
+            {
+                if let Some(first) = endpoints.iter().position(|e| e.name == endpoint.name) {
+                    let first_line =
+                        Location::from_span(self.path, self.text, name_spans[first].clone()).line;
+                    self.error(
+                        format!("endpoint[{i}].name"),
+                        name_span,
+                        format!(
+                            "duplicate endpoint name {:?} (first used on line {first_line}); names must be unique",
+                            endpoint.name
+                        ),
+                    );
+                    continue;
+                }
+                endpoints.push(endpoint);
+                name_spans.push(name_span);
+            }
+        }
+        Config {
+            source: Some(self.path.to_path_buf()),
+            window,
+            export_dir,
+            endpoints,
+        }
+    }
+
+    fn endpoint(
+        &mut self,
+        key: &str,
+        raw: RawEndpoint,
+        table_span: Range<usize>,
+        defaults: &EndpointDefaults,
+    ) -> Option<Endpoint> {
+        let errors_before = self.errors.len();
+        let url = match &raw.url {
+            None => {
+                self.error(
+                    format!("{key}.url"),
+                    table_span,
+                    "endpoint has no `url`".into(),
+                );
+                None
+            }
+            Some(text) => self.interpolated(&format!("{key}.url"), text).and_then(|s| {
+                parse_http_url(&s)
+                    .map_err(|why| {
+                        self.error(
+                            format!("{key}.url"),
+                            text.span(),
+                            format!("invalid URL {s:?}: {why}"),
+                        )
+                    })
+                    .ok()
+            }),
+        };
+        let name = match &raw.name {
+            Some(name) if name.get_ref().trim().is_empty() => {
+                self.error(
+                    format!("{key}.name"),
+                    name.span(),
+                    "endpoint name is empty".into(),
+                );
+                None
+            }
+            Some(name) => Some(name.get_ref().clone()),
+            None => raw.url.as_ref().map(|u| u.get_ref().clone()),
+        };
+        let interval = self
+            .duration(&format!("{key}.interval"), raw.interval.as_ref())
+            .unwrap_or(defaults.interval);
+        let timeout = self
+            .duration(&format!("{key}.timeout"), raw.timeout.as_ref())
+            .unwrap_or(defaults.timeout);
+        let method = match &raw.method {
+            None => reqwest::Method::GET,
+            Some(m) => {
+                let upper = m.get_ref().to_ascii_uppercase();
+                match reqwest::Method::from_bytes(upper.as_bytes()) {
+                    Ok(method) if !upper.is_empty() => method,
+                    _ => {
+                        self.error(
+                            format!("{key}.method"),
+                            m.span(),
+                            format!("invalid HTTP method {:?}", m.get_ref()),
+                        );
+                        reqwest::Method::GET
+                    }
+                }
+            }
+        };
+        let mut headers = Vec::new();
+        for (name, value) in &raw.headers {
+            let header_key = format!("{key}.headers.{}", name.get_ref());
+            if reqwest::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_err() {
+                self.error(
+                    header_key.clone(),
+                    name.span(),
+                    format!("invalid header name {:?}", name.get_ref()),
+                );
+                continue;
+            }
+            if let Some(v) = self.interpolated(&header_key, value) {
+                if reqwest::header::HeaderValue::from_str(&v).is_err() {
+                    self.error(
+                        header_key,
+                        value.span(),
+                        "invalid header value (control characters or non-visible bytes)".into(),
+                    );
+                } else {
+                    headers.push((name.get_ref().clone(), v));
+                }
+            }
+        }
+        let body = raw
+            .body
+            .as_ref()
+            .and_then(|b| self.interpolated(&format!("{key}.body"), b));
+        let ca_file = raw.ca_file.as_ref().map(|f| self.relative_path(f));
+        if let (Some(path), Some(raw_path)) = (&ca_file, &raw.ca_file) {
+            self.check_ca_file(&format!("{key}.ca_file"), raw_path.span(), path);
+        }
+        let connection = match raw.connection.as_ref() {
+            None => ConnectionMode::Reuse,
+            Some(c) => match c.get_ref().as_str() {
+                "reuse" => ConnectionMode::Reuse,
+                "fresh" => ConnectionMode::Fresh,
+                other => {
+                    self.error(
+                        format!("{key}.connection"),
+                        c.span(),
+                        format!("invalid connection mode {other:?}: expected \"reuse\" or \"fresh\""),
+                    );
+                    ConnectionMode::Reuse
+                }
+            },
+        };
+        let max_in_flight = self
+            .positive(&format!("{key}.max_in_flight"), raw.max_in_flight.as_ref())
+            .or(defaults.max_in_flight)
+            .unwrap_or_else(|| default_max_in_flight(interval, timeout));
+        let max_body_bytes = raw
+            .max_body_bytes
+            .as_ref()
+            .map_or(defaults.max_body_bytes, |v| *v.get_ref());
+        let expect = match &raw.expect {
+            Some(e) => self.expect(&format!("{key}.expect"), e),
+            None => Expect::default(),
+        };
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(Endpoint {
+            name: name?,
+            url: url?,
+            interval,
+            timeout,
+            method,
+            headers,
+            body,
+            ca_file,
+            insecure: raw.insecure.as_ref().is_some_and(|v| *v.get_ref()),
+            connection,
+            max_in_flight,
+            max_body_bytes,
+            expect,
+        })
+    }
+
+    fn expect(&mut self, key: &str, raw: &RawExpect) -> Expect {
+        let status = raw.status.as_ref().map(|list| {
+            if list.get_ref().is_empty() {
+                self.error(
+                    format!("{key}.status"),
+                    list.span(),
+                    "status list is empty: give at least one code, or remove the key".into(),
+                );
+            }
+            list.get_ref()
+                .iter()
+                .filter_map(|code| {
+                    if (100..=599).contains(code.get_ref()) {
+                        Some(*code.get_ref())
+                    } else {
+                        self.error(
+                            format!("{key}.status"),
+                            code.span(),
+                            format!(
+                                "invalid status code {}: expected 100 to 599",
+                                code.get_ref()
+                            ),
+                        );
+                        None
+                    }
+                })
+                .collect()
+        });
+        Expect {
+            status,
+            body_contains: raw.body_contains.as_ref().map(|b| b.get_ref().clone()),
+            max_latency: self.duration(&format!("{key}.max_latency"), raw.max_latency.as_ref()),
+        }
+    }
+
+    fn duration(&mut self, key: &str, value: Option<&Spanned<String>>) -> Option<Duration> {
+        let value = value?;
+        match crate::cli::parse_duration(value.get_ref()) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.error(key.to_string(), value.span(), message);
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, key: &str, value: Option<&Spanned<u32>>) -> Option<u32> {
+        let value = value?;
+        if *value.get_ref() == 0 {
+            self.error(
+                key.to_string(),
+                value.span(),
+                "must be at least 1".to_string(),
+            );
+            return None;
+        }
+        Some(*value.get_ref())
+    }
+
+    fn interpolated(&mut self, key: &str, value: &Spanned<String>) -> Option<String> {
+        match interpolate(value.get_ref(), self.lookup) {
+            Ok(s) => Some(s),
+            Err((offset, message)) => {
+                // Point at the reference inside the string when the literal is plain
+                // (opening quote, then the text as written).
+                let span = value.span();
+                let start = (span.start + 1 + offset).min(span.end);
+                let in_text = self.text.get(start..).is_some_and(|s| s.starts_with('$'));
+                let span = if in_text { start..start + 1 } else { span };
+                self.error(key.to_string(), span, message);
+                None
+            }
+        }
+    }
+
+    /// A path from the file, relative to the file's directory.
+    fn relative_path(&self, value: &Spanned<String>) -> PathBuf {
+        let path = PathBuf::from(value.get_ref());
+        if path.is_absolute() {
+            return path;
+        }
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(path),
+            _ => path,
+        }
+    }
+
+    fn check_ca_file(&mut self, key: &str, span: Range<usize>, path: &Path) {
+        match std::fs::read(path) {
+            Err(e) => self.error(
+                key.to_string(),
+                span,
+                format!("cannot read CA file {}: {e}", path.display()),
+            ),
+            Ok(pem) => {
+                if reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_or(true, |certs| certs.is_empty())
+                {
+                    self.error(
+                        key.to_string(),
+                        span,
+                        format!("{} holds no PEM certificate", path.display()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Values from `[defaults]` that endpoints inherit.
+struct EndpointDefaults {
+    interval: Duration,
+    timeout: Duration,
+    max_in_flight: Option<u32>,
+    max_body_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        parse_str(Path::new("t.toml"), text, |name| {
+            (name == "TOKEN").then(|| "abc".to_string())
+        })
+    }
+
+    fn first_error(text: &str) -> ConfigError {
+        parse(text).unwrap_err().0.remove(0)
+    }
+
+    #[test]
+    fn full_endpoint_parses() {
+        let config = parse(
+            r#"
+[defaults]
+interval = "2s"
+timeout = "1s"
+window = "1m"
+
+[[endpoint]]
+name = "api"
+url = "http://127.0.0.1:1/health"
+method = "post"
+headers = { Authorization = "Bearer ${TOKEN}" }
+body = "{}"
+connection = "fresh"
+
+[endpoint.expect]
+status = [200, 204]
+body_contains = "ok"
+max_latency = "300ms"
+
+[[endpoint]]
+url = "https://example.test/"
+interval = "250ms"
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.window, Duration::from_secs(60));
+        let api = &config.endpoints[0];
+        assert_eq!(api.name, "api");
+        assert_eq!(api.method, reqwest::Method::POST);
+        assert_eq!(api.interval, Duration::from_secs(2));
+        assert_eq!(api.headers, vec![("Authorization".into(), "Bearer abc".into())]);
+        assert_eq!(api.connection, ConnectionMode::Fresh);
+        assert_eq!(api.expect.status, Some(vec![200, 204]));
+        assert_eq!(api.expect.max_latency, Some(Duration::from_millis(300)));
+        let second = &config.endpoints[1];
+        assert_eq!(second.name, "https://example.test/");
+        assert_eq!(second.interval, Duration::from_millis(250));
+        assert_eq!(second.timeout, Duration::from_secs(1));
+        assert_eq!(second.max_in_flight, 5);
+    }
+
+    #[test]
+    fn key_paths_point_into_arrays_of_tables() {
+        let e = first_error(
+            "[[endpoint]]\nurl = \"http://a/\"\n\n[[endpoint]]\nurl = \"http://b/\"\ninterval = 5\n",
+        );
+        assert_eq!(e.key.as_deref(), Some("endpoint[1].interval"), "{e}");
+        assert_eq!(e.location.as_ref().unwrap().line, 6);
+        let e = first_error("[[endpoint]]\nurl = \"http://a/\"\n[endpoint.expect]\nstatus = [\"x\"]\n");
+        assert_eq!(e.key.as_deref(), Some("endpoint[0].expect.status[0]"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest() {
+        let e = first_error("[[endpoint]]\nurl = \"http://a/\"\nintervl = \"1s\"\n");
+        assert!(e.message.contains("did you mean `interval`?"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("endpoint[0].intervl"), "{e}");
+        assert_eq!(e.location.as_ref().unwrap().line, 3);
+        assert_eq!(e.location.as_ref().unwrap().column, 1);
+    }
+
+    #[test]
+    fn default_overlap_cap_covers_the_timeout() {
+        assert_eq!(default_max_in_flight(Duration::from_secs(1), Duration::from_secs(5)), 6);
+        assert_eq!(default_max_in_flight(Duration::from_secs(5), Duration::from_secs(1)), 2);
+    }
+}

@@ -1,0 +1,110 @@
+//! The configuration model: what to probe and how, after validation.
+//!
+//! `raw` is the file as written, `load` turns files and command-line values into a
+//! [`Config`], `error` reports problems with their file, line, column and key.
+
+mod error;
+mod interpolate;
+mod load;
+mod raw;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use error::{ConfigError, ConfigErrors, Location};
+pub use interpolate::interpolate;
+pub use load::{LoadOptions, default_config_path, load};
+
+/// Default probe interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// Default probe timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default span of the rolling-window statistics.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
+/// Default export directory.
+pub const DEFAULT_EXPORT_DIR: &str = "probetop-snapshots";
+/// Default cap on a response body; a larger body is a `body` error.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from, if any.
+    pub source: Option<PathBuf>,
+    /// Span of the rolling-window statistics.
+    pub window: Duration,
+    /// Where snapshots are written.
+    pub export_dir: PathBuf,
+    /// What to probe, in file order, then command-line order.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// How a probe gets its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ConnectionMode {
+    /// Keep connections alive between probes (what most clients do).
+    #[default]
+    Reuse,
+    /// Open a new connection for every probe, so every probe pays the full cost.
+    Fresh,
+}
+
+/// One endpoint to watch.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Unique display name; defaults to the URL.
+    pub name: String,
+    /// What to request.
+    pub url: url::Url,
+    /// Time between scheduled probes.
+    pub interval: Duration,
+    /// Longest a probe may take, request to end of body.
+    pub timeout: Duration,
+    /// HTTP method.
+    pub method: reqwest::Method,
+    /// Extra request headers, in file order.
+    pub headers: Vec<(String, String)>,
+    /// Request body, if any.
+    pub body: Option<String>,
+    /// An extra CA certificate (PEM) to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate.
+    pub insecure: bool,
+    /// Reuse connections or open a fresh one per probe.
+    pub connection: ConnectionMode,
+    /// Most probes of this endpoint in flight at once; a tick beyond it is skipped.
+    pub max_in_flight: u32,
+    /// Largest response body read; a larger one is a `body` error.
+    pub max_body_bytes: u64,
+    /// Success conditions.
+    pub expect: Expect,
+}
+
+/// Success conditions of an endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expect {
+    /// Accepted status codes; `None` accepts any 2xx or 3xx.
+    pub status: Option<Vec<u16>>,
+    /// The body must contain this text.
+    pub body_contains: Option<String>,
+    /// A slower (but otherwise good) response makes the endpoint degraded.
+    pub max_latency: Option<Duration>,
+}
+
+impl Expect {
+    /// Whether `status` is an accepted status code.
+    pub fn accepts_status(&self, status: u16) -> bool {
+        match &self.status {
+            Some(list) => list.contains(&status),
+            None => (200..400).contains(&status),
+        }
+    }
+}
+
+/// The default overlap cap: enough that timeouts alone never skip a tick.
+pub fn default_max_in_flight(interval: Duration, timeout: Duration) -> u32 {
+    let ratio = timeout.as_nanos().div_ceil(interval.as_nanos().max(1));
+    // One more than the ratio, so a probe finishing right at its timeout never
+    // collides with the tick that is due at the same instant.
+    u32::try_from(ratio + 1).unwrap_or(u32::MAX).max(1)
+}
