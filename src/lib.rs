@@ -1,8 +1,16 @@
 //! probetop: a live terminal dashboard for HTTP(S) endpoint latency.
 //!
 //! Data flows one way: [`config`] → [`engine`] (which runs [`probe`]s) → [`stats`] →
-//! views ([`snapshot`], the headless run in [`app`]). Nothing below the views knows
-//! that a terminal exists.
+//! views ([`snapshot`], [`text`], the headless run in [`app`]). Nothing below the views
+//! knows that a terminal exists.
 
+pub mod app;
 pub mod cli;
 pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod logging;
+pub mod probe;
+pub mod snapshot;
+pub mod stats;
+pub mod text;

@@ -1,0 +1,153 @@
+//! The built-in demo target: a loopback HTTP server whose routes behave differently,
+//! and the endpoints that watch it.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{ConnectionMode, DEFAULT_MAX_BODY_BYTES, Endpoint, Expect, default_max_in_flight};
+
+/// The running demo server.
+pub struct DemoServer {
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl DemoServer {
+    /// Binds 127.0.0.1 on an ephemeral port and starts serving.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(accept_loop(listener, cancel.clone(), tasks.clone()));
+        Ok(DemoServer { addr, cancel, tasks })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The endpoints that watch the demo routes.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        let route = |name: &str, path: &str, interval_ms: u64, timeout_ms: u64, expect: Expect| {
+            let interval = Duration::from_millis(interval_ms);
+            let timeout = Duration::from_millis(timeout_ms);
+            Endpoint {
+                name: name.to_string(),
+                url: format!("http://{}{path}", self.addr).parse().expect("valid demo URL"),
+                interval,
+                timeout,
+                method: reqwest::Method::GET,
+                headers: Vec::new(),
+                body: None,
+                ca_file: None,
+                insecure: false,
+                connection: ConnectionMode::Reuse,
+                max_in_flight: default_max_in_flight(interval, timeout),
+                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                expect,
+            }
+        };
+        let slow_expect = Expect {
+            max_latency: Some(Duration::from_millis(200)),
+            ..Expect::default()
+        };
+        vec![
+            route("demo-fast", "/fast", 500, 2_000, Expect::default()),
+            route("demo-slow", "/slow", 1_000, 2_000, slow_expect),
+            route("demo-jitter", "/jitter", 500, 2_000, Expect::default()),
+            route("demo-flaky", "/flaky", 1_000, 2_000, Expect::default()),
+            route("demo-stall", "/stall", 1_000, 1_000, Expect::default()),
+        ]
+    }
+
+    /// Stops accepting and closes every connection.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, cancel: CancellationToken, tasks: TaskTracker) {
+    loop {
+        let stream = tokio::select! {
+            () = cancel.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: back off, keep serving.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let service = hyper::service::service_fn(handle);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                _ = connection => {}
+            }
+        });
+    }
+}
+
+async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let reply = |status: StatusCode, body: &'static str| {
+        let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+        *response.status_mut() = status;
+        Ok(response)
+    };
+    let sleep_ms = |ms: u64| tokio::time::sleep(Duration::from_millis(ms));
+    match request.uri().path() {
+        "/fast" => reply(StatusCode::OK, "fast\n"),
+        "/slow" => {
+            // 150–250 ms: over the 200 ms expectation about half the time.
+            sleep_ms(150 + fastrand::u64(0..=100)).await;
+            reply(StatusCode::OK, "slow\n")
+        }
+        "/jitter" => {
+            // Mostly 5–40 ms, with a long tail up to 300 ms.
+            let ms = if fastrand::u8(0..10) == 0 {
+                fastrand::u64(40..=300)
+            } else {
+                fastrand::u64(5..=40)
+            };
+            sleep_ms(ms).await;
+            reply(StatusCode::OK, "jitter\n")
+        }
+        "/flaky" => {
+            sleep_ms(fastrand::u64(10..=30)).await;
+            if fastrand::u8(0..100) < 15 {
+                reply(StatusCode::INTERNAL_SERVER_ERROR, "flaky\n")
+            } else {
+                reply(StatusCode::OK, "flaky\n")
+            }
+        }
+        "/stall" => {
+            // One in eight stalls well past the endpoint's 1 s timeout.
+            if fastrand::u8(0..8) == 0 {
+                sleep_ms(30_000).await;
+            } else {
+                sleep_ms(fastrand::u64(20..=60)).await;
+            }
+            reply(StatusCode::OK, "stall\n")
+        }
+        _ => reply(StatusCode::NOT_FOUND, "routes: /fast /slow /jitter /flaky /stall\n"),
+    }
+}

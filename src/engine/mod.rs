@@ -1,0 +1,137 @@
+//! The per-endpoint tasks: fixed-rate ticks, timeouts, overlap cap, cancellation.
+//!
+//! Probe k of an endpoint is due at `start + offset + k × interval` whatever happened
+//! to earlier probes (an open-loop schedule, so slow periods are not under-sampled).
+//! Probes of one endpoint may overlap up to its `max_in_flight`; a tick beyond that is
+//! recorded as skipped, never silently dropped.
+
+mod schedule;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use schedule::Schedule;
+
+use crate::config::Endpoint;
+use crate::probe::{ClientPool, Prober};
+use crate::stats::{Clock, Recorder, Sample, SampleKind};
+
+/// The running probes of every endpoint.
+pub struct Engine {
+    /// Stop scheduling new probes.
+    stop: CancellationToken,
+    /// Cancel probes in flight too.
+    abort: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Engine {
+    /// Starts one task per endpoint, spreading their first ticks across their interval.
+    pub fn start(endpoints: &[Endpoint], recorder: &Recorder, clock: Clock) -> anyhow::Result<Self> {
+        let mut clients = ClientPool::default();
+        let engine = Engine {
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        };
+        let count = endpoints.len().max(1) as u32;
+        for (index, endpoint) in endpoints.iter().enumerate() {
+            let prober = Arc::new(Prober::new(endpoint, clients.client_for(endpoint)?)?);
+            let offset = endpoint.interval / count * index as u32;
+            let task = EndpointTask {
+                index,
+                schedule: Schedule::new(clock.start + offset, endpoint.interval),
+                max_in_flight: endpoint.max_in_flight as usize,
+                prober,
+                recorder: recorder.clone(),
+                stop: engine.stop.clone(),
+                abort: engine.abort.clone(),
+            };
+            engine.tasks.spawn(task.run());
+        }
+        engine.tasks.close();
+        Ok(engine)
+    }
+
+    /// Stops scheduling; probes in flight finish (each within its timeout).
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// Stops scheduling and cancels the probes in flight.
+    pub fn abort(&self) {
+        self.stop.cancel();
+        self.abort.cancel();
+    }
+
+    /// Waits until every endpoint task has ended.
+    pub async fn wait(&self) {
+        self.tasks.wait().await;
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+struct EndpointTask {
+    index: usize,
+    schedule: Schedule,
+    max_in_flight: usize,
+    prober: Arc<Prober>,
+    recorder: Recorder,
+    stop: CancellationToken,
+    abort: CancellationToken,
+}
+
+impl EndpointTask {
+    async fn run(mut self) {
+        let mut in_flight = JoinSet::new();
+        loop {
+            let due = self.schedule.next_due();
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => break,
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                () = tokio::time::sleep_until(due.into()) => {
+                    let lag = std::time::Instant::now().saturating_duration_since(due);
+                    self.schedule.advance();
+                    if in_flight.len() < self.max_in_flight {
+                        in_flight.spawn(probe(self.index, lag, self.prober.clone(), self.recorder.clone()));
+                    } else {
+                        self.recorder.record(Sample {
+                            endpoint: self.index,
+                            at: std::time::Instant::now(),
+                            lag,
+                            kind: SampleKind::Skipped,
+                        });
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            () = self.abort.cancelled() => in_flight.shutdown().await,
+            () = drain(&mut in_flight) => {}
+        }
+    }
+}
+
+async fn drain(set: &mut JoinSet<()>) {
+    while set.join_next().await.is_some() {}
+}
+
+async fn probe(endpoint: usize, lag: Duration, prober: Arc<Prober>, recorder: Recorder) {
+    let outcome = prober.probe().await;
+    recorder.record(Sample {
+        endpoint,
+        at: std::time::Instant::now(),
+        lag,
+        kind: SampleKind::Probed(outcome),
+    });
+}

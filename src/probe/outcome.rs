@@ -1,0 +1,102 @@
+//! What one probe found.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Why a probe failed: the snapshot's `errors` keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorClass {
+    /// No complete response within the timeout.
+    Timeout,
+    /// The TCP connection could not be made (refused, reset, unreachable).
+    Connect,
+    /// The host name did not resolve.
+    Dns,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// A response came, but its status is not an expected one.
+    Status,
+    /// A response came, but its body broke off, was too large, or lacked the expected text.
+    Body,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorClass {
+    /// Every class, in snapshot order.
+    pub const ALL: [ErrorClass; 7] = [
+        ErrorClass::Timeout,
+        ErrorClass::Connect,
+        ErrorClass::Dns,
+        ErrorClass::Tls,
+        ErrorClass::Status,
+        ErrorClass::Body,
+        ErrorClass::Other,
+    ];
+
+    /// The snapshot key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Connect => "connect",
+            ErrorClass::Dns => "dns",
+            ErrorClass::Tls => "tls",
+            ErrorClass::Status => "status",
+            ErrorClass::Body => "body",
+            ErrorClass::Other => "other",
+        }
+    }
+
+    /// Position in [`ErrorClass::ALL`], for counters kept in arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed probe: its class and a one-line explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeError {
+    /// The error class.
+    pub class: ErrorClass,
+    /// What happened, in one line (may contain text from the endpoint: sanitise before display).
+    pub message: String,
+}
+
+/// The result of one probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeOutcome {
+    /// Request sent to end of body, when a complete response arrived (whatever its status).
+    pub latency: Option<Duration>,
+    /// The response status, when a response arrived.
+    pub status: Option<u16>,
+    /// Why the probe failed, if it did.
+    pub error: Option<ProbeError>,
+    /// The response was good but slower than `expect.max_latency`.
+    pub slow: bool,
+}
+
+impl ProbeOutcome {
+    /// A probe that failed before a complete response arrived.
+    pub fn failed(class: ErrorClass, message: impl Into<String>) -> Self {
+        ProbeOutcome {
+            latency: None,
+            status: None,
+            error: Some(ProbeError {
+                class,
+                message: message.into(),
+            }),
+            slow: false,
+        }
+    }
+
+    /// Whether the probe succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+}

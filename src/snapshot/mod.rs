@@ -1,0 +1,150 @@
+//! The snapshot: the JSON document of DESIGN.md (version 1), built from the config
+//! and a copy of the statistics.
+
+mod histogram;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+pub use histogram::{ENCODING, decode_histogram, encode_histogram};
+
+use crate::config::Endpoint;
+use crate::probe::ErrorClass;
+use crate::stats::{LatencySummary, StatsSnapshot};
+
+/// The snapshot format version.
+pub const VERSION: u32 = 1;
+
+/// One snapshot document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    /// Always [`VERSION`].
+    pub probetop_snapshot: u32,
+    /// When the statistics started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When the snapshot was taken (RFC 3339, UTC).
+    pub taken_at: String,
+    /// How late probetop itself fired its ticks (its own health), or null before any tick.
+    pub scheduler_lag_ms: Option<LatencySummary>,
+    /// Per endpoint, in config order.
+    pub endpoints: Vec<EndpointSnapshot>,
+}
+
+/// One endpoint in a snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointSnapshot {
+    /// Endpoint name.
+    pub name: String,
+    /// Endpoint URL.
+    pub url: String,
+    /// `up`, `degraded`, `down` or `unknown`.
+    pub state: &'static str,
+    /// Finished probes.
+    pub probes: u64,
+    /// Successful probes.
+    pub ok: u64,
+    /// Failed probes.
+    pub failed: u64,
+    /// Ticks not probed because the overlap cap was reached.
+    pub skipped: u64,
+    /// Failed probes by error class (zero counts left out).
+    pub errors: BTreeMap<&'static str, u64>,
+    /// Responses by status code.
+    pub status_codes: BTreeMap<String, u64>,
+    /// All-time latency of complete responses, or null without any.
+    pub latency_ms: Option<LatencySummary>,
+    /// The rolling window.
+    pub window: WindowSnapshot,
+    /// The all-time histogram.
+    pub histogram: HistogramSnapshot,
+}
+
+/// The rolling window part of an endpoint snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowSnapshot {
+    /// Span of the window.
+    pub seconds: u64,
+    /// Finished probes in the window.
+    pub probes: u64,
+    /// Successful probes in the window.
+    pub ok: u64,
+    /// Latency of complete responses in the window, or null without any.
+    pub latency_ms: Option<LatencySummary>,
+}
+
+/// The encoded all-time histogram.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistogramSnapshot {
+    /// Unit of the recorded values: `us`.
+    pub unit: &'static str,
+    /// [`ENCODING`].
+    pub encoding: &'static str,
+    /// Base64 of the V2 deflate encoding.
+    pub data: String,
+}
+
+/// Builds the snapshot of `endpoints` (config order) from `stats`.
+///
+/// Encoding the histograms compresses them: call this off the async runtime
+/// (`spawn_blocking`) for more than a handful of endpoints.
+pub fn build(endpoints: &[Endpoint], stats: &StatsSnapshot) -> Snapshot {
+    Snapshot {
+        probetop_snapshot: VERSION,
+        started_at: timestamp(stats.started_at),
+        taken_at: timestamp(stats.taken_at),
+        scheduler_lag_ms: LatencySummary::of(&stats.scheduler_lag),
+        endpoints: endpoints
+            .iter()
+            .zip(&stats.endpoints)
+            .enumerate()
+            .map(|(index, (endpoint, s))| {
+                let window = stats.window_summary(index);
+                EndpointSnapshot {
+                    name: endpoint.name.clone(),
+                    url: endpoint.url.to_string(),
+                    state: s.state.as_str(),
+                    probes: s.probes,
+                    ok: s.ok,
+                    failed: s.failed,
+                    skipped: s.skipped,
+                    errors: ErrorClass::ALL
+                        .iter()
+                        .filter(|c| s.errors[c.index()] > 0)
+                        .map(|c| (c.as_str(), s.errors[c.index()]))
+                        .collect(),
+                    status_codes: s
+                        .status_codes
+                        .iter()
+                        .map(|(code, n)| (code.to_string(), *n))
+                        .collect(),
+                    latency_ms: LatencySummary::of(&s.histogram),
+                    window: WindowSnapshot {
+                        seconds: window.seconds,
+                        probes: window.probes,
+                        ok: window.ok,
+                        latency_ms: window.latency,
+                    },
+                    histogram: HistogramSnapshot {
+                        unit: "us",
+                        encoding: ENCODING,
+                        data: encode_histogram(&s.histogram),
+                    },
+                }
+            })
+            .collect(),
+    }
+}
+
+/// RFC 3339 in UTC, to the second.
+pub fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+impl Snapshot {
+    /// The snapshot as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a snapshot always serialises")
+    }
+}

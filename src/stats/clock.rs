@@ -1,0 +1,38 @@
+//! The shared time base of the engine and the statistics.
+
+use std::time::{Duration, Instant, SystemTime};
+
+/// Start of a run, on both the monotonic and the wall clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// Monotonic start: schedules and latencies are measured on this clock.
+    pub start: Instant,
+    /// Wall-clock start, for timestamps shown to people.
+    pub start_wall: SystemTime,
+}
+
+impl Clock {
+    /// Starts now.
+    pub fn now() -> Self {
+        Clock {
+            start: Instant::now(),
+            start_wall: SystemTime::now(),
+        }
+    }
+
+    /// Deciseconds since start, the time unit of window entries
+    /// (fine enough for windows of a minute or more, and 13 years fit in a `u32`).
+    pub fn ds_since_start(&self, at: Instant) -> u32 {
+        duration_to_ds(at.saturating_duration_since(self.start))
+    }
+
+    /// The wall-clock time of monotonic instant `at`.
+    pub fn wall(&self, at: Instant) -> SystemTime {
+        self.start_wall + at.saturating_duration_since(self.start)
+    }
+}
+
+/// A duration in deciseconds, saturating.
+pub fn duration_to_ds(d: Duration) -> u32 {
+    u32::try_from(d.as_millis() / 100).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,95 @@
+//! Per-endpoint statistics: HDR histograms (all-time and rolling window), counters,
+//! state, and cheap copies of them for the views.
+//!
+//! One task owns every statistic ([`spawn`]); probes send it samples through an
+//! unbounded channel that it alone drains, so recording never waits for a reader and
+//! no lock is shared with the views.
+
+mod actor;
+mod clock;
+mod endpoint;
+mod summary;
+mod window;
+
+pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
+pub use clock::Clock;
+pub use endpoint::{EndpointStats, LastProbe, State};
+pub use summary::LatencySummary;
+pub use window::{Window, WindowEntry, WindowSummary};
+
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+
+/// Significant digits of every latency histogram.
+pub const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// A new, empty latency histogram in microseconds.
+///
+/// `u32` counts halve the memory of `u64` ones (a bucket would need four billion
+/// samples to saturate), and auto-resizing makes the range grow with the slowest
+/// latency seen instead of reserving 60 s for every endpoint up front.
+pub fn new_histogram() -> Histogram<u32> {
+    Histogram::new(SIGNIFICANT_DIGITS).expect("3 significant digits is a valid precision")
+}
+
+/// Largest latency recorded, in microseconds (one hour): a bound on how far a
+/// histogram grows, whatever a broken clock or a stalled process reports.
+pub const MAX_RECORDED_US: u64 = 3_600_000_000;
+
+/// Records `duration` in microseconds.
+pub fn record_duration(histogram: &mut Histogram<u32>, duration: Duration) {
+    let micros = u64::try_from(duration.as_micros()).unwrap_or(MAX_RECORDED_US);
+    record_us(histogram, micros);
+}
+
+/// Records `micros`, growing the histogram as needed. (`saturating_record` alone would
+/// clamp to the current range instead of growing it.)
+pub fn record_us(histogram: &mut Histogram<u32>, micros: u64) {
+    let micros = micros.min(MAX_RECORDED_US);
+    if histogram.record(micros).is_err() {
+        histogram.saturating_record(micros);
+    }
+}
+
+/// A consistent copy of every statistic at one moment.
+#[derive(Debug, Clone)]
+pub struct StatsSnapshot {
+    /// When the statistics started (or were last reset).
+    pub started_at: SystemTime,
+    /// When this copy was taken.
+    pub taken_at: SystemTime,
+    /// Span of the rolling window.
+    pub window: Duration,
+    /// How late the scheduler fired ticks, in microseconds.
+    pub scheduler_lag: Histogram<u32>,
+    /// Per endpoint, in config order.
+    pub endpoints: Vec<EndpointStats>,
+    /// Time since start, in the clock's window units (for window summaries).
+    pub now_ds: u32,
+}
+
+impl StatsSnapshot {
+    /// The window summary of endpoint `index` as of this snapshot.
+    pub fn window_summary(&self, index: usize) -> WindowSummary {
+        self.endpoints[index]
+            .window
+            .summary(self.now_ds, self.window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_grow_to_fit_slow_samples() {
+        let mut h = new_histogram();
+        record_duration(&mut h, Duration::from_micros(5));
+        record_duration(&mut h, Duration::from_millis(250));
+        record_duration(&mut h, Duration::from_secs(30));
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.value_at_quantile(0.5) / 1000, 250);
+        assert_eq!(h.max() / 1_000_000, 30);
+    }
+}

@@ -1,0 +1,66 @@
+//! Percentile summaries read from HDR histograms.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Latency summary in milliseconds, read from a histogram of microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencySummary {
+    /// Lowest value.
+    pub min: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Highest value.
+    pub max: f64,
+}
+
+impl LatencySummary {
+    /// The summary of `histogram`, or `None` when it is empty.
+    pub fn of(histogram: &Histogram<u32>) -> Option<Self> {
+        if histogram.is_empty() {
+            return None;
+        }
+        let ms = |us: u64| round3(us as f64 / 1000.0);
+        Some(LatencySummary {
+            min: ms(histogram.min()),
+            mean: round3(histogram.mean() / 1000.0),
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p90: ms(histogram.value_at_quantile(0.90)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            p999: ms(histogram.value_at_quantile(0.999)),
+            max: ms(histogram.max()),
+        })
+    }
+}
+
+/// Rounds to three decimals: microsecond resolution for millisecond values.
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_come_from_the_histogram() {
+        let mut h = crate::stats::new_histogram();
+        for us in 1..=1000u64 {
+            h.record(us * 100).unwrap();
+        }
+        let s = LatencySummary::of(&h).unwrap();
+        assert_eq!(s.min, 0.1);
+        assert!((s.p50 - 50.0).abs() < 0.05, "{s:?}");
+        assert!((s.p99 - 99.0).abs() < 0.1, "{s:?}");
+        assert!((s.max - 100.0).abs() < 0.1, "{s:?}");
+        assert!(LatencySummary::of(&crate::stats::new_histogram()).is_none());
+    }
+}
