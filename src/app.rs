@@ -147,29 +147,6 @@ fn print_check(config: &Config) {
     }
 }
 
-/// What ended a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// `--duration` elapsed: let the probes in flight finish.
-    Elapsed,
-    /// SIGINT or SIGTERM: stop now.
-    Signal,
-}
-
-/// Waits for `--duration` or a signal.
-async fn wait_for_stop(duration: Option<Duration>) -> Stop {
-    let elapsed = async {
-        match duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = elapsed => Stop::Elapsed,
-        () = shutdown_signal() => Stop::Signal,
-    }
-}
-
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
@@ -197,26 +174,35 @@ pub async fn shutdown_signal() {
 struct Running {
     engine: Engine,
     stats: StatsHandle,
+    /// End of `--duration`, if given.
+    deadline: Option<std::time::Instant>,
 }
 
-fn start(config: &Config) -> anyhow::Result<Running> {
+fn start(config: &Config, duration: Option<Duration>) -> anyhow::Result<Running> {
     let clock = Clock::now();
     let (recorder, stats, _task) = stats::spawn(config.endpoints.len(), config.window, clock);
-    let engine = Engine::start(&config.endpoints, &recorder, clock)?;
-    Ok(Running { engine, stats })
+    let deadline = duration.map(|d| clock.start + d);
+    let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?;
+    Ok(Running {
+        engine,
+        stats,
+        deadline,
+    })
 }
 
 impl Running {
-    /// Stops the engine as `how` asks and waits for its tasks; a signal during the
-    /// drain cancels the probes still in flight.
-    async fn stop(&self, how: Stop) {
-        match how {
-            Stop::Signal => self.engine.abort(),
-            Stop::Elapsed => self.engine.stop(),
-        }
+    /// Waits until the engine ends by itself (its `--duration` deadline passed and the
+    /// probes in flight finished) or a signal arrives, which cancels the probes in flight.
+    async fn wait(&self) {
+        let deadline = async {
+            if let Some(deadline) = self.deadline {
+                tokio::time::sleep_until(deadline.into()).await;
+            }
+        };
         tokio::select! {
-            () = self.engine.wait() => {}
+            ((), ()) = async { tokio::join!(self.engine.wait(), deadline) } => {}
             () = shutdown_signal() => {
+                tracing::info!("signal received: cancelling probes in flight");
                 self.engine.abort();
                 self.engine.wait().await;
             }
@@ -225,16 +211,14 @@ impl Running {
 }
 
 async fn run_headless(config: &Config, duration: Option<Duration>) -> ExitCode {
-    let running = match start(config) {
+    let running = match start(config, duration) {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let how = wait_for_stop(duration).await;
-    tracing::info!(?how, "stopping");
-    running.stop(how).await;
+    running.wait().await;
     print_snapshot(config.endpoints.clone(), &running.stats).await
 }
 
@@ -261,19 +245,19 @@ async fn print_snapshot(endpoints: Vec<Endpoint>, stats: &StatsHandle) -> ExitCo
 
 /// A plain refreshing table, until the dashboard replaces it.
 async fn run_text(config: &Config, duration: Option<Duration>) -> ExitCode {
-    let running = match start(config) {
+    let running = match start(config, duration) {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let stop = wait_for_stop(duration);
-    tokio::pin!(stop);
+    let done = running.wait();
+    tokio::pin!(done);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let how = loop {
+    loop {
         tokio::select! {
-            how = &mut stop => break how,
+            () = &mut done => break,
             _ = tick.tick() => {
                 if let Some(copy) = running.stats.snapshot().await {
                     print!("{}", crate::text::table(&config.endpoints, &copy));
@@ -281,7 +265,6 @@ async fn run_text(config: &Config, duration: Option<Duration>) -> ExitCode {
                 }
             }
         }
-    };
-    running.stop(if how == Stop::Elapsed { Stop::Elapsed } else { Stop::Signal }).await;
+    }
     ExitCode::SUCCESS
 }

@@ -8,7 +8,7 @@
 mod schedule;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +31,15 @@ pub struct Engine {
 
 impl Engine {
     /// Starts one task per endpoint, spreading their first ticks across their interval.
-    pub fn start(endpoints: &[Endpoint], recorder: &Recorder, clock: Clock) -> anyhow::Result<Self> {
+    ///
+    /// With a `deadline`, only ticks due before it are probed; each task then lets its
+    /// probes in flight finish and ends by itself (a run of `--duration`).
+    pub fn start(
+        endpoints: &[Endpoint],
+        recorder: &Recorder,
+        clock: Clock,
+        deadline: Option<Instant>,
+    ) -> anyhow::Result<Self> {
         let mut clients = ClientPool::default();
         let engine = Engine {
             stop: CancellationToken::new(),
@@ -46,6 +54,7 @@ impl Engine {
                 index,
                 schedule: Schedule::new(clock.start + offset, endpoint.interval),
                 max_in_flight: endpoint.max_in_flight as usize,
+                deadline,
                 prober,
                 recorder: recorder.clone(),
                 stop: engine.stop.clone(),
@@ -84,6 +93,7 @@ struct EndpointTask {
     index: usize,
     schedule: Schedule,
     max_in_flight: usize,
+    deadline: Option<Instant>,
     prober: Arc<Prober>,
     recorder: Recorder,
     stop: CancellationToken,
@@ -95,19 +105,22 @@ impl EndpointTask {
         let mut in_flight = JoinSet::new();
         loop {
             let due = self.schedule.next_due();
+            if self.deadline.is_some_and(|deadline| due >= deadline) {
+                break;
+            }
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => break,
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 () = tokio::time::sleep_until(due.into()) => {
-                    let lag = std::time::Instant::now().saturating_duration_since(due);
+                    let lag = Instant::now().saturating_duration_since(due);
                     self.schedule.advance();
                     if in_flight.len() < self.max_in_flight {
                         in_flight.spawn(probe(self.index, lag, self.prober.clone(), self.recorder.clone()));
                     } else {
                         self.recorder.record(Sample {
                             endpoint: self.index,
-                            at: std::time::Instant::now(),
+                            at: Instant::now(),
                             lag,
                             kind: SampleKind::Skipped,
                         });
@@ -130,7 +143,7 @@ async fn probe(endpoint: usize, lag: Duration, prober: Arc<Prober>, recorder: Re
     let outcome = prober.probe().await;
     recorder.record(Sample {
         endpoint,
-        at: std::time::Instant::now(),
+        at: Instant::now(),
         lag,
         kind: SampleKind::Probed(outcome),
     });
