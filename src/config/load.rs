@@ -164,7 +164,9 @@ fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
         message.push_str(&format!("; did you mean `{suggestion}`?"));
     }
     let span = error.span();
-    let key = span.as_ref().and_then(|span| key_at(text, span.start));
+    let key = span
+        .as_ref()
+        .and_then(|span| key_at(text, span.start).or_else(|| key_by_lines(text, span.start)));
     ConfigError {
         message,
         key,
@@ -244,6 +246,44 @@ fn key_at(text: &str, at: usize) -> Option<String> {
             }
         }
         return (!path.is_empty()).then_some(path);
+    }
+}
+
+/// For syntax errors, when the document cannot be parsed: the key path guessed from
+/// the last `[table]` header before byte offset `at` and the `key =` on its line.
+fn key_by_lines(text: &str, at: usize) -> Option<String> {
+    let before = &text[..at.min(text.len())];
+    let mut table = String::new();
+    let mut arrays: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for line in before.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
+            let name = name.trim().to_string();
+            let index = arrays.entry(name.clone()).and_modify(|i| *i += 1).or_insert(0);
+            table = format!("{name}[{index}]");
+        } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            let name = name.trim();
+            // `[endpoint.expect]` belongs to the latest `[[endpoint]]`.
+            table = match name.split_once('.') {
+                Some((parent, rest)) if arrays.contains_key(parent) => {
+                    format!("{parent}[{}].{rest}", arrays[parent])
+                }
+                _ => name.to_string(),
+            };
+        }
+    }
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let line = &text[line_start..line_end];
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    match (table.is_empty(), key) {
+        (true, Some(key)) => Some(key.to_string()),
+        (false, Some(key)) => Some(format!("{table}.{key}")),
+        (false, None) => Some(table),
+        (true, None) => None,
     }
 }
 
@@ -556,8 +596,11 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 // (opening quote, then the text as written).
                 let span = value.span();
                 let start = (span.start + 1 + offset).min(span.end);
+                let reference = self.text[start..span.end]
+                    .find('}')
+                    .map_or(1, |end| end + 1);
                 let in_text = self.text.get(start..).is_some_and(|s| s.starts_with('$'));
-                let span = if in_text { start..start + 1 } else { span };
+                let span = if in_text { start..start + reference } else { span };
                 self.error(key.to_string(), span, message);
                 None
             }

@@ -4,10 +4,20 @@ use std::error::Error as StdError;
 
 use super::ErrorClass;
 
-/// Classifies an error from sending a request or reading its body.
+/// `error` and every error beneath it, outermost first.
 ///
-/// reqwest wraps hyper, which wraps the connector's error, which wraps rustls or io
-/// errors: the class is decided by the innermost error that says what went wrong.
+/// `io::Error::source` skips the error it wraps, so for io errors the chain follows
+/// `get_ref` instead: that is where rustls and the resolver put their errors.
+fn causes<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&e| -> Option<&'a (dyn StdError + 'static)> {
+        match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        }
+    })
+}
+
+/// Classifies an error from sending a request or reading its body.
 pub fn classify(error: &reqwest::Error) -> ErrorClass {
     if error.is_timeout() {
         return ErrorClass::Timeout;
@@ -15,31 +25,17 @@ pub fn classify(error: &reqwest::Error) -> ErrorClass {
     if error.is_redirect() || error.is_builder() {
         return ErrorClass::Other;
     }
-    let mut tls = false;
     let mut dns = false;
     let mut io_kind = None;
-    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = source {
+    for e in causes(error) {
         if e.downcast_ref::<rustls::Error>().is_some() {
-            tls = true;
+            return ErrorClass::Tls;
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             io_kind.get_or_insert(io.kind());
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                tls = true;
-            }
         }
         let text = e.to_string();
-        if text.starts_with("dns error") || text.contains("failed to lookup address") {
-            dns = true;
-        }
-        source = e.source();
-    }
-    if tls {
-        return ErrorClass::Tls;
+        dns |= text.starts_with("dns error") || text.contains("failed to lookup address");
     }
     if dns {
         return ErrorClass::Dns;
@@ -64,20 +60,17 @@ pub fn classify(error: &reqwest::Error) -> ErrorClass {
     }
 }
 
-/// One line describing `error` and its causes, innermost last.
+/// One line describing `error` by its causes (reqwest's outer message only repeats the URL).
 pub fn describe(error: &reqwest::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut source: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = source {
+    for e in causes(error).skip(1) {
         let text = e.to_string();
-        // reqwest repeats the URL in its outer message; keep the causes, which say why.
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
-        source = e.source();
     }
-    if parts.len() > 1 {
-        parts.remove(0);
+    if parts.is_empty() {
+        return error.to_string();
     }
     parts.join(": ")
 }

@@ -1,0 +1,140 @@
+//! Each kind of failure is classified into its snapshot error class, and TLS trust
+//! follows `ca_file` and `insecure`. Real servers on 127.0.0.1, the real binary.
+
+mod support;
+
+use support::{TestCert, TestServer, count, endpoint, headless, write_config};
+
+#[test]
+fn never_answering_server_times_out_at_the_timeout() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let snapshot = headless(
+        dir.path(),
+        &["-i", "500ms", "-t", "300ms", "--duration", "1s", &server.url("/stall")],
+    );
+    let e = &snapshot["endpoints"][0];
+    assert_eq!(count(e, "probes"), 2, "{e:#}");
+    assert_eq!(e["errors"]["timeout"], 2, "{e:#}");
+    assert_eq!(e["state"], "down");
+    assert!(e["latency_ms"].is_null(), "no response, no latency: {e:#}");
+    // Ticks at 0 and 500 ms, each timing out 300 ms later: the run ends at its 1 s
+    // duration, not at some client default.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn refused_connection_is_a_connect_error() {
+    // Bind, note the port, and close it again: nothing listens there now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/");
+    let snapshot = headless(dir.path(), &["-i", "200ms", "--duration", "1s", &url]);
+    let e = &snapshot["endpoints"][0];
+    assert_eq!(e["errors"]["connect"], count(e, "probes"), "{e:#}");
+    assert_eq!(count(e, "probes"), 5, "{e:#}");
+    assert_eq!(e["state"], "down");
+}
+
+#[test]
+fn unexpected_status_is_a_status_error_with_latency() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = headless(
+        dir.path(),
+        &["-i", "200ms", "--duration", "1s", &server.url("/status/503")],
+    );
+    let e = &snapshot["endpoints"][0];
+    assert_eq!(count(e, "probes"), 5, "{e:#}");
+    assert_eq!(e["errors"]["status"], 5, "{e:#}");
+    assert_eq!(e["status_codes"]["503"], 5, "{e:#}");
+    assert_eq!(count(e, "failed"), 5);
+    // A complete response was received, so its latency counts.
+    assert!(e["latency_ms"]["p50"].as_f64().is_some(), "{e:#}");
+}
+
+#[test]
+fn expected_status_and_body_conditions_apply() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"
+[defaults]
+interval = "200ms"
+
+[[endpoint]]
+name = "teapot-expected"
+url = "{teapot}"
+[endpoint.expect]
+status = [418]
+
+[[endpoint]]
+name = "body-missing"
+url = "{ok}"
+[endpoint.expect]
+body_contains = "healthy"
+
+[[endpoint]]
+name = "too-big"
+url = "{big}"
+max_body_bytes = 1000
+"#,
+        teapot = server.url("/status/418"),
+        ok = server.url("/"),
+        big = server.url("/bytes/5000"),
+    );
+    write_config(dir.path(), &config);
+    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let teapot = endpoint(&snapshot, "teapot-expected");
+    assert_eq!(count(teapot, "ok"), 5, "{teapot:#}");
+    assert_eq!(teapot["state"], "up");
+    let body = endpoint(&snapshot, "body-missing");
+    assert_eq!(body["errors"]["body"], 5, "{body:#}");
+    let big = endpoint(&snapshot, "too-big");
+    assert_eq!(big["errors"]["body"], 5, "{big:#}");
+    assert!(big["latency_ms"].is_null(), "an unread body is no complete response");
+}
+
+#[test]
+fn self_signed_tls_fails_unless_trusted() {
+    let cert = TestCert::generate();
+    let server = TestServer::start_tls(&cert);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    let url = server.url("/version");
+    let config = format!(
+        r#"
+[defaults]
+interval = "250ms"
+
+[[endpoint]]
+name = "untrusted"
+url = "{url}"
+
+[[endpoint]]
+name = "ca-file"
+url = "{url}"
+ca_file = "ca.pem"
+
+[[endpoint]]
+name = "insecure"
+url = "{url}"
+insecure = true
+"#
+    );
+    write_config(dir.path(), &config);
+    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let untrusted = endpoint(&snapshot, "untrusted");
+    assert_eq!(untrusted["errors"]["tls"], 4, "{untrusted:#}");
+    assert_eq!(untrusted["state"], "down");
+    for name in ["ca-file", "insecure"] {
+        let e = endpoint(&snapshot, name);
+        assert_eq!(count(e, "ok"), 4, "{e:#}");
+        assert_eq!(e["status_codes"]["200"], 4, "{e:#}");
+    }
+}

@@ -1,0 +1,96 @@
+//! Shared test fixtures: real HTTP(S) servers on 127.0.0.1:0 and helpers that drive
+//! the real `probetop` binary.
+
+#![allow(dead_code)] // each test file uses a different part of the support code
+
+pub mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[allow(unused_imports)]
+pub use server::{TestCert, TestServer};
+
+/// A `probetop` command running in `dir`, isolated from the user's config files.
+pub fn probetop(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_probetop"));
+    command
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env("HOME", dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Waits for `child` at most `limit`, killing it (and failing the test) past that.
+pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait().expect("waiting for probetop") {
+            Some(_) => return child.wait_with_output().expect("collecting output"),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let output = child.wait_with_output().expect("collecting output");
+                panic!(
+                    "probetop did not exit within {limit:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Runs `command` to completion within `limit`.
+pub fn run(command: &mut Command, limit: Duration) -> Output {
+    wait_bounded(command.spawn().expect("starting probetop"), limit)
+}
+
+/// Runs a headless probetop with `args` (which should include `--duration`) and
+/// returns its snapshot; fails the test if it does not succeed.
+pub fn headless(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let output = run(
+        probetop(dir).arg("--headless").args(args),
+        Duration::from_secs(60),
+    );
+    assert!(
+        output.status.success(),
+        "probetop {args:?} failed with {}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not a snapshot ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// Writes `text` as a config file in `dir`.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("probetop.toml");
+    std::fs::write(&path, text).expect("writing the config");
+    path
+}
+
+/// The snapshot entry of the endpoint named `name`.
+pub fn endpoint<'a>(snapshot: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    snapshot["endpoints"]
+        .as_array()
+        .expect("endpoints array")
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no endpoint {name} in {snapshot:#}"))
+}
+
+/// An integer field of a snapshot entry.
+pub fn count(entry: &serde_json::Value, field: &str) -> u64 {
+    entry[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} missing in {entry:#}"))
+}

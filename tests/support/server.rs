@@ -1,0 +1,185 @@
+//! A test HTTP server on 127.0.0.1:0 with routes whose behaviour the tests choose,
+//! speaking HTTP/1.1 and HTTP/2 (h2c, or ALPN over TLS), on its own thread and runtime
+//! so that the code under test never shares a scheduler with it.
+//!
+//! Routes: `/delay/{ms}` (200 after a sleep), `/status/{code}`, `/stall` (never
+//! answers), `/bytes/{n}` (a body of n bytes), `/version` (the HTTP version used),
+//! anything else answers 200 `ok`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+/// A self-signed certificate for 127.0.0.1 and localhost.
+pub struct TestCert {
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// Its private key, PEM.
+    pub key_pem: String,
+}
+
+impl TestCert {
+    /// Generates a fresh certificate.
+    pub fn generate() -> Self {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                .expect("generating a certificate");
+        TestCert {
+            cert_pem: certified.cert.pem(),
+            key_pem: certified.signing_key.serialize_pem(),
+        }
+    }
+
+    fn acceptor(&self) -> TlsAcceptor {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificate PEM");
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .expect("key PEM");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server certificate");
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        TlsAcceptor::from(Arc::new(config))
+    }
+}
+
+/// A running test server; stops when dropped.
+pub struct TestServer {
+    addr: SocketAddr,
+    tls: bool,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// A plain HTTP server (HTTP/1.1 and h2c).
+    pub fn start() -> Self {
+        Self::spawn(None)
+    }
+
+    /// An HTTPS server presenting `cert` (HTTP/1.1 and HTTP/2 by ALPN).
+    pub fn start_tls(cert: &TestCert) -> Self {
+        Self::spawn(Some(cert.acceptor()))
+    }
+
+    fn spawn(tls: Option<TlsAcceptor>) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel();
+        let is_tls = tls.is_some();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("test server runtime");
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener).expect("tokio listener");
+                tokio::select! {
+                    _ = stopped => {}
+                    () = accept_loop(listener, tls) => {}
+                }
+            });
+            // Dropping the runtime cancels every connection, stalled ones included.
+        });
+        TestServer {
+            addr,
+            tls: is_tls,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let service = hyper::service::service_fn(handle);
+            match tls {
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                }
+                Some(acceptor) => {
+                    // A client that rejects the certificate aborts the handshake: not an error here.
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path().to_string();
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let route = parts.next().unwrap_or("");
+    let arg = parts.next().unwrap_or("");
+    let reply = |status: u16, body: Bytes| {
+        let mut response = Response::new(Full::new(body));
+        *response.status_mut() = StatusCode::from_u16(status).expect("valid status");
+        Ok(response)
+    };
+    match route {
+        "delay" => {
+            let ms: u64 = arg.parse().unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            reply(200, Bytes::from_static(b"ok"))
+        }
+        "status" => reply(arg.parse().unwrap_or(500), Bytes::from_static(b"status")),
+        "stall" => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            reply(200, Bytes::from_static(b"late"))
+        }
+        "bytes" => {
+            let n: usize = arg.parse().unwrap_or(0);
+            reply(200, Bytes::from(vec![b'x'; n]))
+        }
+        "version" => reply(200, Bytes::from(format!("{:?}", request.version()))),
+        _ => reply(200, Bytes::from_static(b"ok")),
+    }
+}
