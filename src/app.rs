@@ -26,7 +26,10 @@ pub fn main() -> ExitCode {
         eprintln!("error: {e:#}");
         return ExitCode::from(EXIT_USAGE);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -134,7 +137,11 @@ fn print_check(config: &Config) {
         .max()
         .unwrap_or(4)
         .max(4);
-    let _ = writeln!(out, "{:<name_width$}  {:>8}  {:>8}  URL", "NAME", "INTERVAL", "TIMEOUT");
+    let _ = writeln!(
+        out,
+        "{:<name_width$}  {:>8}  {:>8}  URL",
+        "NAME", "INTERVAL", "TIMEOUT"
+    );
     for e in &config.endpoints {
         let _ = writeln!(
             out,
@@ -227,7 +234,8 @@ async fn print_snapshot(endpoints: Vec<Endpoint>, stats: &StatsHandle) -> ExitCo
         eprintln!("error: the statistics task ended early");
         return ExitCode::from(EXIT_FAILURE);
     };
-    let built = tokio::task::spawn_blocking(move || snapshot::build(&endpoints, &copy).to_json()).await;
+    let built =
+        tokio::task::spawn_blocking(move || snapshot::build(&endpoints, &copy).to_json()).await;
     match built {
         Ok(json) => {
             let mut out = std::io::stdout().lock();

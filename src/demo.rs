@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{ConnectionMode, DEFAULT_MAX_BODY_BYTES, Endpoint, Expect, default_max_in_flight};
+use crate::config::{
+    ConnectionMode, DEFAULT_MAX_BODY_BYTES, Endpoint, Expect, default_max_in_flight,
+};
 
 /// The running demo server.
 pub struct DemoServer {
@@ -31,7 +33,11 @@ impl DemoServer {
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(accept_loop(listener, cancel.clone(), tasks.clone()));
-        Ok(DemoServer { addr, cancel, tasks })
+        Ok(DemoServer {
+            addr,
+            cancel,
+            tasks,
+        })
     }
 
     /// Where it listens.
@@ -46,7 +52,9 @@ impl DemoServer {
             let timeout = Duration::from_millis(timeout_ms);
             Endpoint {
                 name: name.to_string(),
-                url: format!("http://{}{path}", self.addr).parse().expect("valid demo URL"),
+                url: format!("http://{}{path}", self.addr)
+                    .parse()
+                    .expect("valid demo URL"),
                 interval,
                 timeout,
                 method: reqwest::Method::GET,
@@ -148,6 +156,9 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
             }
             reply(StatusCode::OK, "stall\n")
         }
-        _ => reply(StatusCode::NOT_FOUND, "routes: /fast /slow /jitter /flaky /stall\n"),
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            "routes: /fast /slow /jitter /flaky /stall\n",
+        ),
     }
 }

@@ -27,7 +27,10 @@ fn assert_error(config: &str, line_col: &str, key: &str, needle: &str) {
         stderr.contains(&format!("probetop.toml:{line_col}")),
         "want location {line_col}:\n{stderr}"
     );
-    assert!(stderr.contains(&format!("`{key}`")), "want key {key}:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("`{key}`")),
+        "want key {key}:\n{stderr}"
+    );
     assert!(stderr.contains(needle), "want {needle:?}:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -150,11 +153,17 @@ fn no_endpoints_says_how_to_give_some() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no endpoints to probe"), "{stderr}");
-    assert!(stderr.contains("--demo") && stderr.contains("--config"), "{stderr}");
+    assert!(
+        stderr.contains("--demo") && stderr.contains("--config"),
+        "{stderr}"
+    );
 
     let (code, stderr) = check(dir.path(), "[defaults]\ninterval = \"1s\"\n");
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("probetop.toml defines no [[endpoint]]"), "{stderr}");
+    assert!(
+        stderr.contains("probetop.toml defines no [[endpoint]]"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -187,10 +196,19 @@ fn check_lists_the_endpoints() {
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("2 endpoints"), "{stdout}");
-    let api = stdout.lines().find(|l| l.starts_with("api ")).expect(&stdout);
-    assert!(api.contains("2s") && api.contains("750ms") && api.contains("/health"), "{api}");
+    let api = stdout
+        .lines()
+        .find(|l| l.starts_with("api "))
+        .expect(&stdout);
+    assert!(
+        api.contains("2s") && api.contains("750ms") && api.contains("/health"),
+        "{api}"
+    );
     let cli = stdout.lines().find(|l| l.contains("/cli")).expect(&stdout);
-    assert!(cli.contains("1s") && cli.contains("5s"), "CLI defaults: {cli}");
+    assert!(
+        cli.contains("1s") && cli.contains("5s"),
+        "CLI defaults: {cli}"
+    );
 }
 
 #[test]
@@ -221,5 +239,8 @@ fn without_a_terminal_the_ui_refuses_and_says_why() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("not a terminal") && stderr.contains("--headless"), "{stderr}");
+    assert!(
+        stderr.contains("not a terminal") && stderr.contains("--headless"),
+        "{stderr}"
+    );
 }

@@ -12,7 +12,15 @@ fn never_answering_server_times_out_at_the_timeout() {
     let started = std::time::Instant::now();
     let snapshot = headless(
         dir.path(),
-        &["-i", "500ms", "-t", "300ms", "--duration", "1s", &server.url("/stall")],
+        &[
+            "-i",
+            "500ms",
+            "-t",
+            "300ms",
+            "--duration",
+            "1s",
+            &server.url("/stall"),
+        ],
     );
     let e = &snapshot["endpoints"][0];
     assert_eq!(count(e, "probes"), 2, "{e:#}");
@@ -47,7 +55,13 @@ fn unexpected_status_is_a_status_error_with_latency() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = headless(
         dir.path(),
-        &["-i", "200ms", "--duration", "1s", &server.url("/status/503")],
+        &[
+            "-i",
+            "200ms",
+            "--duration",
+            "1s",
+            &server.url("/status/503"),
+        ],
     );
     let e = &snapshot["endpoints"][0];
     assert_eq!(count(e, "probes"), 5, "{e:#}");
@@ -97,7 +111,10 @@ max_body_bytes = 1000
     assert_eq!(body["errors"]["body"], 5, "{body:#}");
     let big = endpoint(&snapshot, "too-big");
     assert_eq!(big["errors"]["body"], 5, "{big:#}");
-    assert!(big["latency_ms"].is_null(), "an unread body is no complete response");
+    assert!(
+        big["latency_ms"].is_null(),
+        "an unread body is no complete response"
+    );
 }
 
 #[test]

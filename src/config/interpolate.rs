@@ -20,7 +20,10 @@ pub fn interpolate(
             rest = tail;
         } else if let Some(tail) = after.strip_prefix('{') {
             let Some(end) = tail.find('}') else {
-                return Err((offset + pos, "unterminated `${` (expected `${NAME}`)".into()));
+                return Err((
+                    offset + pos,
+                    "unterminated `${` (expected `${NAME}`)".into(),
+                ));
             };
             let name = &tail[..end];
             let valid = !name.is_empty()
@@ -72,7 +75,12 @@ mod tests {
         let (at, msg) = interpolate("x ${MISSING}", env).unwrap_err();
         assert_eq!(at, 2);
         assert!(msg.contains("`MISSING` is not set"), "{msg}");
-        assert!(interpolate("${", env).unwrap_err().1.contains("unterminated"));
+        assert!(
+            interpolate("${", env)
+                .unwrap_err()
+                .1
+                .contains("unterminated")
+        );
         assert!(interpolate("${1X}", env).unwrap_err().1.contains("invalid"));
     }
 }

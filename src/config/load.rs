@@ -214,12 +214,10 @@ fn key_at(text: &str, at: usize) -> Option<String> {
                 return Some(candidate);
             }
             match value.get_ref() {
-                DeValue::Table(inner) => {
-                    if contains(inner, at) || in_value {
-                        path = candidate;
-                        table = inner;
-                        continue 'descend;
-                    }
+                DeValue::Table(inner) if contains(inner, at) || in_value => {
+                    path = candidate;
+                    table = inner;
+                    continue 'descend;
                 }
                 DeValue::Array(items) => {
                     for (i, item) in items.iter().enumerate() {
@@ -259,7 +257,10 @@ fn key_by_lines(text: &str, at: usize) -> Option<String> {
         let line = line.trim();
         if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
             let name = name.trim().to_string();
-            let index = arrays.entry(name.clone()).and_modify(|i| *i += 1).or_insert(0);
+            let index = arrays
+                .entry(name.clone())
+                .and_modify(|i| *i += 1)
+                .or_insert(0);
             table = format!("{name}[{index}]");
         } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
             let name = name.trim();
@@ -273,7 +274,9 @@ fn key_by_lines(text: &str, at: usize) -> Option<String> {
         }
     }
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
     let line = &text[line_start..line_end];
     let key = line
         .split_once('=')
@@ -359,9 +362,12 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 .map(Spanned::span)
                 .or_else(|| raw_endpoint.url.as_ref().map(Spanned::span))
                 .unwrap_or(table_span.clone());
-            if let Some(endpoint) =
-                self.endpoint(&format!("endpoint[{i}]"), raw_endpoint, table_span, &defaults)
-            {
+            if let Some(endpoint) = self.endpoint(
+                &format!("endpoint[{i}]"),
+                raw_endpoint,
+                table_span,
+                &defaults,
+            ) {
                 if let Some(first) = endpoints.iter().position(|e| e.name == endpoint.name) {
                     let first_line =
                         Location::from_span(self.path, self.text, name_spans[first].clone()).line;
@@ -404,17 +410,19 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 );
                 None
             }
-            Some(text) => self.interpolated(&format!("{key}.url"), text).and_then(|s| {
-                parse_http_url(&s)
-                    .map_err(|why| {
-                        self.error(
-                            format!("{key}.url"),
-                            text.span(),
-                            format!("invalid URL {s:?}: {why}"),
-                        )
-                    })
-                    .ok()
-            }),
+            Some(text) => self
+                .interpolated(&format!("{key}.url"), text)
+                .and_then(|s| {
+                    parse_http_url(&s)
+                        .map_err(|why| {
+                            self.error(
+                                format!("{key}.url"),
+                                text.span(),
+                                format!("invalid URL {s:?}: {why}"),
+                            )
+                        })
+                        .ok()
+                }),
         };
         let name = match &raw.name {
             Some(name) if name.get_ref().trim().is_empty() => {
@@ -491,7 +499,9 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                     self.error(
                         format!("{key}.connection"),
                         c.span(),
-                        format!("invalid connection mode {other:?}: expected \"reuse\" or \"fresh\""),
+                        format!(
+                            "invalid connection mode {other:?}: expected \"reuse\" or \"fresh\""
+                        ),
                     );
                     ConnectionMode::Reuse
                 }
@@ -600,7 +610,11 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                     .find('}')
                     .map_or(1, |end| end + 1);
                 let in_text = self.text.get(start..).is_some_and(|s| s.starts_with('$'));
-                let span = if in_text { start..start + reference } else { span };
+                let span = if in_text {
+                    start..start + reference
+                } else {
+                    span
+                };
                 self.error(key.to_string(), span, message);
                 None
             }
@@ -696,7 +710,10 @@ interval = "250ms"
         assert_eq!(api.name, "api");
         assert_eq!(api.method, reqwest::Method::POST);
         assert_eq!(api.interval, Duration::from_secs(2));
-        assert_eq!(api.headers, vec![("Authorization".into(), "Bearer abc".into())]);
+        assert_eq!(
+            api.headers,
+            vec![("Authorization".into(), "Bearer abc".into())]
+        );
         assert_eq!(api.connection, ConnectionMode::Fresh);
         assert_eq!(api.expect.status, Some(vec![200, 204]));
         assert_eq!(api.expect.max_latency, Some(Duration::from_millis(300)));
@@ -714,8 +731,13 @@ interval = "250ms"
         );
         assert_eq!(e.key.as_deref(), Some("endpoint[1].interval"), "{e}");
         assert_eq!(e.location.as_ref().unwrap().line, 6);
-        let e = first_error("[[endpoint]]\nurl = \"http://a/\"\n[endpoint.expect]\nstatus = [\"x\"]\n");
-        assert_eq!(e.key.as_deref(), Some("endpoint[0].expect.status[0]"), "{e}");
+        let e =
+            first_error("[[endpoint]]\nurl = \"http://a/\"\n[endpoint.expect]\nstatus = [\"x\"]\n");
+        assert_eq!(
+            e.key.as_deref(),
+            Some("endpoint[0].expect.status[0]"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -729,7 +751,13 @@ interval = "250ms"
 
     #[test]
     fn default_overlap_cap_covers_the_timeout() {
-        assert_eq!(default_max_in_flight(Duration::from_secs(1), Duration::from_secs(5)), 6);
-        assert_eq!(default_max_in_flight(Duration::from_secs(5), Duration::from_secs(1)), 2);
+        assert_eq!(
+            default_max_in_flight(Duration::from_secs(1), Duration::from_secs(5)),
+            6
+        );
+        assert_eq!(
+            default_max_in_flight(Duration::from_secs(5), Duration::from_secs(1)),
+            2
+        );
     }
 }

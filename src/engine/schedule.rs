@@ -23,7 +23,10 @@ impl Schedule {
 
     /// When the next tick is due.
     pub fn next_due(&self) -> Instant {
-        let nanos = self.interval.as_nanos().saturating_mul(u128::from(self.next));
+        let nanos = self
+            .interval
+            .as_nanos()
+            .saturating_mul(u128::from(self.next));
         let offset = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
         self.first + offset
     }

@@ -8,7 +8,9 @@ use super::ErrorClass;
 ///
 /// `io::Error::source` skips the error it wraps, so for io errors the chain follows
 /// `get_ref` instead: that is where rustls and the resolver put their errors.
-fn causes<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+fn causes<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     std::iter::successors(Some(error), |&e| -> Option<&'a (dyn StdError + 'static)> {
         match e.downcast_ref::<std::io::Error>() {
             Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),

@@ -49,7 +49,9 @@ fn build(key: &ClientKey) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .user_agent(concat!("probetop/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(ClientPool::MAX_REDIRECTS))
+        .redirect(reqwest::redirect::Policy::limited(
+            ClientPool::MAX_REDIRECTS,
+        ))
         .tcp_nodelay(true);
     if key.connection == ConnectionMode::Fresh {
         builder = builder.pool_max_idle_per_host(0);

@@ -116,8 +116,8 @@ impl Prober {
             });
         }
         if let Some(needle) = &self.expect.body_contains {
-            let found = needle.is_empty()
-                || body.windows(needle.len()).any(|w| w == needle.as_bytes());
+            let found =
+                needle.is_empty() || body.windows(needle.len()).any(|w| w == needle.as_bytes());
             if !found {
                 return Some(ProbeError {
                     class: ErrorClass::Body,

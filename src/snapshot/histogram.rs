@@ -37,7 +37,11 @@ mod tests {
         let decoded = decode_histogram(&encode_histogram(&h)).unwrap();
         assert_eq!(decoded.len(), h.len());
         for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
-            assert_eq!(decoded.value_at_quantile(q), h.value_at_quantile(q), "q={q}");
+            assert_eq!(
+                decoded.value_at_quantile(q),
+                h.value_at_quantile(q),
+                "q={q}"
+            );
         }
     }
 }

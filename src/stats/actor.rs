@@ -72,7 +72,11 @@ impl StatsHandle {
 
 /// Starts the statistics task for `endpoints` endpoints. The task ends when every
 /// [`Recorder`] and [`StatsHandle`] is dropped, after recording what was queued.
-pub fn spawn(endpoints: usize, window: Duration, clock: Clock) -> (Recorder, StatsHandle, JoinHandle<()>) {
+pub fn spawn(
+    endpoints: usize,
+    window: Duration,
+    clock: Clock,
+) -> (Recorder, StatsHandle, JoinHandle<()>) {
     // Unbounded: recording must never wait, and this task does nothing but drain it.
     let (tx, rx) = mpsc::unbounded_channel();
     let store = Store {

@@ -142,9 +142,9 @@ impl EndpointStats {
 pub fn next_state(current: State, ok: bool, slow: bool, consecutive_failures: u32) -> State {
     if ok {
         if slow { State::Degraded } else { State::Up }
-    } else if current == State::Unknown || current == State::Down {
-        State::Down
-    } else if consecutive_failures >= DOWN_AFTER {
+    } else if matches!(current, State::Unknown | State::Down)
+        || consecutive_failures >= DOWN_AFTER
+    {
         State::Down
     } else {
         current
@@ -193,6 +193,9 @@ mod tests {
     fn slow_success_is_degraded_and_first_failure_is_down() {
         assert_eq!(next_state(State::Up, true, true, 0), State::Degraded);
         assert_eq!(next_state(State::Unknown, false, false, 1), State::Down);
-        assert_eq!(next_state(State::Degraded, false, false, 1), State::Degraded);
+        assert_eq!(
+            next_state(State::Degraded, false, false, 1),
+            State::Degraded
+        );
     }
 }

@@ -114,7 +114,12 @@ mod tests {
         let span = Duration::from_secs(10);
         let mut w = Window::default();
         for s in 0..30u32 {
-            w.push(s * 10, Some(Duration::from_millis(u64::from(s))), s % 2 == 0, span);
+            w.push(
+                s * 10,
+                Some(Duration::from_millis(u64::from(s))),
+                s % 2 == 0,
+                span,
+            );
         }
         // Entries from 19 s to 29 s remain (at most 11 of them, never more than the span holds).
         assert_eq!(w.entries().len(), 11);

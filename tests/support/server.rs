@@ -81,7 +81,9 @@ impl TestServer {
 
     fn spawn(tls: Option<TlsAcceptor>) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("non-blocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel();
         let is_tls = tls.is_some();
@@ -141,12 +143,16 @@ async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>) {
             let service = hyper::service::service_fn(handle);
             match tls {
                 None => {
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 }
                 Some(acceptor) => {
                     // A client that rejects the certificate aborts the handshake: not an error here.
                     if let Ok(stream) = acceptor.accept(stream).await {
-                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     }
                 }
             }

@@ -1,0 +1,132 @@
+//! Behaviour over time: measured latency matches the server's delay, and the schedule
+//! keeps its fixed rate whatever the responses do.
+//!
+//! These tests run one at a time (the `SERIAL` lock) so that parallel tests in this
+//! file cannot starve them; cargo runs test binaries one after another.
+
+mod support;
+
+use std::sync::Mutex;
+
+use support::{TestServer, count, endpoint, headless, write_config};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn p50(entry: &serde_json::Value) -> f64 {
+    entry["latency_ms"]["p50"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no p50 in {entry:#}"))
+}
+
+#[test]
+fn latency_reads_as_the_server_delay() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &format!(
+            "[defaults]\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"slow\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"fast\"\nurl = \"{}\"\n",
+            server.url("/delay/50"),
+            server.url("/delay/0"),
+        ),
+    );
+    let snapshot = headless(dir.path(), &["--duration", "2s"]);
+    let slow = endpoint(&snapshot, "slow");
+    assert_eq!(count(slow, "ok"), 20, "{slow:#}");
+    let slow_p50 = p50(slow);
+    // The server sleeps 50 ms; the request, the timer's 1 ms tick and a loaded machine add a little.
+    assert!(
+        (50.0..=55.0).contains(&slow_p50),
+        "p50 {slow_p50} ms: {slow:#}"
+    );
+    let fast_p50 = p50(endpoint(&snapshot, "fast"));
+    assert!(fast_p50 < 3.0, "p50 {fast_p50} ms");
+}
+
+#[test]
+fn fixed_rate_holds_while_responses_take_longer_than_the_interval() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &format!(
+            "[defaults]\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"quick\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"overlapping\"\nurl = \"{}\"\n",
+            server.url("/delay/0"),
+            server.url("/delay/250"),
+        ),
+    );
+    let snapshot = headless(dir.path(), &["--duration", "3s"]);
+    for name in ["quick", "overlapping"] {
+        let e = endpoint(&snapshot, name);
+        let probes = count(e, "probes");
+        assert!(
+            (28..=32).contains(&probes),
+            "{name}: {probes} probes: {e:#}"
+        );
+        assert_eq!(count(e, "skipped"), 0, "{name}: {e:#}");
+        assert_eq!(count(e, "ok"), probes, "{name}: {e:#}");
+    }
+    // Each of the overlapping probes still measured its own 250 ms.
+    let overlapping = p50(endpoint(&snapshot, "overlapping"));
+    assert!(
+        (250.0..=260.0).contains(&overlapping),
+        "p50 {overlapping} ms"
+    );
+}
+
+#[test]
+fn a_stalling_endpoint_does_not_slow_a_healthy_one() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &format!(
+            "[[endpoint]]\nname = \"healthy\"\nurl = \"{}\"\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"stalling\"\nurl = \"{}\"\ninterval = \"100ms\"\ntimeout = \"2s\"\n",
+            server.url("/delay/0"),
+            server.url("/delay/1000"),
+        ),
+    );
+    let snapshot = headless(dir.path(), &["--duration", "3s"]);
+    let healthy = endpoint(&snapshot, "healthy");
+    let probes = count(healthy, "probes");
+    assert!((28..=32).contains(&probes), "{probes} probes: {healthy:#}");
+    assert_eq!(count(healthy, "ok"), probes);
+    let stalling = endpoint(&snapshot, "stalling");
+    assert_eq!(count(stalling, "skipped"), 0, "{stalling:#}");
+    let stalled = p50(stalling);
+    assert!((1000.0..=1010.0).contains(&stalled), "p50 {stalled} ms");
+}
+
+#[test]
+fn overlap_cap_skips_ticks_and_counts_them() {
+    let _serial = serial();
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    // At most 2 probes in flight, each taking 450 ms, ticks every 100 ms: of every
+    // ~4.5 ticks only 2 can be probed; the others must show up as skipped.
+    write_config(
+        dir.path(),
+        &format!(
+            "[[endpoint]]\nname = \"capped\"\nurl = \"{}\"\ninterval = \"100ms\"\nmax_in_flight = 2\n",
+            server.url("/delay/450"),
+        ),
+    );
+    let snapshot = headless(dir.path(), &["--duration", "2s"]);
+    let e = endpoint(&snapshot, "capped");
+    let (probes, skipped) = (count(e, "probes"), count(e, "skipped"));
+    assert_eq!(
+        probes + skipped,
+        20,
+        "every tick is probed or skipped: {e:#}"
+    );
+    assert!((7..=10).contains(&probes), "{probes} probes: {e:#}");
+}
