@@ -230,7 +230,7 @@ async fn run_headless(config: &Config, duration: Option<Duration>) -> ExitCode {
 }
 
 async fn print_snapshot(endpoints: Vec<Endpoint>, stats: &StatsHandle) -> ExitCode {
-    let Some(copy) = stats.snapshot().await else {
+    let Some(copy) = stats.finish().await else {
         eprintln!("error: the statistics task ended early");
         return ExitCode::from(EXIT_FAILURE);
     };

@@ -34,6 +34,7 @@ pub enum SampleKind {
 enum Command {
     Record(Sample),
     Snapshot(oneshot::Sender<StatsSnapshot>),
+    Finish(oneshot::Sender<StatsSnapshot>),
     Reset,
 }
 
@@ -61,6 +62,14 @@ impl StatsHandle {
     pub async fn snapshot(&self) -> Option<StatsSnapshot> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Command::Snapshot(reply)).ok()?;
+        answer.await.ok()
+    }
+
+    /// The final statistics, moved out rather than copied (a copy would double the
+    /// memory at the end of a large run); the statistics task ends after answering.
+    pub async fn finish(&self) -> Option<StatsSnapshot> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Command::Finish(reply)).ok()?;
         answer.await.ok()
     }
 
@@ -106,6 +115,10 @@ impl Store {
                 Command::Snapshot(reply) => {
                     let _ = reply.send(self.snapshot());
                 }
+                Command::Finish(reply) => {
+                    let _ = reply.send(self.into_snapshot());
+                    return;
+                }
                 Command::Reset => self.reset(),
             }
         }
@@ -128,13 +141,27 @@ impl Store {
     }
 
     fn snapshot(&self) -> StatsSnapshot {
+        self.snapshot_of(self.scheduler_lag.clone(), self.endpoints.clone())
+    }
+
+    fn into_snapshot(mut self) -> StatsSnapshot {
+        let endpoints = std::mem::take(&mut self.endpoints);
+        let lag = std::mem::replace(&mut self.scheduler_lag, new_histogram());
+        self.snapshot_of(lag, endpoints)
+    }
+
+    fn snapshot_of(
+        &self,
+        scheduler_lag: Histogram<u32>,
+        endpoints: Vec<EndpointStats>,
+    ) -> StatsSnapshot {
         let now = Instant::now();
         StatsSnapshot {
             started_at: self.started_at,
             taken_at: self.clock.wall(now),
             window: self.window,
-            scheduler_lag: self.scheduler_lag.clone(),
-            endpoints: self.endpoints.clone(),
+            scheduler_lag,
+            endpoints,
             now_ds: self.clock.ds_since_start(now),
         }
     }

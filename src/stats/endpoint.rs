@@ -142,8 +142,7 @@ impl EndpointStats {
 pub fn next_state(current: State, ok: bool, slow: bool, consecutive_failures: u32) -> State {
     if ok {
         if slow { State::Degraded } else { State::Up }
-    } else if matches!(current, State::Unknown | State::Down)
-        || consecutive_failures >= DOWN_AFTER
+    } else if matches!(current, State::Unknown | State::Down) || consecutive_failures >= DOWN_AFTER
     {
         State::Down
     } else {
