@@ -149,7 +149,7 @@ fn print_check(config: &Config) {
             e.name,
             humantime::format_duration(e.interval).to_string(),
             humantime::format_duration(e.timeout).to_string(),
-            e.url
+            e.url_as_written
         );
     }
 }

@@ -50,11 +50,11 @@ impl DemoServer {
         let route = |name: &str, path: &str, interval_ms: u64, timeout_ms: u64, expect: Expect| {
             let interval = Duration::from_millis(interval_ms);
             let timeout = Duration::from_millis(timeout_ms);
+            let url = format!("http://{}{path}", self.addr);
             Endpoint {
                 name: name.to_string(),
-                url: format!("http://{}{path}", self.addr)
-                    .parse()
-                    .expect("valid demo URL"),
+                url: url.parse().expect("valid demo URL"),
+                url_as_written: url,
                 interval,
                 timeout,
                 method: reqwest::Method::GET,

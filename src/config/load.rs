@@ -46,7 +46,8 @@ pub fn default_config_path() -> Option<PathBuf> {
 }
 
 /// Reads the config file (explicit, or found by [`default_config_path`]), merges the
-/// command-line URLs, and validates everything. All problems found are returned together.
+/// command-line URLs, and validates everything. A TOML syntax or type error stops
+/// the reading at once; the validation problems after it are returned together.
 pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
     let lookup = |name: &str| std::env::var(name).ok();
     let path = options.config_path.clone().or_else(default_config_path);
@@ -98,6 +99,7 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
         }
         config.endpoints.push(Endpoint {
             name: text.clone(),
+            url_as_written: text.clone(),
             url,
             interval,
             timeout,
@@ -153,6 +155,9 @@ pub fn parse_str(
     if v.errors.is_empty() {
         Ok(config)
     } else {
+        // In file order, as a reader goes through the file fixing them.
+        v.errors
+            .sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
         Err(ConfigErrors(v.errors))
     }
 }
@@ -336,10 +341,18 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             .duration("defaults.window", d.window.as_ref())
             .unwrap_or(DEFAULT_WINDOW);
         let max_in_flight = self.positive("defaults.max_in_flight", d.max_in_flight.as_ref());
-        let max_body_bytes = d
-            .max_body_bytes
-            .as_ref()
-            .map_or(DEFAULT_MAX_BODY_BYTES, |v| *v.get_ref());
+        let max_body_bytes = self
+            .positive("defaults.max_body_bytes", d.max_body_bytes.as_ref())
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if let Some(w) = &d.window
+            && window < Duration::from_secs(1)
+        {
+            self.error(
+                "defaults.window".into(),
+                w.span(),
+                "window must be at least 1s".into(),
+            );
+        }
         let export_dir = match &raw.export.dir {
             Some(dir) => self.relative_path(dir),
             None => PathBuf::from(DEFAULT_EXPORT_DIR),
@@ -352,37 +365,38 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         };
 
         let mut endpoints: Vec<Endpoint> = Vec::new();
-        let mut name_spans: Vec<Range<usize>> = Vec::new();
+        // Names seen so far with their spans, valid endpoints or not, so that a
+        // duplicate is reported even when the other endpoint has errors of its own.
+        let mut seen: Vec<(String, Range<usize>)> = Vec::new();
         for (i, raw_endpoint) in raw.endpoint.into_iter().enumerate() {
             let table_span = raw_endpoint.span();
             let raw_endpoint = raw_endpoint.into_inner();
-            let name_span = raw_endpoint
-                .name
-                .as_ref()
-                .map(Spanned::span)
-                .or_else(|| raw_endpoint.url.as_ref().map(Spanned::span))
-                .unwrap_or(table_span.clone());
-            if let Some(endpoint) = self.endpoint(
+            let named = raw_endpoint.name.as_ref().or(raw_endpoint.url.as_ref());
+            let mut duplicate = false;
+            if let Some(name) = named {
+                if let Some((_, first)) = seen.iter().find(|(n, _)| n == name.get_ref()) {
+                    let first_line = Location::from_span(self.path, self.text, first.clone()).line;
+                    self.error(
+                        format!("endpoint[{i}].name"),
+                        name.span(),
+                        format!(
+                            "duplicate endpoint name {:?} (first used on line {first_line}); names must be unique",
+                            name.get_ref()
+                        ),
+                    );
+                    duplicate = true;
+                } else {
+                    seen.push((name.get_ref().clone(), name.span()));
+                }
+            }
+            let endpoint = self.endpoint(
                 &format!("endpoint[{i}]"),
                 raw_endpoint,
                 table_span,
                 &defaults,
-            ) {
-                if let Some(first) = endpoints.iter().position(|e| e.name == endpoint.name) {
-                    let first_line =
-                        Location::from_span(self.path, self.text, name_spans[first].clone()).line;
-                    self.error(
-                        format!("endpoint[{i}].name"),
-                        name_span,
-                        format!(
-                            "duplicate endpoint name {:?} (first used on line {first_line}); names must be unique",
-                            endpoint.name
-                        ),
-                    );
-                    continue;
-                }
+            );
+            if let (Some(endpoint), false) = (endpoint, duplicate) {
                 endpoints.push(endpoint);
-                name_spans.push(name_span);
             }
         }
         Config {
@@ -511,10 +525,12 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             .positive(&format!("{key}.max_in_flight"), raw.max_in_flight.as_ref())
             .or(defaults.max_in_flight)
             .unwrap_or_else(|| default_max_in_flight(interval, timeout));
-        let max_body_bytes = raw
-            .max_body_bytes
-            .as_ref()
-            .map_or(defaults.max_body_bytes, |v| *v.get_ref());
+        let max_body_bytes = self
+            .positive(
+                &format!("{key}.max_body_bytes"),
+                raw.max_body_bytes.as_ref(),
+            )
+            .unwrap_or(defaults.max_body_bytes);
         let expect = match &raw.expect {
             Some(e) => self.expect(&format!("{key}.expect"), e),
             None => Expect::default(),
@@ -524,6 +540,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         }
         Some(Endpoint {
             name: name?,
+            url_as_written: raw.url.as_ref()?.get_ref().clone(),
             url: url?,
             interval,
             timeout,
@@ -585,9 +602,13 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         }
     }
 
-    fn positive(&mut self, key: &str, value: Option<&Spanned<u32>>) -> Option<u32> {
+    fn positive<T: Copy + Into<u64>>(
+        &mut self,
+        key: &str,
+        value: Option<&Spanned<T>>,
+    ) -> Option<T> {
         let value = value?;
-        if *value.get_ref() == 0 {
+        if (*value.get_ref()).into() == 0 {
             self.error(
                 key.to_string(),
                 value.span(),
@@ -747,6 +768,49 @@ interval = "250ms"
         assert_eq!(e.key.as_deref(), Some("endpoint[0].intervl"), "{e}");
         assert_eq!(e.location.as_ref().unwrap().line, 3);
         assert_eq!(e.location.as_ref().unwrap().column, 1);
+    }
+
+    #[test]
+    fn secrets_in_urls_stay_out_of_what_is_shown() {
+        let config = parse("[[endpoint]]\nurl = \"http://127.0.0.1:9/?key=${TOKEN}\"\n").unwrap();
+        let e = &config.endpoints[0];
+        assert_eq!(e.url.as_str(), "http://127.0.0.1:9/?key=abc");
+        assert_eq!(e.url_as_written, "http://127.0.0.1:9/?key=${TOKEN}");
+        assert_eq!(e.name, "http://127.0.0.1:9/?key=${TOKEN}");
+    }
+
+    #[test]
+    fn duplicates_are_reported_even_beside_other_errors() {
+        let errors = parse(
+            "[[endpoint]]\nname = \"a\"\nurl = \"http://x/\"\ntimeout = \"0s\"\n[[endpoint]]\nname = \"a\"\nurl = \"http://y/\"\n",
+        )
+        .unwrap_err()
+        .0;
+        let keys: Vec<_> = errors.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            ["endpoint[0].timeout", "endpoint[1].name"],
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn zero_caps_and_sub_second_windows_are_rejected() {
+        for (text, key) in [
+            (
+                "[defaults]\nmax_body_bytes = 0\n",
+                "defaults.max_body_bytes",
+            ),
+            ("[defaults]\nmax_in_flight = 0\n", "defaults.max_in_flight"),
+            ("[defaults]\nwindow = \"500ms\"\n", "defaults.window"),
+            (
+                "[[endpoint]]\nurl = \"http://x/\"\nmax_body_bytes = 0\n",
+                "endpoint[0].max_body_bytes",
+            ),
+        ] {
+            let e = first_error(text);
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+        }
     }
 
     #[test]

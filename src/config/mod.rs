@@ -54,15 +54,18 @@ pub enum ConnectionMode {
 pub struct Endpoint {
     /// Unique display name; defaults to the URL.
     pub name: String,
-    /// What to request.
+    /// What to request, `${VAR}` references resolved.
     pub url: url::Url,
+    /// The URL as written, `${VAR}` references kept: what snapshots and screens show,
+    /// so that a secret in the URL stays out of them.
+    pub url_as_written: String,
     /// Time between scheduled probes.
     pub interval: Duration,
     /// Longest a probe may take, request to end of body.
     pub timeout: Duration,
     /// HTTP method.
     pub method: reqwest::Method,
-    /// Extra request headers, in file order.
+    /// Extra request headers, sorted by name.
     pub headers: Vec<(String, String)>,
     /// Request body, if any.
     pub body: Option<String>,

@@ -103,7 +103,7 @@ pub fn build(endpoints: &[Endpoint], stats: &StatsSnapshot) -> Snapshot {
                 let window = stats.window_summary(index);
                 EndpointSnapshot {
                     name: endpoint.name.clone(),
-                    url: endpoint.url.to_string(),
+                    url: endpoint.url_as_written.clone(),
                     state: s.state.as_str(),
                     probes: s.probes,
                     ok: s.ok,
