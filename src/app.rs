@@ -181,18 +181,22 @@ pub async fn shutdown_signal() {
 struct Running {
     engine: Engine,
     stats: StatsHandle,
+    /// The statistics task; it ends once it has answered `finish`, or when the
+    /// engine's recorders and the handle are gone.
+    stats_task: tokio::task::JoinHandle<()>,
     /// End of `--duration`, if given.
     deadline: Option<std::time::Instant>,
 }
 
 fn start(config: &Config, duration: Option<Duration>) -> anyhow::Result<Running> {
     let clock = Clock::now();
-    let (recorder, stats, _task) = stats::spawn(config.endpoints.len(), config.window, clock);
+    let (recorder, stats, stats_task) = stats::spawn(config.endpoints.len(), config.window, clock);
     let deadline = duration.map(|d| clock.start + d);
     let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?;
     Ok(Running {
         engine,
         stats,
+        stats_task,
         deadline,
     })
 }
@@ -226,7 +230,9 @@ async fn run_headless(config: &Config, duration: Option<Duration>) -> ExitCode {
         }
     };
     running.wait().await;
-    print_snapshot(config.endpoints.clone(), &running.stats).await
+    let code = print_snapshot(config.endpoints.clone(), &running.stats).await;
+    let _ = running.stats_task.await;
+    code
 }
 
 async fn print_snapshot(endpoints: Vec<Endpoint>, stats: &StatsHandle) -> ExitCode {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{TestCert, TestServer, count, endpoint, headless, write_config};
+use support::{RawServer, TestCert, TestServer, Then, count, endpoint, headless, write_config};
 
 #[test]
 fn never_answering_server_times_out_at_the_timeout() {
@@ -154,4 +154,61 @@ insecure = true
         assert_eq!(count(e, "ok"), 4, "{e:#}");
         assert_eq!(e["status_codes"]["200"], 4, "{e:#}");
     }
+}
+
+#[test]
+fn a_body_that_stalls_times_out_but_its_status_counts() {
+    let server = RawServer::start(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part of it",
+        Then::Hold,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = headless(
+        dir.path(),
+        &[
+            "-i",
+            "500ms",
+            "-t",
+            "300ms",
+            "--duration",
+            "1s",
+            &server.url("/"),
+        ],
+    );
+    let e = &snapshot["endpoints"][0];
+    assert_eq!(e["errors"]["timeout"], 2, "{e:#}");
+    assert_eq!(e["status_codes"]["200"], 2, "{e:#}");
+    assert!(e["latency_ms"].is_null(), "{e:#}");
+}
+
+#[test]
+fn a_body_that_breaks_off_is_a_body_error() {
+    let server = RawServer::start(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.",
+        Then::Close,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = headless(
+        dir.path(),
+        &["-i", "250ms", "--duration", "1s", &server.url("/")],
+    );
+    let e = &snapshot["endpoints"][0];
+    assert_eq!(e["errors"]["body"], 4, "{e:#}");
+    assert!(e["latency_ms"].is_null(), "{e:#}");
+}
+
+#[test]
+fn garbage_instead_of_http_is_a_failure_not_a_crash() {
+    let server = RawServer::start(
+        b"\x1b[2J\x1b]0;pwned\x07NOT HTTP AT ALL\r\n\r\n",
+        Then::Close,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = headless(
+        dir.path(),
+        &["-i", "250ms", "--duration", "1s", &server.url("/")],
+    );
+    let e = &snapshot["endpoints"][0];
+    assert_eq!(count(e, "failed"), 4, "{e:#}");
+    assert_eq!(e["state"], "down");
 }

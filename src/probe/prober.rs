@@ -40,24 +40,38 @@ impl Prober {
             return ProbeOutcome::failed(ErrorClass::Other, "request body cannot be replayed");
         };
         let started = Instant::now();
-        match tokio::time::timeout(self.timeout, self.exchange(request, started)).await {
+        let deadline = tokio::time::Instant::from_std(started + self.timeout);
+        let response = match tokio::time::timeout_at(deadline, self.client.execute(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return ProbeOutcome::failed(classify(&e), describe(&e)),
+            Err(_) => return self.timed_out("no response"),
+        };
+        let status = response.status().as_u16();
+        // The same deadline bounds the body, so a slow body is a timeout too; the
+        // status that did arrive is still counted.
+        match tokio::time::timeout_at(deadline, self.read_body(response, status, started)).await {
             Ok(outcome) => outcome,
-            Err(_) => ProbeOutcome::failed(
-                ErrorClass::Timeout,
-                format!(
-                    "no complete response within {}",
-                    humantime::format_duration(self.timeout)
-                ),
-            ),
+            Err(_) => {
+                let mut outcome = self.timed_out("body not complete");
+                outcome.status = Some(status);
+                outcome
+            }
         }
     }
 
-    async fn exchange(&self, request: reqwest::Request, started: Instant) -> ProbeOutcome {
-        let mut response = match self.client.execute(request).await {
-            Ok(response) => response,
-            Err(e) => return ProbeOutcome::failed(classify(&e), describe(&e)),
-        };
-        let status = response.status().as_u16();
+    fn timed_out(&self, what: &str) -> ProbeOutcome {
+        ProbeOutcome::failed(
+            ErrorClass::Timeout,
+            format!("{what} within {}", humantime::format_duration(self.timeout)),
+        )
+    }
+
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        status: u16,
+        started: Instant,
+    ) -> ProbeOutcome {
         let keep_body = self.expect.body_contains.is_some();
         let mut body = Vec::new();
         let mut size: u64 = 0;

@@ -1,15 +1,16 @@
 //! Shared test fixtures: real HTTP(S) servers on 127.0.0.1:0 and helpers that drive
 //! the real `probetop` binary.
 
-#![allow(dead_code)] // each test file uses a different part of the support code
+#![allow(dead_code, unused_imports)] // each test file uses a different part of the support code
 
+pub mod raw;
 pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[allow(unused_imports)]
+pub use raw::{RawServer, Then};
 pub use server::{TestCert, TestServer};
 
 /// A `probetop` command running in `dir`, isolated from the user's config files.
