@@ -10,7 +10,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 pub const ENCODING: &str = "hdrhistogram-v2-deflate-base64";
 
 /// Encodes `histogram` as base64 of its V2 deflate serialisation.
-pub fn encode_histogram(histogram: &Histogram<u32>) -> String {
+pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
     V2DeflateSerializer::new()
         .serialize(histogram, &mut bytes)

@@ -101,6 +101,7 @@ pub fn build(endpoints: &[Endpoint], stats: &StatsSnapshot) -> Snapshot {
             .enumerate()
             .map(|(index, (endpoint, s))| {
                 let window = stats.window_summary(index);
+                let histogram = s.histogram.to_histogram();
                 EndpointSnapshot {
                     name: endpoint.name.clone(),
                     url: endpoint.url_as_written.clone(),
@@ -119,7 +120,7 @@ pub fn build(endpoints: &[Endpoint], stats: &StatsSnapshot) -> Snapshot {
                         .iter()
                         .map(|(code, n)| (code.to_string(), *n))
                         .collect(),
-                    latency_ms: LatencySummary::of(&s.histogram),
+                    latency_ms: LatencySummary::of(&histogram),
                     window: WindowSnapshot {
                         seconds: window.seconds,
                         probes: window.probes,
@@ -129,7 +130,7 @@ pub fn build(endpoints: &[Endpoint], stats: &StatsSnapshot) -> Snapshot {
                     histogram: HistogramSnapshot {
                         unit: "us",
                         encoding: ENCODING,
-                        data: encode_histogram(&s.histogram),
+                        data: encode_histogram(&histogram),
                     },
                 }
             })

@@ -104,7 +104,7 @@ struct Store {
     window: Duration,
     started_at: SystemTime,
     endpoints: Vec<EndpointStats>,
-    scheduler_lag: Histogram<u32>,
+    scheduler_lag: Histogram<u64>,
 }
 
 impl Store {
@@ -152,7 +152,7 @@ impl Store {
 
     fn snapshot_of(
         &self,
-        scheduler_lag: Histogram<u32>,
+        scheduler_lag: Histogram<u64>,
         endpoints: Vec<EndpointStats>,
     ) -> StatsSnapshot {
         let now = Instant::now();

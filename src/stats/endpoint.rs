@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use hdrhistogram::Histogram;
-
-use super::{Window, new_histogram, record_duration};
+use super::{CompactHistogram, Window, duration_to_us};
 use crate::probe::{ErrorClass, ProbeError, ProbeOutcome};
 
 /// Consecutive failures that turn an endpoint that was up into down.
@@ -53,7 +51,7 @@ pub struct LastProbe {
 #[derive(Debug, Clone)]
 pub struct EndpointStats {
     /// All-time latency of complete responses, in microseconds.
-    pub histogram: Histogram<u32>,
+    pub histogram: CompactHistogram,
     /// Recent probes.
     pub window: Window,
     /// Finished probes.
@@ -79,7 +77,7 @@ pub struct EndpointStats {
 impl Default for EndpointStats {
     fn default() -> Self {
         EndpointStats {
-            histogram: new_histogram(),
+            histogram: CompactHistogram::default(),
             window: Window::default(),
             probes: 0,
             ok: 0,
@@ -105,7 +103,7 @@ impl EndpointStats {
     ) {
         self.probes += 1;
         if let Some(latency) = outcome.latency {
-            record_duration(&mut self.histogram, latency);
+            self.histogram.record(duration_to_us(latency));
         }
         if let Some(status) = outcome.status {
             *self.status_codes.entry(status).or_default() += 1;

@@ -7,12 +7,14 @@
 
 mod actor;
 mod clock;
+mod compact;
 mod endpoint;
 mod summary;
 mod window;
 
 pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
 pub use clock::Clock;
+pub use compact::CompactHistogram;
 pub use endpoint::{EndpointStats, LastProbe, State};
 pub use summary::LatencySummary;
 pub use window::{Window, WindowEntry, WindowSummary};
@@ -26,10 +28,10 @@ pub const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// A new, empty latency histogram in microseconds.
 ///
-/// `u32` counts halve the memory of `u64` ones (a bucket would need four billion
-/// samples to saturate), and auto-resizing makes the range grow with the slowest
-/// latency seen instead of reserving 60 s for every endpoint up front.
-pub fn new_histogram() -> Histogram<u32> {
+/// Auto-resizing makes the range grow with the slowest latency seen instead of
+/// reserving 60 s up front. Long-lived per-endpoint histograms are kept encoded
+/// ([`CompactHistogram`]), so the counts array only exists while one is read.
+pub fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGNIFICANT_DIGITS).expect("3 significant digits is a valid precision")
 }
 
@@ -37,15 +39,22 @@ pub fn new_histogram() -> Histogram<u32> {
 /// histogram grows, whatever a broken clock or a stalled process reports.
 pub const MAX_RECORDED_US: u64 = 3_600_000_000;
 
+const _: () = assert!(MAX_RECORDED_US < u32::MAX as u64);
+
 /// Records `duration` in microseconds.
-pub fn record_duration(histogram: &mut Histogram<u32>, duration: Duration) {
+pub fn record_duration(histogram: &mut Histogram<u64>, duration: Duration) {
     let micros = u64::try_from(duration.as_micros()).unwrap_or(MAX_RECORDED_US);
     record_us(histogram, micros);
 }
 
+/// A duration in whole microseconds, capped at [`MAX_RECORDED_US`].
+pub fn duration_to_us(duration: Duration) -> u32 {
+    u32::try_from(duration.as_micros().min(u128::from(MAX_RECORDED_US))).unwrap_or(u32::MAX)
+}
+
 /// Records `micros`, growing the histogram as needed. (`saturating_record` alone would
 /// clamp to the current range instead of growing it.)
-pub fn record_us(histogram: &mut Histogram<u32>, micros: u64) {
+pub fn record_us(histogram: &mut Histogram<u64>, micros: u64) {
     let micros = micros.min(MAX_RECORDED_US);
     if histogram.record(micros).is_err() {
         histogram.saturating_record(micros);
@@ -62,7 +71,7 @@ pub struct StatsSnapshot {
     /// Span of the rolling window.
     pub window: Duration,
     /// How late the scheduler fired ticks, in microseconds.
-    pub scheduler_lag: Histogram<u32>,
+    pub scheduler_lag: Histogram<u64>,
     /// Per endpoint, in config order.
     pub endpoints: Vec<EndpointStats>,
     /// Time since start, in the clock's window units (for window summaries).

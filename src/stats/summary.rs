@@ -24,7 +24,7 @@ pub struct LatencySummary {
 
 impl LatencySummary {
     /// The summary of `histogram`, or `None` when it is empty.
-    pub fn of(histogram: &Histogram<u32>) -> Option<Self> {
+    pub fn of(histogram: &Histogram<u64>) -> Option<Self> {
         if histogram.is_empty() {
             return None;
         }
