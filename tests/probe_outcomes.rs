@@ -212,3 +212,22 @@ fn garbage_instead_of_http_is_a_failure_not_a_crash() {
     assert_eq!(count(e, "failed"), 4, "{e:#}");
     assert_eq!(e["state"], "down");
 }
+
+#[test]
+fn redirects_are_followed_up_to_ten() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[defaults]\ninterval = \"250ms\"\n\n[[endpoint]]\nname = \"three\"\nurl = \"{}\"\n[endpoint.expect]\nbody_contains = \"arrived\"\n\n[[endpoint]]\nname = \"eleven\"\nurl = \"{}\"\n",
+        server.url("/redirect/3"),
+        server.url("/redirect/11"),
+    );
+    write_config(dir.path(), &config);
+    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let three = endpoint(&snapshot, "three");
+    assert_eq!(count(three, "ok"), 4, "{three:#}");
+    // The final response is what counts, not the redirects on the way.
+    assert_eq!(three["status_codes"]["200"], 4, "{three:#}");
+    let eleven = endpoint(&snapshot, "eleven");
+    assert_eq!(eleven["errors"]["other"], 4, "{eleven:#}");
+}

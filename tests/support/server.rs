@@ -4,7 +4,7 @@
 //!
 //! Routes: `/delay/{ms}` (200 after a sleep), `/status/{code}`, `/stall` (never
 //! answers), `/bytes/{n}` (a body of n bytes), `/version` (the HTTP version used),
-//! anything else answers 200 `ok`.
+//! `/redirect/{n}` (n redirects, then 200), anything else answers 200 `ok`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -186,6 +186,19 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
             reply(200, Bytes::from(vec![b'x'; n]))
         }
         "version" => reply(200, Bytes::from(format!("{:?}", request.version()))),
+        "redirect" => match arg.parse::<u32>() {
+            Ok(n) if n > 0 => {
+                let mut response = Response::new(Full::new(Bytes::new()));
+                *response.status_mut() = StatusCode::FOUND;
+                let next = format!("/redirect/{}", n - 1);
+                response.headers_mut().insert(
+                    hyper::header::LOCATION,
+                    next.parse().expect("valid location"),
+                );
+                Ok(response)
+            }
+            _ => reply(200, Bytes::from_static(b"arrived")),
+        },
         _ => reply(200, Bytes::from_static(b"ok")),
     }
 }
