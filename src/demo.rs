@@ -14,9 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{
-    ConnectionMode, DEFAULT_MAX_BODY_BYTES, Endpoint, Expect, default_max_in_flight,
-};
+use crate::config::{Endpoint, Expect};
 
 /// The running demo server.
 pub struct DemoServer {
@@ -51,22 +49,15 @@ impl DemoServer {
             let interval = Duration::from_millis(interval_ms);
             let timeout = Duration::from_millis(timeout_ms);
             let url = format!("http://{}{path}", self.addr);
-            Endpoint {
-                name: name.to_string(),
-                url: url.parse().expect("valid demo URL"),
-                url_as_written: url,
+            let mut endpoint = Endpoint::new(
+                name,
+                url.parse()
+                    .expect("a loopback address and a fixed path make a valid URL"),
                 interval,
                 timeout,
-                method: reqwest::Method::GET,
-                headers: Vec::new(),
-                body: None,
-                ca_file: None,
-                insecure: false,
-                connection: ConnectionMode::Reuse,
-                max_in_flight: default_max_in_flight(interval, timeout),
-                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-                expect,
-            }
+            );
+            endpoint.expect = expect;
+            endpoint
         };
         let slow_expect = Expect {
             max_latency: Some(Duration::from_millis(200)),

@@ -97,22 +97,10 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
             )));
             continue;
         }
-        config.endpoints.push(Endpoint {
-            name: text.clone(),
-            url_as_written: text.clone(),
-            url,
-            interval,
-            timeout,
-            method: reqwest::Method::GET,
-            headers: Vec::new(),
-            body: None,
-            ca_file: None,
-            insecure: false,
-            connection: ConnectionMode::Reuse,
-            max_in_flight: default_max_in_flight(interval, timeout),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            expect: Expect::default(),
-        });
+        let mut endpoint = Endpoint::new(text, url, interval, timeout);
+        // Shown as typed (the parsed form may differ, e.g. by a trailing slash).
+        endpoint.url_as_written = text.clone();
+        config.endpoints.push(endpoint);
     }
     if errors.is_empty() {
         Ok(())

@@ -83,6 +83,28 @@ pub struct Endpoint {
     pub expect: Expect,
 }
 
+impl Endpoint {
+    /// A GET of `url` named `name`, with every other setting at its default.
+    pub fn new(name: &str, url: url::Url, interval: Duration, timeout: Duration) -> Self {
+        Endpoint {
+            name: name.to_string(),
+            url_as_written: url.to_string(),
+            url,
+            interval,
+            timeout,
+            method: reqwest::Method::GET,
+            headers: Vec::new(),
+            body: None,
+            ca_file: None,
+            insecure: false,
+            connection: ConnectionMode::Reuse,
+            max_in_flight: default_max_in_flight(interval, timeout),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            expect: Expect::default(),
+        }
+    }
+}
+
 /// Success conditions of an endpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expect {
