@@ -244,3 +244,30 @@ fn without_a_terminal_the_ui_refuses_and_says_why() {
         "{stderr}"
     );
 }
+
+#[test]
+fn config_is_looked_up_in_the_working_directory_then_xdg() {
+    let dir = tempfile::tempdir().unwrap();
+    let xdg = dir.path().join("xdg").join("probetop");
+    std::fs::create_dir_all(&xdg).unwrap();
+    std::fs::write(
+        xdg.join("config.toml"),
+        "[[endpoint]]\nname = \"from-xdg\"\nurl = \"http://127.0.0.1:9/\"\n",
+    )
+    .unwrap();
+    let listed = |dir: &Path| {
+        let output = run(probetop(dir).arg("--check"), Duration::from_secs(30));
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(listed(dir.path()).contains("from-xdg"));
+    write_config(
+        dir.path(),
+        "[[endpoint]]\nname = \"from-cwd\"\nurl = \"http://127.0.0.1:9/\"\n",
+    );
+    let stdout = listed(dir.path());
+    assert!(
+        stdout.contains("from-cwd") && !stdout.contains("from-xdg"),
+        "{stdout}"
+    );
+}
