@@ -183,20 +183,27 @@ struct Running {
     stats: StatsHandle,
     /// The statistics task; it ends once it has answered `finish`, or when the
     /// engine's recorders and the handle are gone.
-    stats_task: tokio::task::JoinHandle<()>,
+    stats_thread: std::thread::JoinHandle<()>,
     /// End of `--duration`, if given.
     deadline: Option<std::time::Instant>,
 }
 
-fn start(config: &Config, duration: Option<Duration>) -> anyhow::Result<Running> {
+/// Starts the statistics and the engine. `retention` is how long raw window entries
+/// are kept (the dashboard summarises spans up to it).
+fn start(
+    config: &Config,
+    duration: Option<Duration>,
+    retention: Duration,
+) -> anyhow::Result<Running> {
     let clock = Clock::now();
-    let (recorder, stats, stats_task) = stats::spawn(config.endpoints.len(), config.window, clock);
+    let (recorder, stats, stats_thread) =
+        stats::spawn(config.endpoints.len(), config.window, retention, clock)?;
     let deadline = duration.map(|d| clock.start + d);
     let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?;
     Ok(Running {
         engine,
         stats,
-        stats_task,
+        stats_thread,
         deadline,
     })
 }
@@ -222,7 +229,7 @@ impl Running {
 }
 
 async fn run_headless(config: &Config, duration: Option<Duration>) -> ExitCode {
-    let running = match start(config, duration) {
+    let running = match start(config, duration, config.window) {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -231,7 +238,8 @@ async fn run_headless(config: &Config, duration: Option<Duration>) -> ExitCode {
     };
     running.wait().await;
     let code = print_snapshot(config.endpoints.clone(), &running.stats).await;
-    let _ = running.stats_task.await;
+    // It has answered `finish`, so it is ending: joining cannot block for long.
+    let _ = tokio::task::spawn_blocking(move || running.stats_thread.join()).await;
     code
 }
 
@@ -259,7 +267,7 @@ async fn print_snapshot(endpoints: Vec<Endpoint>, stats: &StatsHandle) -> ExitCo
 
 /// A plain refreshing table, until the dashboard replaces it.
 async fn run_text(config: &Config, duration: Option<Duration>) -> ExitCode {
-    let running = match start(config, duration) {
+    let running = match start(config, duration, config.window) {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -22,6 +22,8 @@ use crate::stats::{Clock, Recorder, Sample, SampleKind};
 
 /// The running probes of every endpoint.
 pub struct Engine {
+    /// While true, ticks pass without probes (and are not counted as skipped).
+    paused: tokio::sync::watch::Sender<bool>,
     /// Stop scheduling new probes.
     stop: CancellationToken,
     /// Cancel probes in flight too.
@@ -42,6 +44,7 @@ impl Engine {
     ) -> anyhow::Result<Self> {
         let mut clients = ClientPool::default();
         let engine = Engine {
+            paused: tokio::sync::watch::Sender::new(false),
             stop: CancellationToken::new(),
             abort: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -55,6 +58,7 @@ impl Engine {
                 schedule: Schedule::new(clock.start + offset, endpoint.interval),
                 max_in_flight: endpoint.max_in_flight as usize,
                 deadline,
+                paused: engine.paused.subscribe(),
                 prober,
                 recorder: recorder.clone(),
                 stop: engine.stop.clone(),
@@ -64,6 +68,17 @@ impl Engine {
         }
         engine.tasks.close();
         Ok(engine)
+    }
+
+    /// Pauses or resumes probing. Ticks due while paused are neither probed nor
+    /// counted as skipped (nothing was wanted); the schedule's phase is kept.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    /// Whether probing is paused.
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
     }
 
     /// Stops scheduling; probes in flight finish (each within its timeout).
@@ -94,6 +109,7 @@ struct EndpointTask {
     schedule: Schedule,
     max_in_flight: usize,
     deadline: Option<Instant>,
+    paused: tokio::sync::watch::Receiver<bool>,
     prober: Arc<Prober>,
     recorder: Recorder,
     stop: CancellationToken,
@@ -115,6 +131,9 @@ impl EndpointTask {
                 () = tokio::time::sleep_until(due.into()) => {
                     let lag = Instant::now().saturating_duration_since(due);
                     self.schedule.advance();
+                    if *self.paused.borrow() {
+                        continue;
+                    }
                     if in_flight.len() < self.max_in_flight {
                         in_flight.spawn(probe(self.index, lag, self.prober.clone(), self.recorder.clone()));
                     } else {

@@ -1,10 +1,12 @@
-//! The task that owns the statistics, and the handles that talk to it.
+//! The thread that owns the statistics, and the handles that talk to it.
+//!
+//! It runs on a thread of its own rather than on the async runtime, so that views can
+//! have it compute summaries of thousands of endpoints ([`StatsHandle::read`]) without
+//! ever stalling a probe: probes only enqueue samples, which it records in order.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use super::{Clock, EndpointStats, StatsSnapshot, new_histogram, record_duration};
 use crate::probe::ProbeOutcome;
@@ -31,9 +33,11 @@ pub enum SampleKind {
     Skipped,
 }
 
+type Reader = Box<dyn FnOnce(&StatsSnapshot) + Send>;
+
 enum Command {
-    Record(Sample),
-    Snapshot(oneshot::Sender<StatsSnapshot>),
+    Record(Box<Sample>),
+    Read(Reader),
     Finish(oneshot::Sender<StatsSnapshot>),
     Reset,
 }
@@ -45,28 +49,42 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Records a sample. After the statistics task has ended, this does nothing.
+    /// Records a sample. After the statistics thread has ended, this does nothing.
     pub fn record(&self, sample: Sample) {
-        let _ = self.tx.send(Command::Record(sample));
+        let _ = self.tx.send(Command::Record(Box::new(sample)));
     }
 }
 
-/// Asks the statistics task for copies, or to reset.
+/// Asks the statistics thread for summaries or copies, or to reset.
 #[derive(Clone)]
 pub struct StatsHandle {
     tx: mpsc::UnboundedSender<Command>,
 }
 
 impl StatsHandle {
-    /// A copy of every statistic, taken after every sample sent before this call.
-    pub async fn snapshot(&self) -> Option<StatsSnapshot> {
+    /// Runs `read` on the statistics thread, after every sample sent before this call
+    /// is recorded, and returns its result. Samples sent meanwhile wait in the queue
+    /// (the probes that sent them do not), so `read` may take its time, but not forever.
+    pub async fn read<R, F>(&self, read: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&StatsSnapshot) -> R + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Command::Snapshot(reply)).ok()?;
+        let reader: Reader = Box::new(move |stats| {
+            let _ = reply.send(read(stats));
+        });
+        self.tx.send(Command::Read(reader)).ok()?;
         answer.await.ok()
     }
 
+    /// A copy of every statistic.
+    pub async fn snapshot(&self) -> Option<StatsSnapshot> {
+        self.read(StatsSnapshot::clone).await
+    }
+
     /// The final statistics, moved out rather than copied (a copy would double the
-    /// memory at the end of a large run); the statistics task ends after answering.
+    /// memory at the end of a large run); the statistics thread ends after answering.
     pub async fn finish(&self) -> Option<StatsSnapshot> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Command::Finish(reply)).ok()?;
@@ -79,44 +97,54 @@ impl StatsHandle {
     }
 }
 
-/// Starts the statistics task for `endpoints` endpoints. The task ends when every
-/// [`Recorder`] and [`StatsHandle`] is dropped, after recording what was queued.
+/// Starts the statistics thread for `endpoints` endpoints, whose rolling window spans
+/// `window` and whose raw entries are kept for `retention` (at least `window`: the
+/// views can summarise any span up to it). The thread ends when every [`Recorder`]
+/// and [`StatsHandle`] is dropped, or after answering [`StatsHandle::finish`].
 pub fn spawn(
     endpoints: usize,
     window: Duration,
+    retention: Duration,
     clock: Clock,
-) -> (Recorder, StatsHandle, JoinHandle<()>) {
-    // Unbounded: recording must never wait, and this task does nothing but drain it.
+) -> std::io::Result<(Recorder, StatsHandle, std::thread::JoinHandle<()>)> {
+    // Unbounded: recording must never wait, and this thread does nothing but drain it.
     let (tx, rx) = mpsc::unbounded_channel();
     let store = Store {
         clock,
-        window,
-        started_at: clock.start_wall,
-        endpoints: vec![EndpointStats::default(); endpoints],
-        scheduler_lag: new_histogram(),
+        retention: retention.max(window),
+        stats: StatsSnapshot {
+            started_at: clock.start_wall,
+            taken_at: clock.start_wall,
+            window,
+            scheduler_lag: new_histogram(),
+            endpoints: vec![EndpointStats::default(); endpoints],
+            now_ds: 0,
+        },
     };
-    let task = tokio::spawn(store.run(rx));
-    (Recorder { tx: tx.clone() }, StatsHandle { tx }, task)
+    let thread = std::thread::Builder::new()
+        .name("probetop-stats".into())
+        .spawn(move || store.run(rx))?;
+    Ok((Recorder { tx: tx.clone() }, StatsHandle { tx }, thread))
 }
 
 struct Store {
     clock: Clock,
-    window: Duration,
-    started_at: SystemTime,
-    endpoints: Vec<EndpointStats>,
-    scheduler_lag: Histogram<u64>,
+    retention: Duration,
+    stats: StatsSnapshot,
 }
 
 impl Store {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
-        while let Some(command) = rx.recv().await {
+    fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        while let Some(command) = rx.blocking_recv() {
             match command {
-                Command::Record(sample) => self.record(sample),
-                Command::Snapshot(reply) => {
-                    let _ = reply.send(self.snapshot());
+                Command::Record(sample) => self.record(*sample),
+                Command::Read(reader) => {
+                    self.stamp();
+                    reader(&self.stats);
                 }
                 Command::Finish(reply) => {
-                    let _ = reply.send(self.into_snapshot());
+                    self.stamp();
+                    let _ = reply.send(self.stats);
                     return;
                 }
                 Command::Reset => self.reset(),
@@ -124,53 +152,34 @@ impl Store {
         }
     }
 
+    /// Sets the time the statistics are read at.
+    fn stamp(&mut self) {
+        let now = Instant::now();
+        self.stats.taken_at = self.clock.wall(now);
+        self.stats.now_ds = self.clock.ds_since_start(now);
+    }
+
     fn record(&mut self, sample: Sample) {
-        let Some(stats) = self.endpoints.get_mut(sample.endpoint) else {
+        let Some(stats) = self.stats.endpoints.get_mut(sample.endpoint) else {
             return;
         };
-        record_duration(&mut self.scheduler_lag, sample.lag);
+        record_duration(&mut self.stats.scheduler_lag, sample.lag);
         match sample.kind {
             SampleKind::Probed(outcome) => stats.record(
                 outcome,
                 self.clock.ds_since_start(sample.at),
                 self.clock.wall(sample.at),
-                self.window,
+                self.retention,
             ),
             SampleKind::Skipped => stats.record_skipped(),
         }
     }
 
-    fn snapshot(&self) -> StatsSnapshot {
-        self.snapshot_of(self.scheduler_lag.clone(), self.endpoints.clone())
-    }
-
-    fn into_snapshot(mut self) -> StatsSnapshot {
-        let endpoints = std::mem::take(&mut self.endpoints);
-        let lag = std::mem::replace(&mut self.scheduler_lag, new_histogram());
-        self.snapshot_of(lag, endpoints)
-    }
-
-    fn snapshot_of(
-        &self,
-        scheduler_lag: Histogram<u64>,
-        endpoints: Vec<EndpointStats>,
-    ) -> StatsSnapshot {
-        let now = Instant::now();
-        StatsSnapshot {
-            started_at: self.started_at,
-            taken_at: self.clock.wall(now),
-            window: self.window,
-            scheduler_lag,
-            endpoints,
-            now_ds: self.clock.ds_since_start(now),
-        }
-    }
-
     fn reset(&mut self) {
-        self.started_at = self.clock.wall(Instant::now());
-        for stats in &mut self.endpoints {
+        self.stats.started_at = self.clock.wall(Instant::now());
+        for stats in &mut self.stats.endpoints {
             *stats = EndpointStats::default();
         }
-        self.scheduler_lag.reset();
+        self.stats.scheduler_lag.reset();
     }
 }

@@ -1,6 +1,6 @@
 //! The statistics of one endpoint and its state rule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use super::{CompactHistogram, Window, duration_to_us};
@@ -47,6 +47,20 @@ pub struct LastProbe {
     pub error: Option<ProbeError>,
 }
 
+/// How many recent errors each endpoint keeps, with their times.
+pub const RECENT_ERRORS: usize = 20;
+
+/// A failed probe, kept for the detail view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentError {
+    /// When it finished.
+    pub at: SystemTime,
+    /// Its status, when a response arrived.
+    pub status: Option<u16>,
+    /// What went wrong.
+    pub error: ProbeError,
+}
+
 /// Everything recorded about one endpoint.
 #[derive(Debug, Clone)]
 pub struct EndpointStats {
@@ -72,6 +86,8 @@ pub struct EndpointStats {
     pub consecutive_failures: u32,
     /// The latest finished probe.
     pub last: Option<LastProbe>,
+    /// The latest [`RECENT_ERRORS`] failures, oldest first.
+    pub recent_errors: VecDeque<RecentError>,
 }
 
 impl Default for EndpointStats {
@@ -88,6 +104,7 @@ impl Default for EndpointStats {
             state: State::Unknown,
             consecutive_failures: 0,
             last: None,
+            recent_errors: VecDeque::new(),
         }
     }
 }
@@ -119,6 +136,16 @@ impl EndpointStats {
         }
         self.state = next_state(self.state, ok, outcome.slow, self.consecutive_failures);
         self.window.push(at_ds, outcome.latency, ok, window_span);
+        if let Some(error) = &outcome.error {
+            if self.recent_errors.len() == RECENT_ERRORS {
+                self.recent_errors.pop_front();
+            }
+            self.recent_errors.push_back(RecentError {
+                at,
+                status: outcome.status,
+                error: error.clone(),
+            });
+        }
         self.last = Some(LastProbe {
             at,
             latency: outcome.latency,

@@ -1,9 +1,9 @@
 //! Per-endpoint statistics: HDR histograms (all-time and rolling window), counters,
 //! state, and cheap copies of them for the views.
 //!
-//! One task owns every statistic ([`spawn`]); probes send it samples through an
+//! One thread owns every statistic ([`spawn`]); probes send it samples through an
 //! unbounded channel that it alone drains, so recording never waits for a reader and
-//! no lock is shared with the views.
+//! no lock is shared with the views, which send it closures to run instead.
 
 mod actor;
 mod clock;
@@ -15,7 +15,7 @@ mod window;
 pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
 pub use clock::Clock;
 pub use compact::CompactHistogram;
-pub use endpoint::{EndpointStats, LastProbe, State};
+pub use endpoint::{EndpointStats, LastProbe, RECENT_ERRORS, RecentError, State};
 pub use summary::LatencySummary;
 pub use window::{Window, WindowEntry, WindowSummary};
 
