@@ -86,7 +86,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let code = if cli.headless {
         run_headless(&config, cli.duration).await
     } else {
-        run_text(&config, cli.duration).await
+        run_dashboard(&config, cli.duration).await
     };
     if let Some(demo) = demo {
         demo.shutdown().await;
@@ -265,28 +265,34 @@ async fn print_snapshot(endpoints: Vec<Endpoint>, stats: &StatsHandle) -> ExitCo
     }
 }
 
-/// A plain refreshing table, until the dashboard replaces it.
-async fn run_text(config: &Config, duration: Option<Duration>) -> ExitCode {
-    let running = match start(config, duration, config.window) {
+/// The live dashboard.
+async fn run_dashboard(config: &Config, duration: Option<Duration>) -> ExitCode {
+    // The dashboard can summarise up to its longest span, so keep raw entries that long.
+    let retention = crate::ui::model::Span::LONGEST.max(config.window);
+    let running = match start(config, duration, retention) {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let done = running.wait();
-    tokio::pin!(done);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            () = &mut done => break,
-            _ = tick.tick() => {
-                if let Some(copy) = running.stats.snapshot().await {
-                    print!("{}", crate::text::table(&config.endpoints, &copy));
-                    let _ = std::io::stdout().flush();
-                }
-            }
+    let result = crate::ui::run(crate::ui::Dashboard {
+        endpoints: config.endpoints.clone().into(),
+        stats: running.stats.clone(),
+        engine: &running.engine,
+        export_dir: config.export_dir.clone(),
+        window: config.window,
+        deadline: running.deadline,
+    })
+    .await;
+    // Quitting cancels everything in flight.
+    running.engine.abort();
+    running.engine.wait().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the dashboard failed: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
         }
     }
-    ExitCode::SUCCESS
 }

@@ -1,7 +1,7 @@
 //! probetop: a live terminal dashboard for HTTP(S) endpoint latency.
 //!
 //! Data flows one way: [`config`] → [`engine`] (which runs [`probe`]s) → [`stats`] →
-//! views ([`snapshot`], [`text`], the headless run in [`app`]). Nothing below the views
+//! views ([`snapshot`], [`ui`], the headless run in [`app`]). Nothing below the views
 //! knows that a terminal exists.
 
 pub mod app;
@@ -13,4 +13,4 @@ pub mod logging;
 pub mod probe;
 pub mod snapshot;
 pub mod stats;
-pub mod text;
+pub mod ui;

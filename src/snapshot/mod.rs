@@ -1,6 +1,8 @@
 //! The snapshot: the JSON document of DESIGN.md (version 1), built from the config
 //! and a copy of the statistics.
 
+pub mod csv;
+pub mod export;
 mod histogram;
 
 use std::collections::BTreeMap;

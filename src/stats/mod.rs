@@ -13,7 +13,7 @@ mod summary;
 mod window;
 
 pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
-pub use clock::Clock;
+pub use clock::{Clock, duration_to_ds};
 pub use compact::CompactHistogram;
 pub use endpoint::{EndpointStats, LastProbe, RECENT_ERRORS, RecentError, State};
 pub use summary::LatencySummary;

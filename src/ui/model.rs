@@ -1,0 +1,309 @@
+//! What the views draw: plain data computed from the statistics on the statistics
+//! thread (see [`crate::stats::StatsHandle::read`]), so drawing a frame computes
+//! nothing expensive and views can be tested with fixed data.
+
+use std::time::{Duration, SystemTime};
+
+use super::sanitize::clean;
+use crate::config::Endpoint;
+use crate::probe::ErrorClass;
+use crate::stats::{LatencySummary, State, StatsSnapshot, new_histogram, record_us};
+
+/// Points kept for each overview sparkline (the most recent probes).
+pub const SPARK_POINTS: usize = 60;
+
+/// The span the dashboard summarises; `w` cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Span {
+    /// The last minute.
+    OneMinute,
+    /// The last five minutes.
+    FiveMinutes,
+    /// The last fifteen minutes.
+    FifteenMinutes,
+    /// Everything since the start (or the last reset).
+    AllTime,
+}
+
+impl Span {
+    /// The longest windowed span: the statistics keep raw entries this long.
+    pub const LONGEST: Duration = Duration::from_secs(15 * 60);
+
+    /// The next span in the cycle.
+    pub fn next(self) -> Self {
+        match self {
+            Span::OneMinute => Span::FiveMinutes,
+            Span::FiveMinutes => Span::FifteenMinutes,
+            Span::FifteenMinutes => Span::AllTime,
+            Span::AllTime => Span::OneMinute,
+        }
+    }
+
+    /// Its length, or `None` for all-time.
+    pub fn duration(self) -> Option<Duration> {
+        match self {
+            Span::OneMinute => Some(Duration::from_secs(60)),
+            Span::FiveMinutes => Some(Duration::from_secs(300)),
+            Span::FifteenMinutes => Some(Self::LONGEST),
+            Span::AllTime => None,
+        }
+    }
+
+    /// A short label for the header.
+    pub fn label(self) -> &'static str {
+        match self {
+            Span::OneMinute => "1m",
+            Span::FiveMinutes => "5m",
+            Span::FifteenMinutes => "15m",
+            Span::AllTime => "all",
+        }
+    }
+
+    /// The span closest to a configured window (the dashboard starts there).
+    pub fn closest_to(window: Duration) -> Self {
+        [Span::OneMinute, Span::FiveMinutes, Span::FifteenMinutes]
+            .into_iter()
+            .min_by_key(|s| s.duration().unwrap_or_default().abs_diff(window))
+            .unwrap_or(Span::FiveMinutes)
+    }
+}
+
+/// One point of a sparkline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SparkPoint {
+    /// A successful probe and its latency in microseconds.
+    Latency(u32),
+    /// A failed probe (drawn as a mark, never as zero).
+    Failed,
+}
+
+/// Everything the overview shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverviewData {
+    /// Time since the statistics started.
+    pub elapsed: Duration,
+    /// When the data was taken.
+    pub taken_at: SystemTime,
+    /// Finished probes of all endpoints, all-time (for the probe rate).
+    pub total_probes: u64,
+    /// probetop's own scheduler lag, 99th percentile, in milliseconds.
+    pub lag_p99_ms: Option<f64>,
+    /// The span the rows summarise.
+    pub span: Span,
+    /// One row per endpoint, in config order.
+    pub rows: Vec<EndpointRow>,
+}
+
+/// One endpoint in the overview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRow {
+    /// Display name, sanitised.
+    pub name: String,
+    /// Current state.
+    pub state: State,
+    /// Latency of the latest probe, when it had a complete response.
+    pub last_latency_ms: Option<f64>,
+    /// Latency over the span.
+    pub latency: Option<LatencySummary>,
+    /// Finished probes in the span.
+    pub span_probes: u64,
+    /// Successful probes in the span.
+    pub span_ok: u64,
+    /// Finished probes, all-time.
+    pub probes: u64,
+    /// Skipped ticks, all-time.
+    pub skipped: u64,
+    /// The latest probes, oldest first.
+    pub spark: Vec<SparkPoint>,
+    /// The latest status or error, sanitised.
+    pub last_result: String,
+    /// Whether the latest probe failed.
+    pub last_failed: bool,
+}
+
+impl EndpointRow {
+    /// Success rate over the span, in percent.
+    pub fn success_rate(&self) -> Option<f64> {
+        (self.span_probes > 0).then(|| 100.0 * self.span_ok as f64 / self.span_probes as f64)
+    }
+
+    /// Error rate over the span, as a fraction (for sorting).
+    pub fn error_rate(&self) -> f64 {
+        self.success_rate().map_or(0.0, |ok| (100.0 - ok) / 100.0)
+    }
+}
+
+/// Everything the detail view shows about one endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailData {
+    /// Which endpoint, in config order.
+    pub index: usize,
+    /// The span summarised.
+    pub span: Span,
+    /// Current state.
+    pub state: State,
+    /// Finished, successful, failed probes and skipped ticks, all-time.
+    pub counts: [u64; 4],
+    /// Latency over the span.
+    pub latency: Option<LatencySummary>,
+    /// The percentile curve over the span: (percentile, milliseconds).
+    pub percentiles: Vec<(f64, f64)>,
+    /// Probes over the kept history: (seconds before `taken_at`, latency in ms if a
+    /// complete response came, success).
+    pub series: Vec<(f64, Option<f64>, bool)>,
+    /// Responses by status code, all-time.
+    pub status_codes: Vec<(u16, u64)>,
+    /// Failures by class, all-time (zero counts left out).
+    pub errors: Vec<(ErrorClass, u64)>,
+    /// The latest errors, newest first: when, and what (sanitised).
+    pub recent_errors: Vec<(SystemTime, String)>,
+}
+
+/// The percentiles of the detail view's curve.
+pub const CURVE: [f64; 9] = [0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0];
+
+/// Computes the overview for `span`.
+pub fn overview(stats: &StatsSnapshot, endpoints: &[Endpoint], span: Span) -> OverviewData {
+    let rows = endpoints
+        .iter()
+        .zip(&stats.endpoints)
+        .enumerate()
+        .map(|(index, (endpoint, s))| {
+            let (latency, span_probes, span_ok) = span_latency(stats, index, span);
+            let spark = s
+                .window
+                .entries()
+                .rev()
+                .take(SPARK_POINTS)
+                .rev()
+                .map(|e| match (e.ok, e.latency_us()) {
+                    (true, Some(us)) => SparkPoint::Latency(us),
+                    _ => SparkPoint::Failed,
+                })
+                .collect();
+            let (last_result, last_failed) = match &s.last {
+                None => (String::new(), false),
+                Some(last) => match (&last.error, last.status) {
+                    (Some(e), _) => (clean(&format!("{}: {}", e.class, e.message)), true),
+                    (None, Some(status)) => (status.to_string(), false),
+                    (None, None) => (String::new(), false),
+                },
+            };
+            EndpointRow {
+                name: clean(&endpoint.name),
+                state: s.state,
+                last_latency_ms: s
+                    .last
+                    .as_ref()
+                    .and_then(|l| l.latency)
+                    .map(|d| d.as_secs_f64() * 1000.0),
+                latency,
+                span_probes,
+                span_ok,
+                probes: s.probes,
+                skipped: s.skipped,
+                spark,
+                last_result,
+                last_failed,
+            }
+        })
+        .collect();
+    OverviewData {
+        elapsed: stats
+            .taken_at
+            .duration_since(stats.started_at)
+            .unwrap_or_default(),
+        taken_at: stats.taken_at,
+        total_probes: stats.endpoints.iter().map(|e| e.probes).sum(),
+        lag_p99_ms: LatencySummary::of(&stats.scheduler_lag).map(|l| l.p99),
+        span,
+        rows,
+    }
+}
+
+/// Latency summary, probes and successes of endpoint `index` over `span`.
+fn span_latency(
+    stats: &StatsSnapshot,
+    index: usize,
+    span: Span,
+) -> (Option<LatencySummary>, u64, u64) {
+    let s = &stats.endpoints[index];
+    match span.duration() {
+        Some(d) => {
+            let w = s.window.summary(stats.now_ds, d);
+            (w.latency, w.probes, w.ok)
+        }
+        None => (
+            LatencySummary::of(&s.histogram.to_histogram()),
+            s.probes,
+            s.ok,
+        ),
+    }
+}
+
+/// Computes the detail view of endpoint `index` for `span`.
+pub fn detail(stats: &StatsSnapshot, index: usize, span: Span) -> Option<DetailData> {
+    let s = stats.endpoints.get(index)?;
+    let histogram = match span.duration() {
+        None => s.histogram.to_histogram(),
+        Some(d) => {
+            let oldest = stats.now_ds.saturating_sub(crate::stats::duration_to_ds(d));
+            let mut h = new_histogram();
+            for us in s
+                .window
+                .entries()
+                .filter(|e| e.at_ds >= oldest)
+                .filter_map(|e| e.latency_us())
+            {
+                record_us(&mut h, u64::from(us));
+            }
+            h
+        }
+    };
+    let percentiles = if histogram.is_empty() {
+        Vec::new()
+    } else {
+        CURVE
+            .iter()
+            .map(|&p| (p, histogram.value_at_percentile(p) as f64 / 1000.0))
+            .collect()
+    };
+    let series = s
+        .window
+        .entries()
+        .map(|e| {
+            let ago = f64::from(stats.now_ds.saturating_sub(e.at_ds)) / 10.0;
+            (ago, e.latency_us().map(|us| f64::from(us) / 1000.0), e.ok)
+        })
+        .collect();
+    Some(DetailData {
+        index,
+        span,
+        state: s.state,
+        counts: [s.probes, s.ok, s.failed, s.skipped],
+        latency: crate::stats::LatencySummary::of(&histogram),
+        percentiles,
+        series,
+        status_codes: s.status_codes.iter().map(|(c, n)| (*c, *n)).collect(),
+        errors: ErrorClass::ALL
+            .iter()
+            .filter(|c| s.errors[c.index()] > 0)
+            .map(|c| (*c, s.errors[c.index()]))
+            .collect(),
+        recent_errors: s
+            .recent_errors
+            .iter()
+            .rev()
+            .map(|e| {
+                let status = e
+                    .status
+                    .map(|s| format!(" (status {s})"))
+                    .unwrap_or_default();
+                (
+                    e.at,
+                    clean(&format!("{}{status}: {}", e.error.class, e.error.message)),
+                )
+            })
+            .collect(),
+    })
+}

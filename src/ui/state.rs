@@ -1,0 +1,585 @@
+//! The dashboard's state and how keys and the mouse change it: plain data and pure
+//! transitions, tested without a terminal.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::model::{EndpointRow, OverviewData, Span};
+use crate::stats::State;
+
+/// The order of the overview's rows; `s` cycles through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Config order.
+    Config,
+    /// By name.
+    Name,
+    /// Worst state first: down, degraded, unknown, up.
+    State,
+    /// Slowest p99 over the span first.
+    P99,
+    /// Highest error rate over the span first.
+    ErrorRate,
+}
+
+impl SortKey {
+    /// The next key in the cycle.
+    pub fn next(self) -> Self {
+        match self {
+            SortKey::Config => SortKey::Name,
+            SortKey::Name => SortKey::State,
+            SortKey::State => SortKey::P99,
+            SortKey::P99 => SortKey::ErrorRate,
+            SortKey::ErrorRate => SortKey::Config,
+        }
+    }
+
+    /// A short label for the header.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Config => "config",
+            SortKey::Name => "name",
+            SortKey::State => "state",
+            SortKey::P99 => "p99",
+            SortKey::ErrorRate => "errors",
+        }
+    }
+}
+
+/// What the screen shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The table of endpoints.
+    Overview,
+    /// One endpoint in depth (by config index).
+    Detail(usize),
+}
+
+/// Something the dashboard asks the rest of the program to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Quit.
+    Quit,
+    /// Pause (true) or resume (false) probing.
+    Pause(bool),
+    /// Forget all statistics.
+    Reset,
+    /// Write a snapshot to the export directory.
+    Export,
+    /// Fetch fresh data now (the span or the detail endpoint changed).
+    Refresh,
+}
+
+/// A one-line message at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The message (already safe to display).
+    pub text: String,
+    /// Whether it reports a problem.
+    pub is_error: bool,
+}
+
+/// The dashboard's state.
+#[derive(Debug, Clone)]
+pub struct UiState {
+    /// Overview or detail.
+    pub screen: Screen,
+    /// The help overlay is open.
+    pub help: bool,
+    /// Waiting for the reset confirmation.
+    pub confirm_reset: bool,
+    /// The name filter.
+    pub filter: String,
+    /// Keys go to the filter.
+    pub filter_editing: bool,
+    /// Row order.
+    pub sort: SortKey,
+    /// Span of the statistics shown.
+    pub span: Span,
+    /// Probing is paused.
+    pub paused: bool,
+    /// The selected endpoint (config index), which stays selected when rows move.
+    pub selected: Option<usize>,
+    /// First visible row (position in `visible`).
+    pub offset: usize,
+    /// Rows that fit on screen, as of the last frame.
+    pub page: usize,
+    /// Screen row of the first table row, as of the last frame (for mouse clicks).
+    pub table_top: u16,
+    /// Endpoints shown, in display order (config indices), after filter and sort.
+    pub visible: Vec<usize>,
+    /// The latest message.
+    pub status: Option<Status>,
+}
+
+impl UiState {
+    /// The initial state, showing `span`.
+    pub fn new(span: Span) -> Self {
+        UiState {
+            screen: Screen::Overview,
+            help: false,
+            confirm_reset: false,
+            filter: String::new(),
+            filter_editing: false,
+            sort: SortKey::Config,
+            span,
+            paused: false,
+            selected: None,
+            offset: 0,
+            page: 10,
+            table_top: 0,
+            visible: Vec::new(),
+            status: None,
+        }
+    }
+
+    /// Recomputes the visible rows from `data` after new data, a filter or sort change,
+    /// keeping the selected endpoint selected and visible.
+    pub fn refresh_rows(&mut self, data: &OverviewData) {
+        let needle = self.filter.to_lowercase();
+        let mut visible: Vec<usize> = data
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| needle.is_empty() || row.name.to_lowercase().contains(&needle))
+            .map(|(i, _)| i)
+            .collect();
+        let rows = &data.rows;
+        match self.sort {
+            SortKey::Config => {}
+            SortKey::Name => visible.sort_by(|&a, &b| rows[a].name.cmp(&rows[b].name)),
+            SortKey::State => visible.sort_by_key(|&i| state_rank(rows[i].state)),
+            SortKey::P99 => visible.sort_by(|&a, &b| p99(&rows[b]).total_cmp(&p99(&rows[a]))),
+            SortKey::ErrorRate => {
+                visible.sort_by(|&a, &b| rows[b].error_rate().total_cmp(&rows[a].error_rate()))
+            }
+        }
+        self.visible = visible;
+        if self.selected.is_none_or(|s| !self.visible.contains(&s)) {
+            self.selected = self.visible.first().copied();
+        }
+        self.keep_selection_visible();
+    }
+
+    /// Position of the selected endpoint in `visible`.
+    pub fn selected_position(&self) -> Option<usize> {
+        let selected = self.selected?;
+        self.visible.iter().position(|&i| i == selected)
+    }
+
+    fn select_position(&mut self, position: usize) {
+        if let Some(&index) = self
+            .visible
+            .get(position.min(self.visible.len().saturating_sub(1)))
+        {
+            self.selected = Some(index);
+            self.keep_selection_visible();
+        }
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        let current = self.selected_position().unwrap_or(0);
+        let target = current.saturating_add_signed(delta);
+        self.select_position(target);
+        if let Screen::Detail(_) = self.screen
+            && let Some(selected) = self.selected
+        {
+            self.screen = Screen::Detail(selected);
+        }
+    }
+
+    fn keep_selection_visible(&mut self) {
+        let page = self.page.max(1);
+        let position = self.selected_position().unwrap_or(0);
+        if position < self.offset {
+            self.offset = position;
+        } else if position >= self.offset + page {
+            self.offset = position + 1 - page;
+        }
+        let max_offset = self.visible.len().saturating_sub(page);
+        self.offset = self.offset.min(max_offset);
+    }
+
+    /// Sets the number of rows that fit, as measured by the last frame.
+    pub fn set_page(&mut self, page: usize, table_top: u16) {
+        self.page = page.max(1);
+        self.table_top = table_top;
+        self.keep_selection_visible();
+    }
+
+    /// Applies a key; returns what the program must do, if anything.
+    pub fn on_key(&mut self, key: KeyEvent, data: &OverviewData) -> Option<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        // Alt+key arrives when Esc and a key are typed quickly; never take it as text.
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        if ctrl && matches!(key.code, KeyCode::Char('c')) {
+            return Some(Effect::Quit);
+        }
+        if self.confirm_reset {
+            self.confirm_reset = false;
+            return if matches!(key.code, KeyCode::Char('y' | 'Y') | KeyCode::Enter) {
+                self.status = Some(Status {
+                    text: "statistics reset".into(),
+                    is_error: false,
+                });
+                Some(Effect::Reset)
+            } else {
+                self.status = Some(Status {
+                    text: "reset cancelled".into(),
+                    is_error: false,
+                });
+                None
+            };
+        }
+        if self.help {
+            match key.code {
+                KeyCode::Char('q') => return Some(Effect::Quit),
+                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Enter => self.help = false,
+                _ => {}
+            }
+            return None;
+        }
+        if self.filter_editing {
+            match key.code {
+                KeyCode::Esc => {
+                    self.filter.clear();
+                    self.filter_editing = false;
+                }
+                KeyCode::Enter => self.filter_editing = false,
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                }
+                KeyCode::Char(c) if !ctrl && !alt => self.filter.push(c),
+                KeyCode::Up => self.move_by(-1),
+                KeyCode::Down => self.move_by(1),
+                _ => return None,
+            }
+            self.refresh_rows(data);
+            return None;
+        }
+        let screen_before = self.screen;
+        match key.code {
+            KeyCode::Char('q') => return Some(Effect::Quit),
+            KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
+            KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
+            KeyCode::PageUp => self.move_by(-(self.page.max(1) as isize)),
+            KeyCode::PageDown => self.move_by(self.page.max(1) as isize),
+            KeyCode::Home | KeyCode::Char('g') => self.move_by(isize::MIN / 2),
+            KeyCode::End | KeyCode::Char('G') => self.move_by(isize::MAX / 2),
+            KeyCode::Enter => {
+                if let (Screen::Overview, Some(selected)) = (self.screen, self.selected) {
+                    self.screen = Screen::Detail(selected);
+                    return Some(Effect::Refresh);
+                }
+            }
+            KeyCode::Esc | KeyCode::Backspace => match self.screen {
+                Screen::Detail(_) => self.screen = Screen::Overview,
+                Screen::Overview if !self.filter.is_empty() => {
+                    self.filter.clear();
+                    self.refresh_rows(data);
+                }
+                Screen::Overview => {}
+            },
+            KeyCode::Char('/') => {
+                self.screen = Screen::Overview;
+                self.filter_editing = true;
+            }
+            KeyCode::Char('s') => {
+                self.sort = self.sort.next();
+                self.refresh_rows(data);
+            }
+            KeyCode::Char('w') => {
+                self.span = self.span.next();
+                return Some(Effect::Refresh);
+            }
+            KeyCode::Char('p') => {
+                self.paused = !self.paused;
+                return Some(Effect::Pause(self.paused));
+            }
+            KeyCode::Char('r') => self.confirm_reset = true,
+            KeyCode::Char('e') => return Some(Effect::Export),
+            KeyCode::Char('?') => self.help = true,
+            _ => {}
+        }
+        // Moving in the detail view shows another endpoint: its data must be fetched.
+        if matches!(self.screen, Screen::Detail(_)) && self.screen != screen_before {
+            return Some(Effect::Refresh);
+        }
+        None
+    }
+
+    /// Applies a mouse event: the wheel moves the selection, a click selects a row.
+    pub fn on_mouse(&mut self, mouse: MouseEvent) -> Option<Effect> {
+        match mouse.kind {
+            MouseEventKind::ScrollUp => self.move_by(-3),
+            MouseEventKind::ScrollDown => self.move_by(3),
+            MouseEventKind::Down(crossterm::event::MouseButton::Left)
+                if self.screen == Screen::Overview && !self.help =>
+            {
+                let row = mouse.row.checked_sub(self.table_top)? as usize;
+                if row < self.page {
+                    let position = self.offset + row;
+                    if position < self.visible.len() {
+                        self.select_position(position);
+                    }
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+fn state_rank(state: State) -> u8 {
+    match state {
+        State::Down => 0,
+        State::Degraded => 1,
+        State::Unknown => 2,
+        State::Up => 3,
+    }
+}
+
+fn p99(row: &EndpointRow) -> f64 {
+    row.latency.map_or(f64::NEG_INFINITY, |l| l.p99)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::LatencySummary;
+    use crossterm::event::{KeyEvent, MouseButton};
+    use std::time::{Duration, SystemTime};
+
+    fn row(name: &str, state: State, p99: Option<f64>, ok: u64, probes: u64) -> EndpointRow {
+        EndpointRow {
+            name: name.into(),
+            state,
+            last_latency_ms: None,
+            latency: p99.map(|p99| LatencySummary {
+                min: 1.0,
+                mean: 1.0,
+                p50: 1.0,
+                p90: 1.0,
+                p99,
+                p999: p99,
+                max: p99,
+            }),
+            span_probes: probes,
+            span_ok: ok,
+            probes,
+            skipped: 0,
+            spark: Vec::new(),
+            last_result: String::new(),
+            last_failed: false,
+        }
+    }
+
+    fn data() -> OverviewData {
+        OverviewData {
+            elapsed: Duration::from_secs(10),
+            taken_at: SystemTime::UNIX_EPOCH,
+            total_probes: 40,
+            lag_p99_ms: None,
+            span: Span::FiveMinutes,
+            rows: vec![
+                row("web", State::Up, Some(20.0), 10, 10),
+                row("api", State::Down, None, 0, 10),
+                row("db-api", State::Degraded, Some(90.0), 9, 10),
+                row("cache", State::Unknown, Some(5.0), 5, 10),
+            ],
+        }
+    }
+
+    fn state() -> (UiState, OverviewData) {
+        let data = data();
+        let mut state = UiState::new(Span::FiveMinutes);
+        state.refresh_rows(&data);
+        (state, data)
+    }
+
+    fn key(state: &mut UiState, data: &OverviewData, code: KeyCode) -> Option<Effect> {
+        state.on_key(KeyEvent::from(code), data)
+    }
+
+    fn names(state: &UiState, data: &OverviewData) -> Vec<String> {
+        state
+            .visible
+            .iter()
+            .map(|&i| data.rows[i].name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn moving_stays_in_bounds() {
+        let (mut s, d) = state();
+        assert_eq!(s.selected, Some(0));
+        key(&mut s, &d, KeyCode::Up);
+        assert_eq!(s.selected, Some(0));
+        key(&mut s, &d, KeyCode::Char('j'));
+        key(&mut s, &d, KeyCode::Down);
+        assert_eq!(s.selected, Some(2));
+        key(&mut s, &d, KeyCode::End);
+        assert_eq!(s.selected, Some(3));
+        key(&mut s, &d, KeyCode::PageDown);
+        assert_eq!(s.selected, Some(3));
+        key(&mut s, &d, KeyCode::Home);
+        assert_eq!(s.selected, Some(0));
+        key(&mut s, &d, KeyCode::Char('k'));
+        assert_eq!(s.selected, Some(0));
+    }
+
+    #[test]
+    fn sort_cycles_and_keeps_the_selection() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Down); // "api"
+        key(&mut s, &d, KeyCode::Char('s'));
+        assert_eq!(s.sort, SortKey::Name);
+        assert_eq!(names(&s, &d), ["api", "cache", "db-api", "web"]);
+        assert_eq!(s.selected, Some(1), "still api");
+        key(&mut s, &d, KeyCode::Char('s'));
+        assert_eq!(names(&s, &d), ["api", "db-api", "cache", "web"]);
+        key(&mut s, &d, KeyCode::Char('s'));
+        assert_eq!(s.sort, SortKey::P99);
+        assert_eq!(names(&s, &d), ["db-api", "web", "cache", "api"]);
+        key(&mut s, &d, KeyCode::Char('s'));
+        assert_eq!(s.sort, SortKey::ErrorRate);
+        assert_eq!(names(&s, &d)[..2], ["api", "cache"]);
+        key(&mut s, &d, KeyCode::Char('s'));
+        assert_eq!(s.sort, SortKey::Config);
+    }
+
+    #[test]
+    fn filter_as_you_type_and_escape_clears() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Char('/'));
+        assert!(s.filter_editing);
+        for c in "API".chars() {
+            key(&mut s, &d, KeyCode::Char(c));
+        }
+        assert_eq!(names(&s, &d), ["api", "db-api"], "case-insensitive");
+        assert_eq!(s.selected, Some(1), "selection moved onto a visible row");
+        // While typing, `q` is text, not quit.
+        assert_eq!(key(&mut s, &d, KeyCode::Char('q')), None);
+        assert!(s.visible.is_empty());
+        key(&mut s, &d, KeyCode::Backspace);
+        key(&mut s, &d, KeyCode::Enter);
+        assert!(!s.filter_editing);
+        assert_eq!(s.filter, "API");
+        key(&mut s, &d, KeyCode::Esc);
+        assert_eq!(s.filter, "");
+        assert_eq!(s.visible.len(), 4);
+        // Esc while typing clears too; Alt+key (Esc typed fast) is not text.
+        key(&mut s, &d, KeyCode::Char('/'));
+        s.on_key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::ALT), &d);
+        assert_eq!(s.filter, "");
+        key(&mut s, &d, KeyCode::Char('x'));
+        key(&mut s, &d, KeyCode::Esc);
+        assert!(!s.filter_editing && s.filter.is_empty());
+    }
+
+    #[test]
+    fn detail_opens_follows_the_selection_and_closes() {
+        let (mut s, d) = state();
+        assert_eq!(key(&mut s, &d, KeyCode::Enter), Some(Effect::Refresh));
+        assert_eq!(s.screen, Screen::Detail(0));
+        assert_eq!(key(&mut s, &d, KeyCode::Down), Some(Effect::Refresh));
+        assert_eq!(s.screen, Screen::Detail(1));
+        key(&mut s, &d, KeyCode::Esc);
+        assert_eq!(s.screen, Screen::Overview);
+    }
+
+    #[test]
+    fn window_pause_export_quit() {
+        let (mut s, d) = state();
+        assert_eq!(key(&mut s, &d, KeyCode::Char('w')), Some(Effect::Refresh));
+        assert_eq!(s.span, Span::FifteenMinutes);
+        key(&mut s, &d, KeyCode::Char('w'));
+        key(&mut s, &d, KeyCode::Char('w'));
+        assert_eq!(s.span, Span::OneMinute);
+        assert_eq!(
+            key(&mut s, &d, KeyCode::Char('p')),
+            Some(Effect::Pause(true))
+        );
+        assert_eq!(
+            key(&mut s, &d, KeyCode::Char('p')),
+            Some(Effect::Pause(false))
+        );
+        assert_eq!(key(&mut s, &d, KeyCode::Char('e')), Some(Effect::Export));
+        assert_eq!(key(&mut s, &d, KeyCode::Char('q')), Some(Effect::Quit));
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(s.on_key(ctrl_c, &d), Some(Effect::Quit));
+    }
+
+    #[test]
+    fn reset_asks_first() {
+        let (mut s, d) = state();
+        assert_eq!(key(&mut s, &d, KeyCode::Char('r')), None);
+        assert!(s.confirm_reset);
+        assert_eq!(key(&mut s, &d, KeyCode::Char('n')), None);
+        assert!(!s.confirm_reset);
+        key(&mut s, &d, KeyCode::Char('r'));
+        assert_eq!(key(&mut s, &d, KeyCode::Char('y')), Some(Effect::Reset));
+    }
+
+    #[test]
+    fn help_opens_and_closes_and_swallows_keys() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Char('?'));
+        assert!(s.help);
+        assert_eq!(
+            key(&mut s, &d, KeyCode::Char('p')),
+            None,
+            "no pause under help"
+        );
+        key(&mut s, &d, KeyCode::Esc);
+        assert!(!s.help);
+    }
+
+    #[test]
+    fn long_lists_scroll_with_the_selection() {
+        let mut d = data();
+        d.rows = (0..50)
+            .map(|i| row(&format!("e{i:02}"), State::Up, None, 1, 1))
+            .collect();
+        let mut s = UiState::new(Span::FiveMinutes);
+        s.refresh_rows(&d);
+        s.set_page(10, 2);
+        for _ in 0..25 {
+            key(&mut s, &d, KeyCode::Down);
+        }
+        assert_eq!(s.selected, Some(25));
+        assert!(s.offset <= 25 && 25 < s.offset + 10, "offset {}", s.offset);
+        key(&mut s, &d, KeyCode::End);
+        assert_eq!(s.offset, 40);
+        key(&mut s, &d, KeyCode::PageUp);
+        assert_eq!(s.selected, Some(39));
+    }
+
+    #[test]
+    fn mouse_wheel_scrolls_and_click_selects() {
+        let (mut s, _) = state();
+        s.set_page(10, 2);
+        let mouse = |kind, row| MouseEvent {
+            kind,
+            column: 5,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        s.on_mouse(mouse(MouseEventKind::ScrollDown, 0));
+        assert_eq!(s.selected, Some(3));
+        s.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 3));
+        assert_eq!(
+            s.selected,
+            Some(1),
+            "row 3 on screen is the second table row"
+        );
+        s.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 9));
+        assert_eq!(
+            s.selected,
+            Some(1),
+            "a click below the rows changes nothing"
+        );
+    }
+}
