@@ -86,7 +86,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
     let mut refresh = tokio::time::interval(REFRESH_INTERVAL);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Bounded, and provably drained: at most one fetch and a few exports in flight.
-    let (fetched_tx, mut fetched_rx) = mpsc::channel::<Fetched>(4);
+    let (fetched_tx, mut fetched_rx) = mpsc::channel::<Option<Fetched>>(4);
     let (status_tx, mut status_rx) = mpsc::channel::<Status>(4);
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut fetching = false;
@@ -148,6 +148,11 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             },
             _ = refresh.tick() => effect = Some(Effect::Refresh),
             Some(fetched) = fetched_rx.recv() => {
+                // No answer: the statistics thread is gone (it panicked); nothing
+                // true is left to show.
+                let Some(fetched) = fetched else {
+                    anyhow::bail!("the statistics stopped");
+                };
                 rate = probe_rate(&data, &fetched.overview).or(rate);
                 data = fetched.overview;
                 detail = fetched.detail;
@@ -233,7 +238,7 @@ fn fetch(
     tasks: &mut JoinSet<()>,
     dashboard: &Dashboard<'_>,
     state: &UiState,
-    tx: &mpsc::Sender<Fetched>,
+    tx: &mpsc::Sender<Option<Fetched>>,
     fetching: &mut bool,
     fetch_again: &mut bool,
 ) {
@@ -257,9 +262,7 @@ fn fetch(
                 detail: detail_index.and_then(|i| model::detail(s, i, span)),
             })
             .await;
-        if let Some(fetched) = fetched {
-            let _ = tx.send(fetched).await;
-        }
+        let _ = tx.send(fetched).await;
     });
 }
 
