@@ -1,6 +1,6 @@
 //! Number and text formatting shared by the views.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -76,6 +76,48 @@ pub fn right(text: &str, width: usize) -> String {
     }
 }
 
+/// Milliseconds for an axis label: as short as possible (`0`, `2.5`, `250`, `12.5s`).
+pub fn axis_ms(value: f64) -> String {
+    if value >= 10_000.0 {
+        return ms(value);
+    }
+    let text = format!("{value:.2}");
+    // Trailing zeros only widen the axis; `2.50` and `2.5` say the same.
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text.is_empty() {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// A span of seconds as `45s`, `5m`, `7m30s`, `1h`, `2h15m` (axis labels).
+pub fn short_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, _) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
+
+/// The UTC time of day of `at` as `HH:MM:SS`.
+///
+/// Computed here rather than sliced from `humantime::format_rfc3339_seconds`, which
+/// panics on times before 1970 and fails after 9999: a view must never panic on data.
+pub fn utc_clock(at: SystemTime) -> String {
+    match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => {
+            let s = since.as_secs() % 86_400;
+            format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        }
+        Err(_) => "--:--:--".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +135,23 @@ mod tests {
         assert_eq!(fit("ab", 4), "ab  ");
         assert_eq!(fit("日本語", 5), "日本…");
         assert_eq!(right("7", 3), "  7");
+    }
+
+    #[test]
+    fn axis_labels_and_clock_times() {
+        assert_eq!(axis_ms(0.0), "0");
+        assert_eq!(axis_ms(2.5), "2.5");
+        assert_eq!(axis_ms(1.25), "1.25");
+        assert_eq!(axis_ms(250.0), "250");
+        assert_eq!(axis_ms(20_000.0), "20.0s");
+        assert_eq!(short_duration(45.0), "45s");
+        assert_eq!(short_duration(300.0), "5m");
+        assert_eq!(short_duration(450.0), "7m30s");
+        assert_eq!(short_duration(3600.0), "1h");
+        assert_eq!(short_duration(8100.0), "2h15m");
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400 * 3 + 3723);
+        assert_eq!(utc_clock(at), "01:02:03");
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(utc_clock(before), "--:--:--");
     }
 }

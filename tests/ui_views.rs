@@ -1,0 +1,904 @@
+//! The dashboard's views rendered into ratatui's `TestBackend` from fixed data: the
+//! overview (sorting, filtering, selection, scrolling, colour and no colour), the
+//! detail view from 40×8 to 200×50, the help overlay, a terminal too small to draw
+//! in, and hostile text from endpoints and config files, both from hand-built rows
+//! and through the real model.
+//!
+//! Every screen is kept as an insta snapshot of its text (in `tests/snapshots/`) and
+//! also checked by explicit assertions, so a snapshot accepted by mistake still fails.
+
+use std::time::{Duration, SystemTime};
+
+use probetop::config::Endpoint;
+use probetop::probe::{ErrorClass, ProbeOutcome};
+use probetop::stats::{EndpointStats, LatencySummary, State, StatsSnapshot, new_histogram};
+use probetop::ui::model::{self, DetailData, EndpointRow, OverviewData, Span, SparkPoint};
+use probetop::ui::sanitize::clean;
+use probetop::ui::state::{Screen, SortKey, Status, UiState};
+use probetop::ui::theme::Theme;
+use probetop::ui::view::{self, FrameLayout, ViewInput};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+
+/// 2026-11-21T22:45:00Z: every time in the fixtures is fixed.
+const TAKEN_AT_SECS: u64 = 1_795_301_100;
+const COLOR: Theme = Theme { color: true };
+const NO_COLOR: Theme = Theme { color: false };
+const LONG_NAME: &str = "checkout-service-behind-the-regional-load-balancer-eu-west";
+/// An escape sequence, a title change and a right-to-left override in a config name.
+const HOSTILE_NAME: &str = "evil\x1b[31m\u{202E}name\x07";
+/// What a hostile endpoint sends back as error text.
+const HOSTILE_ERROR: &str = "\x1b[2J\x1b]0;pwned\x07";
+
+fn at(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn latency(p50: f64, p99: f64, max: f64) -> LatencySummary {
+    LatencySummary {
+        min: p50 * 0.7,
+        mean: p50 * 1.1,
+        p50,
+        p90: (p50 + p99) / 2.0,
+        p99,
+        p999: max,
+        max,
+    }
+}
+
+/// A deterministic wave of latencies in microseconds, with failures where `failed`.
+fn spark(base_us: u32, len: usize, failed: impl Fn(usize) -> bool) -> Vec<SparkPoint> {
+    (0..len)
+        .map(|i| {
+            if failed(i) {
+                SparkPoint::Failed
+            } else {
+                SparkPoint::Latency(base_us + (i as u32 * 7 % 13) * base_us / 10)
+            }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    name: &str,
+    state: State,
+    summary: Option<LatencySummary>,
+    span: (u64, u64),
+    probes: u64,
+    spark: Vec<SparkPoint>,
+    last_result: &str,
+    last_failed: bool,
+) -> EndpointRow {
+    EndpointRow {
+        // As the model does: names come from config files and are cleaned.
+        name: clean(name),
+        state,
+        last_latency_ms: summary.map(|s| s.p50),
+        latency: summary,
+        span_probes: span.0,
+        span_ok: span.1,
+        probes,
+        skipped: 0,
+        spark,
+        // As the model does: error text comes from endpoints and is cleaned.
+        last_result: clean(last_result),
+        last_failed,
+    }
+}
+
+/// Six endpoints: every state, failures in the sparklines, a long and a hostile name.
+fn overview_data() -> OverviewData {
+    let rows = vec![
+        row(
+            "api",
+            State::Up,
+            Some(latency(1.1, 3.0, 4.2)),
+            (300, 300),
+            1234,
+            spark(1100, 60, |_| false),
+            "200",
+            false,
+        ),
+        row(
+            LONG_NAME,
+            State::Degraded,
+            Some(latency(310.0, 920.0, 1450.0)),
+            (300, 297),
+            1234,
+            spark(300_000, 60, |i| i % 20 == 7),
+            "200",
+            false,
+        ),
+        row(
+            "payments-api",
+            State::Down,
+            Some(latency(45.0, 180.0, 240.0)),
+            (300, 240),
+            1234,
+            spark(45_000, 60, |i| i >= 52 || i % 11 == 3),
+            "timeout: no complete response within 5s",
+            true,
+        ),
+        row(
+            "search",
+            State::Unknown,
+            None,
+            (0, 0),
+            0,
+            Vec::new(),
+            "",
+            false,
+        ),
+        row(
+            HOSTILE_NAME,
+            State::Up,
+            Some(latency(12.0, 30.0, 41.0)),
+            (300, 299),
+            1234,
+            spark(12_000, 40, |i| i == 30),
+            HOSTILE_ERROR,
+            true,
+        ),
+        row(
+            "static-cdn",
+            State::Up,
+            Some(latency(0.4, 0.9, 1.3)),
+            (300, 300),
+            1234,
+            spark(400, 60, |_| false),
+            "304",
+            false,
+        ),
+    ];
+    OverviewData {
+        elapsed: Duration::from_secs(3723),
+        taken_at: at(TAKEN_AT_SECS),
+        total_probes: 6170,
+        lag_p99_ms: Some(0.42),
+        span: Span::FiveMinutes,
+        rows,
+    }
+}
+
+fn url(text: &str) -> url::Url {
+    url::Url::parse(text).expect("a valid URL")
+}
+
+/// The endpoints behind `overview_data`, plus settings worth showing in the detail.
+fn endpoints() -> Vec<Endpoint> {
+    let names = [
+        "api",
+        LONG_NAME,
+        "payments-api",
+        "search",
+        HOSTILE_NAME,
+        "static-cdn",
+    ];
+    names
+        .iter()
+        .map(|name| {
+            let mut e = Endpoint::new(
+                name,
+                url("https://api.example.com/health"),
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+            );
+            if *name == "api" {
+                e.headers = vec![
+                    ("Authorization".into(), "Bearer s3cr3t-t0ken".into()),
+                    ("X-Tenant".into(), "blue".into()),
+                ];
+                e.expect.status = Some(vec![200, 204]);
+                e.expect.body_contains = Some("ok".into());
+                e.expect.max_latency = Some(Duration::from_millis(300));
+            }
+            e
+        })
+        .collect()
+}
+
+/// Five minutes of one probe a second: a wave, two slow spikes and regular failures.
+fn detail_data() -> DetailData {
+    let series = (0..300)
+        .rev()
+        .map(|ago| {
+            let i = 299 - ago as usize;
+            let ok = i % 37 != 5 && !(200..206).contains(&i);
+            let ms = match i {
+                _ if !ok => None,
+                120 | 250 => Some(3.9),
+                _ => Some(1.1 + 0.3 * (i as f64 / 25.0).sin() + (i * 7 % 5) as f64 * 0.02),
+            };
+            (f64::from(ago), ms, ok)
+        })
+        .collect();
+    let taken = TAKEN_AT_SECS;
+    DetailData {
+        index: 0,
+        span: Span::FiveMinutes,
+        state: State::Up,
+        counts: [1234, 1200, 34, 2],
+        latency: Some(latency(1.1, 3.0, 4.2)),
+        percentiles: vec![
+            (0.0, 0.8),
+            (50.0, 1.1),
+            (75.0, 1.3),
+            (90.0, 1.6),
+            (95.0, 2.0),
+            (99.0, 3.0),
+            (99.9, 4.2),
+            (99.99, 4.2),
+            (100.0, 4.2),
+        ],
+        series,
+        status_codes: vec![(200, 1190), (503, 10)],
+        errors: vec![(ErrorClass::Timeout, 24), (ErrorClass::Status, 10)],
+        recent_errors: vec![
+            (
+                at(taken - 12),
+                "timeout: no complete response within 5s".into(),
+            ),
+            (at(taken - 49), "status (status 503): 503".into()),
+            (
+                at(taken - 86),
+                "connect: connection refused (os error 111)".into(),
+            ),
+            (
+                at(taken - 3_700),
+                "timeout: no complete response within 5s".into(),
+            ),
+        ],
+    }
+}
+
+/// A state showing `data`, as the dashboard has it after fresh data.
+fn state_for(data: &OverviewData) -> UiState {
+    let mut state = UiState::new(Span::FiveMinutes);
+    state.refresh_rows(data);
+    state
+}
+
+/// Renders one frame of `width`×`height`.
+fn render(width: u16, height: u16, input: &ViewInput<'_>) -> (Buffer, Option<FrameLayout>) {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
+    let mut layout = None;
+    terminal
+        .draw(|frame| layout = view::draw(frame, input))
+        .expect("drawing");
+    (terminal.backend().buffer().clone(), layout)
+}
+
+/// The buffer as text, one line per row, trailing spaces trimmed.
+fn text(buffer: &Buffer) -> String {
+    (0..buffer.area.height)
+        .map(|y| {
+            let line: String = (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect();
+            line.trim_end().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn input<'a>(
+    state: &'a UiState,
+    data: &'a OverviewData,
+    detail: Option<&'a DetailData>,
+    endpoints: &'a [Endpoint],
+    theme: Theme,
+) -> ViewInput<'a> {
+    ViewInput {
+        state,
+        data,
+        detail,
+        endpoints,
+        rate: Some(20.5),
+        theme,
+    }
+}
+
+/// Screen row of the first line containing `needle`.
+fn line_of(screen: &str, needle: &str) -> Option<usize> {
+    screen.lines().position(|line| line.contains(needle))
+}
+
+/// The names in the order their rows appear on screen (each must appear).
+fn order_on_screen<'a>(screen: &str, names: &[&'a str]) -> Vec<&'a str> {
+    let mut found: Vec<(usize, &str)> = names
+        .iter()
+        .map(|n| {
+            let y = line_of(screen, n).unwrap_or_else(|| panic!("{n} not on screen:\n{screen}"));
+            (y, *n)
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, n)| n).collect()
+}
+
+/// How each row is found on screen (the long name is cut, the hostile one cleaned).
+const ROW_KEYS: [&str; 6] = [
+    " api ",
+    "checkout-se",
+    "payments-api",
+    "search",
+    "evil[31mname",
+    "static-cdn",
+];
+
+fn assert_plain(buffer: &Buffer) {
+    for cell in buffer.content() {
+        assert_eq!(cell.fg, Color::Reset, "coloured cell {cell:?}");
+        assert_eq!(cell.bg, Color::Reset, "coloured cell {cell:?}");
+    }
+}
+
+fn assert_no_control_or_bidi(buffer: &Buffer) {
+    for cell in buffer.content() {
+        assert!(
+            !cell
+                .symbol()
+                .chars()
+                .any(|c| c.is_control() || c == '\u{202E}'),
+            "unsafe cell {cell:?}"
+        );
+    }
+}
+
+#[test]
+fn overview_shows_every_state_failures_and_odd_names() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let state = state_for(&data);
+    let (buffer, layout) = render(140, 14, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("overview_140x14", screen);
+
+    assert!(screen.contains("◐ 1 degraded"), "{screen}");
+    assert!(screen.contains("✖ 1 down"), "{screen}");
+    assert!(screen.contains("○ 1 unknown"), "{screen}");
+    assert!(screen.contains("● 3 up"), "{screen}");
+    let down = &screen
+        .lines()
+        .nth(line_of(&screen, "payments-api").unwrap())
+        .unwrap();
+    assert!(
+        down.contains('✖'),
+        "failures are marked in the sparkline: {down}"
+    );
+    assert!(screen.contains("checkout-service-behind-th…"), "{screen}");
+    assert!(screen.contains("evil[31mname"), "{screen}");
+    assert_no_control_or_bidi(&buffer);
+    assert_eq!(
+        layout,
+        Some(FrameLayout {
+            page: 10,
+            table_top: 2
+        })
+    );
+}
+
+#[test]
+fn overview_at_100x30() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let state = state_for(&data);
+    let (buffer, _) = render(100, 30, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("overview_100x30", screen);
+    assert_eq!(
+        order_on_screen(&screen, &ROW_KEYS),
+        ROW_KEYS,
+        "config order by default"
+    );
+    assert!(
+        screen.lines().last().unwrap().contains("q quit"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn detail_at_100x30() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let detail = detail_data();
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    let (buffer, layout) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let screen = text(&buffer);
+    insta::assert_snapshot!("detail_100x30", screen);
+
+    assert_eq!(layout, None);
+    let title = screen.lines().next().unwrap();
+    assert!(title.starts_with("● api  up  window 5m"), "{title}");
+    assert!(!title.contains("PAUSED") && !title.contains("INSECURE"));
+    for expected in [
+        "-5m",
+        "now",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "1200",
+        "200×1190",
+        "503×10",
+        "timeout 24",
+        "status 10",
+        "22:44:48 timeout",
+        "21:43:20",
+        "Authorization: (value hidden)",
+        "X-Tenant: (value hidden)",
+        "status 200, 204",
+        "body contains \"ok\"",
+        "latency ≤ 300ms",
+        "GET every 1s, timeout 5s",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} missing:\n{screen}");
+    }
+    assert!(
+        !screen.contains("s3cr3t"),
+        "header values are secrets:\n{screen}"
+    );
+    assert!(
+        !screen.contains("blue"),
+        "header values are secrets:\n{screen}"
+    );
+    // Newest error first.
+    assert!(line_of(&screen, "22:44:48") < line_of(&screen, "22:44:11"));
+    // Failures are marked, not drawn as zero latency.
+    assert!(screen.contains('✖'), "{screen}");
+    assert!(
+        screen.lines().last().unwrap().starts_with("Esc back"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn detail_colours_failures_red_and_never_draws_them_at_zero() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let detail = detail_data();
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let screen = text(&buffer);
+    // The chart's failure marks sit on its top row, in red.
+    // Below the chart's heading, left of the right-hand column.
+    let marks: Vec<(u16, u16)> = (2..30)
+        .flat_map(|y| (0..54).map(move |x| (x, y)))
+        .filter(|&(x, y)| buffer[(x, y)].symbol() == "✖")
+        .collect();
+    assert!(marks.len() >= 5, "{screen}");
+    let top = marks.iter().map(|m| m.1).min().unwrap();
+    assert!(marks.iter().all(|m| m.1 == top), "marks off the top row");
+    assert!(
+        marks.iter().all(|&m| buffer[m].fg == Color::Red),
+        "failure marks are red"
+    );
+    let axis = line_of(&screen, "└").unwrap() as u16;
+    assert!(top + 5 < axis, "failures drawn near zero:\n{screen}");
+}
+
+#[test]
+fn detail_degrades_from_large_to_tiny() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let detail = detail_data();
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    for (width, height) in [(200, 50), (80, 24), (60, 20), (40, 12), (40, 8)] {
+        let (buffer, _) = render(
+            width,
+            height,
+            &input(&state, &data, Some(&detail), &endpoints, NO_COLOR),
+        );
+        let screen = text(&buffer);
+        insta::assert_snapshot!(format!("detail_{width}x{height}"), screen);
+        assert!(
+            screen.starts_with("● api  up"),
+            "{width}×{height}:\n{screen}"
+        );
+        assert!(screen.contains("p50"), "{width}×{height}:\n{screen}");
+        assert!(screen.contains("probes"), "{width}×{height}:\n{screen}");
+        assert!(
+            screen.lines().last().unwrap().starts_with("Esc back"),
+            "{width}×{height}:\n{screen}"
+        );
+        assert!(!screen.contains("s3cr3t"), "{width}×{height}");
+        assert_plain(&buffer);
+    }
+}
+
+#[test]
+fn detail_before_data_warnings_and_status() {
+    let data = overview_data();
+    let mut endpoints = endpoints();
+    endpoints[0].insecure = true;
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    state.paused = true;
+    state.status = Some(Status {
+        text: "probing paused".into(),
+        is_error: false,
+    });
+    let (buffer, _) = render(100, 16, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("detail_loading_insecure_paused", screen);
+    let title = screen.lines().next().unwrap();
+    assert!(title.contains("loading…"), "{title}");
+    assert!(title.contains("PAUSED"), "{title}");
+    assert!(
+        title.contains("INSECURE (any certificate accepted)"),
+        "{title}"
+    );
+    assert!(
+        screen.contains("INSECURE: any certificate accepted"),
+        "{screen}"
+    );
+    let lines: Vec<&str> = screen.lines().collect();
+    assert_eq!(lines[lines.len() - 2], "probing paused");
+    // The warning is in the warning colour.
+    let insecure_x = buffer_x_of(&buffer, 0, "INSECURE").unwrap();
+    assert_eq!(buffer[(insecure_x, 0)].fg, Color::Yellow);
+
+    // Asking to reset from the detail view asks here too.
+    state.confirm_reset = true;
+    let (buffer, _) = render(60, 10, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    assert!(screen.contains("Reset all statistics?"), "{screen}");
+}
+
+/// Column of `needle` on screen row `y`, counted in cells.
+fn buffer_x_of(buffer: &Buffer, y: u16, needle: &str) -> Option<u16> {
+    let cells: Vec<&str> = (0..buffer.area.width)
+        .map(|x| buffer[(x, y)].symbol())
+        .collect();
+    (0..cells.len()).find_map(|x| cells[x..].concat().starts_with(needle).then_some(x as u16))
+}
+
+#[test]
+fn help_overlay() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let mut state = state_for(&data);
+    state.help = true;
+    let (buffer, _) = render(100, 30, &input(&state, &data, None, &endpoints, NO_COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("help_100x30", screen);
+    assert!(screen.contains(" keys "), "{screen}");
+    assert!(screen.contains("? or Esc closes this help"), "{screen}");
+    assert!(screen.contains("reset statistics (asks first)"), "{screen}");
+    assert_plain(&buffer);
+}
+
+#[test]
+fn filter_shows_matching_rows_only() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let mut state = UiState::new(Span::FiveMinutes);
+    state.filter = "api".into();
+    state.refresh_rows(&data);
+    let (buffer, _) = render(100, 12, &input(&state, &data, None, &endpoints, NO_COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("filter_api", screen);
+    assert_eq!(
+        order_on_screen(&screen, &[" api ", "payments-api"]),
+        [" api ", "payments-api"]
+    );
+    for hidden in ["checkout", "search", "evil", "static-cdn"] {
+        assert!(!screen.contains(hidden), "{hidden} shown:\n{screen}");
+    }
+    assert!(
+        screen.contains("filter \"api\" (2/6 shown, Esc clears)"),
+        "{screen}"
+    );
+
+    state.filter_editing = true;
+    let (buffer, _) = render(100, 12, &input(&state, &data, None, &endpoints, NO_COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("filter_editing", screen);
+    let status = screen.lines().nth(10).unwrap();
+    assert_eq!(status, "/api▏  Enter keeps, Esc clears  2/6 shown");
+}
+
+#[test]
+fn each_sort_key_orders_the_rows() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let [api, checkout, payments, search, evil, cdn] = ROW_KEYS;
+    let cases = [
+        (SortKey::Name, [api, checkout, evil, payments, search, cdn]),
+        // Worst first; config order within a state.
+        (SortKey::State, [payments, checkout, search, api, evil, cdn]),
+        // Slowest p99 first; no latency at all last.
+        (SortKey::P99, [checkout, payments, evil, api, cdn, search]),
+        // 20% failed, 1%, 0.33%, then none (no probes counts as none).
+        (
+            SortKey::ErrorRate,
+            [payments, checkout, evil, api, search, cdn],
+        ),
+    ];
+    for (key, expected) in cases {
+        let mut state = UiState::new(Span::FiveMinutes);
+        state.sort = key;
+        state.refresh_rows(&data);
+        let (buffer, _) = render(120, 12, &input(&state, &data, None, &endpoints, NO_COLOR));
+        let screen = text(&buffer);
+        insta::assert_snapshot!(format!("sort_{}", key.label()), screen);
+        assert_eq!(order_on_screen(&screen, &ROW_KEYS), expected, "{key:?}");
+        assert!(
+            screen
+                .lines()
+                .next()
+                .unwrap()
+                .contains(&format!("sort {}", key.label())),
+            "{screen}"
+        );
+    }
+}
+
+#[test]
+fn tiny_terminal_says_so() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let mut state = state_for(&data);
+    let (buffer, layout) = render(20, 5, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("tiny_20x5", screen);
+    assert!(screen.contains("too small"), "{screen}");
+    assert_eq!(layout, None);
+    // The detail view and the help overlay give way too.
+    state.screen = Screen::Detail(0);
+    state.help = true;
+    let detail = detail_data();
+    let (buffer, _) = render(
+        39,
+        8,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    assert!(text(&buffer).contains("too small"));
+}
+
+#[test]
+fn no_colour_means_no_colour_anywhere() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let detail = detail_data();
+    let mut state = state_for(&data);
+    let (buffer, _) = render(140, 14, &input(&state, &data, None, &endpoints, NO_COLOR));
+    insta::assert_snapshot!("overview_no_color", text(&buffer));
+    assert_plain(&buffer);
+    // The symbols carry the states instead.
+    let screen = text(&buffer);
+    assert!(screen.contains("✖ payments-api"), "{screen}");
+    state.screen = Screen::Detail(2);
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(
+            &state,
+            &data,
+            Some(&DetailData { index: 2, ..detail }),
+            &endpoints,
+            NO_COLOR,
+        ),
+    );
+    assert_plain(&buffer);
+    assert!(text(&buffer).contains('✖'));
+}
+
+#[test]
+fn colour_marks_the_down_row_red() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let state = state_for(&data);
+    let (buffer, _) = render(140, 14, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    let y = line_of(&screen, "payments-api").unwrap() as u16;
+    let symbol = &buffer[(0, y)];
+    assert_eq!(symbol.symbol(), "✖");
+    assert_eq!(symbol.fg, Color::Red);
+    assert!(symbol.modifier.contains(Modifier::BOLD));
+    let up = line_of(&screen, "static-cdn").unwrap() as u16;
+    assert_eq!(buffer[(0, up)].fg, Color::Green);
+}
+
+#[test]
+fn escape_sequences_never_reach_the_terminal() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let state = state_for(&data);
+    let (buffer, _) = render(140, 14, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    assert!(screen.contains("[2J]0;pwned"), "{screen}");
+    assert_no_control_or_bidi(&buffer);
+}
+
+/// Statistics of one endpoint with a hostile name that answered twice, then failed
+/// twice with a hostile message.
+fn hostile_stats() -> (StatsSnapshot, Vec<Endpoint>) {
+    let span = Duration::from_secs(300);
+    let mut stats = EndpointStats::default();
+    for (i, ms) in [3u64, 5].into_iter().enumerate() {
+        let ok = ProbeOutcome {
+            latency: Some(Duration::from_millis(ms)),
+            status: Some(200),
+            error: None,
+            slow: false,
+        };
+        stats.record(
+            ok,
+            10 + i as u32 * 10,
+            at(TAKEN_AT_SECS - 4 + i as u64),
+            span,
+        );
+    }
+    for i in 0..2u32 {
+        let message = format!("{HOSTILE_ERROR}\u{202E}pwned{i}");
+        let failed = ProbeOutcome::failed(ErrorClass::Other, message);
+        stats.record(
+            failed,
+            30 + i * 10,
+            at(TAKEN_AT_SECS - 2 + u64::from(i)),
+            span,
+        );
+    }
+    let snapshot = StatsSnapshot {
+        started_at: at(TAKEN_AT_SECS - 5),
+        taken_at: at(TAKEN_AT_SECS),
+        window: span,
+        scheduler_lag: new_histogram(),
+        endpoints: vec![stats],
+        now_ds: 50,
+    };
+    let mut endpoint = Endpoint::new(
+        HOSTILE_NAME,
+        url("http://127.0.0.1:9/"),
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+    );
+    endpoint.url_as_written = "http://127.0.0.1:9/\x1b[2J".into();
+    (snapshot, vec![endpoint])
+}
+
+#[test]
+fn hostile_text_through_the_real_model_is_cleaned() {
+    let (snapshot, endpoints) = hostile_stats();
+    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
+    let mut state = state_for(&data);
+    let (buffer, _) = render(140, 10, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("hostile_overview", screen);
+    assert!(screen.contains("other: [2J]0;pwnedpwned1"), "{screen}");
+    assert!(screen.contains("✖ evil[31mname"), "{screen}");
+    assert_no_control_or_bidi(&buffer);
+
+    state.screen = Screen::Detail(0);
+    let (buffer, _) = render(
+        100,
+        24,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let screen = text(&buffer);
+    insta::assert_snapshot!("hostile_detail", screen);
+    assert!(screen.contains("pwned1"), "{screen}");
+    assert!(screen.contains("http://127.0.0.1:9/[2J"), "{screen}");
+    assert!(
+        line_of(&screen, "pwned1") < line_of(&screen, "pwned0"),
+        "newest first"
+    );
+    assert_no_control_or_bidi(&buffer);
+}
+
+#[test]
+fn selected_row_is_reversed() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let mut state = state_for(&data);
+    state.selected = Some(2);
+    state.refresh_rows(&data);
+    let (buffer, _) = render(140, 14, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("selected_payments", screen);
+    let y = line_of(&screen, "payments-api").unwrap() as u16;
+    let row_width = screen.lines().nth(y as usize).unwrap().chars().count() as u16;
+    for x in 0..row_width {
+        assert!(
+            buffer[(x, y)].modifier.contains(Modifier::REVERSED),
+            "cell {x} of the selected row is not reversed"
+        );
+    }
+    let other = line_of(&screen, "static-cdn").unwrap() as u16;
+    for x in 0..buffer.area.width {
+        assert!(!buffer[(x, other)].modifier.contains(Modifier::REVERSED));
+    }
+}
+
+#[test]
+fn scrolling_keeps_the_selection_on_screen() {
+    let mut data = overview_data();
+    let template = data.rows[0].clone();
+    data.rows = (0..50)
+        .map(|i| EndpointRow {
+            name: format!("endpoint-{i:02}"),
+            ..template.clone()
+        })
+        .collect();
+    let endpoints = endpoints();
+    let mut state = state_for(&data);
+    state.selected = Some(40);
+    state.refresh_rows(&data);
+    // As the dashboard loop does: each frame reports how many rows fit.
+    let mut buffer = None;
+    for _ in 0..2 {
+        let (b, layout) = render(100, 12, &input(&state, &data, None, &endpoints, NO_COLOR));
+        let layout = layout.expect("the overview reports its layout");
+        state.set_page(layout.page, layout.table_top);
+        buffer = Some(b);
+    }
+    let buffer = buffer.unwrap();
+    let screen = text(&buffer);
+    insta::assert_snapshot!("scrolled_to_40", screen);
+    let y = line_of(&screen, "endpoint-40").expect("the selected row is on screen") as u16;
+    assert!(buffer[(2, y)].modifier.contains(Modifier::REVERSED));
+    assert!(!screen.contains("endpoint-00"), "{screen}");
+    assert_eq!(state.page, 8);
+}
+
+#[test]
+fn every_size_draws_without_panicking() {
+    let data = overview_data();
+    let endpoints = endpoints();
+    let full = detail_data();
+    let mut state = state_for(&data);
+    state.status = Some(Status {
+        text: "exported probetop-snapshots/x.json".into(),
+        is_error: false,
+    });
+    for width in (1..=130).step_by(4) {
+        for height in (1..=45).step_by(3) {
+            for shown in [None, Some(&full)] {
+                state.screen = Screen::Overview;
+                render(
+                    width,
+                    height,
+                    &input(&state, &data, shown, &endpoints, COLOR),
+                );
+                state.screen = Screen::Detail(0);
+                render(
+                    width,
+                    height,
+                    &input(&state, &data, shown, &endpoints, COLOR),
+                );
+                // The detail view on its own, below the dashboard's minimum size too.
+                let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+                terminal
+                    .draw(|frame| {
+                        let area = frame.area();
+                        probetop::ui::detail::draw(
+                            frame,
+                            area,
+                            &state,
+                            shown,
+                            &endpoints[0],
+                            &COLOR,
+                        );
+                    })
+                    .unwrap();
+            }
+        }
+    }
+}
