@@ -116,10 +116,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             };
             let mut layout = None;
             terminal.draw(|frame| layout = view::draw(frame, &input))?;
-            if let Some(layout) = layout {
-                state.set_page(layout.page, layout.table_top);
-            }
-            dirty = false;
+            dirty = layout.is_some_and(|l| state.set_page(l.page, l.table_top));
             last_frame = Some(Instant::now());
         }
         let frame_due = async {

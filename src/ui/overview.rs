@@ -156,35 +156,30 @@ fn header(
             State::Unknown => 3,
         }] += 1;
     }
-    let mut spans = vec![
-        Span::styled("probetop", theme.title()),
-        Span::raw(format!("  {}", elapsed(data.elapsed))),
-        Span::raw(format!(
-            "  {} probes{}",
-            count(data.total_probes),
-            rate.map_or(String::new(), |r| format!(" {r:.1}/s"))
-        )),
-        Span::raw("  "),
-    ];
+    // Most important first: a narrow terminal cuts the end of the line.
+    let mut spans = vec![Span::styled("probetop", theme.title())];
+    if state.paused {
+        spans.push(Span::styled(" PAUSED", theme.warning()));
+    }
+    spans.push(Span::raw(format!(" {} ", elapsed(data.elapsed))));
     for (state, n) in [State::Up, State::Degraded, State::Down, State::Unknown]
         .into_iter()
         .zip(counts)
     {
+        spans.push(Span::raw(" "));
         spans.push(Span::styled(
             format!("{} {n} {}", Theme::symbol(state), state.as_str()),
             theme.state(state),
         ));
-        spans.push(Span::raw("  "));
     }
     spans.push(Span::raw(format!(
-        "window {}  sort {}  lag p99 {} ms",
+        "  {} probes/s  lag p99 {} ms  window {}  sort {}  {} probes in all",
+        rate.map_or_else(|| "-".to_string(), |r| format!("{r:.1}")),
+        opt_ms(data.lag_p99_ms),
         state.span.label(),
         state.sort.label(),
-        opt_ms(data.lag_p99_ms)
+        count(data.total_probes),
     )));
-    if state.paused {
-        spans.push(Span::styled("  PAUSED", theme.warning()));
-    }
     clip(spans, width)
 }
 

@@ -9,9 +9,11 @@ pub fn clean(text: &str) -> String {
         .filter_map(|c| match c {
             '\n' | '\r' | '\t' => Some(' '),
             c if c.is_control() => None,
-            '\u{200B}'..='\u{200F}'
+            '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
+            | '\u{2060}'..='\u{2069}'
             | '\u{FEFF}' => None,
             c => Some(c),
         })
@@ -25,7 +27,10 @@ mod tests {
     #[test]
     fn strips_escape_sequences_and_invisible_marks() {
         assert_eq!(clean("ok\x1b[2J\x1b]0;pwned\x07!"), "ok[2J]0;pwned!");
-        assert_eq!(clean("a\u{202E}b\u{200B}c\u{9b}d"), "abcd");
+        assert_eq!(
+            clean("a\u{202E}b\u{200B}c\u{9b}d\u{061C}\u{2063}e"),
+            "abcde"
+        );
         assert_eq!(clean("line\nbreak\ttab"), "line break tab");
         assert_eq!(clean("ünïcödé ✓"), "ünïcödé ✓");
     }

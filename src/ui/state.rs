@@ -199,11 +199,15 @@ impl UiState {
         self.offset = self.offset.min(max_offset);
     }
 
-    /// Sets the number of rows that fit, as measured by the last frame.
-    pub fn set_page(&mut self, page: usize, table_top: u16) {
+    /// Sets the number of rows that fit, as measured by the last frame; returns whether
+    /// the scroll position had to move (then that frame showed a stale slice and
+    /// another must be drawn).
+    pub fn set_page(&mut self, page: usize, table_top: u16) -> bool {
+        let before = (self.page, self.offset);
         self.page = page.max(1);
         self.table_top = table_top;
         self.keep_selection_visible();
+        before.1 != self.offset
     }
 
     /// Applies a key; returns what the program must do, if anything.
