@@ -11,6 +11,7 @@ use crate::cli::Cli;
 use crate::config::{self, Config, ConfigError, ConfigErrors, Endpoint, LoadOptions};
 use crate::demo::DemoServer;
 use crate::engine::Engine;
+use crate::signals::Signals;
 use crate::snapshot;
 use crate::stats::{self, Clock, StatsHandle};
 
@@ -44,6 +45,14 @@ pub fn main() -> ExitCode {
 
 /// Runs probetop with parsed arguments.
 pub async fn run(cli: Cli) -> ExitCode {
+    // First of all, so that no signal during start-up meets the default action.
+    let mut signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("error: cannot install the signal handlers: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
     let options = LoadOptions {
         config_path: cli.config.clone(),
         urls: cli.urls.clone(),
@@ -84,9 +93,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     let code = if cli.headless {
-        run_headless(&config, cli.duration).await
+        run_headless(&config, cli.duration, &mut signals).await
     } else {
-        run_dashboard(&config, cli.duration).await
+        run_dashboard(&config, cli.duration, &mut signals).await
     };
     if let Some(demo) = demo {
         demo.shutdown().await;
@@ -154,29 +163,6 @@ fn print_check(config: &Config) {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// A started engine with its statistics.
 struct Running {
     engine: Engine,
@@ -211,7 +197,7 @@ fn start(
 impl Running {
     /// Waits until the engine ends by itself (its `--duration` deadline passed and the
     /// probes in flight finished) or a signal arrives, which cancels the probes in flight.
-    async fn wait(&self) {
+    async fn wait(&self, signals: &mut Signals) {
         let deadline = async {
             if let Some(deadline) = self.deadline {
                 tokio::time::sleep_until(deadline.into()).await;
@@ -219,7 +205,7 @@ impl Running {
         };
         tokio::select! {
             ((), ()) = async { tokio::join!(self.engine.wait(), deadline) } => {}
-            () = shutdown_signal() => {
+            () = signals.recv() => {
                 tracing::info!("signal received: cancelling probes in flight");
                 self.engine.abort();
                 self.engine.wait().await;
@@ -228,7 +214,11 @@ impl Running {
     }
 }
 
-async fn run_headless(config: &Config, duration: Option<Duration>) -> ExitCode {
+async fn run_headless(
+    config: &Config,
+    duration: Option<Duration>,
+    signals: &mut Signals,
+) -> ExitCode {
     let running = match start(config, duration, config.window) {
         Ok(running) => running,
         Err(e) => {
@@ -236,7 +226,7 @@ async fn run_headless(config: &Config, duration: Option<Duration>) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    running.wait().await;
+    running.wait(signals).await;
     let code = print_snapshot(config.endpoints.clone(), &running.stats).await;
     // It has answered `finish`, so it is ending: joining cannot block for long.
     let _ = tokio::task::spawn_blocking(move || running.stats_thread.join()).await;
@@ -266,7 +256,11 @@ async fn print_snapshot(endpoints: Vec<Endpoint>, stats: &StatsHandle) -> ExitCo
 }
 
 /// The live dashboard.
-async fn run_dashboard(config: &Config, duration: Option<Duration>) -> ExitCode {
+async fn run_dashboard(
+    config: &Config,
+    duration: Option<Duration>,
+    signals: &mut Signals,
+) -> ExitCode {
     // The dashboard can summarise up to its longest span, so keep raw entries that long.
     let retention = crate::ui::model::Span::LONGEST.max(config.window);
     let running = match start(config, duration, retention) {
@@ -283,6 +277,7 @@ async fn run_dashboard(config: &Config, duration: Option<Duration>) -> ExitCode 
         export_dir: config.export_dir.clone(),
         window: config.window,
         deadline: running.deadline,
+        signals,
     })
     .await;
     // Quitting cancels everything in flight.

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod engine;
 pub mod logging;
 pub mod probe;
+pub mod signals;
 pub mod snapshot;
 pub mod stats;
 pub mod ui;

@@ -52,6 +52,8 @@ pub struct Dashboard<'a> {
     pub window: Duration,
     /// End of `--duration`, if given.
     pub deadline: Option<Instant>,
+    /// SIGINT and SIGTERM, installed before the terminal was taken over.
+    pub signals: &'a mut crate::signals::Signals,
 }
 
 /// Data fetched from the statistics thread.
@@ -93,8 +95,6 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
     let mut fetch_again = false;
     let mut dirty = true;
     let mut last_frame: Option<Instant> = None;
-    let signal = crate::app::shutdown_signal();
-    tokio::pin!(signal);
     let deadline = async {
         match dashboard.deadline {
             Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -165,7 +165,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
                 dirty = true;
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            () = &mut signal => break,
+            () = dashboard.signals.recv() => break,
             () = &mut deadline => break,
         }
         match effect {

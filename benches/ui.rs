@@ -1,0 +1,793 @@
+//! Dashboard benchmark: what a frame, a refresh and a key press cost, and how much CPU
+//! an idle dashboard burns.
+//!
+//! ```text
+//! cargo bench --bench ui                              # full run (about a minute)
+//! PROBETOP_BENCH_IDLE_SECS=10 cargo bench --bench ui  # shorter idle measurement
+//! ```
+//!
+//! It measures:
+//! - **frame**: one `view::draw` into a 120×40 `TestBackend` terminal with 10, 1,000
+//!   and 10,000 endpoints of fixed data (mean and p99). Only the visible rows are
+//!   drawn, so the cost should hardly grow with the endpoint count;
+//! - **refresh_rows**: the UI thread's work when new data arrives (filter and sort
+//!   over every endpoint), which does grow with the count;
+//! - **overview**: `model::overview`, the per-refresh computation on the statistics
+//!   thread, from endpoints with 300 window entries each;
+//! - **key → frame**: `on_key(Down)` plus one draw, at 1,000 endpoints (p50 and p99);
+//! - **idle CPU**: the release binary in tmux (120×40) watching 10 endpoints every 1 s
+//!   on a loopback server, user + system time of the probetop process from
+//!   `/proc/PID/stat` over 30 s after a 3 s warm-up, as % of one core (target ≤ 1 %).
+//!
+//! Under `cargo test --all-targets` (no `--bench` argument) it only does a smoke run
+//! with tiny sizes and a 2 s idle measurement, so the benchmark keeps compiling and
+//! running without slowing the test suite. A missed target is reported, not fatal;
+//! the exit code is non-zero only when the benchmark itself cannot run (e.g. tmux is
+//! missing, or probetop dies).
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use crossterm::event::{KeyCode, KeyEvent};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use probetop::config::Endpoint;
+use probetop::probe::{ErrorClass, ProbeError, ProbeOutcome};
+use probetop::stats::{EndpointStats, LatencySummary, State, StatsSnapshot, new_histogram};
+use probetop::ui::model::{self, EndpointRow, OverviewData, SPARK_POINTS, Span, SparkPoint};
+use probetop::ui::state::UiState;
+use probetop::ui::theme::Theme;
+use probetop::ui::view::{self, ViewInput};
+
+/// Terminal size of every measurement (the idle run's tmux pane too).
+const WIDTH: u16 = 120;
+const HEIGHT: u16 = 40;
+/// Window entries per endpoint for `overview`: 5 minutes at a 1 s interval.
+const WINDOW_ENTRIES: u32 = 300;
+/// Endpoints of the idle run, and their interval.
+const IDLE_ENDPOINTS: usize = 10;
+/// Target: an idle dashboard uses at most this much of one core, in percent.
+const TARGET_IDLE_CPU_PERCENT: f64 = 1.0;
+/// Default idle measurement, in seconds (`PROBETOP_BENCH_IDLE_SECS` overrides it).
+const DEFAULT_IDLE_SECS: u64 = 30;
+/// Longest any single tmux command may take.
+const TMUX_LIMIT: Duration = Duration::from_secs(10);
+/// Longest wait for probetop to start (write its pid, draw) or to quit.
+const START_LIMIT: Duration = Duration::from_secs(20);
+/// Time budget per size for the repeated measurements: large sizes stop early rather
+/// than take minutes (but always run at least [`MIN_SAMPLES`]).
+const SIZE_BUDGET: Duration = Duration::from_secs(10);
+/// Fewest samples per figure, whatever the budget says.
+const MIN_SAMPLES: usize = 5;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench ui: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+struct Settings {
+    /// Endpoint counts of the frame, refresh_rows and overview measurements.
+    sizes: Vec<usize>,
+    /// Samples per size (frames, refreshes, overviews), at most.
+    samples: usize,
+    /// Endpoints of the key → frame measurement.
+    key_endpoints: usize,
+    /// Warm-up of the idle run before the CPU time is read.
+    idle_warmup: Duration,
+    /// Length of the idle measurement.
+    idle: Duration,
+    /// A smoke run (a debug build, tiny sizes): figures prove it runs, not how fast.
+    smoke: bool,
+}
+
+impl Settings {
+    /// The full run under `cargo bench`, else a smoke run.
+    fn from_env_and_args() -> anyhow::Result<Self> {
+        // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary
+        // without it, and then a smoke run keeps it from rotting at little cost.
+        if !std::env::args().any(|a| a == "--bench") {
+            eprintln!("bench ui: not under `cargo bench`: smoke run only");
+            return Ok(Settings {
+                sizes: vec![10, 100],
+                samples: 10,
+                key_endpoints: 100,
+                idle_warmup: Duration::from_secs(1),
+                idle: Duration::from_secs(2),
+                smoke: true,
+            });
+        }
+        let idle_secs = match std::env::var("PROBETOP_BENCH_IDLE_SECS") {
+            Ok(text) => text.trim().parse::<u64>().with_context(|| {
+                format!("bad PROBETOP_BENCH_IDLE_SECS {text:?}: expected whole seconds")
+            })?,
+            Err(_) => DEFAULT_IDLE_SECS,
+        };
+        if idle_secs == 0 {
+            bail!("PROBETOP_BENCH_IDLE_SECS must be at least 1");
+        }
+        Ok(Settings {
+            sizes: vec![10, 1_000, 10_000],
+            samples: 200,
+            key_endpoints: 1_000,
+            idle_warmup: Duration::from_secs(3),
+            idle: Duration::from_secs(idle_secs),
+            smoke: false,
+        })
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let settings = Settings::from_env_and_args()?;
+    // Each figure is printed as soon as it is known, so a slow or failing idle run
+    // still leaves the others on screen.
+    let line = |text: String| println!("{text}");
+    line(format!("probetop UI benchmark ({WIDTH}×{HEIGHT} terminal)"));
+
+    line(format!(
+        "  frame: view::draw into a TestBackend, up to {} frames",
+        settings.samples
+    ));
+    for &n in &settings.sizes {
+        let s = Stats::of(measure_frames(n, settings.samples)?);
+        line(format!(
+            "    {n:>6} endpoints   mean {:>8.3} ms   p99 {:>8.3} ms   (n={})",
+            s.mean_ms, s.p99_ms, s.n
+        ));
+    }
+
+    line("  refresh_rows: UI thread, once per data refresh (filter + sort, config order)".into());
+    for &n in &settings.sizes {
+        let s = Stats::of(measure_refresh_rows(n, settings.samples));
+        line(format!(
+            "    {n:>6} endpoints   mean {:>8.3} ms   p99 {:>8.3} ms   (n={})",
+            s.mean_ms, s.p99_ms, s.n
+        ));
+    }
+
+    line(format!(
+        "  model::overview: statistics thread, once per refresh, {WINDOW_ENTRIES} window entries per endpoint, span 5m"
+    ));
+    for &n in &settings.sizes {
+        let s = Stats::of(measure_overview(n, settings.samples));
+        line(format!(
+            "    {n:>6} endpoints   mean {:>8.3} ms   p99 {:>8.3} ms   (n={})",
+            s.mean_ms, s.p99_ms, s.n
+        ));
+    }
+
+    let s = Stats::of(measure_key_to_frame(
+        settings.key_endpoints,
+        settings.samples,
+    )?);
+    line(format!(
+        "  key → frame: on_key(Down) + one draw, {} endpoints   p50 {:.3} ms   p99 {:.3} ms   (n={})",
+        settings.key_endpoints, s.p50_ms, s.p99_ms, s.n
+    ));
+
+    let idle = measure_idle(&settings)?;
+    let percent = idle.cpu.as_secs_f64() / idle.wall.as_secs_f64() * 100.0;
+    line(format!(
+        "  idle CPU: {IDLE_ENDPOINTS} endpoints every 1 s in tmux for {:.1} s: {:.3} s CPU = {percent:.2} % of one core ({} requests served)",
+        idle.wall.as_secs_f64(),
+        idle.cpu.as_secs_f64(),
+        idle.requests
+    ));
+    line(format!(
+        "  target idle CPU ≤ {TARGET_IDLE_CPU_PERCENT} % of one core   {}",
+        if settings.smoke {
+            // A debug build over 2 s says nothing about the release binary.
+            "not judged (smoke run)"
+        } else if percent <= TARGET_IDLE_CPU_PERCENT {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    ));
+    Ok(())
+}
+
+/// Mean and percentiles of a set of timings.
+struct Stats {
+    n: usize,
+    mean_ms: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Self {
+        samples.sort_unstable();
+        let n = samples.len();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        // Nearest rank: the smallest sample with at least p % of samples at or below it.
+        let rank = |p: f64| {
+            let index = ((p / 100.0 * n as f64).ceil() as usize).clamp(1, n.max(1)) - 1;
+            samples.get(index).copied().map_or(0.0, ms)
+        };
+        Stats {
+            n,
+            mean_ms: if n == 0 {
+                0.0
+            } else {
+                samples.iter().map(|d| ms(*d)).sum::<f64>() / n as f64
+            },
+            p50_ms: rank(50.0),
+            p99_ms: rank(99.0),
+        }
+    }
+}
+
+/// Runs `step` up to `samples` times (at least [`MIN_SAMPLES`], within
+/// [`SIZE_BUDGET`] beyond that) and returns how long each run took.
+fn repeat(
+    samples: usize,
+    mut step: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<Duration>> {
+    let started = Instant::now();
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        if i >= MIN_SAMPLES && started.elapsed() > SIZE_BUDGET {
+            break;
+        }
+        let t = Instant::now();
+        step()?;
+        times.push(t.elapsed());
+    }
+    Ok(times)
+}
+
+/// `n` endpoints on a made-up host (nothing is ever requested from it).
+fn endpoints(n: usize) -> Vec<Endpoint> {
+    (0..n)
+        .map(|i| {
+            let url = url::Url::parse(&format!("http://127.0.0.1:9/e{i}")).expect("valid URL");
+            Endpoint::new(
+                &format!("endpoint-{i:05}"),
+                url,
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+            )
+        })
+        .collect()
+}
+
+/// Overview data of `n` endpoints, as the statistics thread would send it: mixed
+/// states, every column filled, full sparklines.
+fn overview_data(n: usize) -> OverviewData {
+    let rows = (0..n)
+        .map(|i| {
+            let failing = i % 7 == 3;
+            let base = 1.0 + (i % 50) as f64;
+            let latency = LatencySummary {
+                min: base * 0.5,
+                mean: base,
+                p50: base,
+                p90: base * 1.5,
+                p99: base * 3.0,
+                p999: base * 4.0,
+                max: base * 5.0,
+            };
+            let spark = (0..SPARK_POINTS)
+                .map(|k| {
+                    if failing && k.is_multiple_of(5) {
+                        SparkPoint::Failed
+                    } else {
+                        SparkPoint::Latency(((base * 1000.0) as u32) + (k as u32 * 37) % 4000)
+                    }
+                })
+                .collect();
+            EndpointRow {
+                name: format!("endpoint-{i:05}"),
+                state: if failing { State::Down } else { State::Up },
+                last_latency_ms: Some(base),
+                latency: Some(latency),
+                span_probes: 300,
+                span_ok: if failing { 240 } else { 300 },
+                probes: 12_345,
+                skipped: 0,
+                spark,
+                last_result: if failing {
+                    "status: status 503".into()
+                } else {
+                    "200".into()
+                },
+                last_failed: failing,
+            }
+        })
+        .collect();
+    OverviewData {
+        elapsed: Duration::from_secs(3_725),
+        taken_at: SystemTime::now(),
+        total_probes: 12_345 * n as u64,
+        lag_p99_ms: Some(0.42),
+        span: Span::FiveMinutes,
+        rows,
+    }
+}
+
+/// A 120×40 test terminal.
+fn terminal() -> anyhow::Result<Terminal<TestBackend>> {
+    Terminal::new(TestBackend::new(WIDTH, HEIGHT)).context("creating the test terminal")
+}
+
+/// Draws one frame as the dashboard's loop does, and applies the measured layout.
+fn draw(
+    terminal: &mut Terminal<TestBackend>,
+    state: &mut UiState,
+    data: &OverviewData,
+    endpoints: &[Endpoint],
+) -> anyhow::Result<()> {
+    let input = ViewInput {
+        state,
+        data,
+        detail: None,
+        endpoints,
+        rate: Some(10.0),
+        theme: Theme { color: true },
+    };
+    let mut layout = None;
+    terminal
+        .draw(|frame| layout = view::draw(frame, &input))
+        .context("drawing a frame")?;
+    if let Some(layout) = layout {
+        state.set_page(layout.page, layout.table_top);
+    }
+    Ok(())
+}
+
+/// Frame times with `n` endpoints. The run time in the header changes every frame, as
+/// it does on screen, so every frame has something to send to the terminal.
+fn measure_frames(n: usize, samples: usize) -> anyhow::Result<Vec<Duration>> {
+    let endpoints = endpoints(n);
+    let mut data = overview_data(n);
+    let mut state = UiState::new(Span::FiveMinutes);
+    state.refresh_rows(&data);
+    let mut terminal = terminal()?;
+    // The first frame paints everything; later ones only the differences.
+    draw(&mut terminal, &mut state, &data, &endpoints)?;
+    repeat(samples, || {
+        data.elapsed += Duration::from_secs(1);
+        draw(&mut terminal, &mut state, &data, &endpoints)
+    })
+}
+
+/// `refresh_rows` times with `n` endpoints.
+fn measure_refresh_rows(n: usize, samples: usize) -> Vec<Duration> {
+    let data = overview_data(n);
+    let mut state = UiState::new(Span::FiveMinutes);
+    repeat(samples, || {
+        state.refresh_rows(&data);
+        Ok(())
+    })
+    .unwrap_or_default()
+}
+
+/// Statistics of one endpoint after [`WINDOW_ENTRIES`] probes, one a second: latencies
+/// around `base_ms`, and with `failing` a 503 every fifth probe (the last one too).
+fn endpoint_stats(base_ms: u64, failing: bool, window: Duration) -> EndpointStats {
+    let mut stats = EndpointStats::default();
+    let start = SystemTime::now();
+    for k in 0..WINDOW_ENTRIES {
+        let fails = failing && (k % 5 == 4 || k == WINDOW_ENTRIES - 1);
+        let latency = Duration::from_micros(base_ms * 1000 + u64::from(k * 37 % 4000));
+        let outcome = ProbeOutcome {
+            latency: Some(latency),
+            status: Some(if fails { 503 } else { 200 }),
+            error: fails.then(|| ProbeError {
+                class: ErrorClass::Status,
+                message: "status 503".into(),
+            }),
+            slow: false,
+        };
+        // One probe a second, in deciseconds since the start.
+        let at_ds = k * 10;
+        stats.record(
+            outcome,
+            at_ds,
+            start + Duration::from_secs(u64::from(k)),
+            window,
+        );
+    }
+    stats
+}
+
+/// A statistics snapshot of `n` endpoints, taken right after their last probes.
+fn stats_snapshot(n: usize) -> StatsSnapshot {
+    let window = Duration::from_secs(300);
+    // Recording 300 probes into each of 10,000 endpoints would take longer than the
+    // measurement; a few distinct templates, cloned, cost `overview` exactly as much.
+    let templates: Vec<EndpointStats> = (0..7)
+        .map(|t| endpoint_stats(1 + t * 7, t == 3, window))
+        .collect();
+    let started_at = SystemTime::now();
+    StatsSnapshot {
+        started_at,
+        taken_at: started_at + Duration::from_secs(u64::from(WINDOW_ENTRIES)),
+        window,
+        scheduler_lag: new_histogram(),
+        endpoints: (0..n)
+            .map(|i| templates[i % templates.len()].clone())
+            .collect(),
+        now_ds: WINDOW_ENTRIES * 10,
+    }
+}
+
+/// `model::overview` times with `n` endpoints.
+fn measure_overview(n: usize, samples: usize) -> Vec<Duration> {
+    let endpoints = endpoints(n);
+    let snapshot = stats_snapshot(n);
+    repeat(samples, || {
+        let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+        // Keep the work from being optimised away.
+        std::hint::black_box(data);
+        Ok(())
+    })
+    .unwrap_or_default()
+}
+
+/// Times from a Down key to the end of the frame that shows it, with `n` endpoints:
+/// the selection walks down the table and scrolls it, as a user holding the key does.
+fn measure_key_to_frame(n: usize, samples: usize) -> anyhow::Result<Vec<Duration>> {
+    let endpoints = endpoints(n);
+    let data = overview_data(n);
+    let mut state = UiState::new(Span::FiveMinutes);
+    state.refresh_rows(&data);
+    let mut terminal = terminal()?;
+    draw(&mut terminal, &mut state, &data, &endpoints)?;
+    repeat(samples, || {
+        state.on_key(KeyEvent::from(KeyCode::Down), &data);
+        draw(&mut terminal, &mut state, &data, &endpoints)
+    })
+}
+
+/// What the idle run measured.
+struct Idle {
+    /// Wall time between the two CPU readings.
+    wall: Duration,
+    /// probetop's user + system time over it.
+    cpu: Duration,
+    /// Requests the server answered over it (a sanity check that probing went on).
+    requests: u64,
+}
+
+/// Runs the dashboard in tmux on a loopback server and reads its CPU time.
+fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
+    require_tmux()?;
+    let server = Server::start()?;
+    let dir = tempfile::Builder::new()
+        .prefix("probetop-bench-ui-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let config = dir.path().join("bench.toml");
+    std::fs::write(&config, config_toml(server.addr, IDLE_ENDPOINTS))
+        .with_context(|| format!("writing {}", config.display()))?;
+    let pid_file = dir.path().join("pid");
+    let log = dir.path().join("probetop.log");
+
+    let mut tmux = Tmux::new();
+    // `exec`, so the pid the shell writes is probetop's own.
+    let command = format!(
+        "sh -c 'echo $$ > \"$0\"; exec \"$1\" -c \"$2\" --log-file \"$3\"' {} {} {} {}; sleep 60",
+        sh_quote(&pid_file.to_string_lossy()),
+        sh_quote(env!("CARGO_BIN_EXE_probetop")),
+        sh_quote(&config.to_string_lossy()),
+        sh_quote(&log.to_string_lossy()),
+    );
+    tmux.start(dir.path(), &command)?;
+    let pid = wait_for_pid(&pid_file)?;
+    eprintln!(
+        "bench ui: idle run: probetop pid {pid}, {IDLE_ENDPOINTS} endpoints on http://{}, warm-up {:?}, measuring {:?}",
+        server.addr, settings.idle_warmup, settings.idle
+    );
+    std::thread::sleep(settings.idle_warmup);
+    let screen = tmux.capture()?;
+    if !screen.lines().any(|l| l.starts_with("probetop")) {
+        bail!(
+            "the dashboard is not on screen after the warm-up:\n{screen}\nlog:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    let cpu_before = cpu_time(pid)?;
+    let requests_before = server.requests();
+    let t0 = Instant::now();
+    std::thread::sleep(settings.idle);
+    let cpu_after = cpu_time(pid).context("probetop ended during the idle measurement")?;
+    let wall = t0.elapsed();
+    let requests = server.requests() - requests_before;
+
+    // Quit as a user would, so a run that cannot quit shows up here too.
+    tmux.send_key("q")?;
+    let deadline = Instant::now() + START_LIMIT;
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        if Instant::now() >= deadline {
+            eprintln!("bench ui: probetop did not quit within {START_LIMIT:?} of `q`");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(Idle {
+        wall,
+        cpu: cpu_after.saturating_sub(cpu_before),
+        requests,
+    })
+}
+
+/// Waits until the pane's shell has written probetop's pid.
+fn wait_for_pid(path: &Path) -> anyhow::Result<u32> {
+    let deadline = Instant::now() + START_LIMIT;
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .filter(|t| t.ends_with('\n'))
+            .and_then(|t| t.trim().parse().ok())
+        {
+            return Ok(pid);
+        }
+        if Instant::now() >= deadline {
+            bail!("probetop did not start within {START_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// User + system CPU time of `pid`, from `/proc/PID/stat` (Linux).
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may contain spaces: count the
+    // fields after its closing parenthesis. utime and stime are fields 14 and 15.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unexpected /proc/PID/stat format")?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .context("unexpected /proc/PID/stat format")
+    };
+    // Field 3 (state) is the first after the name, so field k is at index k - 3.
+    let total = ticks(14 - 3)? + ticks(15 - 3)?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let per_second = u64::try_from(per_second)
+        .ok()
+        .filter(|&t| t > 0)
+        .unwrap_or(100);
+    Ok(Duration::from_secs_f64(total as f64 / per_second as f64))
+}
+
+/// The idle run's config: `endpoints` endpoints on `addr`, every second.
+fn config_toml(addr: SocketAddr, endpoints: usize) -> String {
+    let mut toml = String::new();
+    for i in 0..endpoints {
+        let _ = writeln!(
+            toml,
+            "[[endpoint]]\nname = \"e{i}\"\nurl = \"http://{addr}/e{i}\"\ninterval = \"1s\"\ntimeout = \"5s\"\n"
+        );
+    }
+    toml
+}
+
+/// `text` quoted for `sh`.
+fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// Fails clearly when tmux cannot be run.
+fn require_tmux() -> anyhow::Result<()> {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        bail!(
+            "tmux is not installed (or not on PATH): the idle measurement runs the dashboard in it; install it, e.g. `apt-get install -y tmux`"
+        );
+    }
+    Ok(())
+}
+
+/// A tmux server on a socket of its own, killed when dropped.
+struct Tmux {
+    socket: String,
+    /// The socket file, once the server runs: tmux leaves it behind on `kill-server`.
+    socket_path: Option<PathBuf>,
+}
+
+impl Tmux {
+    fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Tmux {
+            socket: format!("probetop-bench-ui-{}-{nanos}", std::process::id()),
+            socket_path: None,
+        }
+    }
+
+    /// A tmux command for our server only, with no user config read.
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .env_remove("TMUX")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Starts the server with a 120×40 session running `shell_command` in `dir`. The
+    /// server inherits this environment, so HOME and XDG_CONFIG_HOME set here keep
+    /// probetop away from the user's config.
+    fn start(&mut self, dir: &Path, shell_command: &str) -> anyhow::Result<()> {
+        let output = run_bounded(
+            self.command()
+                .current_dir(dir)
+                .env("HOME", dir)
+                .env("XDG_CONFIG_HOME", dir.join("xdg"))
+                .env("SHELL", "/bin/sh")
+                .env_remove("RUST_LOG")
+                .args(["new-session", "-d", "-s", "bench"])
+                .args(["-x", &WIDTH.to_string(), "-y", &HEIGHT.to_string()])
+                .arg("-c")
+                .arg(dir)
+                .arg(shell_command),
+        )?;
+        if !output.status.success() {
+            bail!(
+                "tmux new-session failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let output = run_bounded(self.command().args([
+            "display-message",
+            "-p",
+            "-t",
+            "bench",
+            "#{socket_path}",
+        ]))?;
+        let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        self.socket_path = Some(path).filter(|p| p.is_absolute());
+        Ok(())
+    }
+
+    /// The pane's screen as plain text.
+    fn capture(&self) -> anyhow::Result<String> {
+        let output = run_bounded(self.command().args(["capture-pane", "-p", "-t", "bench"]))?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Types `key` into the pane.
+    fn send_key(&self, key: &str) -> anyhow::Result<()> {
+        run_bounded(self.command().args(["send-keys", "-t", "bench", key]))?;
+        Ok(())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // Hanging up the pane ends probetop too, if it is still running.
+        let _ = run_bounded(self.command().arg("kill-server"));
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Runs `command`, killing it past [`TMUX_LIMIT`].
+fn run_bounded(command: &mut Command) -> anyhow::Result<Output> {
+    let mut child = command.spawn().context("running tmux")?;
+    let deadline = Instant::now() + TMUX_LIMIT;
+    loop {
+        if child.try_wait().context("waiting for tmux")?.is_some() {
+            return child.wait_with_output().context("reading tmux's output");
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("tmux hung for {TMUX_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The loopback HTTP target (as in `benches/engine.rs`): `200 ok` at once on any path,
+/// counting requests.
+struct Server {
+    addr: SocketAddr,
+    requests: Arc<AtomicU64>,
+}
+
+impl Server {
+    /// Binds 127.0.0.1:0 and serves from a thread with its own runtime. The thread is
+    /// never joined: the server lives as long as the benchmark.
+    fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
+        listener
+            .set_nonblocking(true)
+            .context("making the listener non-blocking")?;
+        let addr = listener
+            .local_addr()
+            .context("reading the server address")?;
+        let requests = Arc::new(AtomicU64::new(0));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("building the server runtime")?;
+        let counter = requests.clone();
+        std::thread::Builder::new()
+            .name("bench-server".into())
+            .spawn(move || runtime.block_on(serve(listener, counter)))
+            .context("spawning the server thread")?;
+        Ok(Server { addr, requests })
+    }
+
+    /// Requests answered so far.
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+/// Accepts connections, one task each, until the benchmark's process ends (the only
+/// loop not bounded by a count or a deadline: returning from `main` stops it).
+async fn serve(listener: TcpListener, requests: Arc<AtomicU64>) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("bench ui: server: cannot register the listener: {e}");
+            return;
+        }
+    };
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Transient (out of descriptors and the like): the probes report it.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let requests = requests.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                requests.fetch_add(1, Ordering::Relaxed);
+                answer(request)
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// `200 ok`, whatever was asked.
+async fn answer(_request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+}

@@ -1,0 +1,488 @@
+//! End to end in a real terminal: the `probetop` binary runs inside tmux against a
+//! loopback test server, and the test reads the screen the way a user would.
+//!
+//! It checks that the table fills with numbers, that `e` exports a JSON and a CSV
+//! that agree with each other and with what the server did, and that `q` and SIGTERM
+//! both exit 0 and give the terminal back: normal screen, no mouse reporting, and the
+//! line discipline out of raw mode.
+//!
+//! tmux is required: without it the tests fail with a message saying so (CI installs
+//! it in `.ci/run`), because a silently skipped end-to-end test looks like a pass.
+//! Every tmux server gets its own socket name (`-L`), so parallel tests and servers
+//! left over from a crashed run never see each other, and a guard kills the server
+//! however the test ends.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use support::TestServer;
+
+/// The tmux session name (one session per tmux server, so it never collides).
+const SESSION: &str = "probetop";
+/// How long any one wait for the screen or a file may take. Generous: a loaded
+/// 2-core CI machine may take seconds to start a debug binary, and the waits end as
+/// soon as the condition holds, so a fast machine does not pay for it.
+const WAIT_LIMIT: Duration = Duration::from_secs(20);
+/// Time between two looks at the screen.
+const POLL_STEP: Duration = Duration::from_millis(100);
+/// Longest a single tmux command may take before the test gives up on it.
+const TMUX_LIMIT: Duration = Duration::from_secs(10);
+
+/// Names of the endpoints in the config.
+const OK_NAME: &str = "fast-ok";
+const FAIL_NAME: &str = "always-503";
+
+/// A tmux server of our own, on a unique socket; killed when dropped, so a failed
+/// assertion never leaves it (or the probetop inside it) running.
+struct Tmux {
+    socket: String,
+    /// The socket file, once the server runs: tmux leaves it behind on `kill-server`,
+    /// so the guard removes it.
+    socket_path: Option<PathBuf>,
+}
+
+impl Tmux {
+    /// A guard for a fresh socket name; nothing runs until [`Tmux::start`].
+    fn new(tag: &str) -> Self {
+        require_tmux();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Tmux {
+            socket: format!("probetop-e2e-{tag}-{}-{nanos}", std::process::id()),
+            socket_path: None,
+        }
+    }
+
+    /// A tmux command talking to our server only, with no user config read.
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            // Running the tests from inside tmux must not make this tmux talk to the
+            // developer's server.
+            .env_remove("TMUX")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Starts the server with one 120×30 session running `shell_command` in `dir`.
+    ///
+    /// The server is started by this very command, so it inherits this environment:
+    /// that is how HOME and XDG_CONFIG_HOME reach probetop, keeping it away from the
+    /// user's config files.
+    fn start(&mut self, dir: &Path, shell_command: &str) {
+        let mut command = self.command();
+        command
+            .current_dir(dir)
+            .env("HOME", dir)
+            .env("XDG_CONFIG_HOME", dir.join("xdg"))
+            .env("SHELL", "/bin/sh")
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .args(["new-session", "-d", "-x", "120", "-y", "30", "-s", SESSION])
+            .arg("-c")
+            .arg(dir)
+            .arg(shell_command);
+        let output = run_bounded(&mut command, "tmux new-session");
+        assert!(
+            output.status.success(),
+            "tmux new-session failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        self.socket_path =
+            Some(PathBuf::from(self.display("#{socket_path}"))).filter(|p| p.is_absolute());
+    }
+
+    /// The visible screen of the pane, as plain text.
+    fn capture(&self) -> String {
+        let output = run_bounded(
+            self.command().args(["capture-pane", "-p", "-t", SESSION]),
+            "tmux capture-pane",
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// A tmux format (`#{...}`) evaluated for the pane.
+    fn display(&self, format: &str) -> String {
+        let output = run_bounded(
+            self.command()
+                .args(["display-message", "-p", "-t", SESSION, format]),
+            "tmux display-message",
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// Types `key` into the pane.
+    fn send_key(&self, key: &str) {
+        let output = run_bounded(
+            self.command().args(["send-keys", "-t", SESSION, key]),
+            "tmux send-keys",
+        );
+        assert!(
+            output.status.success(),
+            "tmux send-keys {key} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // Best effort, and never a panic inside a panic: the server may have ended by
+        // itself already. Killing it hangs up the pane, which ends probetop too.
+        if let Ok(child) = self.command().arg("kill-server").spawn() {
+            let _ = wait_child(child, TMUX_LIMIT);
+        }
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Fails the test, clearly, when tmux cannot be run.
+fn require_tmux() {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "tmux is not installed (or not on PATH): the end-to-end tests need it. \
+         Install it, e.g. `apt-get install -y tmux`; CI's .ci/run does so."
+    );
+}
+
+/// Runs `command` to completion, failing the test if it takes over [`TMUX_LIMIT`].
+fn run_bounded(command: &mut Command, what: &str) -> Output {
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    wait_child(child, TMUX_LIMIT).unwrap_or_else(|| panic!("{what} hung for {TMUX_LIMIT:?}"))
+}
+
+/// Waits for `child` at most `limit`; kills it and returns `None` past that.
+fn wait_child(mut child: std::process::Child, limit: Duration) -> Option<Output> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().ok(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+/// Polls `check` every [`POLL_STEP`] for at most [`WAIT_LIMIT`]; returns its first
+/// `Some`, or fails the test with `what`, the last screen and probetop's log.
+fn wait_for<T>(tmux: &Tmux, run: &Run, what: &str, mut check: impl FnMut(&str) -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT_LIMIT;
+    let mut screen;
+    loop {
+        screen = tmux.capture();
+        if let Some(found) = check(&screen) {
+            return found;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(POLL_STEP);
+    }
+    panic!(
+        "timed out after {WAIT_LIMIT:?} waiting for {what}\n--- screen ---\n{screen}\n--- probetop log ---\n{}",
+        run.log()
+    );
+}
+
+/// `text` quoted for `sh`.
+fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// A probetop run's working directory and the files the pane's shell writes there.
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    /// Writes the config: one endpoint that answers after 20 ms, one that always
+    /// answers 503, both every 200 ms; exports go to `./exports`.
+    fn new(server: &TestServer) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("probetop-e2e-")
+            .tempdir()
+            .expect("creating a temporary directory");
+        let config = format!(
+            r#"[defaults]
+interval = "200ms"
+timeout = "2s"
+
+[export]
+dir = "exports"
+
+[[endpoint]]
+name = "{OK_NAME}"
+url = "{ok}"
+
+[[endpoint]]
+name = "{FAIL_NAME}"
+url = "{fail}"
+"#,
+            ok = server.url("/delay/20"),
+            fail = server.url("/status/503"),
+        );
+        std::fs::write(dir.path().join("probetop.toml"), config).expect("writing the config");
+        Run { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The pane's command: probetop (its pid written first, `exec` so that the pid is
+    /// probetop's own), then its exit code shown on the screen and kept in a file,
+    /// then the terminal settings (renamed into place, so they are never read half
+    /// written), then a pause so the pane stays readable (the guard
+    /// kills the server long before the pause ends).
+    fn shell_command(&self) -> String {
+        let binary = env!("CARGO_BIN_EXE_probetop");
+        let q = |name: &str| sh_quote(&self.path(name).to_string_lossy());
+        format!(
+            "sh -c 'echo $$ > \"$0\"; exec \"$1\" -c \"$2\" --log-file \"$3\"' {pid} {binary} {config} {log}; \
+             echo EXITED:$? | tee {exit}; stty -a > {stty}.tmp && mv {stty}.tmp {stty}; sleep 60",
+            pid = q("pid"),
+            binary = sh_quote(binary),
+            config = q("probetop.toml"),
+            log = q("probetop.log"),
+            exit = q("exit-code"),
+            stty = q("stty"),
+        )
+    }
+
+    /// probetop's diagnostics so far, for failure messages.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("probetop.log")).unwrap_or_default()
+    }
+
+    /// The contents of `name`, once it exists and is complete (ends with a newline).
+    fn file(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.path(name))
+            .ok()
+            .filter(|text| text.ends_with('\n'))
+    }
+
+    /// The exported JSON and CSV paths, once both exist.
+    fn exports(&self) -> Option<(PathBuf, PathBuf)> {
+        let entries = std::fs::read_dir(self.path("exports")).ok()?;
+        let (mut json, mut csv) = (None, None);
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("json") => json = Some(path),
+                Some("csv") => csv = Some(path),
+                _ => {}
+            }
+        }
+        Some((json?, csv?))
+    }
+}
+
+/// The whitespace-separated cells after `name` on the screen line of that endpoint.
+/// With 120 columns the table has every column: LAST P50 P90 P99 MAX OK% PROBES …
+fn row_cells<'a>(screen: &'a str, name: &str) -> Option<Vec<&'a str>> {
+    let line = screen.lines().find(|l| {
+        l.split_whitespace()
+            .nth(1)
+            .is_some_and(|second| second == name)
+    })?;
+    let (_, rest) = line.split_once(name)?;
+    Some(rest.split_whitespace().collect())
+}
+
+/// Both endpoints have numbers: a p50 for the good one, probes for both.
+fn table_has_numbers(screen: &str) -> Option<f64> {
+    let ok = row_cells(screen, OK_NAME)?;
+    let fail = row_cells(screen, FAIL_NAME)?;
+    let p50: f64 = ok.get(1)?.parse().ok()?;
+    let ok_probes: u64 = ok.get(6)?.parse().ok()?;
+    let fail_probes: u64 = fail.get(6)?.parse().ok()?;
+    (ok_probes > 0 && fail_probes > 0).then_some(p50)
+}
+
+/// The dashboard's header: `probetop`, then the run time as HH:MM:SS.
+fn shows_header(screen: &str) -> bool {
+    screen.lines().any(|line| {
+        let mut words = line.split_whitespace();
+        words.next() == Some("probetop")
+            && words.next().is_some_and(|t| {
+                t.len() == 8 && t.split(':').count() == 3 && t.split(':').all(is_number)
+            })
+    })
+}
+
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Starts probetop in tmux and waits until the table shows numbers for both
+/// endpoints; returns the good endpoint's p50 as shown.
+fn start_dashboard(tmux: &mut Tmux, run: &Run) -> f64 {
+    tmux.start(run.dir.path(), &run.shell_command());
+    let p50 = wait_for(tmux, run, "numbers for both endpoints", table_has_numbers);
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "1",
+        "the dashboard should draw on the alternate screen"
+    );
+    p50
+}
+
+/// Waits until the pane's shell has recorded probetop's exit, then checks that it
+/// exited 0 and that the terminal is back to normal.
+fn assert_exited_cleanly(tmux: &Tmux, run: &Run) {
+    wait_for(tmux, run, "probetop to exit", |_| run.file("exit-code"));
+    let code = run.file("exit-code").unwrap_or_default();
+    assert_eq!(
+        code.trim(),
+        "EXITED:0",
+        "probetop's exit; log:\n{}",
+        run.log()
+    );
+    // The marker is printed on the normal screen, so seeing it proves the switch back.
+    let screen = wait_for(tmux, run, "the exit marker on the screen", |screen| {
+        screen.contains("EXITED:0").then(|| screen.to_string())
+    });
+    assert!(
+        !shows_header(&screen),
+        "the dashboard is still on screen after exit:\n{screen}"
+    );
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "alternate screen left"
+    );
+    // The mouse reporting the dashboard turned on must be off again, or clicks in the
+    // shell would type escape sequences.
+    assert_eq!(
+        tmux.display("#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}"),
+        "000",
+        "mouse reporting left on"
+    );
+    assert_eq!(tmux.display("#{cursor_flag}"), "1", "cursor left hidden");
+    // Raw mode is a setting of the terminal device, which tmux cannot see: the shell
+    // recorded `stty -a` after probetop exited.
+    let stty = wait_for(tmux, run, "the stty settings", |_| run.file("stty"));
+    let flags: Vec<&str> = stty.split_whitespace().collect();
+    for flag in ["icanon", "echo", "isig"] {
+        assert!(
+            flags.contains(&flag),
+            "the terminal is still in raw mode ({flag} is off): {stty}"
+        );
+    }
+}
+
+#[test]
+fn dashboard_shows_exports_and_quits_cleanly() {
+    let server = TestServer::start();
+    let run = Run::new(&server);
+    let mut tmux = Tmux::new("quit");
+    let shown_p50 = start_dashboard(&mut tmux, &run);
+    assert!(
+        (15.0..200.0).contains(&shown_p50),
+        "the screen's p50 of a 20 ms endpoint is {shown_p50}"
+    );
+
+    tmux.send_key("e");
+    wait_for(&tmux, &run, "the export status and files", |screen| {
+        let status = screen
+            .lines()
+            .any(|l| l.trim_start().starts_with("exported"));
+        if status { run.exports() } else { None }
+    });
+    let (json_path, csv_path) = run.exports().expect("both export files");
+
+    let text = std::fs::read_to_string(&json_path).expect("reading the JSON export");
+    let snapshot: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the JSON export does not parse ({e}):\n{text}"));
+    let endpoints = snapshot["endpoints"].as_array().expect("endpoints array");
+    assert_eq!(endpoints.len(), 2, "{snapshot:#}");
+    let ok = support::endpoint(&snapshot, OK_NAME);
+    let probes = support::count(ok, "probes");
+    assert!(probes > 0, "{ok:#}");
+    assert_eq!(support::count(ok, "ok"), probes, "{ok:#}");
+    let p50 = ok["latency_ms"]["p50"].as_f64().expect("latency_ms.p50");
+    // 20 ms of server delay, plus loopback and a debug build on a busy machine.
+    assert!((20.0..=40.0).contains(&p50), "p50 {p50} ms: {ok:#}");
+    let fail = support::endpoint(&snapshot, FAIL_NAME);
+    let fail_probes = support::count(fail, "probes");
+    assert!(fail_probes > 0, "{fail:#}");
+    assert_eq!(
+        fail["errors"]["status"].as_u64(),
+        Some(fail_probes),
+        "{fail:#}"
+    );
+    assert_eq!(
+        fail["status_codes"]["503"].as_u64(),
+        Some(fail_probes),
+        "{fail:#}"
+    );
+
+    let mut reader = csv::Reader::from_path(&csv_path).expect("opening the CSV export");
+    let header = reader.headers().expect("CSV header").clone();
+    let name_at = header
+        .iter()
+        .position(|h| h == "name")
+        .expect("name column");
+    let probes_at = header
+        .iter()
+        .position(|h| h == "probes")
+        .expect("probes column");
+    let rows: Vec<csv::StringRecord> = reader
+        .records()
+        .collect::<Result<_, _>>()
+        .expect("CSV rows");
+    assert_eq!(rows.len(), 2, "CSV rows: {rows:?}");
+    for row in &rows {
+        let name = &row[name_at];
+        let in_json = support::count(support::endpoint(&snapshot, name), "probes");
+        assert_eq!(row[probes_at], in_json.to_string(), "probes of {name}");
+    }
+
+    tmux.send_key("q");
+    assert_exited_cleanly(&tmux, &run);
+}
+
+#[test]
+fn sigterm_exits_zero_and_restores_the_terminal() {
+    let server = TestServer::start();
+    let run = Run::new(&server);
+    let mut tmux = Tmux::new("sigterm");
+    // Numbers on screen mean several loop turns have passed, so the signal handler
+    // is installed by now.
+    start_dashboard(&mut tmux, &run);
+
+    let pid: libc::pid_t = run
+        .file("pid")
+        .and_then(|text| text.trim().parse().ok())
+        .expect("the pid file");
+    // The pid must still be probetop's: never signal a stranger.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "probetop", "pid {pid} is not probetop");
+    // SAFETY: kill(2) with a valid signal number has no memory-safety preconditions.
+    let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
+
+    assert_exited_cleanly(&tmux, &run);
+}
