@@ -35,6 +35,15 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new(SIGNIFICANT_DIGITS).expect("3 significant digits is a valid precision")
 }
 
+/// A histogram like [`new_histogram`], already sized for values up to `highest` µs.
+pub fn histogram_up_to(highest: u64) -> Histogram<u64> {
+    let mut histogram =
+        Histogram::new_with_bounds(1, highest.clamp(2, MAX_RECORDED_US), SIGNIFICANT_DIGITS)
+            .unwrap_or_else(|_| new_histogram());
+    histogram.auto(true);
+    histogram
+}
+
 /// Largest latency recorded, in microseconds (one hour): a bound on how far a
 /// histogram grows, whatever a broken clock or a stalled process reports.
 pub const MAX_RECORDED_US: u64 = 3_600_000_000;

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::clock::duration_to_ds;
-use super::{LatencySummary, new_histogram, record_us};
+use super::{LatencySummary, histogram_up_to, record_us};
 
 /// Latency value of an entry without a complete response.
 const NO_LATENCY: u32 = u32::MAX;
@@ -86,10 +86,17 @@ impl Window {
     /// Summary of the entries within `span` before `now_ds`.
     pub fn summary(&self, now_ds: u32, span: Duration) -> WindowSummary {
         let oldest = now_ds.saturating_sub(duration_to_ds(span));
-        let mut histogram = new_histogram();
+        let in_span = || self.entries.iter().filter(move |e| e.at_ds >= oldest);
+        // Sized for the slowest entry up front: growing it sample by sample would
+        // reallocate and copy the counts several times per summary.
+        let slowest = in_span()
+            .filter_map(WindowEntry::latency_us)
+            .max()
+            .unwrap_or(1);
+        let mut histogram = histogram_up_to(u64::from(slowest));
         let mut probes = 0;
         let mut ok = 0;
-        for entry in self.entries.iter().filter(|e| e.at_ds >= oldest) {
+        for entry in in_span() {
             probes += 1;
             ok += u64::from(entry.ok);
             if let Some(us) = entry.latency_us() {

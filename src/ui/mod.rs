@@ -60,6 +60,8 @@ pub struct Dashboard<'a> {
 struct Fetched {
     overview: OverviewData,
     detail: Option<DetailData>,
+    /// How long the statistics thread took to compute it.
+    cost: Duration,
 }
 
 impl OverviewData {
@@ -85,8 +87,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
     let mut detail: Option<DetailData> = None;
     let mut rate: Option<f64> = None;
     let mut events = EventStream::new();
-    let mut refresh = tokio::time::interval(REFRESH_INTERVAL);
-    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_refresh = Instant::now();
     // Bounded, and provably drained: at most one fetch and a few exports in flight.
     let (fetched_tx, mut fetched_rx) = mpsc::channel::<Option<Fetched>>(4);
     let (status_tx, mut status_rx) = mpsc::channel::<Status>(4);
@@ -143,13 +144,21 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
                 // The terminal is gone: nothing left to draw on.
                 Some(Err(_)) | None => break,
             },
-            _ = refresh.tick() => effect = Some(Effect::Refresh),
+            () = tokio::time::sleep_until(next_refresh.into()), if !fetching => {
+                // Pushed back until the answer comes (see below).
+                next_refresh = Instant::now() + REFRESH_INTERVAL;
+                effect = Some(Effect::Refresh);
+            }
             Some(fetched) = fetched_rx.recv() => {
                 // No answer: the statistics thread is gone (it panicked); nothing
                 // true is left to show.
                 let Some(fetched) = fetched else {
                     anyhow::bail!("the statistics stopped");
                 };
+                // Thousands of endpoints take the statistics thread a while to
+                // summarise: refresh less often then, so that it spends at most a
+                // fifth of its time on the view.
+                next_refresh = Instant::now() + REFRESH_INTERVAL.max(fetched.cost * 4);
                 rate = probe_rate(&data, &fetched.overview).or(rate);
                 data = fetched.overview;
                 detail = fetched.detail;
@@ -254,9 +263,15 @@ fn fetch(
     let tx = tx.clone();
     tasks.spawn(async move {
         let fetched = stats
-            .read(move |s| Fetched {
-                overview: model::overview(s, &endpoints, span),
-                detail: detail_index.and_then(|i| model::detail(s, i, span)),
+            .read(move |s| {
+                let started = Instant::now();
+                let overview = model::overview(s, &endpoints, span);
+                let detail = detail_index.and_then(|i| model::detail(s, i, span));
+                Fetched {
+                    overview,
+                    detail,
+                    cost: started.elapsed(),
+                }
             })
             .await;
         let _ = tx.send(fetched).await;
