@@ -160,14 +160,17 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
                 // fifth of its time on the view.
                 next_refresh = Instant::now() + REFRESH_INTERVAL.max(fetched.cost * 4);
                 rate = probe_rate(&data, &fetched.overview).or(rate);
-                data = fetched.overview;
-                detail = fetched.detail;
-                state.refresh_rows(&data);
+                // Nothing new (probing paused, say): no frame.
+                if fetched.overview != data || fetched.detail != detail {
+                    data = fetched.overview;
+                    detail = fetched.detail;
+                    state.refresh_rows(&data);
+                    dirty = true;
+                }
                 fetching = false;
                 if std::mem::take(&mut fetch_again) {
                     effect = Some(Effect::Refresh);
                 }
-                dirty = true;
             }
             Some(status) = status_rx.recv() => {
                 state.status = Some(status);
