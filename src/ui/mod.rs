@@ -65,6 +65,16 @@ struct Fetched {
 }
 
 impl OverviewData {
+    /// Whether `self` draws the same screen as `other` (the run time is shown in
+    /// whole seconds; the moment the data was taken is not shown).
+    pub fn looks_like(&self, other: &OverviewData) -> bool {
+        self.elapsed.as_secs() == other.elapsed.as_secs()
+            && self.total_probes == other.total_probes
+            && self.lag_p99_ms == other.lag_p99_ms
+            && self.span == other.span
+            && self.rows == other.rows
+    }
+
     /// No data yet.
     pub fn empty(span: Span) -> Self {
         OverviewData {
@@ -160,8 +170,9 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
                 // fifth of its time on the view.
                 next_refresh = Instant::now() + REFRESH_INTERVAL.max(fetched.cost * 4);
                 rate = probe_rate(&data, &fetched.overview).or(rate);
-                // Nothing new (probing paused, say): no frame.
-                if fetched.overview != data || fetched.detail != detail {
+                // Nothing on screen would change (paused, or no probe finished and
+                // the clock shows the same second): no frame.
+                if !fetched.overview.looks_like(&data) || fetched.detail != detail {
                     data = fetched.overview;
                     detail = fetched.detail;
                     state.refresh_rows(&data);
