@@ -92,6 +92,16 @@ fn duplicate_name() {
 }
 
 #[test]
+fn durations_beyond_what_a_clock_can_add_are_rejected() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\ntimeout = \"500000000000years\"\n",
+        "3:11",
+        "endpoint[0].timeout",
+        "longer than a year",
+    );
+}
+
+#[test]
 fn zero_timeout() {
     assert_error(
         "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\ntimeout = \"0s\"\n",
@@ -173,6 +183,13 @@ fn bad_command_line_values_are_usage_errors() {
         vec!["--check", "not-a-url"],
         vec!["--check", "-i", "fast", "http://127.0.0.1:9/"],
         vec!["--check", "-t", "0s", "http://127.0.0.1:9/"],
+        vec!["--check", "-i", "500us", "http://127.0.0.1:9/"],
+        vec![
+            "--check",
+            "--duration",
+            "500000000000years",
+            "http://127.0.0.1:9/",
+        ],
         vec!["--no-such-flag"],
     ] {
         let output = run(probetop(dir.path()).args(&args), Duration::from_secs(30));

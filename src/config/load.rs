@@ -420,7 +420,8 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                             self.error(
                                 format!("{key}.url"),
                                 text.span(),
-                                format!("invalid URL {s:?}: {why}"),
+                                // As written: the interpolated text may hold a secret.
+                                format!("invalid URL {:?}: {why}", text.get_ref()),
                             )
                         })
                         .ok()

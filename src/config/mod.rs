@@ -126,10 +126,16 @@ impl Expect {
     }
 }
 
-/// The default overlap cap: enough that timeouts alone never skip a tick.
+/// The largest default overlap cap.
+pub const MAX_DEFAULT_IN_FLIGHT: u32 = 1000;
+
+/// The default overlap cap: enough that timeouts alone never skip a tick (up to
+/// [`MAX_DEFAULT_IN_FLIGHT`] probes of one endpoint at once).
 pub fn default_max_in_flight(interval: Duration, timeout: Duration) -> u32 {
     let ratio = timeout.as_nanos().div_ceil(interval.as_nanos().max(1));
     // One more than the ratio, so a probe finishing right at its timeout never
     // collides with the tick that is due at the same instant.
-    u32::try_from(ratio + 1).unwrap_or(u32::MAX).max(1)
+    u32::try_from(ratio + 1)
+        .unwrap_or(u32::MAX)
+        .clamp(1, MAX_DEFAULT_IN_FLIGHT)
 }

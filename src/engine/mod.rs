@@ -20,6 +20,10 @@ use crate::config::Endpoint;
 use crate::probe::{ClientPool, Prober};
 use crate::stats::{Clock, Recorder, Sample, SampleKind};
 
+/// How late a tick may fire before the ticks missed meanwhile are counted as
+/// skipped in one go instead of being fired late one by one.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(1);
+
 /// The running probes of every endpoint.
 pub struct Engine {
     /// While true, ticks pass without probes (and are not counted as skipped).
@@ -129,10 +133,26 @@ impl EndpointTask {
                 () = self.stop.cancelled() => break,
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 () = tokio::time::sleep_until(due.into()) => {
-                    let lag = Instant::now().saturating_duration_since(due);
+                    let now = Instant::now();
+                    let lag = now.saturating_duration_since(due);
                     self.schedule.advance();
                     if *self.paused.borrow() {
+                        self.schedule.skip_past(now, self.deadline);
                         continue;
+                    }
+                    // Far behind (the process was stopped, the machine slept): count
+                    // the ticks missed meanwhile as skipped at once rather than
+                    // replaying them one by one, which could never catch up.
+                    if lag > CATCH_UP_LIMIT {
+                        let missed = self.schedule.skip_past(now, self.deadline);
+                        if missed > 0 {
+                            self.recorder.record(Sample {
+                                endpoint: self.index,
+                                at: now,
+                                lag,
+                                kind: SampleKind::Skipped(missed),
+                            });
+                        }
                     }
                     if in_flight.len() < self.max_in_flight {
                         in_flight.spawn(probe(self.index, lag, self.prober.clone(), self.recorder.clone()));
@@ -141,7 +161,7 @@ impl EndpointTask {
                             endpoint: self.index,
                             at: Instant::now(),
                             lag,
-                            kind: SampleKind::Skipped,
+                            kind: SampleKind::Skipped(1),
                         });
                     }
                 }

@@ -36,6 +36,22 @@ impl Schedule {
         self.next += 1;
     }
 
+    /// Moves past every tick due before `now` (and before `deadline`, if any);
+    /// returns how many were passed over.
+    pub fn skip_past(&mut self, now: Instant, deadline: Option<Instant>) -> u64 {
+        let until = deadline.map_or(now, |d| d.min(now));
+        let Some(behind) = until.checked_duration_since(self.first) else {
+            return 0;
+        };
+        let interval = self.interval.as_nanos().max(1);
+        // Ticks 0..=due_index are due at or before `until`.
+        let due_index = u64::try_from(behind.as_nanos() / interval).unwrap_or(u64::MAX);
+        let target = due_index.saturating_add(1);
+        let passed = target.saturating_sub(self.next);
+        self.next = self.next.max(target);
+        passed
+    }
+
     /// Ticks handed out so far.
     pub fn ticks(&self) -> u64 {
         self.next
@@ -45,6 +61,20 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipping_past_counts_the_overdue_ticks() {
+        let start = Instant::now();
+        let mut s = Schedule::new(start, Duration::from_millis(100));
+        s.advance(); // tick 0 handed out
+        // At 1 050 ms, ticks 1..=10 are overdue: ten passed over, tick 11 is next.
+        assert_eq!(s.skip_past(start + Duration::from_millis(1050), None), 10);
+        assert_eq!(s.ticks(), 11);
+        assert_eq!(s.skip_past(start + Duration::from_millis(1050), None), 0);
+        // A deadline bounds what counts.
+        let deadline = Some(start + Duration::from_millis(1500));
+        assert_eq!(s.skip_past(start + Duration::from_secs(60), deadline), 5);
+    }
 
     #[test]
     fn due_times_do_not_drift() {

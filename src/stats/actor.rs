@@ -29,8 +29,9 @@ pub struct Sample {
 pub enum SampleKind {
     /// The probe finished with this outcome.
     Probed(ProbeOutcome),
-    /// The overlap cap was reached, so no probe was sent.
-    Skipped,
+    /// No probe was sent for this many ticks: the overlap cap was reached, or the
+    /// scheduler fell far behind (the process was stopped, the machine slept).
+    Skipped(u64),
 }
 
 type Reader = Box<dyn FnOnce(&StatsSnapshot) + Send>;
@@ -171,7 +172,7 @@ impl Store {
                 self.clock.wall(sample.at),
                 self.retention,
             ),
-            SampleKind::Skipped => stats.record_skipped(),
+            SampleKind::Skipped(ticks) => stats.record_skipped(ticks),
         }
     }
 

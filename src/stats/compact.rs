@@ -64,6 +64,9 @@ impl CompactHistogram {
                 .deserialize(&mut self.encoded.as_slice())
                 .unwrap_or_else(|_| new_histogram())
         };
+        // A decoded histogram has a fixed range: let later, slower samples grow it
+        // instead of being clamped to the largest value folded so far.
+        histogram.auto(true);
         for &micros in &self.pending {
             record_us(&mut histogram, u64::from(micros));
         }
@@ -109,6 +112,21 @@ mod tests {
             );
         }
         assert_eq!(decoded.max(), direct.max());
+    }
+
+    #[test]
+    fn slower_samples_after_a_fold_are_not_clamped() {
+        let mut compact = CompactHistogram::default();
+        for _ in 0..FOLD_AT {
+            compact.record(1_000);
+        }
+        for _ in 0..FOLD_AT + 10 {
+            compact.record(2_000_000);
+        }
+        let h = compact.to_histogram();
+        assert_eq!(h.len(), 2 * FOLD_AT as u64 + 10);
+        assert_eq!(h.max() / 1000, 2000, "max {} µs", h.max());
+        assert_eq!(h.value_at_quantile(0.99) / 1000, 2000);
     }
 
     #[test]

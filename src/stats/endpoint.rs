@@ -154,9 +154,9 @@ impl EndpointStats {
         });
     }
 
-    /// Counts a tick that was not probed.
-    pub fn record_skipped(&mut self) {
-        self.skipped += 1;
+    /// Counts ticks that were not probed.
+    pub fn record_skipped(&mut self, ticks: u64) {
+        self.skipped += ticks;
     }
 }
 

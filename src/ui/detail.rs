@@ -169,7 +169,10 @@ fn footer_line(theme: &Theme, width: usize) -> Line<'static> {
 fn status_line(state: &UiState, theme: &Theme, width: usize) -> Option<Line<'static>> {
     if state.confirm_reset {
         return Some(Line::styled(
-            fit("Reset all statistics? y = yes, any other key = no", width),
+            fit(
+                "Reset all statistics? y or Enter = yes, any other key = no",
+                width,
+            ),
             theme.warning(),
         ));
     }
@@ -711,7 +714,7 @@ fn tls_line(endpoint: &Endpoint, theme: &Theme) -> Option<Line<'static>> {
             clean(&ca.display().to_string())
         ))
     } else if endpoint.url.scheme() == "https" {
-        TextSpan::raw("verified (system roots)")
+        TextSpan::raw("verified (built-in webpki roots)")
     } else {
         return None;
     };

@@ -189,6 +189,15 @@ pub fn overview(stats: &StatsSnapshot, endpoints: &[Endpoint], span: Span) -> Ov
                     (None, None) => (String::new(), false),
                 },
             };
+            // What the columns do not show but a reader must not miss.
+            let mut notes = String::new();
+            if endpoint.insecure {
+                notes.push_str("insecure TLS · ");
+            }
+            if s.skipped > 0 {
+                notes.push_str(&format!("{} skipped · ", s.skipped));
+            }
+            let last_result = notes + &last_result;
             EndpointRow {
                 name: clean(&endpoint.name),
                 state: s.state,

@@ -249,7 +249,10 @@ fn status_line(state: &UiState, theme: &Theme, width: usize, total: usize) -> Li
     let shown = format!("{}/{total} shown", state.visible.len());
     if state.confirm_reset {
         return Line::styled(
-            fit("Reset all statistics? y = yes, any other key = no", width),
+            fit(
+                "Reset all statistics? y or Enter = yes, any other key = no",
+                width,
+            ),
             theme.warning(),
         );
     }

@@ -316,6 +316,7 @@ impl UiState {
 
     /// Applies a mouse event: the wheel moves the selection, a click selects a row.
     pub fn on_mouse(&mut self, mouse: MouseEvent) -> Option<Effect> {
+        let screen_before = self.screen;
         match mouse.kind {
             MouseEventKind::ScrollUp => self.move_by(-3),
             MouseEventKind::ScrollDown => self.move_by(3),
@@ -332,7 +333,8 @@ impl UiState {
             }
             _ => {}
         }
-        None
+        // The wheel in the detail view shows another endpoint: fetch its data.
+        (self.screen != screen_before).then_some(Effect::Refresh)
     }
 }
 
@@ -563,7 +565,7 @@ mod tests {
 
     #[test]
     fn mouse_wheel_scrolls_and_click_selects() {
-        let (mut s, _) = state();
+        let (mut s, d) = state();
         s.set_page(10, 2);
         let mouse = |kind, row| MouseEvent {
             kind,
@@ -585,5 +587,12 @@ mod tests {
             Some(1),
             "a click below the rows changes nothing"
         );
+        // In the detail view the wheel shows another endpoint, whose data must come.
+        key(&mut s, &d, KeyCode::Enter);
+        assert_eq!(
+            s.on_mouse(mouse(MouseEventKind::ScrollUp, 0)),
+            Some(Effect::Refresh)
+        );
+        assert_eq!(s.screen, Screen::Detail(0));
     }
 }

@@ -1,5 +1,6 @@
 //! Taking the terminal over and always giving it back: on quit, on error, on a
-//! signal, and on a panic (whose message is printed after the restore).
+//! signal, and on a panic anywhere (whose message is printed after the restore,
+//! and which then ends the program).
 
 use std::io::{Stdout, Write};
 use std::sync::Once;
@@ -56,6 +57,10 @@ fn install_panic_hook() {
         std::panic::set_hook(Box::new(move |info| {
             restore();
             previous(info);
+            // A panic on any thread (a probe task, the statistics) leaves the
+            // dashboard showing something untrue on a terminal it no longer owns:
+            // end the program here, with the message printed on a usable terminal.
+            std::process::exit(101);
         }));
     });
 }

@@ -173,7 +173,11 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
     match route {
         "delay" => {
             let ms: u64 = arg.parse().unwrap_or(0);
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+            // No timer at all for 0 ms: even a zero sleep waits for the timer's next
+            // millisecond tick.
+            if ms > 0 {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
             reply(200, Bytes::from_static(b"ok"))
         }
         "status" => reply(arg.parse().unwrap_or(500), Bytes::from_static(b"status")),
