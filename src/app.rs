@@ -93,7 +93,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     let code = if cli.headless {
-        run_headless(&config, cli.duration, &mut signals).await
+        run_headless(&config, cli.duration, cli.export_format, &mut signals).await
     } else {
         run_dashboard(&config, cli.duration, &mut signals).await
     };
@@ -217,6 +217,7 @@ impl Running {
 async fn run_headless(
     config: &Config,
     duration: Option<Duration>,
+    format: crate::snapshot::Format,
     signals: &mut Signals,
 ) -> ExitCode {
     let running = match start(config, duration, config.window) {
@@ -227,23 +228,28 @@ async fn run_headless(
         }
     };
     running.wait(signals).await;
-    let code = print_snapshot(config.endpoints.clone(), &running.stats).await;
+    let code = print_snapshot(config.endpoints.clone(), &running.stats, format).await;
     // It has answered `finish`, so it is ending: joining cannot block for long.
     let _ = tokio::task::spawn_blocking(move || running.stats_thread.join()).await;
     code
 }
 
-async fn print_snapshot(endpoints: Vec<Endpoint>, stats: &StatsHandle) -> ExitCode {
+async fn print_snapshot(
+    endpoints: Vec<Endpoint>,
+    stats: &StatsHandle,
+    format: crate::snapshot::Format,
+) -> ExitCode {
     let Some(copy) = stats.finish().await else {
         eprintln!("error: the statistics task ended early");
         return ExitCode::from(EXIT_FAILURE);
     };
     let built =
-        tokio::task::spawn_blocking(move || snapshot::build(&endpoints, &copy).to_json()).await;
+        tokio::task::spawn_blocking(move || format.render(&snapshot::build(&endpoints, &copy)))
+            .await;
     match built {
         Ok(json) => {
             let mut out = std::io::stdout().lock();
-            if writeln!(out, "{json}").and_then(|()| out.flush()).is_err() {
+            if write!(out, "{json}").and_then(|()| out.flush()).is_err() {
                 return ExitCode::from(EXIT_FAILURE);
             }
             ExitCode::SUCCESS
@@ -275,6 +281,7 @@ async fn run_dashboard(
         stats: running.stats.clone(),
         engine: &running.engine,
         export_dir: config.export_dir.clone(),
+        export_formats: config.export_formats.clone(),
         window: config.window,
         deadline: running.deadline,
         signals,

@@ -41,6 +41,10 @@ pub struct Cli {
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
+    /// Format of the headless snapshot on stdout: json, csv or md.
+    #[arg(long, value_name = "FMT", default_value = "json", value_parser = parse_format)]
+    pub export_format: crate::snapshot::Format,
+
     /// Where snapshots go (default: [export] dir, else ./probetop-snapshots).
     #[arg(long, value_name = "DIR")]
     pub export_dir: Option<PathBuf>,
@@ -48,6 +52,12 @@ pub struct Cli {
     /// Diagnostics go to this file (the UI owns the terminal).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+}
+
+/// Parses a snapshot format name.
+pub fn parse_format(text: &str) -> Result<crate::snapshot::Format, String> {
+    crate::snapshot::Format::from_name(text)
+        .ok_or_else(|| format!("unknown format {text:?}: expected json, csv or md"))
 }
 
 /// The shortest duration accepted: a finer interval could not be kept by the timer

@@ -10,8 +10,9 @@ use toml::de::{DeTable, DeValue};
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::raw::{RawConfig, RawEndpoint, RawExpect};
 use super::{
-    Config, ConnectionMode, DEFAULT_EXPORT_DIR, DEFAULT_INTERVAL, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_TIMEOUT, DEFAULT_WINDOW, Endpoint, Expect, default_max_in_flight, interpolate,
+    Config, ConnectionMode, DEFAULT_EXPORT_DIR, DEFAULT_EXPORT_FORMATS, DEFAULT_INTERVAL,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, Endpoint, Expect,
+    default_max_in_flight, interpolate,
 };
 
 /// What the command line contributes to the configuration.
@@ -67,6 +68,7 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
             source: None,
             window: DEFAULT_WINDOW,
             export_dir: PathBuf::from(DEFAULT_EXPORT_DIR),
+            export_formats: DEFAULT_EXPORT_FORMATS.to_vec(),
             endpoints: Vec::new(),
         },
     };
@@ -345,6 +347,10 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             Some(dir) => self.relative_path(dir),
             None => PathBuf::from(DEFAULT_EXPORT_DIR),
         };
+        let export_formats = match &raw.export.formats {
+            Some(list) => self.formats(list),
+            None => DEFAULT_EXPORT_FORMATS.to_vec(),
+        };
         let defaults = EndpointDefaults {
             interval,
             timeout,
@@ -391,6 +397,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             source: Some(self.path.to_path_buf()),
             window,
             export_dir,
+            export_formats,
             endpoints,
         }
     }
@@ -578,6 +585,32 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             body_contains: raw.body_contains.as_ref().map(|b| b.get_ref().clone()),
             max_latency: self.duration(&format!("{key}.max_latency"), raw.max_latency.as_ref()),
         }
+    }
+
+    fn formats(&mut self, list: &Spanned<Vec<Spanned<String>>>) -> Vec<crate::snapshot::Format> {
+        if list.get_ref().is_empty() {
+            self.error(
+                "export.formats".into(),
+                list.span(),
+                "formats is empty: give at least one of \"json\", \"csv\", \"md\"".into(),
+            );
+        }
+        let mut formats = Vec::new();
+        for (i, name) in list.get_ref().iter().enumerate() {
+            match crate::snapshot::Format::from_name(name.get_ref()) {
+                Some(format) if !formats.contains(&format) => formats.push(format),
+                Some(_) => {}
+                None => self.error(
+                    format!("export.formats[{i}]"),
+                    name.span(),
+                    format!(
+                        "unknown format {:?}: expected \"json\", \"csv\" or \"md\"",
+                        name.get_ref()
+                    ),
+                ),
+            }
+        }
+        formats
     }
 
     fn duration(&mut self, key: &str, value: Option<&Spanned<String>>) -> Option<Duration> {
@@ -800,6 +833,21 @@ interval = "250ms"
             let e = first_error(text);
             assert_eq!(e.key.as_deref(), Some(key), "{e}");
         }
+    }
+
+    #[test]
+    fn export_formats_are_checked() {
+        use crate::snapshot::Format;
+        let config = parse(
+            "[export]\nformats = [\"md\", \"json\", \"md\"]\n[[endpoint]]\nurl = \"http://x/\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.export_formats, [Format::Markdown, Format::Json]);
+        let e = first_error("[export]\nformats = [\"json\", \"pdf\"]\n");
+        assert_eq!(e.key.as_deref(), Some("export.formats[1]"), "{e}");
+        assert!(e.message.contains("unknown format \"pdf\""), "{e}");
+        let e = first_error("[export]\nformats = []\n");
+        assert_eq!(e.key.as_deref(), Some("export.formats"), "{e}");
     }
 
     #[test]

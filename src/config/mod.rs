@@ -23,6 +23,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
 /// Default export directory.
 pub const DEFAULT_EXPORT_DIR: &str = "probetop-snapshots";
+/// The formats the export key writes by default.
+pub const DEFAULT_EXPORT_FORMATS: [crate::snapshot::Format; 2] =
+    [crate::snapshot::Format::Json, crate::snapshot::Format::Csv];
 /// Default cap on a response body; a larger body is a `body` error.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -35,6 +38,8 @@ pub struct Config {
     pub window: Duration,
     /// Where snapshots are written.
     pub export_dir: PathBuf,
+    /// The formats the export key writes.
+    pub export_formats: Vec<crate::snapshot::Format>,
     /// What to probe, in file order, then command-line order.
     pub endpoints: Vec<Endpoint>,
 }

@@ -34,6 +34,7 @@ pub struct RawDefaults {
 #[serde(deny_unknown_fields)]
 pub struct RawExport {
     pub dir: Option<Spanned<String>>,
+    pub formats: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[endpoint]]`.

@@ -117,7 +117,7 @@ fn latency_fields(summary: Option<&LatencySummary>) -> Vec<String> {
 ///
 /// Rust's `{}` would print `1` where the JSON has `1.0`: the same value, but not the
 /// same text, and a diff of the two exports should show no difference.
-fn number(x: f64) -> String {
+pub(super) fn number(x: f64) -> String {
     serde_json::to_string(&x).expect("serialising an f64 cannot fail")
 }
 

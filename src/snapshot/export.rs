@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::Snapshot;
-use super::csv::to_csv;
+use super::{Format, Snapshot};
 
 /// Most stems tried for one export; beyond it something else is filling the directory.
 const MAX_ATTEMPTS: u32 = 1000;
@@ -80,68 +79,80 @@ impl std::error::Error for ExportError {
 /// This blocks on file system calls (including `fsync`): from async code, run it in
 /// `tokio::task::spawn_blocking`.
 pub fn export(dir: &Path, snapshot: &Snapshot) -> Result<ExportedFiles, ExportError> {
+    let paths = export_as(dir, snapshot, &[Format::Json, Format::Csv])?;
+    Ok(ExportedFiles {
+        json: paths[0].clone(),
+        csv: paths[1].clone(),
+    })
+}
+
+/// Writes `snapshot` into `dir` (created if missing) once per format in `formats`,
+/// all with the same stem `probetop-<taken_at as YYYYMMDDTHHMMSSZ>`; returns the paths
+/// in the order of `formats`.
+///
+/// All or nothing: on error, none of the files is left behind, nor any temporary file.
+/// Blocking, like [`export`].
+pub fn export_as(
+    dir: &Path,
+    snapshot: &Snapshot,
+    formats: &[Format],
+) -> Result<Vec<PathBuf>, ExportError> {
     fs::create_dir_all(dir).map_err(|e| ExportError::new("create directory", dir, e))?;
 
     let base = file_stem(&snapshot.taken_at);
+    let name = |stem: &str, format: &Format| dir.join(format!("{stem}.{}", format.extension()));
+    let texts: Vec<String> = formats.iter().map(|f| f.render(snapshot)).collect();
     // Errors before a name is claimed name the file the user would have got.
-    let first_json = dir.join(format!("{base}.json"));
-    let first_csv = dir.join(format!("{base}.csv"));
-    let mut json_text = snapshot.to_json();
-    json_text.push('\n');
-    let csv_text = to_csv(snapshot);
+    let mut temps: Vec<Option<NamedTempFile>> = Vec::with_capacity(formats.len());
+    for (format, text) in formats.iter().zip(&texts) {
+        temps.push(Some(write_temp(
+            dir,
+            &name(&base, format),
+            text.as_bytes(),
+        )?));
+    }
 
-    let mut json_tmp = Some(write_temp(dir, &first_json, json_text.as_bytes())?);
-    let mut csv_tmp = write_temp(dir, &first_csv, csv_text.as_bytes())?;
-
-    for attempt in 1..=MAX_ATTEMPTS {
+    'stems: for attempt in 1..=MAX_ATTEMPTS {
         let stem = numbered_stem(&base, attempt);
-        let json_path = dir.join(format!("{stem}.json"));
-        let csv_path = dir.join(format!("{stem}.csv"));
-        // Skip a stem when either name is taken, so the pair stays together. This check
+        let paths: Vec<PathBuf> = formats.iter().map(|f| name(&stem, f)).collect();
+        // Skip a stem when any name is taken, so the files stay together. This check
         // alone would race with a concurrent export; the no-clobber renames settle that.
-        if taken(&json_path) || taken(&csv_path) {
+        if paths.iter().any(|p| taken(p)) {
             continue;
         }
-
-        let tmp = match json_tmp.take() {
-            Some(tmp) => tmp,
-            None => write_temp(dir, &json_path, json_text.as_bytes())?,
-        };
-        match tmp.persist_noclobber(&json_path) {
-            Ok(_) => {}
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
-                json_tmp = Some(e.file);
-                continue;
-            }
-            Err(e) => return Err(ExportError::new("write", &json_path, e.error)),
-        }
-
-        match csv_tmp.persist_noclobber(&csv_path) {
-            Ok(_) => {
-                sync_dir(dir);
-                return Ok(ExportedFiles {
-                    json: json_path,
-                    csv: csv_path,
-                });
-            }
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
-                // Someone took the CSV name after our check: give the JSON name back
-                // (its text is rewritten on the next attempt) so the stems stay paired.
-                csv_tmp = e.file;
-                fs::remove_file(&json_path)
-                    .map_err(|e| ExportError::new("remove", &json_path, e))?;
-            }
-            Err(e) => {
-                // All or nothing: a JSON without its CSV is not an export. Best effort,
-                // as the error about the CSV is the one worth reporting.
-                let _ = fs::remove_file(&json_path);
-                return Err(ExportError::new("write", &csv_path, e.error));
+        let mut placed: Vec<&PathBuf> = Vec::with_capacity(paths.len());
+        for (i, path) in paths.iter().enumerate() {
+            let tmp = match temps[i].take() {
+                Some(tmp) => tmp,
+                None => write_temp(dir, path, texts[i].as_bytes())?,
+            };
+            match tmp.persist_noclobber(path) {
+                Ok(_) => placed.push(path),
+                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                    // Someone took this name after our check: give back the names
+                    // placed so far (their text is rewritten on the next attempt) so
+                    // that the stems stay together.
+                    temps[i] = Some(e.file);
+                    for done in placed {
+                        fs::remove_file(done).map_err(|e| ExportError::new("remove", done, e))?;
+                    }
+                    continue 'stems;
+                }
+                Err(e) => {
+                    // All or nothing. Best effort: the error worth reporting is this one.
+                    for done in placed {
+                        let _ = fs::remove_file(done);
+                    }
+                    return Err(ExportError::new("write", path, e.error));
+                }
             }
         }
+        sync_dir(dir);
+        return Ok(paths);
     }
     Err(ExportError::new(
         "write",
-        &first_json,
+        &name(&base, formats.first().unwrap_or(&Format::Json)),
         io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("{MAX_ATTEMPTS} exports with this time exist already"),

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod export;
 mod histogram;
+pub mod markdown;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -15,6 +16,52 @@ pub use histogram::{ENCODING, decode_histogram, encode_histogram};
 use crate::config::Endpoint;
 use crate::probe::ErrorClass;
 use crate::stats::{LatencySummary, StatsSnapshot};
+
+/// A file format of the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// The JSON document of DESIGN.md.
+    Json,
+    /// One row per endpoint.
+    Csv,
+    /// Tables to paste into an incident note.
+    Markdown,
+}
+
+impl Format {
+    /// Every format, by name.
+    pub const NAMES: [(&'static str, Format); 3] = [
+        ("json", Format::Json),
+        ("csv", Format::Csv),
+        ("md", Format::Markdown),
+    ];
+
+    /// The format called `name` (`json`, `csv`, `md`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, format)| *format)
+    }
+
+    /// Its file extension (also its name).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Markdown => "md",
+        }
+    }
+
+    /// `snapshot` in this format, ending with a newline.
+    pub fn render(self, snapshot: &Snapshot) -> String {
+        match self {
+            Format::Json => snapshot.to_json() + "\n",
+            Format::Csv => csv::to_csv(snapshot),
+            Format::Markdown => markdown::to_markdown(snapshot),
+        }
+    }
+}
 
 /// The snapshot format version.
 pub const VERSION: u32 = 1;

@@ -48,6 +48,8 @@ pub struct Dashboard<'a> {
     pub engine: &'a Engine,
     /// Where exports go.
     pub export_dir: PathBuf,
+    /// What the export key writes.
+    pub export_formats: Vec<crate::snapshot::Format>,
     /// The configured window (the dashboard starts at the closest span).
     pub window: Duration,
     /// End of `--duration`, if given.
@@ -298,6 +300,7 @@ fn export(tasks: &mut JoinSet<()>, dashboard: &Dashboard<'_>, tx: &mpsc::Sender<
     let stats = dashboard.stats.clone();
     let endpoints = dashboard.endpoints.clone();
     let dir = dashboard.export_dir.clone();
+    let formats = dashboard.export_formats.clone();
     let tx = tx.clone();
     tasks.spawn(async move {
         let status = match stats
@@ -310,15 +313,18 @@ fn export(tasks: &mut JoinSet<()>, dashboard: &Dashboard<'_>, tx: &mpsc::Sender<
             },
             Some(snapshot) => {
                 let written = tokio::task::spawn_blocking(move || {
-                    crate::snapshot::export::export(&dir, &snapshot)
+                    crate::snapshot::export::export_as(&dir, &snapshot, &formats)
                 })
                 .await;
                 match written {
-                    Ok(Ok(files)) => Status {
+                    Ok(Ok(paths)) => Status {
                         text: sanitize::clean(&format!(
-                            "exported {} and {}",
-                            files.json.display(),
-                            files.csv.display()
+                            "exported {}",
+                            paths
+                                .iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(" and ")
                         )),
                         is_error: false,
                     },

@@ -72,6 +72,22 @@ pub fn headless(dir: &Path, args: &[&str]) -> serde_json::Value {
     })
 }
 
+/// Runs a headless probetop with `args` and returns its stdout as text; fails the
+/// test if it does not succeed.
+pub fn headless_output(dir: &Path, args: &[&str]) -> String {
+    let output = run(
+        probetop(dir).arg("--headless").args(args),
+        Duration::from_secs(60),
+    );
+    assert!(
+        output.status.success(),
+        "probetop {args:?} failed with {}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
 /// Writes `text` as a config file in `dir`.
 pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("probetop.toml");

@@ -1,0 +1,144 @@
+//! The snapshot as Markdown: two tables (all-time and the rolling window), ready to
+//! paste into an incident note.
+//!
+//! Every number is the JSON's, printed as the JSON prints it, so the formats of one
+//! snapshot never disagree. Names are escaped so that no endpoint can break the table.
+
+use std::fmt::Write as _;
+
+use super::csv::number;
+use super::{EndpointSnapshot, Snapshot};
+use crate::stats::LatencySummary;
+
+/// The latency columns, after the counts.
+const LATENCY_COLUMNS: [&str; 7] = ["min", "mean", "p50", "p90", "p99", "p99.9", "max"];
+
+/// The snapshot as a Markdown document.
+pub fn to_markdown(snapshot: &Snapshot) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## probetop snapshot {}\n", snapshot.taken_at);
+    let _ = writeln!(
+        out,
+        "Started {}. Latency in milliseconds, from HDR histograms of every complete response.\n",
+        snapshot.started_at
+    );
+    out.push_str("### All time\n\n");
+    let mut columns = vec![
+        "endpoint", "url", "state", "probes", "ok", "failed", "skipped",
+    ];
+    columns.extend(LATENCY_COLUMNS);
+    columns.extend(["errors", "status codes"]);
+    table_head(&mut out, &columns, 3);
+    for e in &snapshot.endpoints {
+        let mut cells = vec![
+            escape(&e.name),
+            format!("`{}`", e.url.replace('`', "'")),
+            e.state.to_string(),
+            e.probes.to_string(),
+            e.ok.to_string(),
+            e.failed.to_string(),
+            e.skipped.to_string(),
+        ];
+        cells.extend(latency_cells(e.latency_ms.as_ref()));
+        cells.push(errors(e));
+        cells.push(status_codes(e));
+        table_row(&mut out, &cells);
+    }
+    let seconds = snapshot.endpoints.first().map_or(0, |e| e.window.seconds);
+    let _ = writeln!(out, "\n### Last {seconds} s (rolling window)\n");
+    let mut columns = vec!["endpoint", "probes", "ok"];
+    columns.extend(LATENCY_COLUMNS);
+    table_head(&mut out, &columns, 1);
+    for e in &snapshot.endpoints {
+        let mut cells = vec![
+            escape(&e.name),
+            e.window.probes.to_string(),
+            e.window.ok.to_string(),
+        ];
+        cells.extend(latency_cells(e.window.latency_ms.as_ref()));
+        table_row(&mut out, &cells);
+    }
+    out
+}
+
+/// A header row and its separator; numeric columns (from `first_number` on) align right.
+fn table_head(out: &mut String, columns: &[&str], first_number: usize) {
+    table_row(
+        out,
+        &columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+    );
+    let separators: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let numeric = i >= first_number && !matches!(*c, "errors" | "status codes");
+            if numeric { "--:" } else { "---" }.to_string()
+        })
+        .collect();
+    table_row(out, &separators);
+}
+
+fn table_row(out: &mut String, cells: &[String]) {
+    let _ = writeln!(out, "| {} |", cells.join(" | "));
+}
+
+/// Seven latency cells, `–` where the JSON has null.
+fn latency_cells(summary: Option<&LatencySummary>) -> Vec<String> {
+    match summary {
+        Some(s) => [s.min, s.mean, s.p50, s.p90, s.p99, s.p999, s.max]
+            .into_iter()
+            .map(number)
+            .collect(),
+        None => vec!["–".to_string(); LATENCY_COLUMNS.len()],
+    }
+}
+
+fn errors(e: &EndpointSnapshot) -> String {
+    if e.errors.is_empty() {
+        return "–".into();
+    }
+    e.errors
+        .iter()
+        .map(|(class, n)| format!("{class} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn status_codes(e: &EndpointSnapshot) -> String {
+    if e.status_codes.is_empty() {
+        return "–".into();
+    }
+    e.status_codes
+        .iter()
+        .map(|(code, n)| format!("{code}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `text` safe inside a table cell: no line breaks or control characters, and
+/// Markdown's special characters escaped.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '|' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_break_the_table() {
+        assert_eq!(escape("a|b\nc*d"), "a\\|b c\\*d");
+        assert_eq!(escape("<script>"), "\\<script\\>");
+    }
+}
