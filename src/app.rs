@@ -11,6 +11,7 @@ use crate::cli::Cli;
 use crate::config::{self, Config, ConfigError, ConfigErrors, Endpoint, LoadOptions};
 use crate::demo::DemoServer;
 use crate::engine::Engine;
+use crate::hlog::HlogWriter;
 use crate::signals::Signals;
 use crate::snapshot;
 use crate::stats::{self, Clock, StatsHandle};
@@ -59,6 +60,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         interval: Some(cli.interval),
         timeout: Some(cli.timeout),
         export_dir: cli.export_dir.clone(),
+        hlog: cli.hlog.clone(),
     };
     let mut config = match config::load(&options) {
         Ok(config) => config,
@@ -172,6 +174,8 @@ struct Running {
     stats_thread: std::thread::JoinHandle<()>,
     /// End of `--duration`, if given.
     deadline: Option<std::time::Instant>,
+    /// When the statistics started.
+    started_at: std::time::SystemTime,
 }
 
 /// Starts the statistics and the engine. `retention` is how long raw window entries
@@ -191,6 +195,7 @@ fn start(
         stats,
         stats_thread,
         deadline,
+        started_at: clock.start_wall,
     })
 }
 
@@ -220,18 +225,63 @@ async fn run_headless(
     format: crate::snapshot::Format,
     signals: &mut Signals,
 ) -> ExitCode {
-    let running = match start(config, duration, config.window) {
+    let running = match start(config, duration, retention_for(config, config.window)) {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    let hlog = match start_hlog(config, &running) {
+        Ok(hlog) => hlog,
+        Err(code) => return code,
+    };
     running.wait(signals).await;
+    finish_hlog(hlog).await;
     let code = print_snapshot(config.endpoints.clone(), &running.stats, format).await;
     // It has answered `finish`, so it is ending: joining cannot block for long.
     let _ = tokio::task::spawn_blocking(move || running.stats_thread.join()).await;
     code
+}
+
+/// How long raw window entries must be kept: `wanted`, and two hlog intervals
+/// (interval histograms are built from them).
+fn retention_for(config: &Config, wanted: Duration) -> Duration {
+    match config.hlog {
+        Some(_) => wanted.max(config.hlog_interval * 2),
+        None => wanted,
+    }
+}
+
+/// Starts the interval log when one is configured; a file that cannot be opened is
+/// a usage error, reported before anything is shown.
+fn start_hlog(config: &Config, running: &Running) -> Result<Option<HlogWriter>, ExitCode> {
+    let Some(path) = &config.hlog else {
+        return Ok(None);
+    };
+    HlogWriter::start(
+        path,
+        config.hlog_interval,
+        config.endpoints.clone().into(),
+        running.stats.clone(),
+        running.started_at,
+    )
+    .map(Some)
+    .map_err(|e| {
+        running.engine.abort();
+        eprintln!("error: cannot open the hlog file {}: {e}", path.display());
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// Writes the last interval and closes the log; a write error is reported, not fatal.
+async fn finish_hlog(hlog: Option<HlogWriter>) {
+    if let Some(hlog) = hlog
+        && let Err(e) = hlog.finish().await
+    {
+        tracing::warn!("the hlog could not be written: {e}");
+        eprintln!("warning: the hlog could not be written: {e}");
+    }
 }
 
 async fn print_snapshot(
@@ -268,13 +318,17 @@ async fn run_dashboard(
     signals: &mut Signals,
 ) -> ExitCode {
     // The dashboard can summarise up to its longest span, so keep raw entries that long.
-    let retention = crate::ui::model::Span::LONGEST.max(config.window);
+    let retention = retention_for(config, crate::ui::model::Span::LONGEST.max(config.window));
     let running = match start(config, duration, retention) {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(EXIT_FAILURE);
         }
+    };
+    let hlog = match start_hlog(config, &running) {
+        Ok(hlog) => hlog,
+        Err(code) => return code,
     };
     let result = crate::ui::run(crate::ui::Dashboard {
         endpoints: config.endpoints.clone().into(),
@@ -290,6 +344,7 @@ async fn run_dashboard(
     // Quitting cancels everything in flight.
     running.engine.abort();
     running.engine.wait().await;
+    finish_hlog(hlog).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -49,6 +49,10 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub export_dir: Option<PathBuf>,
 
+    /// Append an HdrHistogram interval log to this file (see [export] hlog_interval).
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+
     /// Diagnostics go to this file (the UI owns the terminal).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod hlog;
 pub mod logging;
 pub mod probe;
 pub mod signals;

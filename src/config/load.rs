@@ -28,6 +28,8 @@ pub struct LoadOptions {
     pub timeout: Option<Duration>,
     /// `--export-dir`, which beats `[export] dir`.
     pub export_dir: Option<PathBuf>,
+    /// `--hlog`, which beats `[export] hlog`.
+    pub hlog: Option<PathBuf>,
 }
 
 /// The config file probetop reads when `--config` is not given:
@@ -69,12 +71,17 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
             window: DEFAULT_WINDOW,
             export_dir: PathBuf::from(DEFAULT_EXPORT_DIR),
             export_formats: DEFAULT_EXPORT_FORMATS.to_vec(),
+            hlog: None,
+            hlog_interval: crate::hlog::DEFAULT_INTERVAL,
             endpoints: Vec::new(),
         },
     };
     add_cli_urls(&mut config, options)?;
     if let Some(dir) = &options.export_dir {
         config.export_dir = dir.clone();
+    }
+    if let Some(hlog) = &options.hlog {
+        config.hlog = Some(hlog.clone());
     }
     Ok(config)
 }
@@ -347,6 +354,10 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             Some(dir) => self.relative_path(dir),
             None => PathBuf::from(DEFAULT_EXPORT_DIR),
         };
+        let hlog = raw.export.hlog.as_ref().map(|p| self.relative_path(p));
+        let hlog_interval = self
+            .duration("export.hlog_interval", raw.export.hlog_interval.as_ref())
+            .unwrap_or(crate::hlog::DEFAULT_INTERVAL);
         let export_formats = match &raw.export.formats {
             Some(list) => self.formats(list),
             None => DEFAULT_EXPORT_FORMATS.to_vec(),
@@ -398,6 +409,8 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             window,
             export_dir,
             export_formats,
+            hlog,
+            hlog_interval,
             endpoints,
         }
     }

@@ -40,6 +40,10 @@ pub struct Config {
     pub export_dir: PathBuf,
     /// The formats the export key writes.
     pub export_formats: Vec<crate::snapshot::Format>,
+    /// The HdrHistogram interval log to append to, if any.
+    pub hlog: Option<PathBuf>,
+    /// Time between two interval histograms in the log.
+    pub hlog_interval: Duration,
     /// What to probe, in file order, then command-line order.
     pub endpoints: Vec<Endpoint>,
 }

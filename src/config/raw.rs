@@ -35,6 +35,8 @@ pub struct RawDefaults {
 pub struct RawExport {
     pub dir: Option<Spanned<String>>,
     pub formats: Option<Spanned<Vec<Spanned<String>>>>,
+    pub hlog: Option<Spanned<String>>,
+    pub hlog_interval: Option<Spanned<String>>,
 }
 
 /// One `[[endpoint]]`.

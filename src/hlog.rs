@@ -1,0 +1,222 @@
+//! The HdrHistogram interval log (`--hlog FILE`): every `hlog_interval`, one interval
+//! histogram per endpoint, tagged with its name, in the standard format that
+//! HdrHistogram's own log tools read while probetop runs.
+//!
+//! Interval histograms are built from the rolling window's raw entries (kept at least
+//! two intervals long), so logging costs no histogram per endpoint in memory. A
+//! thread of its own owns the file: writing and flushing never block the runtime.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Endpoint;
+use crate::stats::{StatsHandle, StatsSnapshot, record_us};
+
+/// Default time between two interval histograms.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Samples finished this close to the end of an interval may still be queued for the
+/// statistics; the interval ends this much before "now" (0.5 s, in deciseconds).
+const QUEUE_SLACK_DS: u32 = 5;
+
+/// One interval's histograms, ready to write.
+struct Interval {
+    /// Since the start of the run.
+    start: Duration,
+    length: Duration,
+    /// Per endpoint: name and histogram (empty histograms are skipped).
+    histograms: Vec<(usize, Histogram<u64>)>,
+}
+
+/// A running interval log.
+pub struct HlogWriter {
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<io::Result<()>>,
+}
+
+impl HlogWriter {
+    /// Opens `path` (created, or appended to) and writes the header; then logs every
+    /// `interval` until [`HlogWriter::finish`]. Fails at once if the file cannot be
+    /// opened, so a bad path is reported at start-up.
+    pub fn start(
+        path: &Path,
+        interval: Duration,
+        endpoints: Arc<[Endpoint]>,
+        stats: StatsHandle,
+        started_at: SystemTime,
+    ) -> io::Result<Self> {
+        let file = File::options().create(true).append(true).open(path)?;
+        let (tx, rx) = sync_channel::<Interval>(4);
+        let names: Vec<String> = endpoints.iter().map(|e| tag_text(&e.name)).collect();
+        let path_for_thread: PathBuf = path.to_path_buf();
+        let writer = std::thread::Builder::new()
+            .name("probetop-hlog".into())
+            .spawn(move || write_log(file, started_at, &names, rx, &path_for_thread))?;
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(tick(interval, stats, tx, cancel.clone(), writer));
+        Ok(HlogWriter { cancel, task })
+    }
+
+    /// Writes the last (partial) interval and closes the file. Call after the
+    /// engine has stopped, before the statistics are finished.
+    pub async fn finish(self) -> io::Result<()> {
+        self.cancel.cancel();
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e.to_string())))
+    }
+}
+
+/// Asks the statistics for each interval's histograms and hands them to the writer.
+async fn tick(
+    interval: Duration,
+    stats: StatsHandle,
+    tx: SyncSender<Interval>,
+    cancel: CancellationToken,
+    writer: std::thread::JoinHandle<io::Result<()>>,
+) -> io::Result<()> {
+    let mut from_ds: u32 = 0;
+    let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        let last = tokio::select! {
+            _ = timer.tick() => false,
+            () = cancel.cancelled() => true,
+        };
+        let start = from_ds;
+        let read = stats
+            .read(move |s| {
+                // The last interval takes everything recorded; the others leave the
+                // freshest samples for the next one, in case they are still queued.
+                let to = if last {
+                    s.now_ds.saturating_add(1)
+                } else {
+                    s.now_ds.saturating_sub(QUEUE_SLACK_DS).max(start)
+                };
+                (to, interval_histograms(s, start, to))
+            })
+            .await;
+        let Some((to_ds, histograms)) = read else {
+            break;
+        };
+        from_ds = to_ds;
+        let interval = Interval {
+            start: ds(start),
+            length: ds(to_ds.saturating_sub(start)),
+            histograms,
+        };
+        // The writer thread drains this; a full channel means the disk is slow, and
+        // waiting here (not in a probe) is the right place to wait.
+        let tx = tx.clone();
+        let sent = tokio::task::spawn_blocking(move || tx.send(interval).is_ok())
+            .await
+            .unwrap_or(false);
+        if !sent || last {
+            break;
+        }
+    }
+    drop(tx);
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?
+        .unwrap_or_else(|_| Err(io::Error::other("the hlog writer panicked")))
+}
+
+fn ds(deciseconds: u32) -> Duration {
+    Duration::from_millis(u64::from(deciseconds) * 100)
+}
+
+/// Per endpoint, the histogram of the complete responses that finished in
+/// `[from_ds, to_ds)`.
+fn interval_histograms(
+    stats: &StatsSnapshot,
+    from_ds: u32,
+    to_ds: u32,
+) -> Vec<(usize, Histogram<u64>)> {
+    stats
+        .endpoints
+        .iter()
+        .enumerate()
+        .filter_map(|(index, s)| {
+            let mut histogram = crate::stats::new_histogram();
+            for entry in s
+                .window
+                .entries()
+                .filter(|e| (from_ds..to_ds).contains(&e.at_ds))
+            {
+                if let Some(us) = entry.latency_us() {
+                    record_us(&mut histogram, u64::from(us));
+                }
+            }
+            (!histogram.is_empty()).then_some((index, histogram))
+        })
+        .collect()
+}
+
+/// A tag must not contain the log's separators or line breaks.
+fn tag_text(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c == ',' || c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The writer thread: header, then one line per endpoint and interval, flushed at
+/// each interval, until the channel closes.
+fn write_log(
+    file: File,
+    started_at: SystemTime,
+    names: &[String],
+    rx: Receiver<Interval>,
+    path: &Path,
+) -> io::Result<()> {
+    let mut out = BufWriter::new(file);
+    let start = started_at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    writeln!(
+        out,
+        "#[Histogram log written by probetop {}: {}]",
+        env!("CARGO_PKG_VERSION"),
+        path.display()
+    )?;
+    writeln!(out, "#[StartTime: {start:.3} (seconds since epoch)]")?;
+    writeln!(
+        out,
+        "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+    )?;
+    out.flush()?;
+    let mut serializer = V2DeflateSerializer::new();
+    // The header is written above, so the builder adds nothing of its own.
+    let mut log = IntervalLogWriterBuilder::new()
+        .begin_log_with(&mut out, &mut serializer)
+        .map_err(io::Error::other)?;
+    for interval in rx {
+        for (index, histogram) in &interval.histograms {
+            let tag = Tag::new(&names[*index]);
+            log.write_histogram(histogram, interval.start, interval.length, tag)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        drop(log);
+        out.flush()?;
+        log = IntervalLogWriterBuilder::new()
+            .begin_log_with(&mut out, &mut serializer)
+            .map_err(io::Error::other)?;
+    }
+    drop(log);
+    out.flush()
+}
