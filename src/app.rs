@@ -12,6 +12,7 @@ use crate::config::{self, Config, ConfigError, ConfigErrors, Endpoint, LoadOptio
 use crate::demo::DemoServer;
 use crate::engine::Engine;
 use crate::hlog::HlogWriter;
+use crate::metrics::MetricsServer;
 use crate::signals::Signals;
 use crate::snapshot;
 use crate::stats::{self, Clock, StatsHandle};
@@ -95,9 +96,16 @@ pub async fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     let code = if cli.headless {
-        run_headless(&config, cli.duration, cli.export_format, &mut signals).await
+        run_headless(
+            &config,
+            cli.duration,
+            cli.export_format,
+            cli.metrics_addr,
+            &mut signals,
+        )
+        .await
     } else {
-        run_dashboard(&config, cli.duration, &mut signals).await
+        run_dashboard(&config, cli.duration, cli.metrics_addr, &mut signals).await
     };
     if let Some(demo) = demo {
         demo.shutdown().await;
@@ -223,6 +231,7 @@ async fn run_headless(
     config: &Config,
     duration: Option<Duration>,
     format: crate::snapshot::Format,
+    metrics_addr: Option<std::net::SocketAddr>,
     signals: &mut Signals,
 ) -> ExitCode {
     let running = match start(config, duration, retention_for(config, config.window)) {
@@ -236,8 +245,15 @@ async fn run_headless(
         Ok(hlog) => hlog,
         Err(code) => return code,
     };
+    let metrics = match start_metrics(config, metrics_addr, &running).await {
+        Ok(metrics) => metrics,
+        Err(code) => return code,
+    };
     running.wait(signals).await;
     finish_hlog(hlog).await;
+    if let Some(metrics) = metrics {
+        metrics.shutdown().await;
+    }
     let code = print_snapshot(config.endpoints.clone(), &running.stats, format).await;
     // It has answered `finish`, so it is ending: joining cannot block for long.
     let _ = tokio::task::spawn_blocking(move || running.stats_thread.join()).await;
@@ -272,6 +288,36 @@ fn start_hlog(config: &Config, running: &Running) -> Result<Option<HlogWriter>, 
         eprintln!("error: cannot open the hlog file {}: {e}", path.display());
         ExitCode::from(EXIT_USAGE)
     })
+}
+
+/// Starts the Prometheus endpoint when `--metrics-addr` is given; an address that
+/// cannot be bound (a port in use) is a usage error, reported before anything is shown.
+async fn start_metrics(
+    config: &Config,
+    addr: Option<std::net::SocketAddr>,
+    running: &Running,
+) -> Result<Option<MetricsServer>, ExitCode> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    match MetricsServer::start(
+        addr,
+        config.endpoints.clone().into(),
+        running.stats.clone(),
+        config.metrics_buckets.clone(),
+    )
+    .await
+    {
+        Ok(server) => {
+            tracing::info!(addr = %server.addr(), "serving /metrics");
+            Ok(Some(server))
+        }
+        Err(e) => {
+            running.engine.abort();
+            eprintln!("error: cannot serve metrics on {addr}: {e}");
+            Err(ExitCode::from(EXIT_USAGE))
+        }
+    }
 }
 
 /// Writes the last interval and closes the log; a write error is reported, not fatal.
@@ -315,6 +361,7 @@ async fn print_snapshot(
 async fn run_dashboard(
     config: &Config,
     duration: Option<Duration>,
+    metrics_addr: Option<std::net::SocketAddr>,
     signals: &mut Signals,
 ) -> ExitCode {
     // The dashboard can summarise up to its longest span, so keep raw entries that long.
@@ -328,6 +375,10 @@ async fn run_dashboard(
     };
     let hlog = match start_hlog(config, &running) {
         Ok(hlog) => hlog,
+        Err(code) => return code,
+    };
+    let metrics = match start_metrics(config, metrics_addr, &running).await {
+        Ok(metrics) => metrics,
         Err(code) => return code,
     };
     let result = crate::ui::run(crate::ui::Dashboard {
@@ -345,6 +396,9 @@ async fn run_dashboard(
     running.engine.abort();
     running.engine.wait().await;
     finish_hlog(hlog).await;
+    if let Some(metrics) = metrics {
+        metrics.shutdown().await;
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -49,6 +49,10 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub export_dir: Option<PathBuf>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// Append an HdrHistogram interval log to this file (see [export] hlog_interval).
     #[arg(long, value_name = "FILE")]
     pub hlog: Option<PathBuf>,

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod engine;
 pub mod hlog;
 pub mod logging;
+pub mod metrics;
 pub mod probe;
 pub mod signals;
 pub mod snapshot;

@@ -73,6 +73,7 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
             export_formats: DEFAULT_EXPORT_FORMATS.to_vec(),
             hlog: None,
             hlog_interval: crate::hlog::DEFAULT_INTERVAL,
+            metrics_buckets: crate::metrics::DEFAULT_BUCKETS.to_vec(),
             endpoints: Vec::new(),
         },
     };
@@ -358,6 +359,10 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         let hlog_interval = self
             .duration("export.hlog_interval", raw.export.hlog_interval.as_ref())
             .unwrap_or(crate::hlog::DEFAULT_INTERVAL);
+        let metrics_buckets = match &raw.metrics.buckets {
+            Some(list) => self.buckets(list),
+            None => crate::metrics::DEFAULT_BUCKETS.to_vec(),
+        };
         let export_formats = match &raw.export.formats {
             Some(list) => self.formats(list),
             None => DEFAULT_EXPORT_FORMATS.to_vec(),
@@ -411,6 +416,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             export_formats,
             hlog,
             hlog_interval,
+            metrics_buckets,
             endpoints,
         }
     }
@@ -598,6 +604,20 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             body_contains: raw.body_contains.as_ref().map(|b| b.get_ref().clone()),
             max_latency: self.duration(&format!("{key}.max_latency"), raw.max_latency.as_ref()),
         }
+    }
+
+    fn buckets(&mut self, list: &Spanned<Vec<Spanned<f64>>>) -> Vec<f64> {
+        let values: Vec<f64> = list.get_ref().iter().map(|v| *v.get_ref()).collect();
+        let ascending = values.windows(2).all(|w| w[0] < w[1]);
+        let positive = values.iter().all(|v| v.is_finite() && *v > 0.0);
+        if values.is_empty() || !ascending || !positive {
+            self.error(
+                "metrics.buckets".into(),
+                list.span(),
+                "buckets must be positive numbers of seconds in increasing order, e.g. [0.01, 0.1, 1]".into(),
+            );
+        }
+        values
     }
 
     fn formats(&mut self, list: &Spanned<Vec<Spanned<String>>>) -> Vec<crate::snapshot::Format> {

@@ -44,6 +44,8 @@ pub struct Config {
     pub hlog: Option<PathBuf>,
     /// Time between two interval histograms in the log.
     pub hlog_interval: Duration,
+    /// Upper bounds (seconds) of the Prometheus latency histogram buckets.
+    pub metrics_buckets: Vec<f64>,
     /// What to probe, in file order, then command-line order.
     pub endpoints: Vec<Endpoint>,
 }

@@ -15,7 +15,16 @@ pub struct RawConfig {
     #[serde(default)]
     pub export: RawExport,
     #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
     pub endpoint: Vec<Spanned<RawEndpoint>>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub buckets: Option<Spanned<Vec<Spanned<f64>>>>,
 }
 
 /// `[defaults]`.

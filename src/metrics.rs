@@ -1,0 +1,330 @@
+//! Prometheus exposition of the statistics at `http://ADDR/metrics`
+//! (`--metrics-addr`), in the OpenMetrics text format that Prometheus scrapes,
+//! encoded by the `prometheus-client` crate (names, HELP/TYPE, label escaping,
+//! cumulative buckets with `+Inf`, `_sum` and `_count`).
+//!
+//! Each scrape computes its numbers on the statistics thread (one consistent moment),
+//! then encodes them here.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Endpoint;
+use crate::probe::ErrorClass;
+use crate::stats::{State, StatsHandle, StatsSnapshot};
+
+/// Default histogram buckets, in seconds: 1 ms to 10 s.
+pub const DEFAULT_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A histogram in Prometheus' terms: counts per upper bound (seconds).
+#[derive(Debug, Clone, Default)]
+struct Buckets {
+    sum: f64,
+    count: u64,
+    per_bucket: Vec<(f64, u64)>,
+}
+
+impl Buckets {
+    /// From an HDR histogram of microseconds. A bucket counts the samples whose HDR
+    /// bucket lies at or below its bound (HDR's 3-digit resolution decides the edge).
+    ///
+    /// `per_bucket` holds each bucket's own count (the encoder adds them up into the
+    /// cumulative `_bucket` series), the last one being `+Inf`.
+    fn of(histogram: &hdrhistogram::Histogram<u64>, bounds: &[f64]) -> Self {
+        let mut per_bucket = Vec::with_capacity(bounds.len() + 1);
+        let mut below = 0;
+        for &bound in bounds {
+            let us = (bound * 1e6) as u64;
+            let cumulative = if histogram.is_empty() {
+                0
+            } else {
+                histogram.count_between(0, us)
+            };
+            per_bucket.push((bound, cumulative.saturating_sub(below)));
+            below = below.max(cumulative);
+        }
+        per_bucket.push((f64::INFINITY, histogram.len().saturating_sub(below)));
+        Buckets {
+            sum: histogram.mean() * histogram.len() as f64 / 1e6,
+            count: histogram.len(),
+            per_bucket,
+        }
+    }
+}
+
+/// One endpoint's numbers at the moment of a scrape.
+#[derive(Debug, Clone)]
+struct EndpointMetrics {
+    name: String,
+    state: State,
+    results: Vec<(&'static str, u64)>,
+    skipped: u64,
+    duration: Buckets,
+}
+
+/// Everything one scrape exposes.
+#[derive(Debug, Clone)]
+struct Scrape {
+    endpoints: Vec<EndpointMetrics>,
+    lag: Buckets,
+}
+
+impl Scrape {
+    fn collect(stats: &StatsSnapshot, endpoints: &[Endpoint], bounds: &[f64]) -> Self {
+        Scrape {
+            endpoints: endpoints
+                .iter()
+                .zip(&stats.endpoints)
+                .map(|(e, s)| {
+                    let mut results = vec![("ok", s.ok)];
+                    results.extend(
+                        ErrorClass::ALL
+                            .iter()
+                            .map(|c| (c.as_str(), s.errors[c.index()])),
+                    );
+                    EndpointMetrics {
+                        name: e.name.clone(),
+                        state: s.state,
+                        results,
+                        skipped: s.skipped,
+                        duration: Buckets::of(&s.histogram.to_histogram(), bounds),
+                    }
+                })
+                .collect(),
+            lag: Buckets::of(&stats.scheduler_lag, bounds),
+        }
+    }
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "probetop_probe_duration_seconds",
+            "Time from sending the request to the end of the body, of probes with a complete response.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for e in &self.endpoints {
+            let labels = [("endpoint", e.name.as_str())];
+            family
+                .encode_family(&labels)?
+                .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                    e.duration.sum,
+                    e.duration.count,
+                    &e.duration.per_bucket,
+                    None,
+                )?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "probetop_probes",
+            "Finished probes, by result: ok or the error class.",
+            None,
+            MetricType::Counter,
+        )?;
+        for e in &self.endpoints {
+            for (result, n) in &e.results {
+                let labels = [("endpoint", e.name.as_str()), ("result", result)];
+                family
+                    .encode_family(&labels)?
+                    .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(n, None)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "probetop_skipped_ticks",
+            "Ticks not probed because the overlap cap was reached.",
+            None,
+            MetricType::Counter,
+        )?;
+        for e in &self.endpoints {
+            let labels = [("endpoint", e.name.as_str())];
+            family
+                .encode_family(&labels)?
+                .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
+                    &e.skipped, None,
+                )?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "probetop_up",
+            "1 when the endpoint is up or degraded (responding), else 0.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for e in &self.endpoints {
+            let up = i64::from(matches!(e.state, State::Up | State::Degraded));
+            ConstGauge::new(up).encode(family.encode_family(&[("endpoint", e.name.as_str())])?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "probetop_state",
+            "1 for the endpoint's current state, 0 for the others.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for e in &self.endpoints {
+            for state in [State::Up, State::Degraded, State::Down, State::Unknown] {
+                let labels = [("endpoint", e.name.as_str()), ("state", state.as_str())];
+                ConstGauge::new(i64::from(e.state == state))
+                    .encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let family = encoder.encode_descriptor(
+            "probetop_scheduler_lag_seconds",
+            "How late probetop fired its ticks (its own health).",
+            None,
+            MetricType::Histogram,
+        )?;
+        let mut family = family;
+        family.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            self.lag.sum,
+            self.lag.count,
+            &self.lag.per_bucket,
+            None,
+        )?;
+        Ok(())
+    }
+}
+
+/// The `/metrics` endpoint, serving until shut down.
+pub struct MetricsServer {
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl MetricsServer {
+    /// Binds `addr` (an error, such as a port in use, is returned at once) and serves.
+    pub async fn start(
+        addr: SocketAddr,
+        endpoints: Arc<[Endpoint]>,
+        stats: StatsHandle,
+        buckets: Vec<f64>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let context = Arc::new(Context {
+            endpoints,
+            stats,
+            buckets,
+        });
+        tasks.spawn(accept(listener, context, cancel.clone(), tasks.clone()));
+        Ok(MetricsServer {
+            addr,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving and closes every connection.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+struct Context {
+    endpoints: Arc<[Endpoint]>,
+    stats: StatsHandle,
+    buckets: Vec<f64>,
+}
+
+async fn accept(
+    listener: TcpListener,
+    context: Arc<Context>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+) {
+    loop {
+        let stream = tokio::select! {
+            () = cancel.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let context = context.clone();
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let context = context.clone();
+                async move { Ok::<_, Infallible>(respond(request, &context).await) }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                _ = connection => {}
+            }
+        });
+    }
+}
+
+async fn respond(request: Request<Incoming>, context: &Context) -> Response<Full<Bytes>> {
+    let reply = |status: StatusCode, content_type: &str, body: String| {
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        if let Ok(value) = content_type.parse() {
+            response
+                .headers_mut()
+                .insert(hyper::header::CONTENT_TYPE, value);
+        }
+        response
+    };
+    if request.uri().path() != "/metrics" {
+        return reply(StatusCode::NOT_FOUND, "text/plain", "see /metrics\n".into());
+    }
+    let endpoints = context.endpoints.clone();
+    let buckets = context.buckets.clone();
+    let Some(scrape) = context
+        .stats
+        .read(move |s| Scrape::collect(s, &endpoints, &buckets))
+        .await
+    else {
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "statistics stopped\n".into(),
+        );
+    };
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(scrape));
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &registry) {
+        Ok(()) => reply(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            body,
+        ),
+        Err(_) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            "encoding failed\n".into(),
+        ),
+    }
+}
