@@ -884,6 +884,32 @@ interval = "250ms"
     }
 
     #[test]
+    fn metrics_buckets_and_hlog_keys_are_checked() {
+        let config = parse(
+            "[metrics]\nbuckets = [0.01, 0.1, 1]\n[export]\nhlog = \"x.hlog\"\nhlog_interval = \"2s\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.metrics_buckets, [0.01, 0.1, 1.0]);
+        assert_eq!(config.hlog.as_deref(), Some(Path::new("x.hlog")));
+        assert_eq!(config.hlog_interval, Duration::from_secs(2));
+        for text in [
+            "[metrics]\nbuckets = [0.1, 0.01]\n",
+            "[metrics]\nbuckets = []\n",
+            "[metrics]\nbuckets = [0, 1]\n",
+        ] {
+            assert_eq!(
+                first_error(text).key.as_deref(),
+                Some("metrics.buckets"),
+                "{text}"
+            );
+        }
+        let e = first_error("[export]\nhlog_interval = \"soon\"\n");
+        assert_eq!(e.key.as_deref(), Some("export.hlog_interval"), "{e}");
+        let e = first_error("[metrics]\nbucket = [1]\n");
+        assert!(e.message.contains("did you mean `buckets`?"), "{e}");
+    }
+
+    #[test]
     fn default_overlap_cap_covers_the_timeout() {
         assert_eq!(
             default_max_in_flight(Duration::from_secs(1), Duration::from_secs(5)),
