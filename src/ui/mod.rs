@@ -318,14 +318,7 @@ fn export(tasks: &mut JoinSet<()>, dashboard: &Dashboard<'_>, tx: &mpsc::Sender<
                 .await;
                 match written {
                     Ok(Ok(paths)) => Status {
-                        text: sanitize::clean(&format!(
-                            "exported {}",
-                            paths
-                                .iter()
-                                .map(|p| p.display().to_string())
-                                .collect::<Vec<_>>()
-                                .join(" and ")
-                        )),
+                        text: sanitize::clean(&exported(&paths)),
                         is_error: false,
                     },
                     Ok(Err(e)) => Status {
@@ -341,4 +334,23 @@ fn export(tasks: &mut JoinSet<()>, dashboard: &Dashboard<'_>, tx: &mpsc::Sender<
         };
         let _ = tx.send(status).await;
     });
+}
+
+/// `exported probetop-20261121T224500Z.{json,csv} to DIR`: one short line for the
+/// status bar, however many formats were written.
+fn exported(paths: &[PathBuf]) -> String {
+    let Some(first) = paths.first() else {
+        return "exported nothing".into();
+    };
+    let stem = first
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let extensions: Vec<String> = paths
+        .iter()
+        .filter_map(|p| p.extension().map(|e| e.to_string_lossy().into_owned()))
+        .collect();
+    let dir = first
+        .parent()
+        .map_or_else(String::new, |d| d.display().to_string());
+    format!("exported {stem}.{{{}}} to {dir}", extensions.join(","))
 }
