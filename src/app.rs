@@ -15,12 +15,14 @@ use crate::hlog::HlogWriter;
 use crate::metrics::MetricsServer;
 use crate::signals::Signals;
 use crate::snapshot;
-use crate::stats::{self, Clock, StatsHandle};
+use crate::stats::{self, Clock, State, StatsHandle};
 
 /// Exit code of a usage or config error.
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code of a runtime failure.
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of a headless run with `--fail-on` whose endpoints ended too unhealthy.
+pub const EXIT_UNHEALTHY: u8 = 3;
 
 /// Runs probetop with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
@@ -101,6 +103,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             cli.duration,
             cli.export_format,
             cli.metrics_addr,
+            cli.fail_on.as_deref(),
             &mut signals,
         )
         .await
@@ -232,6 +235,7 @@ async fn run_headless(
     duration: Option<Duration>,
     format: crate::snapshot::Format,
     metrics_addr: Option<std::net::SocketAddr>,
+    fail_on: Option<&str>,
     signals: &mut Signals,
 ) -> ExitCode {
     let running = match start(config, duration, retention_for(config, config.window)) {
@@ -254,7 +258,7 @@ async fn run_headless(
     if let Some(metrics) = metrics {
         metrics.shutdown().await;
     }
-    let code = print_snapshot(config.endpoints.clone(), &running.stats, format).await;
+    let code = print_snapshot(config.endpoints.clone(), &running.stats, format, fail_on).await;
     // It has answered `finish`, so it is ending: joining cannot block for long.
     let _ = tokio::task::spawn_blocking(move || running.stats_thread.join()).await;
     code
@@ -334,11 +338,22 @@ async fn print_snapshot(
     endpoints: Vec<Endpoint>,
     stats: &StatsHandle,
     format: crate::snapshot::Format,
+    fail_on: Option<&str>,
 ) -> ExitCode {
     let Some(copy) = stats.finish().await else {
         eprintln!("error: the statistics task ended early");
         return ExitCode::from(EXIT_FAILURE);
     };
+    let unhealthy: Vec<String> = endpoints
+        .iter()
+        .zip(&copy.endpoints)
+        .filter(|(_, s)| match fail_on {
+            Some("down") => matches!(s.state, State::Down | State::Unknown),
+            Some(_) => !matches!(s.state, State::Up),
+            None => false,
+        })
+        .map(|(e, s)| format!("{} ({})", e.name, s.state.as_str()))
+        .collect();
     let built =
         tokio::task::spawn_blocking(move || format.render(&snapshot::build(&endpoints, &copy)))
             .await;
@@ -348,7 +363,16 @@ async fn print_snapshot(
             if write!(out, "{json}").and_then(|()| out.flush()).is_err() {
                 return ExitCode::from(EXIT_FAILURE);
             }
-            ExitCode::SUCCESS
+            if unhealthy.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "probetop: --fail-on {}: {}",
+                    fail_on.unwrap_or_default(),
+                    unhealthy.join(", ")
+                );
+                ExitCode::from(EXIT_UNHEALTHY)
+            }
         }
         Err(e) => {
             eprintln!("error: building the snapshot failed: {e}");

@@ -41,6 +41,12 @@ pub struct Cli {
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
+    /// With --headless: exit 3 when any endpoint ends the run down (`down`), or
+    /// degraded or down (`degraded`). An endpoint that never finished a probe counts
+    /// as down.
+    #[arg(long, value_name = "STATE", value_parser = ["down", "degraded"])]
+    pub fail_on: Option<String>,
+
     /// Format of the headless snapshot on stdout: json, csv or md.
     #[arg(long, value_name = "FMT", default_value = "json", value_parser = parse_format)]
     pub export_format: crate::snapshot::Format,

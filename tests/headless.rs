@@ -190,3 +190,46 @@ fn demo_runs_headless() {
         "{slow:#}"
     );
 }
+
+#[test]
+fn fail_on_exits_3_when_an_endpoint_ends_too_unhealthy() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &format!(
+            "[defaults]\ninterval = \"200ms\"\n\n[[endpoint]]\nname = \"healthy\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"slow\"\nurl = \"{}\"\n[endpoint.expect]\nmax_latency = \"20ms\"\n",
+            server.url("/"),
+            server.url("/delay/60"),
+        ),
+    );
+    let run_with = |fail_on: &str, extra: &[&str]| {
+        let output = support::run(
+            probetop(dir.path())
+                .args(["--headless", "--duration", "1s", "--fail-on", fail_on])
+                .args(extra),
+            Duration::from_secs(30),
+        );
+        let snapshot: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("the snapshot is printed either way");
+        (
+            output.status.code(),
+            snapshot,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // Degraded is not down.
+    let (code, snapshot, stderr) = run_with("down", &[]);
+    assert_eq!(endpoint(&snapshot, "slow")["state"], "degraded");
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = run_with("degraded", &[]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("slow (degraded)"), "{stderr}");
+    // A failing endpoint given on the command line ends down.
+    let (code, snapshot, stderr) = run_with("down", &[&server.url("/status/500")]);
+    assert_eq!(
+        endpoint(&snapshot, &server.url("/status/500"))["state"],
+        "down"
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+}
