@@ -197,8 +197,12 @@ fn start(
     retention: Duration,
 ) -> anyhow::Result<Running> {
     let clock = Clock::now();
-    let (recorder, stats, stats_thread) =
-        stats::spawn(config.endpoints.len(), config.window, retention, clock)?;
+    let (recorder, stats, stats_thread) = stats::spawn(
+        config.endpoints.iter().map(|e| e.state_rule).collect(),
+        config.window,
+        retention,
+        clock,
+    )?;
     let deadline = duration.map(|d| clock.start + d);
     let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?;
     Ok(Running {

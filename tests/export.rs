@@ -76,6 +76,7 @@ fn fixture(probes: u64) -> Snapshot {
                     }),
                 },
                 histogram: histogram(),
+                transitions: Vec::new(),
             },
             EndpointSnapshot {
                 name: "down".into(),
@@ -99,6 +100,7 @@ fn fixture(probes: u64) -> Snapshot {
                     encoding: probetop::snapshot::ENCODING,
                     data: encode_histogram(&new_histogram()),
                 },
+                transitions: Vec::new(),
             },
         ],
     }

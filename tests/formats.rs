@@ -223,6 +223,7 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
                     encoding: probetop::snapshot::ENCODING,
                     data: e["histogram"]["data"].as_str().unwrap().into(),
                 },
+                transitions: Vec::new(),
             })
             .collect(),
     }

@@ -83,6 +83,12 @@ fn snapshot_has_the_documented_shape_and_consistent_numbers() {
     let mixed = endpoint(&snapshot, "mixed");
     assert_eq!(mixed["state"], "down");
     assert_eq!(mixed["errors"]["status"], 10);
+    // State changes are listed with their times.
+    assert_eq!(ok["transitions"].as_array().unwrap().len(), 1, "{ok:#}");
+    assert_eq!(ok["transitions"][0]["from"], "unknown");
+    assert_eq!(ok["transitions"][0]["to"], "up");
+    assert!(ok["transitions"][0]["at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(mixed["transitions"][0]["to"], "down");
     assert_eq!(endpoint(&snapshot, "refused")["errors"]["connect"], 10);
     for e in snapshot["endpoints"].as_array().unwrap() {
         assert_consistent(e);

@@ -367,11 +367,20 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             Some(list) => self.formats(list),
             None => DEFAULT_EXPORT_FORMATS.to_vec(),
         };
+        let state_rule = crate::stats::StateRule {
+            down_after: self
+                .positive("defaults.down_after", d.down_after.as_ref())
+                .unwrap_or(crate::stats::StateRule::default().down_after),
+            up_after: self
+                .positive("defaults.up_after", d.up_after.as_ref())
+                .unwrap_or(crate::stats::StateRule::default().up_after),
+        };
         let defaults = EndpointDefaults {
             interval,
             timeout,
             max_in_flight,
             max_body_bytes,
+            state_rule,
         };
 
         let mut endpoints: Vec<Endpoint> = Vec::new();
@@ -550,6 +559,14 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             Some(e) => self.expect(&format!("{key}.expect"), e),
             None => Expect::default(),
         };
+        let state_rule = crate::stats::StateRule {
+            down_after: self
+                .positive(&format!("{key}.down_after"), raw.down_after.as_ref())
+                .unwrap_or(defaults.state_rule.down_after),
+            up_after: self
+                .positive(&format!("{key}.up_after"), raw.up_after.as_ref())
+                .unwrap_or(defaults.state_rule.up_after),
+        };
         if self.errors.len() > errors_before {
             return None;
         }
@@ -568,6 +585,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             max_in_flight,
             max_body_bytes,
             expect,
+            state_rule,
         })
     }
 
@@ -737,6 +755,7 @@ struct EndpointDefaults {
     timeout: Duration,
     max_in_flight: Option<u32>,
     max_body_bytes: u64,
+    state_rule: crate::stats::StateRule,
 }
 
 #[cfg(test)]
@@ -907,6 +926,17 @@ interval = "250ms"
         assert_eq!(e.key.as_deref(), Some("export.hlog_interval"), "{e}");
         let e = first_error("[metrics]\nbucket = [1]\n");
         assert!(e.message.contains("did you mean `buckets`?"), "{e}");
+    }
+
+    #[test]
+    fn state_rule_keys_inherit_and_are_checked() {
+        let config =
+            parse("[defaults]\ndown_after = 3\n[[endpoint]]\nurl = \"http://a/\"\nup_after = 2\n")
+                .unwrap();
+        let rule = config.endpoints[0].state_rule;
+        assert_eq!((rule.down_after, rule.up_after), (3, 2));
+        let e = first_error("[[endpoint]]\nurl = \"http://a/\"\ndown_after = 0\n");
+        assert_eq!(e.key.as_deref(), Some("endpoint[0].down_after"), "{e}");
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub struct Endpoint {
     pub max_body_bytes: u64,
     /// Success conditions.
     pub expect: Expect,
+    /// How many consecutive failures / successes change its state.
+    pub state_rule: crate::stats::StateRule,
 }
 
 impl Endpoint {
@@ -112,6 +114,7 @@ impl Endpoint {
             max_in_flight: default_max_in_flight(interval, timeout),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             expect: Expect::default(),
+            state_rule: crate::stats::StateRule::default(),
         }
     }
 }

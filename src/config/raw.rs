@@ -36,6 +36,8 @@ pub struct RawDefaults {
     pub window: Option<Spanned<String>>,
     pub max_in_flight: Option<Spanned<u32>>,
     pub max_body_bytes: Option<Spanned<u64>>,
+    pub down_after: Option<Spanned<u32>>,
+    pub up_after: Option<Spanned<u32>>,
 }
 
 /// `[export]`.
@@ -65,6 +67,8 @@ pub struct RawEndpoint {
     pub connection: Option<Spanned<String>>,
     pub max_in_flight: Option<Spanned<u32>>,
     pub max_body_bytes: Option<Spanned<u64>>,
+    pub down_after: Option<Spanned<u32>>,
+    pub up_after: Option<Spanned<u32>>,
     pub expect: Option<RawExpect>,
 }
 

@@ -108,6 +108,19 @@ pub struct EndpointSnapshot {
     pub window: WindowSnapshot,
     /// The all-time histogram.
     pub histogram: HistogramSnapshot,
+    /// The latest state changes (at most 50), oldest first.
+    pub transitions: Vec<TransitionSnapshot>,
+}
+
+/// A change of state.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransitionSnapshot {
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// The state before.
+    pub from: &'static str,
+    /// The state after.
+    pub to: &'static str,
 }
 
 /// The rolling window part of an endpoint snapshot.
@@ -181,6 +194,15 @@ pub fn build(endpoints: &[Endpoint], stats: &StatsSnapshot) -> Snapshot {
                         encoding: ENCODING,
                         data: encode_histogram(&histogram),
                     },
+                    transitions: s
+                        .transitions
+                        .iter()
+                        .map(|t| TransitionSnapshot {
+                            at: timestamp(t.at),
+                            from: t.from.as_str(),
+                            to: t.to.as_str(),
+                        })
+                        .collect(),
                 }
             })
             .collect(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Clock, EndpointStats, StatsSnapshot, new_histogram, record_duration};
+use super::{Clock, EndpointStats, StateRule, StatsSnapshot, new_histogram, record_duration};
 use crate::probe::ProbeOutcome;
 
 /// What happened at one tick of one endpoint.
@@ -98,12 +98,12 @@ impl StatsHandle {
     }
 }
 
-/// Starts the statistics thread for `endpoints` endpoints, whose rolling window spans
+/// Starts the statistics thread for one endpoint per state rule in `rules`, whose rolling window spans
 /// `window` and whose raw entries are kept for `retention` (at least `window`: the
 /// views can summarise any span up to it). The thread ends when every [`Recorder`]
 /// and [`StatsHandle`] is dropped, or after answering [`StatsHandle::finish`].
 pub fn spawn(
-    endpoints: usize,
+    rules: Vec<StateRule>,
     window: Duration,
     retention: Duration,
     clock: Clock,
@@ -118,7 +118,7 @@ pub fn spawn(
             taken_at: clock.start_wall,
             window,
             scheduler_lag: new_histogram(),
-            endpoints: vec![EndpointStats::default(); endpoints],
+            endpoints: rules.into_iter().map(EndpointStats::with_rule).collect(),
             now_ds: 0,
         },
     };
@@ -179,7 +179,7 @@ impl Store {
     fn reset(&mut self) {
         self.stats.started_at = self.clock.wall(Instant::now());
         for stats in &mut self.stats.endpoints {
-            *stats = EndpointStats::default();
+            *stats = EndpointStats::with_rule(stats.rule);
         }
         self.stats.scheduler_lag.reset();
     }

@@ -6,8 +6,37 @@ use std::time::{Duration, SystemTime};
 use super::{CompactHistogram, Window, duration_to_us};
 use crate::probe::{ErrorClass, ProbeError, ProbeOutcome};
 
-/// Consecutive failures that turn an endpoint that was up into down.
-pub const DOWN_AFTER: u32 = 2;
+/// How many consecutive results it takes to change a known state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateRule {
+    /// Consecutive failures that turn an up (or degraded) endpoint down.
+    pub down_after: u32,
+    /// Consecutive successes that bring a down endpoint back up.
+    pub up_after: u32,
+}
+
+impl Default for StateRule {
+    fn default() -> Self {
+        StateRule {
+            down_after: 2,
+            up_after: 1,
+        }
+    }
+}
+
+/// How many state changes each endpoint keeps.
+pub const TRANSITIONS: usize = 50;
+
+/// A change of state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transition {
+    /// When the probe that caused it finished.
+    pub at: SystemTime,
+    /// The state before.
+    pub from: State,
+    /// The state after.
+    pub to: State,
+}
 
 /// Health of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,6 +113,12 @@ pub struct EndpointStats {
     pub state: State,
     /// Failures since the latest success.
     pub consecutive_failures: u32,
+    /// Successes since the latest failure.
+    pub consecutive_successes: u32,
+    /// When the state changes.
+    pub rule: StateRule,
+    /// The latest [`TRANSITIONS`] state changes, oldest first.
+    pub transitions: VecDeque<Transition>,
     /// The latest finished probe.
     pub last: Option<LastProbe>,
     /// The latest [`RECENT_ERRORS`] failures, oldest first.
@@ -103,6 +138,9 @@ impl Default for EndpointStats {
             status_codes: BTreeMap::new(),
             state: State::Unknown,
             consecutive_failures: 0,
+            consecutive_successes: 0,
+            rule: StateRule::default(),
+            transitions: VecDeque::new(),
             last: None,
             recent_errors: VecDeque::new(),
         }
@@ -110,6 +148,14 @@ impl Default for EndpointStats {
 }
 
 impl EndpointStats {
+    /// Empty statistics that change state by `rule`.
+    pub fn with_rule(rule: StateRule) -> Self {
+        EndpointStats {
+            rule,
+            ..EndpointStats::default()
+        }
+    }
+
     /// Records a finished probe.
     pub fn record(
         &mut self,
@@ -130,11 +176,24 @@ impl EndpointStats {
             self.failed += 1;
             self.errors[error.class.index()] += 1;
             self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+            self.consecutive_successes = 0;
         } else {
             self.ok += 1;
             self.consecutive_failures = 0;
+            self.consecutive_successes = self.consecutive_successes.saturating_add(1);
         }
-        self.state = next_state(self.state, ok, outcome.slow, self.consecutive_failures);
+        let next = next_state(self.state, ok, outcome.slow, self.streak(ok), self.rule);
+        if next != self.state {
+            if self.transitions.len() == TRANSITIONS {
+                self.transitions.pop_front();
+            }
+            self.transitions.push_back(Transition {
+                at,
+                from: self.state,
+                to: next,
+            });
+            self.state = next;
+        }
         self.window.push(at_ds, outcome.latency, ok, window_span);
         if let Some(error) = &outcome.error {
             if self.recent_errors.len() == RECENT_ERRORS {
@@ -154,24 +213,36 @@ impl EndpointStats {
         });
     }
 
+    fn streak(&self, ok: bool) -> u32 {
+        if ok {
+            self.consecutive_successes
+        } else {
+            self.consecutive_failures
+        }
+    }
+
     /// Counts ticks that were not probed.
     pub fn record_skipped(&mut self, ticks: u64) {
         self.skipped += ticks;
     }
 }
 
-/// The state rule: a success makes the endpoint up (degraded when slower than
-/// `max_latency`); it goes down after [`DOWN_AFTER`] consecutive failures, or at
-/// once if it never succeeded; a single failure after successes keeps the state, so
-/// one lost packet does not flap the display.
-pub fn next_state(current: State, ok: bool, slow: bool, consecutive_failures: u32) -> State {
-    if ok {
-        if slow { State::Degraded } else { State::Up }
-    } else if matches!(current, State::Unknown | State::Down) || consecutive_failures >= DOWN_AFTER
-    {
-        State::Down
-    } else {
-        current
+/// The state rule. From `unknown`, the first finished probe sets the state (down on
+/// a failure, up — or degraded when slower than `max_latency` — on a success). After
+/// that, changes need a streak, so one lost packet does not flap the display: an up
+/// or degraded endpoint goes down after `down_after` consecutive failures, and a down
+/// one comes back after `up_after` consecutive successes. Up and degraded follow the
+/// latest success's latency at once. `streak` is the current run of results like
+/// this one (this one included).
+pub fn next_state(current: State, ok: bool, slow: bool, streak: u32, rule: StateRule) -> State {
+    let healthy = if slow { State::Degraded } else { State::Up };
+    match (current, ok) {
+        (State::Unknown, true) => healthy,
+        (State::Unknown, false) => State::Down,
+        (State::Up | State::Degraded, true) => healthy,
+        (State::Up | State::Degraded, false) if streak >= rule.down_after => State::Down,
+        (State::Down, true) if streak >= rule.up_after => healthy,
+        (current, _) => current,
     }
 }
 
@@ -211,14 +282,35 @@ mod tests {
         assert_eq!(s.errors[ErrorClass::Timeout.index()], 2);
         assert_eq!(s.histogram.len(), 2);
         assert_eq!(s.status_codes.get(&200), Some(&2));
+        let changes: Vec<(State, State)> = s.transitions.iter().map(|t| (t.from, t.to)).collect();
+        assert_eq!(
+            changes,
+            [
+                (State::Unknown, State::Up),
+                (State::Up, State::Down),
+                (State::Down, State::Up)
+            ]
+        );
     }
 
     #[test]
     fn slow_success_is_degraded_and_first_failure_is_down() {
-        assert_eq!(next_state(State::Up, true, true, 0), State::Degraded);
-        assert_eq!(next_state(State::Unknown, false, false, 1), State::Down);
+        let rule = StateRule::default();
+        assert_eq!(next_state(State::Up, true, true, 1, rule), State::Degraded);
         assert_eq!(
-            next_state(State::Degraded, false, false, 1),
+            next_state(State::Unknown, false, false, 1, rule),
+            State::Down
+        );
+        let strict = StateRule {
+            down_after: 3,
+            up_after: 2,
+        };
+        assert_eq!(next_state(State::Up, false, false, 2, strict), State::Up);
+        assert_eq!(next_state(State::Up, false, false, 3, strict), State::Down);
+        assert_eq!(next_state(State::Down, true, false, 1, strict), State::Down);
+        assert_eq!(next_state(State::Down, true, false, 2, strict), State::Up);
+        assert_eq!(
+            next_state(State::Degraded, false, false, 1, rule),
             State::Degraded
         );
     }

@@ -15,7 +15,9 @@ mod window;
 pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
 pub use clock::{Clock, duration_to_ds};
 pub use compact::CompactHistogram;
-pub use endpoint::{EndpointStats, LastProbe, RECENT_ERRORS, RecentError, State};
+pub use endpoint::{
+    EndpointStats, LastProbe, RECENT_ERRORS, RecentError, State, StateRule, TRANSITIONS, Transition,
+};
 pub use summary::LatencySummary;
 pub use window::{Window, WindowEntry, WindowSummary};
 
