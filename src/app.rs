@@ -249,19 +249,12 @@ async fn run_headless(
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let hlog = match start_hlog(config, &running) {
-        Ok(hlog) => hlog,
-        Err(code) => return code,
-    };
-    let metrics = match start_metrics(config, metrics_addr, &running).await {
-        Ok(metrics) => metrics,
+    let outputs = match Outputs::start(config, metrics_addr, &running).await {
+        Ok(outputs) => outputs,
         Err(code) => return code,
     };
     running.wait(signals).await;
-    finish_hlog(hlog).await;
-    if let Some(metrics) = metrics {
-        metrics.shutdown().await;
-    }
+    outputs.finish().await;
     let code = print_snapshot(config.endpoints.clone(), &running.stats, format, fail_on).await;
     // It has answered `finish`, so it is ending: joining cannot block for long.
     let _ = tokio::task::spawn_blocking(move || running.stats_thread.join()).await;
@@ -296,6 +289,35 @@ fn start_hlog(config: &Config, running: &Running) -> Result<Option<HlogWriter>, 
         eprintln!("error: cannot open the hlog file {}: {e}", path.display());
         ExitCode::from(EXIT_USAGE)
     })
+}
+
+/// What runs beside the engine and reads the statistics: the interval log and the
+/// Prometheus endpoint, each when asked for.
+struct Outputs {
+    hlog: Option<HlogWriter>,
+    metrics: Option<MetricsServer>,
+}
+
+impl Outputs {
+    /// Starts both; a file or address that cannot be used stops the run (exit 2).
+    async fn start(
+        config: &Config,
+        metrics_addr: Option<std::net::SocketAddr>,
+        running: &Running,
+    ) -> Result<Self, ExitCode> {
+        let hlog = start_hlog(config, running)?;
+        let metrics = start_metrics(config, metrics_addr, running).await?;
+        Ok(Outputs { hlog, metrics })
+    }
+
+    /// Writes the last interval, closes the log, stops serving. Call once the
+    /// engine has stopped, before the statistics finish.
+    async fn finish(self) {
+        finish_hlog(self.hlog).await;
+        if let Some(metrics) = self.metrics {
+            metrics.shutdown().await;
+        }
+    }
 }
 
 /// Starts the Prometheus endpoint when `--metrics-addr` is given; an address that
@@ -401,12 +423,8 @@ async fn run_dashboard(
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let hlog = match start_hlog(config, &running) {
-        Ok(hlog) => hlog,
-        Err(code) => return code,
-    };
-    let metrics = match start_metrics(config, metrics_addr, &running).await {
-        Ok(metrics) => metrics,
+    let outputs = match Outputs::start(config, metrics_addr, &running).await {
+        Ok(outputs) => outputs,
         Err(code) => return code,
     };
     let result = crate::ui::run(crate::ui::Dashboard {
@@ -423,10 +441,7 @@ async fn run_dashboard(
     // Quitting cancels everything in flight.
     running.engine.abort();
     running.engine.wait().await;
-    finish_hlog(hlog).await;
-    if let Some(metrics) = metrics {
-        metrics.shutdown().await;
-    }
+    outputs.finish().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
