@@ -191,7 +191,10 @@ fn endpoints() -> Vec<Endpoint> {
                     ("Authorization".into(), "Bearer s3cr3t-t0ken".into()),
                     ("X-Tenant".into(), "blue".into()),
                 ];
-                e.expect.status = Some(vec![200, 204]);
+                e.expect.status = Some(vec![
+                    probetop::config::StatusMatch::Code(200),
+                    probetop::config::StatusMatch::Code(204),
+                ]);
                 e.expect.body_contains = Some("ok".into());
                 e.expect.max_latency = Some(Duration::from_millis(300));
             }

@@ -8,10 +8,10 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Location};
-use super::raw::{RawConfig, RawEndpoint, RawExpect};
+use super::raw::{RawConfig, RawEndpoint, RawExpect, RawStatus};
 use super::{
     Config, ConnectionMode, DEFAULT_EXPORT_DIR, DEFAULT_EXPORT_FORMATS, DEFAULT_INTERVAL,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, Endpoint, Expect,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, Endpoint, Expect, StatusMatch,
     default_max_in_flight, interpolate,
 };
 
@@ -600,27 +600,101 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             }
             list.get_ref()
                 .iter()
-                .filter_map(|code| {
-                    if (100..=599).contains(code.get_ref()) {
-                        Some(*code.get_ref())
-                    } else {
-                        self.error(
-                            format!("{key}.status"),
-                            code.span(),
-                            format!(
-                                "invalid status code {}: expected 100 to 599",
-                                code.get_ref()
-                            ),
-                        );
-                        None
-                    }
-                })
+                .filter_map(|entry| self.status_match(&format!("{key}.status"), entry))
                 .collect()
         });
+        let body_regex = raw
+            .body_regex
+            .as_ref()
+            .and_then(|r| self.regex(&format!("{key}.body_regex"), r));
+        let mut json = Vec::new();
+        for (pointer, value) in raw.json.iter().flatten() {
+            let json_key = format!("{key}.json.\"{}\"", pointer.get_ref());
+            if !(pointer.get_ref().is_empty() || pointer.get_ref().starts_with('/')) {
+                self.error(
+                    json_key,
+                    pointer.span(),
+                    format!(
+                        "{:?} is not a JSON Pointer: it starts with / (e.g. \"/status\", \"/items/0/id\"), or is empty for the whole document",
+                        pointer.get_ref()
+                    ),
+                );
+                continue;
+            }
+            match serde_json::to_value(value.get_ref()) {
+                Ok(expected) => json.push((pointer.get_ref().clone(), expected)),
+                Err(e) => self.error(json_key, value.span(), format!("unusable value: {e}")),
+            }
+        }
+        let mut headers = Vec::new();
+        for (name, pattern) in raw.headers.iter().flatten() {
+            let header_key = format!("{key}.headers.{}", name.get_ref());
+            if reqwest::header::HeaderName::from_bytes(name.get_ref().as_bytes()).is_err() {
+                self.error(
+                    header_key,
+                    name.span(),
+                    format!("invalid header name {:?}", name.get_ref()),
+                );
+                continue;
+            }
+            if let Some(regex) = self.regex(&header_key, pattern) {
+                headers.push((name.get_ref().to_ascii_lowercase(), regex));
+            }
+        }
         Expect {
             status,
             body_contains: raw.body_contains.as_ref().map(|b| b.get_ref().clone()),
+            body_regex,
+            json,
+            headers,
             max_latency: self.duration(&format!("{key}.max_latency"), raw.max_latency.as_ref()),
+        }
+    }
+
+    fn status_match(&mut self, key: &str, entry: &Spanned<RawStatus>) -> Option<StatusMatch> {
+        match entry.get_ref() {
+            RawStatus::Code(code) if (100..=599).contains(code) => Some(StatusMatch::Code(*code)),
+            RawStatus::Code(code) => {
+                self.error(
+                    key.to_string(),
+                    entry.span(),
+                    format!("invalid status code {code}: expected 100 to 599"),
+                );
+                None
+            }
+            RawStatus::Class(text) => {
+                let class = text
+                    .strip_suffix("xx")
+                    .and_then(|d| d.parse::<u16>().ok())
+                    .filter(|d| (1..=5).contains(d));
+                if class.is_none() {
+                    self.error(
+                        key.to_string(),
+                        entry.span(),
+                        format!(
+                            "invalid status {text:?}: expected a code (200) or a class (\"2xx\")"
+                        ),
+                    );
+                }
+                class.map(StatusMatch::Class)
+            }
+        }
+    }
+
+    fn regex(&mut self, key: &str, pattern: &Spanned<String>) -> Option<regex::Regex> {
+        match regex::Regex::new(pattern.get_ref()) {
+            Ok(regex) => Some(regex),
+            Err(e) => {
+                // The regex crate's message spans several lines; keep its last one.
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or_default().trim().to_string();
+                self.error(
+                    key.to_string(),
+                    pattern.span(),
+                    format!("invalid regular expression {:?}: {why}", pattern.get_ref()),
+                );
+                None
+            }
         }
     }
 
@@ -810,7 +884,10 @@ interval = "250ms"
             vec![("Authorization".into(), "Bearer abc".into())]
         );
         assert_eq!(api.connection, ConnectionMode::Fresh);
-        assert_eq!(api.expect.status, Some(vec![200, 204]));
+        assert_eq!(
+            api.expect.status,
+            Some(vec![StatusMatch::Code(200), StatusMatch::Code(204)])
+        );
         assert_eq!(api.expect.max_latency, Some(Duration::from_millis(300)));
         let second = &config.endpoints[1];
         assert_eq!(second.name, "https://example.test/");
@@ -827,7 +904,7 @@ interval = "250ms"
         assert_eq!(e.key.as_deref(), Some("endpoint[1].interval"), "{e}");
         assert_eq!(e.location.as_ref().unwrap().line, 6);
         let e =
-            first_error("[[endpoint]]\nurl = \"http://a/\"\n[endpoint.expect]\nstatus = [\"x\"]\n");
+            first_error("[[endpoint]]\nurl = \"http://a/\"\n[endpoint.expect]\nstatus = [true]\n");
         assert_eq!(
             e.key.as_deref(),
             Some("endpoint[0].expect.status[0]"),
@@ -937,6 +1014,52 @@ interval = "250ms"
         assert_eq!((rule.down_after, rule.up_after), (3, 2));
         let e = first_error("[[endpoint]]\nurl = \"http://a/\"\ndown_after = 0\n");
         assert_eq!(e.key.as_deref(), Some("endpoint[0].down_after"), "{e}");
+    }
+
+    #[test]
+    fn richer_expectations_parse_and_bad_ones_are_located() {
+        let config = parse(
+            "[[endpoint]]\nurl = \"http://a/\"\n[endpoint.expect]\nstatus = [\"2xx\", 304]\nbody_regex = \"ok|up\"\njson = { \"/status\" = \"ok\", \"/count\" = 3 }\nheaders = { Content-Type = \"^application/json\" }\n",
+        )
+        .unwrap();
+        let expect = &config.endpoints[0].expect;
+        assert_eq!(
+            expect.status,
+            Some(vec![StatusMatch::Class(2), StatusMatch::Code(304)])
+        );
+        assert!(expect.accepts_status(204) && expect.accepts_status(304));
+        assert!(!expect.accepts_status(301));
+        assert_eq!(expect.json.len(), 2);
+        assert_eq!(expect.headers[0].0, "content-type");
+        for (text, key, needle) in [
+            (
+                "status = [\"2x\"]",
+                "endpoint[0].expect.status",
+                "expected a code (200) or a class",
+            ),
+            (
+                "body_regex = \"(\"",
+                "endpoint[0].expect.body_regex",
+                "invalid regular expression",
+            ),
+            (
+                "json = { status = 1 }",
+                "endpoint[0].expect.json.\"status\"",
+                "not a JSON Pointer",
+            ),
+            (
+                "headers = { X = \"[\" }",
+                "endpoint[0].expect.headers.X",
+                "invalid regular expression",
+            ),
+        ] {
+            let e = first_error(&format!(
+                "[[endpoint]]\nurl = \"http://a/\"\n[endpoint.expect]\n{text}\n"
+            ));
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert!(e.message.contains(needle), "{e}");
+            assert_eq!(e.location.as_ref().unwrap().line, 4, "{e}");
+        }
     }
 
     #[test]

@@ -119,13 +119,47 @@ impl Endpoint {
     }
 }
 
+/// An accepted status: one code, or a class of a hundred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMatch {
+    /// Exactly this code.
+    Code(u16),
+    /// Any code of this hundred (`2` for `"2xx"`).
+    Class(u16),
+}
+
+impl StatusMatch {
+    /// Whether `status` matches.
+    pub fn accepts(self, status: u16) -> bool {
+        match self {
+            StatusMatch::Code(code) => code == status,
+            StatusMatch::Class(class) => status / 100 == class,
+        }
+    }
+}
+
+impl std::fmt::Display for StatusMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusMatch::Code(code) => write!(f, "{code}"),
+            StatusMatch::Class(class) => write!(f, "{class}xx"),
+        }
+    }
+}
+
 /// Success conditions of an endpoint.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Expect {
-    /// Accepted status codes; `None` accepts any 2xx or 3xx.
-    pub status: Option<Vec<u16>>,
+    /// Accepted statuses; `None` accepts any 2xx or 3xx.
+    pub status: Option<Vec<StatusMatch>>,
     /// The body must contain this text.
     pub body_contains: Option<String>,
+    /// The body must match this regular expression.
+    pub body_regex: Option<regex::Regex>,
+    /// The body must be JSON with these values at these JSON Pointers.
+    pub json: Vec<(String, serde_json::Value)>,
+    /// Response headers that must be present and match these regular expressions.
+    pub headers: Vec<(String, regex::Regex)>,
     /// A slower (but otherwise good) response makes the endpoint degraded.
     pub max_latency: Option<Duration>,
 }
@@ -134,9 +168,14 @@ impl Expect {
     /// Whether `status` is an accepted status code.
     pub fn accepts_status(&self, status: u16) -> bool {
         match &self.status {
-            Some(list) => list.contains(&status),
+            Some(list) => list.iter().any(|m| m.accepts(status)),
             None => (200..400).contains(&status),
         }
+    }
+
+    /// Whether judging a response needs its body kept.
+    pub fn needs_body(&self) -> bool {
+        self.body_contains.is_some() || self.body_regex.is_some() || !self.json.is_empty()
     }
 }
 

@@ -76,7 +76,43 @@ pub struct RawEndpoint {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
-    pub status: Option<Spanned<Vec<Spanned<u16>>>>,
+    pub status: Option<Spanned<Vec<Spanned<RawStatus>>>>,
     pub body_contains: Option<Spanned<String>>,
+    pub body_regex: Option<Spanned<String>>,
+    pub json: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    pub headers: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub max_latency: Option<Spanned<String>>,
+}
+
+/// One entry of `expect.status`: a code (`204`) or a class (`"2xx"`).
+#[derive(Debug)]
+pub enum RawStatus {
+    Code(u16),
+    Class(String),
+}
+
+impl<'de> Deserialize<'de> for RawStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawStatus;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a status code (200) or a class (\"2xx\")")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawStatus, E> {
+                u16::try_from(v)
+                    .map(RawStatus::Code)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawStatus, E> {
+                u16::try_from(v)
+                    .map(RawStatus::Code)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawStatus, E> {
+                Ok(RawStatus::Class(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }

@@ -72,7 +72,9 @@ impl Prober {
         status: u16,
         started: Instant,
     ) -> ProbeOutcome {
-        let keep_body = self.expect.body_contains.is_some();
+        let keep_body = self.expect.needs_body();
+        // Headers are checked now: reading the body consumes the response.
+        let header_error = self.check_headers(response.headers());
         let mut body = Vec::new();
         let mut size: u64 = 0;
         loop {
@@ -108,39 +110,127 @@ impl Prober {
         ProbeOutcome {
             latency: Some(latency),
             status: Some(status),
-            error: self.judge(status, &body),
+            error: self.judge(status, header_error, &body),
             slow: self.expect.max_latency.is_some_and(|max| latency > max),
         }
     }
 
-    /// Checks a complete response against the expectations.
-    fn judge(&self, status: u16, body: &[u8]) -> Option<ProbeError> {
+    /// Checks a complete response against the expectations: status, then headers,
+    /// then body. The first failed expectation is reported, saying what came back.
+    fn judge(&self, status: u16, header_error: Option<String>, body: &[u8]) -> Option<ProbeError> {
+        let fail = |class, message| Some(ProbeError { class, message });
         if !self.expect.accepts_status(status) {
             let expected = match &self.expect.status {
                 Some(list) => list
                     .iter()
-                    .map(u16::to_string)
+                    .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
                 None => "2xx or 3xx".to_string(),
             };
-            return Some(ProbeError {
-                class: ErrorClass::Status,
-                message: format!("status {status}, expected {expected}"),
-            });
+            return fail(
+                ErrorClass::Status,
+                format!("status {status}, expected {expected}"),
+            );
+        }
+        if let Some(message) = header_error {
+            return fail(ErrorClass::Status, message);
         }
         if let Some(needle) = &self.expect.body_contains {
             let found =
                 needle.is_empty() || body.windows(needle.len()).any(|w| w == needle.as_bytes());
             if !found {
-                return Some(ProbeError {
-                    class: ErrorClass::Body,
-                    message: format!("body does not contain {needle:?}"),
-                });
+                return fail(
+                    ErrorClass::Body,
+                    format!(
+                        "body does not contain {needle:?}; it starts {}",
+                        excerpt(body)
+                    ),
+                );
+            }
+        }
+        if let Some(regex) = &self.expect.body_regex
+            && !regex.is_match(&String::from_utf8_lossy(body))
+        {
+            return fail(
+                ErrorClass::Body,
+                format!(
+                    "body does not match /{}/; it starts {}",
+                    regex.as_str(),
+                    excerpt(body)
+                ),
+            );
+        }
+        if !self.expect.json.is_empty() {
+            let document: serde_json::Value = match serde_json::from_slice(body) {
+                Ok(document) => document,
+                Err(e) => {
+                    return fail(
+                        ErrorClass::Body,
+                        format!("body is not JSON ({e}); it starts {}", excerpt(body)),
+                    );
+                }
+            };
+            for (pointer, expected) in &self.expect.json {
+                match document.pointer(pointer) {
+                    None => {
+                        return fail(ErrorClass::Body, format!("json {pointer:?} is missing"));
+                    }
+                    Some(found) if !json_equal(found, expected) => {
+                        return fail(
+                            ErrorClass::Body,
+                            format!(
+                                "json {pointer:?} is {}, expected {expected}",
+                                cut(&found.to_string())
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
             }
         }
         None
     }
+
+    /// The first header expectation that fails, as a message.
+    fn check_headers(&self, headers: &reqwest::header::HeaderMap) -> Option<String> {
+        for (name, regex) in &self.expect.headers {
+            let Some(value) = headers.get(name.as_str()) else {
+                return Some(format!("header {name} is missing"));
+            };
+            let value = String::from_utf8_lossy(value.as_bytes());
+            if !regex.is_match(&value) {
+                return Some(format!(
+                    "header {name} is {:?}, which does not match /{}/",
+                    cut(&value),
+                    regex.as_str()
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// JSON equality where numbers compare by value (TOML's `1` equals JSON's `1.0`).
+fn json_equal(found: &serde_json::Value, expected: &serde_json::Value) -> bool {
+    match (found.as_f64(), expected.as_f64()) {
+        (Some(a), Some(b)) => a == b,
+        _ => found == expected,
+    }
+}
+
+/// At most 60 characters of `text`, for messages.
+fn cut(text: &str) -> String {
+    let mut out: String = text.chars().take(60).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The start of a body, quoted, for messages.
+fn excerpt(body: &[u8]) -> String {
+    format!("{:?}", cut(&String::from_utf8_lossy(body)))
 }
 
 fn body_error(status: u16, message: String) -> ProbeOutcome {

@@ -684,7 +684,7 @@ fn expect_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> {
     let mut conditions = vec![match &expect.status {
         None => "status 2xx/3xx".to_string(),
         Some(list) => {
-            let codes: Vec<String> = list.iter().map(u16::to_string).collect();
+            let codes: Vec<String> = list.iter().map(ToString::to_string).collect();
             format!("status {}", codes.join(", "))
         }
     }];

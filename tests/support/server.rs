@@ -4,7 +4,8 @@
 //!
 //! Routes: `/delay/{ms}` (200 after a sleep), `/status/{code}`, `/stall` (never
 //! answers), `/bytes/{n}` (a body of n bytes), `/version` (the HTTP version used),
-//! `/redirect/{n}` (n redirects, then 200), anything else answers 200 `ok`.
+//! `/redirect/{n}` (n redirects, then 200), `/json` (a JSON body and an `X-Version`
+//! header), anything else answers 200 `ok`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -190,6 +191,18 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
             reply(200, Bytes::from(vec![b'x'; n]))
         }
         "version" => reply(200, Bytes::from(format!("{:?}", request.version()))),
+        "json" => {
+            let mut response = Response::new(Full::new(Bytes::from_static(
+                br#"{"status":"ok","count":3,"items":[{"id":7}]}"#,
+            )));
+            let headers = response.headers_mut();
+            headers.insert(
+                hyper::header::CONTENT_TYPE,
+                "application/json".parse().unwrap(),
+            );
+            headers.insert("x-version", "1.2.3".parse().unwrap());
+            Ok(response)
+        }
         "redirect" => match arg.parse::<u32>() {
             Ok(n) if n > 0 => {
                 let mut response = Response::new(Full::new(Bytes::new()));
