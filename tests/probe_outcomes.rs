@@ -231,3 +231,89 @@ fn redirects_are_followed_up_to_ten() {
     let eleven = endpoint(&snapshot, "eleven");
     assert_eq!(eleven["errors"]["other"], 4, "{eleven:#}");
 }
+
+#[test]
+fn request_control_keys_shape_the_request() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("payload.json"), r#"{"from":"file"}"#).unwrap();
+    let config = format!(
+        r#"
+[defaults]
+interval = "250ms"
+
+[[endpoint]]
+name = "bearer"
+url = "{auth}"
+bearer_token = "${{PROBETOP_TEST_TOKEN}}"
+[endpoint.expect]
+body_contains = "Bearer s3cret"
+
+[[endpoint]]
+name = "basic"
+url = "{auth}"
+basic_auth = {{ username = "ann", password = "pw" }}
+[endpoint.expect]
+body_contains = "Basic YW5uOnB3"
+
+[[endpoint]]
+name = "agent"
+url = "{agent}"
+user_agent = "probe/9"
+[endpoint.expect]
+body_contains = "probe/9"
+
+[[endpoint]]
+name = "body-file"
+url = "{body}"
+method = "POST"
+body_file = "payload.json"
+[endpoint.expect]
+body_contains = "from"
+
+[[endpoint]]
+name = "h2c"
+url = "{version}"
+http = "2"
+[endpoint.expect]
+body_contains = "HTTP/2.0"
+
+[[endpoint]]
+name = "h1"
+url = "{version}"
+http = "1.1"
+[endpoint.expect]
+body_contains = "HTTP/1.1"
+
+[[endpoint]]
+name = "no-redirects"
+url = "{redirect}"
+follow_redirects = false
+"#,
+        auth = server.url("/echo-header/authorization"),
+        agent = server.url("/echo-header/user-agent"),
+        body = server.url("/echo-body"),
+        version = server.url("/version"),
+        redirect = server.url("/redirect/1"),
+    );
+    write_config(dir.path(), &config);
+    let output = support::run(
+        support::probetop(dir.path())
+            .env("PROBETOP_TEST_TOKEN", "s3cret")
+            .args(["--headless", "--duration", "1s"]),
+        std::time::Duration::from_secs(30),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let snapshot: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for name in ["bearer", "basic", "agent", "body-file", "h2c", "h1"] {
+        let e = endpoint(&snapshot, name);
+        assert_eq!(count(e, "ok"), 4, "{name}: {e:#}");
+    }
+    // Not followed: the 302 itself is the response (3xx is accepted by default).
+    let e = endpoint(&snapshot, "no-redirects");
+    assert_eq!(e["status_codes"]["302"], 4, "{e:#}");
+}

@@ -11,8 +11,8 @@ use super::error::{ConfigError, ConfigErrors, Location};
 use super::raw::{RawConfig, RawEndpoint, RawExpect, RawStatus};
 use super::{
     Config, ConnectionMode, DEFAULT_EXPORT_DIR, DEFAULT_EXPORT_FORMATS, DEFAULT_INTERVAL,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, Endpoint, Expect, StatusMatch,
-    default_max_in_flight, interpolate,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, Endpoint, Expect, HttpVersion,
+    StatusMatch, default_max_in_flight, interpolate,
 };
 
 /// What the command line contributes to the configuration.
@@ -520,10 +520,43 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 }
             }
         }
-        let body = raw
+        let mut body = raw
             .body
             .as_ref()
             .and_then(|b| self.interpolated(&format!("{key}.body"), b));
+        if let Some(file) = &raw.body_file {
+            let file_key = format!("{key}.body_file");
+            if raw.body.is_some() {
+                self.error(
+                    file_key,
+                    file.span(),
+                    "give `body` or `body_file`, not both".into(),
+                );
+            } else {
+                let path = self.relative_path(file);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => body = Some(text),
+                    Err(e) => self.error(
+                        file_key,
+                        file.span(),
+                        format!("cannot read body file {}: {e}", path.display()),
+                    ),
+                }
+            }
+        }
+        self.auth_and_agent(key, &raw, &mut headers);
+        let http = raw.http.as_ref().and_then(|h| match h.get_ref().as_str() {
+            "1.1" => Some(HttpVersion::Http1),
+            "2" => Some(HttpVersion::Http2),
+            other => {
+                self.error(
+                    format!("{key}.http"),
+                    h.span(),
+                    format!("invalid HTTP version {other:?}: expected \"1.1\" or \"2\""),
+                );
+                None
+            }
+        });
         let ca_file = raw.ca_file.as_ref().map(|f| self.relative_path(f));
         if let (Some(path), Some(raw_path)) = (&ca_file, &raw.ca_file) {
             self.check_ca_file(&format!("{key}.ca_file"), raw_path.span(), path);
@@ -579,6 +612,8 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             method,
             headers,
             body,
+            http,
+            follow_redirects: raw.follow_redirects.as_ref().is_none_or(|f| *f.get_ref()),
             ca_file,
             insecure: raw.insecure.as_ref().is_some_and(|v| *v.get_ref()),
             connection,
@@ -648,6 +683,80 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             json,
             headers,
             max_latency: self.duration(&format!("{key}.max_latency"), raw.max_latency.as_ref()),
+        }
+    }
+
+    /// `basic_auth`, `bearer_token` and `user_agent` become request headers.
+    fn auth_and_agent(
+        &mut self,
+        key: &str,
+        raw: &RawEndpoint,
+        headers: &mut Vec<(String, String)>,
+    ) {
+        use base64::Engine as _;
+        let has = |headers: &Vec<(String, String)>, name: &str| {
+            headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        let mut authorization = None;
+        if let Some(auth) = &raw.basic_auth {
+            let auth_key = format!("{key}.basic_auth");
+            let user = self.interpolated(&format!("{auth_key}.username"), &auth.get_ref().username);
+            let password = match &auth.get_ref().password {
+                Some(p) => self.interpolated(&format!("{auth_key}.password"), p),
+                None => Some(String::new()),
+            };
+            if let (Some(user), Some(password)) = (user, password) {
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                authorization = Some((auth_key, auth.span(), format!("Basic {token}")));
+            }
+        }
+        if let Some(token) = &raw.bearer_token {
+            let token_key = format!("{key}.bearer_token");
+            if authorization.is_some() {
+                self.error(
+                    token_key,
+                    token.span(),
+                    "give `basic_auth` or `bearer_token`, not both".into(),
+                );
+            } else if let Some(token_text) = self.interpolated(&token_key, token) {
+                authorization = Some((token_key, token.span(), format!("Bearer {token_text}")));
+            }
+        }
+        if let Some((auth_key, span, value)) = authorization {
+            if has(headers, "authorization") {
+                self.error(
+                    auth_key,
+                    span,
+                    "an Authorization header is set in `headers` too: set it in one place".into(),
+                );
+            } else if reqwest::header::HeaderValue::from_str(&value).is_err() {
+                self.error(
+                    auth_key,
+                    span,
+                    "the credentials hold characters a header cannot carry".into(),
+                );
+            } else {
+                headers.push(("Authorization".into(), value));
+            }
+        }
+        if let Some(agent) = &raw.user_agent {
+            let agent_key = format!("{key}.user_agent");
+            if has(headers, "user-agent") {
+                self.error(
+                    agent_key,
+                    agent.span(),
+                    "a User-Agent header is set in `headers` too: set it in one place".into(),
+                );
+            } else if reqwest::header::HeaderValue::from_str(agent.get_ref()).is_err() {
+                self.error(
+                    agent_key,
+                    agent.span(),
+                    "invalid user agent (control characters)".into(),
+                );
+            } else {
+                headers.push(("User-Agent".into(), agent.get_ref().clone()));
+            }
         }
     }
 
@@ -1059,6 +1168,53 @@ interval = "250ms"
             assert_eq!(e.key.as_deref(), Some(key), "{e}");
             assert!(e.message.contains(needle), "{e}");
             assert_eq!(e.location.as_ref().unwrap().line, 4, "{e}");
+        }
+    }
+
+    #[test]
+    fn request_control_keys_are_checked() {
+        let config = parse(
+            "[[endpoint]]\nurl = \"http://a/\"\nbearer_token = \"${TOKEN}\"\nuser_agent = \"x/1\"\nhttp = \"2\"\nfollow_redirects = false\n",
+        )
+        .unwrap();
+        let e = &config.endpoints[0];
+        assert!(
+            e.headers
+                .contains(&("Authorization".into(), "Bearer abc".into()))
+        );
+        assert!(e.headers.contains(&("User-Agent".into(), "x/1".into())));
+        assert_eq!(e.http, Some(HttpVersion::Http2));
+        assert!(!e.follow_redirects);
+        for (text, key, needle) in [
+            (
+                "body = \"x\"\nbody_file = \"f\"",
+                "endpoint[0].body_file",
+                "not both",
+            ),
+            (
+                "body_file = \"no/such/file\"",
+                "endpoint[0].body_file",
+                "cannot read body file",
+            ),
+            (
+                "basic_auth = { username = \"u\" }\nbearer_token = \"t\"",
+                "endpoint[0].bearer_token",
+                "not both",
+            ),
+            (
+                "http = \"3\"",
+                "endpoint[0].http",
+                "expected \"1.1\" or \"2\"",
+            ),
+            (
+                "headers = { Authorization = \"x\" }\nbearer_token = \"t\"",
+                "endpoint[0].bearer_token",
+                "set it in one place",
+            ),
+        ] {
+            let e = first_error(&format!("[[endpoint]]\nurl = \"http://a/\"\n{text}\n"));
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert!(e.message.contains(needle), "{e}");
         }
     }
 

@@ -60,6 +60,15 @@ pub enum ConnectionMode {
     Fresh,
 }
 
+/// A forced HTTP version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpVersion {
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 only (prior knowledge on plain HTTP, no fallback over TLS).
+    Http2,
+}
+
 /// One endpoint to watch.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -80,6 +89,10 @@ pub struct Endpoint {
     pub headers: Vec<(String, String)>,
     /// Request body, if any.
     pub body: Option<String>,
+    /// HTTP version: negotiated (`None`), or forced.
+    pub http: Option<HttpVersion>,
+    /// Whether redirects are followed (up to 10).
+    pub follow_redirects: bool,
     /// An extra CA certificate (PEM) to trust.
     pub ca_file: Option<PathBuf>,
     /// Accept any certificate.
@@ -108,6 +121,8 @@ impl Endpoint {
             method: reqwest::Method::GET,
             headers: Vec::new(),
             body: None,
+            http: None,
+            follow_redirects: true,
             ca_file: None,
             insecure: false,
             connection: ConnectionMode::Reuse,

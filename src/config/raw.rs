@@ -62,6 +62,12 @@ pub struct RawEndpoint {
     #[serde(default)]
     pub headers: BTreeMap<Spanned<String>, Spanned<String>>,
     pub body: Option<Spanned<String>>,
+    pub body_file: Option<Spanned<String>>,
+    pub basic_auth: Option<Spanned<RawBasicAuth>>,
+    pub bearer_token: Option<Spanned<String>>,
+    pub http: Option<Spanned<String>>,
+    pub follow_redirects: Option<Spanned<bool>>,
+    pub user_agent: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
     pub insecure: Option<Spanned<bool>>,
     pub connection: Option<Spanned<String>>,
@@ -70,6 +76,14 @@ pub struct RawEndpoint {
     pub down_after: Option<Spanned<u32>>,
     pub up_after: Option<Spanned<u32>>,
     pub expect: Option<RawExpect>,
+}
+
+/// `basic_auth = { username = "…", password = "…" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasicAuth {
+    pub username: Spanned<String>,
+    pub password: Option<Spanned<String>>,
 }
 
 /// `[endpoint.expect]`.

@@ -5,15 +5,18 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::config::{ConnectionMode, Endpoint};
+use crate::config::{ConnectionMode, Endpoint, HttpVersion};
 
-/// What makes two endpoints need different clients: reqwest fixes TLS trust and
-/// pooling per client, so endpoints differing in these get clients of their own.
+/// What makes two endpoints need different clients: reqwest fixes TLS trust,
+/// pooling, the HTTP version and the redirect policy per client, so endpoints
+/// differing in these get clients of their own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ClientKey {
     ca_file: Option<PathBuf>,
     insecure: bool,
     connection: ConnectionMode,
+    http: Option<HttpVersion>,
+    follow_redirects: bool,
 }
 
 /// Builds one `reqwest::Client` per distinct TLS/pooling setting and hands out clones
@@ -34,6 +37,8 @@ impl ClientPool {
             ca_file: endpoint.ca_file.clone(),
             insecure: endpoint.insecure,
             connection: endpoint.connection,
+            http: endpoint.http,
+            follow_redirects: endpoint.follow_redirects,
         };
         if let Some(client) = self.clients.get(&key) {
             return Ok(client.clone());
@@ -49,10 +54,17 @@ fn build(key: &ClientKey) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .user_agent(concat!("probetop/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(
-            ClientPool::MAX_REDIRECTS,
-        ))
+        .redirect(if key.follow_redirects {
+            reqwest::redirect::Policy::limited(ClientPool::MAX_REDIRECTS)
+        } else {
+            reqwest::redirect::Policy::none()
+        })
         .tcp_nodelay(true);
+    builder = match key.http {
+        None => builder,
+        Some(HttpVersion::Http1) => builder.http1_only(),
+        Some(HttpVersion::Http2) => builder.http2_prior_knowledge(),
+    };
     if key.connection == ConnectionMode::Fresh {
         builder = builder.pool_max_idle_per_host(0);
     }

@@ -5,7 +5,8 @@
 //! Routes: `/delay/{ms}` (200 after a sleep), `/status/{code}`, `/stall` (never
 //! answers), `/bytes/{n}` (a body of n bytes), `/version` (the HTTP version used),
 //! `/redirect/{n}` (n redirects, then 200), `/json` (a JSON body and an `X-Version`
-//! header), anything else answers 200 `ok`.
+//! header), `/echo-header/{name}` and `/echo-body` (what the request carried), anything
+//! else answers 200 `ok`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -191,6 +192,24 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
             reply(200, Bytes::from(vec![b'x'; n]))
         }
         "version" => reply(200, Bytes::from(format!("{:?}", request.version()))),
+        "echo-header" => {
+            let value = request
+                .headers()
+                .get(arg)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            reply(200, Bytes::from(value))
+        }
+        "echo-body" => {
+            use http_body_util::BodyExt;
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            reply(200, body)
+        }
         "json" => {
             let mut response = Response::new(Full::new(Bytes::from_static(
                 br#"{"status":"ok","count":3,"items":[{"id":7}]}"#,
