@@ -242,15 +242,9 @@ async fn run_headless(
     fail_on: Option<&str>,
     signals: &mut Signals,
 ) -> ExitCode {
-    let running = match start(config, duration, retention_for(config, config.window)) {
-        Ok(running) => running,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let outputs = match Outputs::start(config, metrics_addr, &running).await {
-        Ok(outputs) => outputs,
+    let retention = retention_for(config, config.window);
+    let (running, outputs) = match launch(config, duration, retention, metrics_addr).await {
+        Ok(launched) => launched,
         Err(code) => return code,
     };
     running.wait(signals).await;
@@ -289,6 +283,22 @@ fn start_hlog(config: &Config, running: &Running) -> Result<Option<HlogWriter>, 
         eprintln!("error: cannot open the hlog file {}: {e}", path.display());
         ExitCode::from(EXIT_USAGE)
     })
+}
+
+/// Starts the statistics, the engine and the outputs; a failure is reported on
+/// stderr and turned into the exit code.
+async fn launch(
+    config: &Config,
+    duration: Option<Duration>,
+    retention: Duration,
+    metrics_addr: Option<std::net::SocketAddr>,
+) -> Result<(Running, Outputs), ExitCode> {
+    let running = start(config, duration, retention).map_err(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(EXIT_FAILURE)
+    })?;
+    let outputs = Outputs::start(config, metrics_addr, &running).await?;
+    Ok((running, outputs))
 }
 
 /// What runs beside the engine and reads the statistics: the interval log and the
@@ -416,15 +426,8 @@ async fn run_dashboard(
 ) -> ExitCode {
     // The dashboard can summarise up to its longest span, so keep raw entries that long.
     let retention = retention_for(config, crate::ui::model::Span::LONGEST.max(config.window));
-    let running = match start(config, duration, retention) {
-        Ok(running) => running,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let outputs = match Outputs::start(config, metrics_addr, &running).await {
-        Ok(outputs) => outputs,
+    let (running, outputs) = match launch(config, duration, retention, metrics_addr).await {
+        Ok(launched) => launched,
         Err(code) => return code,
     };
     let result = crate::ui::run(crate::ui::Dashboard {

@@ -1,15 +1,14 @@
 //! The built-in demo target: a loopback HTTP server whose routes behave differently,
 //! and the endpoints that watch it.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -30,7 +29,13 @@ impl DemoServer {
         let addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
-        tasks.spawn(accept_loop(listener, cancel.clone(), tasks.clone()));
+        let handler: crate::serve::Handler = Arc::new(|request| Box::pin(handle(request)));
+        tasks.spawn(crate::serve::accept_loop(
+            listener,
+            handler,
+            cancel.clone(),
+            tasks.clone(),
+        ));
         Ok(DemoServer {
             addr,
             cancel,
@@ -80,37 +85,11 @@ impl DemoServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, cancel: CancellationToken, tasks: TaskTracker) {
-    loop {
-        let stream = tokio::select! {
-            () = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                // Out of file descriptors and the like: back off, keep serving.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let cancel = cancel.clone();
-        tasks.spawn(async move {
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let service = hyper::service::service_fn(handle);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                () = cancel.cancelled() => {}
-                _ = connection => {}
-            }
-        });
-    }
-}
-
-async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(request: Request<Incoming>) -> Response<Full<Bytes>> {
     let reply = |status: StatusCode, body: &'static str| {
         let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
         *response.status_mut() = status;
-        Ok(response)
+        response
     };
     let sleep_ms = |ms: u64| tokio::time::sleep(Duration::from_millis(ms));
     match request.uri().path() {

@@ -6,7 +6,6 @@
 //! Each scrape computes its numbers on the statistics thread (one consistent moment),
 //! then encodes them here.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -14,7 +13,6 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -224,7 +222,16 @@ impl MetricsServer {
             stats,
             buckets,
         });
-        tasks.spawn(accept(listener, context, cancel.clone(), tasks.clone()));
+        let handler: crate::serve::Handler = Arc::new(move |request| {
+            let context = context.clone();
+            Box::pin(async move { respond(request, &context).await })
+        });
+        tasks.spawn(crate::serve::accept_loop(
+            listener,
+            handler,
+            cancel.clone(),
+            tasks.clone(),
+        ));
         Ok(MetricsServer {
             addr,
             cancel,
@@ -249,40 +256,6 @@ struct Context {
     endpoints: Arc<[Endpoint]>,
     stats: StatsHandle,
     buckets: Vec<f64>,
-}
-
-async fn accept(
-    listener: TcpListener,
-    context: Arc<Context>,
-    cancel: CancellationToken,
-    tasks: TaskTracker,
-) {
-    loop {
-        let stream = tokio::select! {
-            () = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let context = context.clone();
-        let cancel = cancel.clone();
-        tasks.spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let context = context.clone();
-                async move { Ok::<_, Infallible>(respond(request, &context).await) }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                () = cancel.cancelled() => {}
-                _ = connection => {}
-            }
-        });
-    }
 }
 
 async fn respond(request: Request<Incoming>, context: &Context) -> Response<Full<Bytes>> {

@@ -193,6 +193,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             () = dashboard.signals.recv() => break,
             () = &mut deadline => break,
         }
+        let mut refresh_now = false;
         match effect {
             None => {}
             Some(Effect::Quit) => break,
@@ -210,14 +211,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             Some(Effect::Reset) => {
                 dashboard.stats.reset();
                 rate = None;
-                fetch(
-                    &mut tasks,
-                    &dashboard,
-                    &state,
-                    &fetched_tx,
-                    &mut fetching,
-                    &mut fetch_again,
-                );
+                refresh_now = true;
             }
             Some(Effect::Export) => {
                 state.status = Some(Status {
@@ -226,16 +220,17 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
                 });
                 export(&mut tasks, &dashboard, &status_tx);
             }
-            Some(Effect::Refresh) => {
-                fetch(
-                    &mut tasks,
-                    &dashboard,
-                    &state,
-                    &fetched_tx,
-                    &mut fetching,
-                    &mut fetch_again,
-                );
-            }
+            Some(Effect::Refresh) => refresh_now = true,
+        }
+        if refresh_now {
+            fetch(
+                &mut tasks,
+                &dashboard,
+                &state,
+                &fetched_tx,
+                &mut fetching,
+                &mut fetch_again,
+            );
         }
     }
     // Cancel fetches and exports still waiting for the statistics thread.

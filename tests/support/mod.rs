@@ -54,22 +54,9 @@ pub fn run(command: &mut Command, limit: Duration) -> Output {
 /// Runs a headless probetop with `args` (which should include `--duration`) and
 /// returns its snapshot; fails the test if it does not succeed.
 pub fn headless(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let output = run(
-        probetop(dir).arg("--headless").args(args),
-        Duration::from_secs(60),
-    );
-    assert!(
-        output.status.success(),
-        "probetop {args:?} failed with {}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not a snapshot ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    let stdout = headless_output(dir, args);
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not a snapshot ({e}): {stdout}"))
 }
 
 /// Runs a headless probetop with `args` and returns its stdout as text; fails the
