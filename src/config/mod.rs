@@ -69,6 +69,17 @@ pub enum HttpVersion {
     Http2,
 }
 
+/// What a probe of an endpoint does, by its URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProbeKind {
+    /// `http://` or `https://`: a request and its response.
+    Http,
+    /// `tcp://host:port`: resolve the name and open a TCP connection.
+    Tcp,
+    /// `tls://host:port`: like `tcp://`, then a TLS handshake.
+    Tls,
+}
+
 /// One endpoint to watch.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -110,6 +121,15 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// What a probe of this endpoint does.
+    pub fn kind(&self) -> ProbeKind {
+        match self.url.scheme() {
+            "tcp" => ProbeKind::Tcp,
+            "tls" => ProbeKind::Tls,
+            _ => ProbeKind::Http,
+        }
+    }
+
     /// A GET of `url` named `name`, with every other setting at its default.
     pub fn new(name: &str, url: url::Url, interval: Duration, timeout: Duration) -> Self {
         Endpoint {
@@ -177,6 +197,8 @@ pub struct Expect {
     pub headers: Vec<(String, regex::Regex)>,
     /// A slower (but otherwise good) response makes the endpoint degraded.
     pub max_latency: Option<Duration>,
+    /// A certificate expiring in fewer days makes the endpoint degraded.
+    pub min_cert_days: Option<u32>,
 }
 
 impl Expect {
