@@ -683,6 +683,8 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             json,
             headers,
             max_latency: self.duration(&format!("{key}.max_latency"), raw.max_latency.as_ref()),
+            // Parsed and checked by the loader's certificate rules (issue 4).
+            min_cert_days: None,
         }
     }
 
