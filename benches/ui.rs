@@ -397,7 +397,7 @@ fn endpoint_stats(base_ms: u64, failing: bool, window: Duration) -> EndpointStat
                 class: ErrorClass::Status,
                 message: "status 503".into(),
             }),
-            slow: false,
+            ..ProbeOutcome::default()
         };
         // One probe a second, in deciseconds since the start.
         let at_ds = k * 10;

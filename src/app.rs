@@ -198,7 +198,14 @@ fn start(
 ) -> anyhow::Result<Running> {
     let clock = Clock::now();
     let (recorder, stats, stats_thread) = stats::spawn(
-        config.endpoints.iter().map(|e| e.state_rule).collect(),
+        config
+            .endpoints
+            .iter()
+            .map(|e| stats::EndpointRules {
+                state: e.state_rule,
+                min_cert_days: e.expect.min_cert_days,
+            })
+            .collect(),
         config.window,
         retention,
         clock,

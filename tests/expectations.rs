@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use probetop::config::{Endpoint, StatusMatch};
-use probetop::probe::{ClientPool, ErrorClass, ProbeOutcome, Prober};
+use probetop::probe::{ClientPool, ErrorClass, ProbeOutcome, Prober, discard_connections};
 use regex::Regex;
 use support::TestServer;
 
@@ -20,8 +20,10 @@ fn endpoint(server: &TestServer, path: &str) -> Endpoint {
 }
 
 async fn probe(endpoint: &Endpoint) -> ProbeOutcome {
-    let client = ClientPool::default().client_for(endpoint).unwrap();
-    Prober::new(endpoint, client).unwrap().probe().await
+    Prober::new(endpoint, &mut ClientPool::default(), discard_connections())
+        .unwrap()
+        .probe()
+        .await
 }
 
 /// Asserts a failure of `class` whose message contains every one of `needles`.

@@ -738,8 +738,7 @@ fn hostile_stats() -> (StatsSnapshot, Vec<Endpoint>) {
         let ok = ProbeOutcome {
             latency: Some(Duration::from_millis(ms)),
             status: Some(200),
-            error: None,
-            slow: false,
+            ..ProbeOutcome::default()
         };
         stats.record(
             ok,

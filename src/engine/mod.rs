@@ -55,7 +55,11 @@ impl Engine {
         };
         let count = endpoints.len().max(1) as u32;
         for (index, endpoint) in endpoints.iter().enumerate() {
-            let prober = Arc::new(Prober::new(endpoint, clients.client_for(endpoint)?)?);
+            let connections = {
+                let recorder = recorder.clone();
+                Arc::new(move |record| recorder.record_connection(index, record))
+            };
+            let prober = Arc::new(Prober::new(endpoint, &mut clients, connections)?);
             let offset = endpoint.interval / count * index as u32;
             let task = EndpointTask {
                 index,

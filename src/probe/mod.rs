@@ -1,11 +1,64 @@
-//! One probe: build and send the request, time it, classify the outcome.
+//! One probe: open the connection or send the request, time each phase, classify
+//! the outcome.
 
 mod classify;
 mod client;
+mod http;
 mod outcome;
-mod prober;
+mod phase;
+mod tcp;
+mod tls;
+mod trace;
 
 pub use classify::classify;
 pub use client::ClientPool;
 pub use outcome::{ErrorClass, ProbeError, ProbeOutcome};
-pub use prober::Prober;
+pub use phase::{ConnectionPhases, ConnectionRecord, ConnectionSink, Phase, discard_connections};
+pub use tls::{TlsOptions, not_after};
+
+use crate::config::{Endpoint, ProbeKind};
+
+/// Everything needed to probe one endpoint, prepared once.
+pub enum Prober {
+    /// `http://` and `https://`.
+    Http(http::HttpProber),
+    /// `tcp://` and `tls://`.
+    Tcp(tcp::TcpProber),
+}
+
+impl Prober {
+    /// Prepares probes of `endpoint`, with clients and TLS settings from `pool`; the
+    /// connections its probes open are reported to `connections`.
+    pub fn new(
+        endpoint: &Endpoint,
+        pool: &mut ClientPool,
+        connections: ConnectionSink,
+    ) -> anyhow::Result<Self> {
+        Ok(match endpoint.kind() {
+            ProbeKind::Http => Prober::Http(http::HttpProber::new(
+                endpoint,
+                pool.client_for(endpoint)?,
+                connections,
+            )?),
+            ProbeKind::Tcp => Prober::Tcp(tcp::TcpProber::new(endpoint, None, connections)?),
+            ProbeKind::Tls => {
+                let tls = pool.tls_config(TlsOptions {
+                    ca_file: endpoint.ca_file.clone(),
+                    insecure: endpoint.insecure,
+                    // Every TCP probe is a new connection with a full handshake.
+                    resume: false,
+                    alpn: Vec::new(),
+                })?;
+                Prober::Tcp(tcp::TcpProber::new(endpoint, Some(tls), connections)?)
+            }
+        })
+    }
+
+    /// Probes once.
+    pub async fn probe(&self) -> ProbeOutcome {
+        match self {
+            Prober::Http(prober) => prober.probe().await,
+            Prober::Tcp(prober) => prober.probe().await,
+        }
+    }
+}

@@ -69,7 +69,7 @@ pub struct ProbeError {
 }
 
 /// The result of one probe.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProbeOutcome {
     /// Request sent to end of body, when a complete response arrived (whatever its status).
     pub latency: Option<Duration>,
@@ -79,6 +79,10 @@ pub struct ProbeOutcome {
     pub error: Option<ProbeError>,
     /// The response was good but slower than `expect.max_latency`.
     pub slow: bool,
+    /// Time to first byte: request sent to response headers (HTTP, when headers came).
+    pub ttfb: Option<Duration>,
+    /// Response headers to the end of the body (HTTP, when the body was complete).
+    pub transfer: Option<Duration>,
 }
 
 impl ProbeOutcome {
@@ -92,6 +96,8 @@ impl ProbeOutcome {
                 message: message.into(),
             }),
             slow: false,
+            ttfb: None,
+            transfer: None,
         }
     }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Clock, EndpointStats, StateRule, StatsSnapshot, new_histogram, record_duration};
-use crate::probe::ProbeOutcome;
+use super::{Clock, EndpointRules, EndpointStats, StatsSnapshot, new_histogram, record_duration};
+use crate::probe::{ConnectionRecord, ProbeOutcome};
 
 /// What happened at one tick of one endpoint.
 #[derive(Debug, Clone)]
@@ -38,6 +38,11 @@ type Reader = Box<dyn FnOnce(&StatsSnapshot) + Send>;
 
 enum Command {
     Record(Box<Sample>),
+    Connection {
+        endpoint: usize,
+        at: Instant,
+        record: ConnectionRecord,
+    },
     Read(Reader),
     Finish(oneshot::Sender<StatsSnapshot>),
     Reset,
@@ -53,6 +58,15 @@ impl Recorder {
     /// Records a sample. After the statistics thread has ended, this does nothing.
     pub fn record(&self, sample: Sample) {
         let _ = self.tx.send(Command::Record(Box::new(sample)));
+    }
+
+    /// Records a connection a probe of `endpoint` opened (or tried to).
+    pub fn record_connection(&self, endpoint: usize, record: ConnectionRecord) {
+        let _ = self.tx.send(Command::Connection {
+            endpoint,
+            at: Instant::now(),
+            record,
+        });
     }
 }
 
@@ -98,12 +112,12 @@ impl StatsHandle {
     }
 }
 
-/// Starts the statistics thread for one endpoint per state rule in `rules`, whose rolling window spans
+/// Starts the statistics thread for one endpoint per entry in `rules`, whose rolling window spans
 /// `window` and whose raw entries are kept for `retention` (at least `window`: the
 /// views can summarise any span up to it). The thread ends when every [`Recorder`]
 /// and [`StatsHandle`] is dropped, or after answering [`StatsHandle::finish`].
 pub fn spawn(
-    rules: Vec<StateRule>,
+    rules: Vec<EndpointRules>,
     window: Duration,
     retention: Duration,
     clock: Clock,
@@ -118,7 +132,7 @@ pub fn spawn(
             taken_at: clock.start_wall,
             window,
             scheduler_lag: new_histogram(),
-            endpoints: rules.into_iter().map(EndpointStats::with_rule).collect(),
+            endpoints: rules.into_iter().map(EndpointStats::with_rules).collect(),
             now_ds: 0,
         },
     };
@@ -139,6 +153,16 @@ impl Store {
         while let Some(command) = rx.blocking_recv() {
             match command {
                 Command::Record(sample) => self.record(*sample),
+                Command::Connection {
+                    endpoint,
+                    at,
+                    record,
+                } => {
+                    if let Some(stats) = self.stats.endpoints.get_mut(endpoint) {
+                        let at_ds = self.clock.ds_since_start(at);
+                        stats.record_connection(&record, at_ds, self.retention);
+                    }
+                }
                 Command::Read(reader) => {
                     self.stamp();
                     reader(&self.stats);
@@ -179,7 +203,7 @@ impl Store {
     fn reset(&mut self) {
         self.stats.started_at = self.clock.wall(Instant::now());
         for stats in &mut self.stats.endpoints {
-            *stats = EndpointStats::with_rule(stats.rule);
+            *stats = EndpointStats::with_rules(stats.rules());
         }
         self.stats.scheduler_lag.reset();
     }

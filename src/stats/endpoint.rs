@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use super::{CompactHistogram, Window, duration_to_us};
-use crate::probe::{ErrorClass, ProbeError, ProbeOutcome};
+use crate::probe::{ConnectionRecord, ErrorClass, Phase, ProbeError, ProbeOutcome};
 
 /// How many consecutive results it takes to change a known state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,17 @@ impl Default for StateRule {
         }
     }
 }
+
+/// Everything that decides an endpoint's state from its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndpointRules {
+    /// Streaks that change the state.
+    pub state: StateRule,
+    /// A certificate expiring in fewer days makes a good response degraded.
+    pub min_cert_days: Option<u32>,
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// How many state changes each endpoint keeps.
 pub const TRANSITIONS: usize = 50;
@@ -45,7 +56,8 @@ pub enum State {
     Unknown,
     /// The latest probes succeed.
     Up,
-    /// Responding, but slower than `expect.max_latency`.
+    /// Responding, but slower than `expect.max_latency`, or with a certificate
+    /// expiring within `expect.min_cert_days`.
     Degraded,
     /// The latest probes fail.
     Down,
@@ -95,6 +107,11 @@ pub struct RecentError {
 pub struct EndpointStats {
     /// All-time latency of complete responses, in microseconds.
     pub histogram: CompactHistogram,
+    /// All-time duration of each phase, in microseconds, indexed by [`Phase::index`]:
+    /// DNS, connect and TLS once per new connection, TTFB and transfer once per probe.
+    pub phases: [CompactHistogram; Phase::ALL.len()],
+    /// When the certificate of the latest TLS connection expires.
+    pub cert_not_after: Option<SystemTime>,
     /// Recent probes.
     pub window: Window,
     /// Finished probes.
@@ -117,6 +134,8 @@ pub struct EndpointStats {
     pub consecutive_successes: u32,
     /// When the state changes.
     pub rule: StateRule,
+    /// Certificate days below which a good response is degraded.
+    pub min_cert_days: Option<u32>,
     /// The latest [`TRANSITIONS`] state changes, oldest first.
     pub transitions: VecDeque<Transition>,
     /// The latest finished probe.
@@ -129,6 +148,8 @@ impl Default for EndpointStats {
     fn default() -> Self {
         EndpointStats {
             histogram: CompactHistogram::default(),
+            phases: Default::default(),
+            cert_not_after: None,
             window: Window::default(),
             probes: 0,
             ok: 0,
@@ -140,6 +161,7 @@ impl Default for EndpointStats {
             consecutive_failures: 0,
             consecutive_successes: 0,
             rule: StateRule::default(),
+            min_cert_days: None,
             transitions: VecDeque::new(),
             last: None,
             recent_errors: VecDeque::new(),
@@ -148,12 +170,63 @@ impl Default for EndpointStats {
 }
 
 impl EndpointStats {
-    /// Empty statistics that change state by `rule`.
-    pub fn with_rule(rule: StateRule) -> Self {
+    /// Empty statistics that change state by `rules`.
+    pub fn with_rules(rules: EndpointRules) -> Self {
         EndpointStats {
-            rule,
+            rule: rules.state,
+            min_cert_days: rules.min_cert_days,
             ..EndpointStats::default()
         }
+    }
+
+    /// The rules it was made with.
+    pub fn rules(&self) -> EndpointRules {
+        EndpointRules {
+            state: self.rule,
+            min_cert_days: self.min_cert_days,
+        }
+    }
+
+    /// Whole days from `now` until the latest certificate expires (negative once
+    /// expired), when there is one.
+    pub fn cert_days_left(&self, now: SystemTime) -> Option<i64> {
+        let not_after = self.cert_not_after?;
+        Some(match not_after.duration_since(now) {
+            Ok(left) => (left.as_secs() / DAY.as_secs()) as i64,
+            Err(past) => -(past.duration().as_secs().div_ceil(DAY.as_secs()) as i64),
+        })
+    }
+
+    /// Whether the latest certificate expires within `min_cert_days` of `now`.
+    pub fn cert_expires_soon(&self, now: SystemTime) -> bool {
+        match (self.min_cert_days, self.cert_not_after) {
+            (Some(days), Some(not_after)) => not_after < now + DAY * days,
+            _ => false,
+        }
+    }
+
+    /// Records a connection a probe opened, at `at_ds`.
+    pub fn record_connection(
+        &mut self,
+        record: &ConnectionRecord,
+        at_ds: u32,
+        window_span: Duration,
+    ) {
+        let phases = [
+            (Phase::Dns, record.phases.dns),
+            (Phase::Connect, record.phases.connect),
+            (Phase::Tls, record.phases.tls),
+        ];
+        for (phase, duration) in phases {
+            if let Some(duration) = duration {
+                self.phases[phase.index()].record(duration_to_us(duration));
+            }
+        }
+        if record.cert_not_after.is_some() {
+            self.cert_not_after = record.cert_not_after;
+        }
+        self.window
+            .push_connection(at_ds, &record.phases, window_span);
     }
 
     /// Records a finished probe.
@@ -167,6 +240,14 @@ impl EndpointStats {
         self.probes += 1;
         if let Some(latency) = outcome.latency {
             self.histogram.record(duration_to_us(latency));
+        }
+        for (phase, duration) in [
+            (Phase::Ttfb, outcome.ttfb),
+            (Phase::Transfer, outcome.transfer),
+        ] {
+            if let Some(duration) = duration {
+                self.phases[phase.index()].record(duration_to_us(duration));
+            }
         }
         if let Some(status) = outcome.status {
             *self.status_codes.entry(status).or_default() += 1;
@@ -182,7 +263,8 @@ impl EndpointStats {
             self.consecutive_failures = 0;
             self.consecutive_successes = self.consecutive_successes.saturating_add(1);
         }
-        let next = next_state(self.state, ok, outcome.slow, self.streak(ok), self.rule);
+        let degraded = outcome.slow || self.cert_expires_soon(at);
+        let next = next_state(self.state, ok, degraded, self.streak(ok), self.rule);
         if next != self.state {
             if self.transitions.len() == TRANSITIONS {
                 self.transitions.pop_front();
@@ -194,7 +276,7 @@ impl EndpointStats {
             });
             self.state = next;
         }
-        self.window.push(at_ds, outcome.latency, ok, window_span);
+        self.window.push(at_ds, &outcome, window_span);
         if let Some(error) = &outcome.error {
             if self.recent_errors.len() == RECENT_ERRORS {
                 self.recent_errors.pop_front();
@@ -232,7 +314,8 @@ impl EndpointStats {
 /// that, changes need a streak, so one lost packet does not flap the display: an up
 /// or degraded endpoint goes down after `down_after` consecutive failures, and a down
 /// one comes back after `up_after` consecutive successes. Up and degraded follow the
-/// latest success's latency at once. `streak` is the current run of results like
+/// latest success at once (`slow`: slower than `max_latency`, or a certificate
+/// expiring too soon). `streak` is the current run of results like
 /// this one (this one included).
 pub fn next_state(current: State, ok: bool, slow: bool, streak: u32, rule: StateRule) -> State {
     let healthy = if slow { State::Degraded } else { State::Up };
@@ -253,10 +336,8 @@ mod tests {
     fn outcome(ok: bool, latency_ms: Option<u64>) -> ProbeOutcome {
         let mut o = if ok {
             ProbeOutcome {
-                latency: None,
                 status: Some(200),
-                error: None,
-                slow: false,
+                ..ProbeOutcome::default()
             }
         } else {
             ProbeOutcome::failed(ErrorClass::Timeout, "slow")
@@ -291,6 +372,48 @@ mod tests {
                 (State::Down, State::Up)
             ]
         );
+    }
+
+    #[test]
+    fn a_certificate_expiring_soon_degrades_and_phases_are_counted() {
+        let mut s = EndpointStats::with_rules(EndpointRules {
+            state: StateRule::default(),
+            min_cert_days: Some(7),
+        });
+        let now = SystemTime::now();
+        let span = Duration::from_secs(60);
+        let record = ConnectionRecord {
+            phases: crate::probe::ConnectionPhases {
+                dns: Some(Duration::from_millis(1)),
+                connect: Some(Duration::from_millis(2)),
+                tls: Some(Duration::from_millis(3)),
+            },
+            cert_not_after: Some(now + DAY * 5 + Duration::from_secs(60)),
+        };
+        s.record_connection(&record, 1, span);
+        assert_eq!(s.cert_days_left(now), Some(5));
+        let mut good = outcome(true, Some(9));
+        good.ttfb = Some(Duration::from_millis(6));
+        s.record(good.clone(), 2, now, span);
+        assert_eq!(s.state, State::Degraded, "5 days left, 7 wanted");
+        assert_eq!(s.phases.each_ref().map(|h| h.len()), [1, 1, 1, 1, 0]);
+        // A renewed certificate brings it back up with the next good probe.
+        s.record_connection(
+            &ConnectionRecord {
+                cert_not_after: Some(now + DAY * 90),
+                ..record
+            },
+            3,
+            span,
+        );
+        s.record(good, 4, now, span);
+        assert_eq!(s.state, State::Up);
+        assert_eq!(s.phases[Phase::Tls.index()].len(), 2);
+        let expired = EndpointStats {
+            cert_not_after: Some(now - Duration::from_secs(3600)),
+            ..EndpointStats::default()
+        };
+        assert_eq!(expired.cert_days_left(now), Some(-1));
     }
 
     #[test]

@@ -16,10 +16,11 @@ pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
 pub use clock::{Clock, duration_to_ds};
 pub use compact::CompactHistogram;
 pub use endpoint::{
-    EndpointStats, LastProbe, RECENT_ERRORS, RecentError, State, StateRule, TRANSITIONS, Transition,
+    EndpointRules, EndpointStats, LastProbe, RECENT_ERRORS, RecentError, State, StateRule,
+    TRANSITIONS, Transition,
 };
-pub use summary::LatencySummary;
-pub use window::{Window, WindowEntry, WindowSummary};
+pub use summary::{LatencySummary, PhaseSummary};
+pub use window::{PhaseSummaries, Window, WindowEntry, WindowSummary};
 
 use std::time::{Duration, SystemTime};
 

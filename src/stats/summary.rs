@@ -45,6 +45,40 @@ impl LatencySummary {
     }
 }
 
+/// How often a phase happened and its percentiles in milliseconds (`None` when it
+/// never happened).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct PhaseSummary {
+    /// Times it happened.
+    pub count: u64,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+}
+
+impl PhaseSummary {
+    /// The summary of `histogram` (microseconds).
+    pub fn of(histogram: &Histogram<u64>) -> Self {
+        let count = histogram.len();
+        if count == 0 {
+            return PhaseSummary::default();
+        }
+        let ms = |us: u64| round3(us as f64 / 1000.0);
+        let mut at = histogram.value_at_quantiles([0.50, 0.90, 0.99]);
+        let mut next = || Some(ms(at.next().unwrap_or(0)));
+        let (p50, p90, p99) = (next(), next(), next());
+        PhaseSummary {
+            count,
+            p50,
+            p90,
+            p99,
+        }
+    }
+}
+
 /// Rounds to three decimals: microsecond resolution for millisecond values.
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0

@@ -1,6 +1,6 @@
 //! The rolling window: recent probes kept as compact raw entries.
 //!
-//! Raw entries (12 bytes each) cost memory in proportion to the probes in the
+//! Raw entries (20 bytes each) cost memory in proportion to the probes in the
 //! window — 300 for a 1 s interval over 5 minutes, 3.6 KB — where a ring of
 //! per-slice histograms would cost tens of KB per endpoint whatever the rate.
 //! Window percentiles are computed from a histogram built from the entries when
@@ -10,10 +10,19 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::clock::duration_to_ds;
-use super::{LatencySummary, histogram_up_to, record_us};
+use super::{LatencySummary, PhaseSummary, histogram_up_to, record_us};
+use crate::probe::{ConnectionPhases, Phase, ProbeOutcome};
 
-/// Latency value of an entry without a complete response.
-const NO_LATENCY: u32 = u32::MAX;
+/// Value of a duration that was not measured.
+const NONE: u32 = u32::MAX;
+
+fn to_us(duration: Option<Duration>) -> u32 {
+    duration.map_or(NONE, |d| u32::try_from(d.as_micros()).unwrap_or(NONE - 1))
+}
+
+fn from_us(micros: u32) -> Option<u32> {
+    (micros != NONE).then_some(micros)
+}
 
 /// One finished probe in the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +31,10 @@ pub struct WindowEntry {
     pub at_ds: u32,
     /// Its latency in microseconds, or `u32::MAX` without a complete response.
     latency_us: u32,
+    /// Its time to first byte in microseconds, or `u32::MAX`.
+    ttfb_us: u32,
+    /// Its body transfer time in microseconds, or `u32::MAX`.
+    transfer_us: u32,
     /// Whether it succeeded.
     pub ok: bool,
 }
@@ -29,14 +42,37 @@ pub struct WindowEntry {
 impl WindowEntry {
     /// Its latency in microseconds, when a complete response arrived.
     pub fn latency_us(&self) -> Option<u32> {
-        (self.latency_us != NO_LATENCY).then_some(self.latency_us)
+        from_us(self.latency_us)
     }
 }
 
-/// The probes of the last `span`.
+/// One new connection in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ConnectionEntry {
+    at_ds: u32,
+    dns_us: u32,
+    connect_us: u32,
+    tls_us: u32,
+}
+
+/// The probes of the last `span`, and the connections they opened.
 #[derive(Debug, Clone, Default)]
 pub struct Window {
     entries: VecDeque<WindowEntry>,
+    connections: VecDeque<ConnectionEntry>,
+}
+
+/// The phase summaries of a span, indexed by [`Phase::index`].
+pub type PhaseSummaries = [PhaseSummary; Phase::ALL.len()];
+
+/// The phase summary of some microsecond values.
+fn summarise(values: impl Iterator<Item = u32> + Clone) -> PhaseSummary {
+    let slowest = values.clone().max().unwrap_or(1);
+    let mut histogram = histogram_up_to(u64::from(slowest));
+    for us in values {
+        record_us(&mut histogram, u64::from(us));
+    }
+    PhaseSummary::of(&histogram)
 }
 
 /// Statistics over the rolling window.
@@ -54,23 +90,60 @@ pub struct WindowSummary {
 
 impl Window {
     /// Adds a probe that finished at `at_ds` and drops entries older than `span`.
-    pub fn push(&mut self, at_ds: u32, latency: Option<Duration>, ok: bool, span: Duration) {
-        let latency_us = latency.map_or(NO_LATENCY, |d| {
-            u32::try_from(d.as_micros()).unwrap_or(NO_LATENCY - 1)
-        });
+    pub fn push(&mut self, at_ds: u32, outcome: &ProbeOutcome, span: Duration) {
         self.entries.push_back(WindowEntry {
             at_ds,
-            latency_us,
-            ok,
+            latency_us: to_us(outcome.latency),
+            ttfb_us: to_us(outcome.ttfb),
+            transfer_us: to_us(outcome.transfer),
+            ok: outcome.is_ok(),
         });
-        let oldest = at_ds.saturating_sub(duration_to_ds(span));
+        self.trim(at_ds, span);
+    }
+
+    /// Adds a connection opened at `at_ds` and drops entries older than `span`.
+    pub fn push_connection(&mut self, at_ds: u32, phases: &ConnectionPhases, span: Duration) {
+        self.connections.push_back(ConnectionEntry {
+            at_ds,
+            dns_us: to_us(phases.dns),
+            connect_us: to_us(phases.connect),
+            tls_us: to_us(phases.tls),
+        });
+        self.trim(at_ds, span);
+    }
+
+    fn trim(&mut self, now_ds: u32, span: Duration) {
+        let oldest = now_ds.saturating_sub(duration_to_ds(span));
         while self.entries.front().is_some_and(|e| e.at_ds < oldest) {
             self.entries.pop_front();
+        }
+        while self.connections.front().is_some_and(|e| e.at_ds < oldest) {
+            self.connections.pop_front();
         }
         // Give back memory after a burst (a faster interval, say).
         if self.entries.capacity() > 64 && self.entries.capacity() > 4 * self.entries.len() {
             self.entries.shrink_to(2 * self.entries.len());
         }
+        if self.connections.capacity() > 64
+            && self.connections.capacity() > 4 * self.connections.len()
+        {
+            self.connections.shrink_to(2 * self.connections.len());
+        }
+    }
+
+    /// Count and percentiles of each phase within `span` before `now_ds`: DNS,
+    /// connect and TLS over the connections opened, TTFB and transfer over the probes.
+    pub fn phase_summaries(&self, now_ds: u32, span: Duration) -> PhaseSummaries {
+        let oldest = now_ds.saturating_sub(duration_to_ds(span));
+        let connections = || self.connections.iter().filter(move |e| e.at_ds >= oldest);
+        let probes = || self.entries.iter().filter(move |e| e.at_ds >= oldest);
+        Phase::ALL.map(|phase| match phase {
+            Phase::Dns => summarise(connections().filter_map(|e| from_us(e.dns_us))),
+            Phase::Connect => summarise(connections().filter_map(|e| from_us(e.connect_us))),
+            Phase::Tls => summarise(connections().filter_map(|e| from_us(e.tls_us))),
+            Phase::Ttfb => summarise(probes().filter_map(|e| from_us(e.ttfb_us))),
+            Phase::Transfer => summarise(probes().filter_map(|e| from_us(e.transfer_us))),
+        })
     }
 
     /// Entries from oldest to newest.
@@ -81,6 +154,7 @@ impl Window {
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.entries = VecDeque::new();
+        self.connections = VecDeque::new();
     }
 
     /// Summary of the entries within `span` before `now_ds`.
@@ -115,18 +189,60 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::ErrorClass;
+
+    fn outcome(ok: bool, latency_ms: Option<u64>) -> ProbeOutcome {
+        let mut o = if ok {
+            ProbeOutcome::default()
+        } else {
+            ProbeOutcome::failed(ErrorClass::Status, "503")
+        };
+        o.latency = latency_ms.map(Duration::from_millis);
+        o
+    }
+
+    #[test]
+    fn phases_count_connections_and_probes_separately() {
+        let span = Duration::from_secs(60);
+        let mut w = Window::default();
+        for i in 0..10u32 {
+            let mut o = outcome(true, Some(12));
+            o.ttfb = Some(Duration::from_millis(10));
+            o.transfer = Some(Duration::from_millis(2));
+            w.push(i, &o, span);
+        }
+        // One connection to an IP address (no DNS), one to a name; only one had TLS.
+        let first = ConnectionPhases {
+            dns: None,
+            connect: Some(Duration::from_micros(300)),
+            tls: Some(Duration::from_millis(4)),
+        };
+        let second = ConnectionPhases {
+            dns: Some(Duration::from_micros(800)),
+            connect: Some(Duration::from_micros(500)),
+            tls: None,
+        };
+        w.push_connection(1, &first, span);
+        w.push_connection(5, &second, span);
+        let p = w.phase_summaries(10, span);
+        let counts: Vec<u64> = p.iter().map(|s| s.count).collect();
+        assert_eq!(counts, [1, 2, 1, 10, 10]);
+        assert!((p[Phase::Ttfb.index()].p50.unwrap() - 10.0).abs() < 0.01);
+        assert!((p[Phase::Tls.index()].p99.unwrap() - 4.0).abs() < 0.01);
+        assert!((p[Phase::Dns.index()].p50.unwrap() - 0.8).abs() < 0.001);
+        // The first connection leaves a 5 s window before the second.
+        let recent = w.phase_summaries(55, Duration::from_secs(5));
+        assert_eq!(recent[Phase::Connect.index()].count, 1);
+        assert_eq!(recent[Phase::Tls.index()].count, 0);
+        assert_eq!(recent[Phase::Tls.index()].p50, None);
+    }
 
     #[test]
     fn old_entries_leave_the_window() {
         let span = Duration::from_secs(10);
         let mut w = Window::default();
         for s in 0..30u32 {
-            w.push(
-                s * 10,
-                Some(Duration::from_millis(u64::from(s))),
-                s % 2 == 0,
-                span,
-            );
+            w.push(s * 10, &outcome(s % 2 == 0, Some(u64::from(s))), span);
         }
         // Entries from 19 s to 29 s remain (at most 11 of them, never more than the span holds).
         assert_eq!(w.entries().len(), 11);
@@ -143,7 +259,7 @@ mod tests {
     #[test]
     fn failures_without_response_have_no_latency() {
         let mut w = Window::default();
-        w.push(1, None, false, Duration::from_secs(60));
+        w.push(1, &outcome(false, None), Duration::from_secs(60));
         let s = w.summary(1, Duration::from_secs(60));
         assert_eq!((s.probes, s.ok), (1, 0));
         assert!(s.latency.is_none());

@@ -1,23 +1,31 @@
-//! Sending one probe and judging its response.
+//! An HTTP probe: send the request, time it, judge the response.
 
 use std::time::{Duration, Instant};
 
 use super::classify::{classify, describe};
+use super::phase::ConnectionSink;
+use super::trace::ProbeScope;
 use super::{ErrorClass, ProbeError, ProbeOutcome};
 use crate::config::{Endpoint, Expect};
 
-/// Everything needed to probe one endpoint, prepared once.
-pub struct Prober {
+/// Everything needed to probe one HTTP endpoint, prepared once.
+pub struct HttpProber {
     client: reqwest::Client,
     template: reqwest::Request,
     timeout: Duration,
     max_body_bytes: u64,
     expect: Expect,
+    connections: ConnectionSink,
 }
 
-impl Prober {
-    /// Prepares the request for `endpoint`, sent through `client`.
-    pub fn new(endpoint: &Endpoint, client: reqwest::Client) -> anyhow::Result<Self> {
+impl HttpProber {
+    /// Prepares the request for `endpoint`, sent through `client`; the connections
+    /// its probes open are reported to `connections`.
+    pub fn new(
+        endpoint: &Endpoint,
+        client: reqwest::Client,
+        connections: ConnectionSink,
+    ) -> anyhow::Result<Self> {
         let mut builder = client.request(endpoint.method.clone(), endpoint.url.clone());
         for (name, value) in &endpoint.headers {
             builder = builder.header(name, value);
@@ -25,12 +33,13 @@ impl Prober {
         if let Some(body) = &endpoint.body {
             builder = builder.body(body.clone());
         }
-        Ok(Prober {
+        Ok(HttpProber {
             template: builder.build()?,
             client,
             timeout: endpoint.timeout,
             max_body_bytes: endpoint.max_body_bytes,
             expect: endpoint.expect.clone(),
+            connections,
         })
     }
 
@@ -39,17 +48,28 @@ impl Prober {
         let Some(request) = self.template.try_clone() else {
             return ProbeOutcome::failed(ErrorClass::Other, "request body cannot be replayed");
         };
+        let scope = ProbeScope::new(self.connections.clone());
         let started = Instant::now();
         let deadline = tokio::time::Instant::from_std(started + self.timeout);
-        let response = match tokio::time::timeout_at(deadline, self.client.execute(request)).await {
+        let sending = scope.run(self.client.execute(request));
+        let response = match tokio::time::timeout_at(deadline, sending).await {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => return ProbeOutcome::failed(classify(&e), describe(&e)),
             Err(_) => return self.timed_out("no response"),
         };
+        let headers_at = Instant::now();
+        // Over a connection this probe opened, the request went out once it was ready;
+        // over a reused one, at once. (DNS, connect and TLS are reported by the
+        // connector, once per connection.)
+        let sent_at = scope
+            .new_connection_ready(&response)
+            .map_or(started, |ready| ready.max(started));
+        let ttfb = headers_at.saturating_duration_since(sent_at);
         let status = response.status().as_u16();
         // The same deadline bounds the body, so a slow body is a timeout too; the
         // status that did arrive is still counted.
-        match tokio::time::timeout_at(deadline, self.read_body(response, status, started)).await {
+        let reading = self.read_body(response, status, started, headers_at, ttfb);
+        match tokio::time::timeout_at(deadline, reading).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 let mut outcome = self.timed_out("body not complete");
@@ -71,6 +91,8 @@ impl Prober {
         mut response: reqwest::Response,
         status: u16,
         started: Instant,
+        headers_at: Instant,
+        ttfb: Duration,
     ) -> ProbeOutcome {
         let keep_body = self.expect.needs_body();
         // Headers are checked now: reading the body consumes the response.
@@ -106,12 +128,15 @@ impl Prober {
                 }
             }
         }
-        let latency = started.elapsed();
+        let finished = Instant::now();
+        let latency = finished - started;
         ProbeOutcome {
             latency: Some(latency),
             status: Some(status),
             error: self.judge(status, header_error, &body),
             slow: self.expect.max_latency.is_some_and(|max| latency > max),
+            ttfb: Some(ttfb),
+            transfer: Some(finished - headers_at),
         }
     }
 

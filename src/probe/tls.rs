@@ -1,0 +1,205 @@
+//! The rustls configuration probes use, and reading a certificate's expiry.
+//!
+//! probetop builds the rustls `ClientConfig` itself (reqwest accepts it ready-made)
+//! for two reasons: its session store is where the TLS handshake is seen to start
+//! (see [`super::trace`]), and a `connection = "fresh"` endpoint must pay for a
+//! full handshake every time, so session resumption is off for it.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12Resumption};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use super::trace::HandshakeClock;
+
+/// How many TLS sessions a resuming configuration remembers (reqwest's default).
+const SESSION_CACHE: usize = 256;
+
+/// What distinguishes one TLS configuration from another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TlsOptions {
+    /// An extra CA certificate bundle (PEM) to trust.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Accept any certificate.
+    pub insecure: bool,
+    /// Resume earlier sessions (off for fresh connections: each pays a full handshake).
+    pub resume: bool,
+    /// ALPN protocols offered, in order of preference.
+    pub alpn: Vec<Vec<u8>>,
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
+
+/// The built-in webpki roots, built once and shared by every configuration.
+fn builtin_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            Arc::new(RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            })
+        })
+        .clone()
+}
+
+fn roots(ca_file: Option<&Path>) -> anyhow::Result<Arc<RootCertStore>> {
+    let Some(path) = ca_file else {
+        return Ok(builtin_roots());
+    };
+    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut store = RootCertStore::clone(&builtin_roots());
+    let mut added = 0;
+    for cert in rustls_pemfile_certs(&pem).with_context(|| format!("parsing {}", path.display()))? {
+        store
+            .add(cert)
+            .with_context(|| format!("adding a certificate from {}", path.display()))?;
+        added += 1;
+    }
+    anyhow::ensure!(added > 0, "{} holds no PEM certificate", path.display());
+    Ok(Arc::new(store))
+}
+
+/// The certificates in a PEM bundle.
+fn rustls_pemfile_certs(pem: &[u8]) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+}
+
+/// A rustls client configuration for `options`.
+pub fn client_config(options: &TlsOptions) -> anyhow::Result<rustls::ClientConfig> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("choosing TLS versions")?;
+    let mut config = if options.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+            .with_no_client_auth()
+    } else {
+        builder
+            .with_root_certificates(roots(options.ca_file.as_deref())?)
+            .with_no_client_auth()
+    };
+    let sessions: Arc<dyn ClientSessionStore> = if options.resume {
+        Arc::new(ClientSessionMemoryCache::new(SESSION_CACHE))
+    } else {
+        Arc::new(NoSessions)
+    };
+    config.resumption = Resumption::store(Arc::new(HandshakeClock::new(sessions)));
+    if !options.resume {
+        config.resumption = config
+            .resumption
+            .tls12_resumption(Tls12Resumption::Disabled);
+    }
+    config.alpn_protocols = options.alpn.clone();
+    Ok(config)
+}
+
+/// When `der` (an X.509 certificate) stops being valid, if it parses.
+pub fn not_after(der: &[u8]) -> Option<SystemTime> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    let seconds = certificate.validity().not_after.timestamp();
+    let magnitude = Duration::from_secs(seconds.unsigned_abs());
+    if seconds >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+    }
+}
+
+/// Remembers no session, so every handshake is a full one.
+#[derive(Debug)]
+struct NoSessions;
+
+impl ClientSessionStore for NoSessions {
+    fn set_kx_hint(&self, _: ServerName<'static>, _: rustls::NamedGroup) {}
+    fn kx_hint(&self, _: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        None
+    }
+    fn set_tls12_session(
+        &self,
+        _: ServerName<'static>,
+        _: rustls::client::Tls12ClientSessionValue,
+    ) {
+    }
+    fn tls12_session(&self, _: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+        None
+    }
+    fn remove_tls12_session(&self, _: &ServerName<'static>) {}
+    fn insert_tls13_ticket(
+        &self,
+        _: ServerName<'static>,
+        _: rustls::client::Tls13ClientSessionValue,
+    ) {
+    }
+    fn take_tls13_ticket(
+        &self,
+        _: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        None
+    }
+}
+
+/// `insecure = true`: any certificate is accepted (it is still read, for its expiry).
+/// Handshake signatures are still checked with the certificate the server sent, so
+/// the handshake costs what a verifying client's would, minus the chain check.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
