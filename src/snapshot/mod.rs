@@ -14,8 +14,8 @@ use serde::Serialize;
 pub use histogram::{ENCODING, decode_histogram, encode_histogram};
 
 use crate::config::Endpoint;
-use crate::probe::ErrorClass;
-use crate::stats::{LatencySummary, StatsSnapshot};
+use crate::probe::{ErrorClass, Phase};
+use crate::stats::{LatencySummary, PhaseSummary, StatsSnapshot};
 
 /// A file format of the snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,12 +104,60 @@ pub struct EndpointSnapshot {
     pub status_codes: BTreeMap<String, u64>,
     /// All-time latency of complete responses, or null without any.
     pub latency_ms: Option<LatencySummary>,
+    /// All-time duration of each phase. DNS, connect and TLS count new connections
+    /// only (a reused connection had none); TTFB and transfer count responses.
+    pub phases_ms: PhasesSnapshot,
+    /// Whole days until the certificate of the latest TLS connection expires
+    /// (negative once expired), or null without a TLS connection.
+    pub cert_days_left: Option<i64>,
+    /// When that certificate expires (RFC 3339, UTC), or null.
+    pub cert_not_after: Option<String>,
     /// The rolling window.
     pub window: WindowSnapshot,
     /// The all-time histogram.
     pub histogram: HistogramSnapshot,
     /// The latest state changes (at most 50), oldest first.
     pub transitions: Vec<TransitionSnapshot>,
+}
+
+/// Count and p50/p90/p99 (ms, null when the count is 0) of each phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhasesSnapshot {
+    /// Name resolution.
+    pub dns: PhaseSummary,
+    /// TCP connect.
+    pub connect: PhaseSummary,
+    /// TLS handshake.
+    pub tls: PhaseSummary,
+    /// Time to first byte, from the request going out on a ready connection.
+    pub ttfb: PhaseSummary,
+    /// Response headers to the end of the body.
+    pub transfer: PhaseSummary,
+}
+
+impl PhasesSnapshot {
+    /// From summaries indexed by [`Phase::index`].
+    pub fn new(summaries: [PhaseSummary; Phase::ALL.len()]) -> Self {
+        let [dns, connect, tls, ttfb, transfer] = summaries;
+        PhasesSnapshot {
+            dns,
+            connect,
+            tls,
+            ttfb,
+            transfer,
+        }
+    }
+
+    /// The summary of `phase`.
+    pub fn get(&self, phase: Phase) -> &PhaseSummary {
+        match phase {
+            Phase::Dns => &self.dns,
+            Phase::Connect => &self.connect,
+            Phase::Tls => &self.tls,
+            Phase::Ttfb => &self.ttfb,
+            Phase::Transfer => &self.transfer,
+        }
+    }
 }
 
 /// A change of state.
@@ -134,6 +182,8 @@ pub struct WindowSnapshot {
     pub ok: u64,
     /// Latency of complete responses in the window, or null without any.
     pub latency_ms: Option<LatencySummary>,
+    /// Each phase in the window, counted as in the all-time `phases_ms`.
+    pub phases_ms: PhasesSnapshot,
 }
 
 /// The encoded all-time histogram.
@@ -183,11 +233,21 @@ pub fn build(endpoints: &[Endpoint], stats: &StatsSnapshot) -> Snapshot {
                         .map(|(code, n)| (code.to_string(), *n))
                         .collect(),
                     latency_ms: LatencySummary::of(&histogram),
+                    phases_ms: PhasesSnapshot::new(
+                        s.phases
+                            .each_ref()
+                            .map(|h| PhaseSummary::of(&h.to_histogram())),
+                    ),
+                    cert_days_left: s.cert_days_left(stats.taken_at),
+                    cert_not_after: s.cert_not_after.map(timestamp),
                     window: WindowSnapshot {
                         seconds: window.seconds,
                         probes: window.probes,
                         ok: window.ok,
                         latency_ms: window.latency,
+                        phases_ms: PhasesSnapshot::new(
+                            s.window.phase_summaries(stats.now_ds, stats.window),
+                        ),
                     },
                     histogram: HistogramSnapshot {
                         unit: "us",

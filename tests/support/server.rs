@@ -43,6 +43,23 @@ impl TestCert {
         }
     }
 
+    /// A self-signed certificate for `names`, valid from an hour ago for `valid_for`
+    /// from now.
+    pub fn generate_for(names: &[&str], valid_for: Duration) -> Self {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("certificate names");
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - Duration::from_secs(3600);
+        params.not_after = now + valid_for;
+        let key = rcgen::KeyPair::generate().expect("generating a key");
+        let cert = params.self_signed(&key).expect("signing a certificate");
+        TestCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
     fn acceptor(&self) -> TlsAcceptor {
         use rustls::pki_types::pem::PemObject;
         let certs = rustls::pki_types::CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
@@ -120,6 +137,13 @@ impl TestServer {
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}{path}", self.addr)
+    }
+
+    /// The URL of `path` on this server by the name `localhost`, so that probes
+    /// resolve a name (from /etc/hosts: nothing leaves the machine).
+    pub fn url_by_name(&self, path: &str) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://localhost:{}{path}", self.addr.port())
     }
 }
 

@@ -1,0 +1,233 @@
+//! Phase timings against real servers: DNS, connect and TLS are counted once per new
+//! connection (`connection = "reuse"`) or once per probe (`"fresh"`), never as zeros;
+//! TTFB and transfer once per response; over HTTP/1.1, HTTP/2 and TLS, by name and by
+//! address. Certificate days come from the certificate the server presents.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{TestCert, TestServer, count, endpoint, headless, write_config};
+
+/// The count of `phase` in an entry's all-time `phases_ms`.
+fn phase_count(e: &serde_json::Value, phase: &str) -> u64 {
+    e["phases_ms"][phase]["count"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no phases_ms.{phase}.count in {e:#}"))
+}
+
+fn phase_p50(e: &serde_json::Value, phase: &str) -> f64 {
+    e["phases_ms"][phase]["p50"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no phases_ms.{phase}.p50 in {e:#}"))
+}
+
+/// [dns, connect, tls, ttfb, transfer] counts.
+fn counts(e: &serde_json::Value) -> [u64; 5] {
+    ["dns", "connect", "tls", "ttfb", "transfer"].map(|p| phase_count(e, p))
+}
+
+#[test]
+fn reused_connections_pay_dns_connect_and_tls_once_fresh_ones_every_probe() {
+    let plain = TestServer::start();
+    let cert = TestCert::generate();
+    let tls = TestServer::start_tls(&cert);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    let config = format!(
+        r#"
+[defaults]
+interval = "200ms"
+
+[[endpoint]]
+name = "h1-reuse"
+url = "{h1}"
+http = "1.1"
+
+[[endpoint]]
+name = "h1-fresh"
+url = "{h1}"
+http = "1.1"
+connection = "fresh"
+
+[[endpoint]]
+name = "h2c-reuse"
+url = "{h1}"
+http = "2"
+
+[[endpoint]]
+name = "tls-reuse"
+url = "{tls}"
+ca_file = "ca.pem"
+
+[[endpoint]]
+name = "tls-fresh"
+url = "{tls}"
+ca_file = "ca.pem"
+connection = "fresh"
+
+[[endpoint]]
+name = "by-address"
+url = "{by_address}"
+connection = "fresh"
+"#,
+        h1 = plain.url_by_name("/version"),
+        tls = tls.url_by_name("/version"),
+        by_address = plain.url("/version"),
+    );
+    write_config(dir.path(), &config);
+    let snapshot = headless(dir.path(), &["--duration", "2s"]);
+
+    for name in ["h1-reuse", "h1-fresh", "h2c-reuse", "tls-reuse", "tls-fresh"] {
+        let e = endpoint(&snapshot, name);
+        assert_eq!(count(e, "probes"), 10, "{e:#}");
+        assert_eq!(count(e, "ok"), 10, "{e:#}");
+    }
+    // One connection, reused: its DNS, connect (and TLS) once; every response has a
+    // TTFB and a transfer.
+    assert_eq!(counts(endpoint(&snapshot, "h1-reuse")), [1, 1, 0, 10, 10]);
+    assert_eq!(counts(endpoint(&snapshot, "h2c-reuse")), [1, 1, 0, 10, 10]);
+    assert_eq!(counts(endpoint(&snapshot, "tls-reuse")), [1, 1, 1, 10, 10]);
+    // A new connection for every probe.
+    assert_eq!(counts(endpoint(&snapshot, "h1-fresh")), [10, 10, 0, 10, 10]);
+    assert_eq!(counts(endpoint(&snapshot, "tls-fresh")), [10, 10, 10, 10, 10]);
+    // An IP address needs no lookup: no DNS samples at all, not zeros.
+    let by_address = endpoint(&snapshot, "by-address");
+    assert_eq!(counts(by_address), [0, 10, 0, 10, 10]);
+    assert!(by_address["phases_ms"]["dns"]["p50"].is_null(), "{by_address:#}");
+
+    // HTTP/2 was really used for h2c-reuse and tls-reuse (one multiplexed connection).
+    for name in ["h2c-reuse", "tls-reuse"] {
+        let e = endpoint(&snapshot, name);
+        assert_eq!(e["status_codes"]["200"], 10, "{e:#}");
+    }
+    // A handshake costs something, and the window holds the same counts as all-time.
+    let tls_fresh = endpoint(&snapshot, "tls-fresh");
+    assert!(phase_p50(tls_fresh, "tls") > 0.0, "{tls_fresh:#}");
+    assert_eq!(tls_fresh["window"]["phases_ms"]["tls"]["count"], 10);
+    assert_eq!(tls_fresh["window"]["phases_ms"]["dns"]["count"], 10);
+    // The certificate's days are read from the connection (rcgen's default: valid
+    // until 4096, so thousands of days).
+    assert!(
+        tls_fresh["cert_days_left"].as_i64().unwrap() > 365,
+        "{tls_fresh:#}"
+    );
+    assert!(endpoint(&snapshot, "h1-reuse")["cert_days_left"].is_null());
+}
+
+#[test]
+fn ttfb_starts_when_the_connection_is_ready_and_phases_add_up_to_the_latency() {
+    let cert = TestCert::generate();
+    let server = TestServer::start_tls(&cert);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    let config = format!(
+        r#"
+[[endpoint]]
+name = "slow-fresh"
+url = "{url}"
+ca_file = "ca.pem"
+connection = "fresh"
+interval = "10s"
+"#,
+        url = server.url_by_name("/delay/40"),
+    );
+    write_config(dir.path(), &config);
+    // One probe, so every percentile is that probe's own value.
+    let snapshot = headless(dir.path(), &["--duration", "100ms"]);
+    let e = endpoint(&snapshot, "slow-fresh");
+    assert_eq!(count(e, "ok"), 1, "{e:#}");
+    assert_eq!(counts(e), [1, 1, 1, 1, 1], "{e:#}");
+    let phase = |p| phase_p50(e, p);
+    let latency = e["latency_ms"]["p50"].as_f64().unwrap();
+    // The server waits 40 ms before answering: that is the TTFB, not the handshake.
+    assert!(phase("ttfb") >= 40.0, "{e:#}");
+    assert!(phase("tls") > 0.0 && phase("connect") > 0.0 && phase("dns") > 0.0);
+    // The phases follow one another: together they are the latency, never more (up
+    // to the histogram's 3 significant digits), and what they leave out (writing the
+    // request, scheduling) is small.
+    let sum: f64 = ["dns", "connect", "tls", "ttfb", "transfer"]
+        .into_iter()
+        .map(phase)
+        .sum();
+    assert!(sum <= latency * 1.003 + 0.005, "sum {sum} > latency {latency}: {e:#}");
+    assert!(sum >= latency * 0.9, "sum {sum} ≪ latency {latency}: {e:#}");
+}
+
+#[test]
+fn certificate_days_left_are_reported_and_min_cert_days_degrades() {
+    let cert = TestCert::generate_for(
+        &["localhost"],
+        Duration::from_secs(5 * 86_400 + 3_600),
+    );
+    let server = TestServer::start_tls(&cert);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    let url = server.url_by_name("/version");
+    let config = format!(
+        r#"
+[defaults]
+interval = "250ms"
+
+[[endpoint]]
+name = "wants-7-days"
+url = "{url}"
+ca_file = "ca.pem"
+expect = {{ min_cert_days = 7 }}
+
+[[endpoint]]
+name = "wants-3-days"
+url = "{url}"
+ca_file = "ca.pem"
+expect = {{ min_cert_days = 3 }}
+"#
+    );
+    write_config(dir.path(), &config);
+    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let strict = endpoint(&snapshot, "wants-7-days");
+    let lenient = endpoint(&snapshot, "wants-3-days");
+    for e in [strict, lenient] {
+        assert_eq!(e["cert_days_left"], 5, "{e:#}");
+        assert_eq!(count(e, "ok"), 4, "a short certificate is no failure: {e:#}");
+        assert!(e["cert_not_after"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!(strict["state"], "degraded", "{strict:#}");
+    assert_eq!(lenient["state"], "up", "{lenient:#}");
+}
+
+#[test]
+fn a_certificate_for_another_host_fails_tls_after_dns_and_connect() {
+    let cert = TestCert::generate_for(&["other.example"], Duration::from_secs(30 * 86_400));
+    let server = TestServer::start_tls(&cert);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    let url = server.url_by_name("/version");
+    let config = format!(
+        r#"
+[defaults]
+interval = "250ms"
+
+[[endpoint]]
+name = "wrong-host"
+url = "{url}"
+ca_file = "ca.pem"
+
+[[endpoint]]
+name = "wrong-host-insecure"
+url = "{url}"
+insecure = true
+"#
+    );
+    write_config(dir.path(), &config);
+    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let wrong = endpoint(&snapshot, "wrong-host");
+    assert_eq!(wrong["errors"]["tls"], 4, "{wrong:#}");
+    assert_eq!(wrong["state"], "down");
+    // Every attempt resolved and connected; no handshake completed.
+    assert_eq!(counts(wrong), [4, 4, 0, 0, 0], "{wrong:#}");
+    assert!(wrong["cert_days_left"].is_null());
+    // insecure accepts it, and still reads its expiry.
+    let insecure = endpoint(&snapshot, "wrong-host-insecure");
+    assert_eq!(count(insecure, "ok"), 4, "{insecure:#}");
+    assert_eq!(insecure["cert_days_left"], 29, "{insecure:#}");
+}
