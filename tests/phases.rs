@@ -78,7 +78,13 @@ connection = "fresh"
     write_config(dir.path(), &config);
     let snapshot = headless(dir.path(), &["--duration", "2s"]);
 
-    for name in ["h1-reuse", "h1-fresh", "h2c-reuse", "tls-reuse", "tls-fresh"] {
+    for name in [
+        "h1-reuse",
+        "h1-fresh",
+        "h2c-reuse",
+        "tls-reuse",
+        "tls-fresh",
+    ] {
         let e = endpoint(&snapshot, name);
         assert_eq!(count(e, "probes"), 10, "{e:#}");
         assert_eq!(count(e, "ok"), 10, "{e:#}");
@@ -90,11 +96,17 @@ connection = "fresh"
     assert_eq!(counts(endpoint(&snapshot, "tls-reuse")), [1, 1, 1, 10, 10]);
     // A new connection for every probe.
     assert_eq!(counts(endpoint(&snapshot, "h1-fresh")), [10, 10, 0, 10, 10]);
-    assert_eq!(counts(endpoint(&snapshot, "tls-fresh")), [10, 10, 10, 10, 10]);
+    assert_eq!(
+        counts(endpoint(&snapshot, "tls-fresh")),
+        [10, 10, 10, 10, 10]
+    );
     // An IP address needs no lookup: no DNS samples at all, not zeros.
     let by_address = endpoint(&snapshot, "by-address");
     assert_eq!(counts(by_address), [0, 10, 0, 10, 10]);
-    assert!(by_address["phases_ms"]["dns"]["p50"].is_null(), "{by_address:#}");
+    assert!(
+        by_address["phases_ms"]["dns"]["p50"].is_null(),
+        "{by_address:#}"
+    );
 
     // HTTP/2 was really used for h2c-reuse and tls-reuse (one multiplexed connection).
     for name in ["h2c-reuse", "tls-reuse"] {
@@ -150,16 +162,16 @@ interval = "10s"
         .into_iter()
         .map(phase)
         .sum();
-    assert!(sum <= latency * 1.003 + 0.005, "sum {sum} > latency {latency}: {e:#}");
+    assert!(
+        sum <= latency * 1.003 + 0.005,
+        "sum {sum} > latency {latency}: {e:#}"
+    );
     assert!(sum >= latency * 0.9, "sum {sum} ≪ latency {latency}: {e:#}");
 }
 
 #[test]
 fn certificate_days_left_are_reported_and_min_cert_days_degrades() {
-    let cert = TestCert::generate_for(
-        &["localhost"],
-        Duration::from_secs(5 * 86_400 + 3_600),
-    );
+    let cert = TestCert::generate_for(&["localhost"], Duration::from_secs(5 * 86_400 + 3_600));
     let server = TestServer::start_tls(&cert);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
@@ -188,7 +200,11 @@ expect = {{ min_cert_days = 3 }}
     let lenient = endpoint(&snapshot, "wants-3-days");
     for e in [strict, lenient] {
         assert_eq!(e["cert_days_left"], 5, "{e:#}");
-        assert_eq!(count(e, "ok"), 4, "a short certificate is no failure: {e:#}");
+        assert_eq!(
+            count(e, "ok"),
+            4,
+            "a short certificate is no failure: {e:#}"
+        );
         assert!(e["cert_not_after"].as_str().unwrap().ends_with('Z'));
     }
     assert_eq!(strict["state"], "degraded", "{strict:#}");
