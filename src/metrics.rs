@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Endpoint;
-use crate::probe::ErrorClass;
+use crate::probe::{ErrorClass, Phase};
 use crate::stats::{State, StatsHandle, StatsSnapshot};
 
 /// Default histogram buckets, in seconds: 1 ms to 10 s.
@@ -75,6 +75,10 @@ struct EndpointMetrics {
     results: Vec<(&'static str, u64)>,
     skipped: u64,
     duration: Buckets,
+    /// Per phase, indexed by [`Phase::index`].
+    phases: Vec<Buckets>,
+    /// Unix time the latest certificate expires, when there is one.
+    cert_not_after: Option<i64>,
 }
 
 /// Everything one scrape exposes.
@@ -103,6 +107,17 @@ impl Scrape {
                         results,
                         skipped: s.skipped,
                         duration: Buckets::of(&s.histogram.to_histogram(), bounds),
+                        phases: s
+                            .phases
+                            .iter()
+                            .map(|h| Buckets::of(&h.to_histogram(), bounds))
+                            .collect(),
+                        cert_not_after: s.cert_not_after.map(|at| {
+                            match at.duration_since(std::time::UNIX_EPOCH) {
+                                Ok(after) => after.as_secs() as i64,
+                                Err(before) => -(before.duration().as_secs() as i64),
+                            }
+                        }),
                     }
                 })
                 .collect(),
@@ -129,6 +144,37 @@ impl Collector for Scrape {
                     &e.duration.per_bucket,
                     None,
                 )?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "probetop_phase_duration_seconds",
+            "Time spent in each phase: dns, connect and tls once per new connection (none on a reused one), ttfb and transfer once per response.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for e in &self.endpoints {
+            for (phase, buckets) in Phase::ALL.iter().zip(&e.phases) {
+                let labels = [("endpoint", e.name.as_str()), ("phase", phase.as_str())];
+                family
+                    .encode_family(&labels)?
+                    .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                        buckets.sum,
+                        buckets.count,
+                        &buckets.per_bucket,
+                        None,
+                    )?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "probetop_cert_expiry_timestamp_seconds",
+            "When the certificate of the endpoint's latest TLS connection expires (Unix time).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for e in &self.endpoints {
+            if let Some(at) = e.cert_not_after {
+                ConstGauge::new(at)
+                    .encode(family.encode_family(&[("endpoint", e.name.as_str())])?)?;
+            }
         }
         let mut family = encoder.encode_descriptor(
             "probetop_probes",

@@ -214,7 +214,27 @@ fn metrics_match_the_snapshot_and_escape_hostile_names() {
         );
         let up = f64::from(matches!(state, "up" | "degraded"));
         assert_eq!(value(&samples, "probetop_up", &[("endpoint", name)]), up);
+        // Each phase's count is the snapshot's (the one probe opened one connection
+        // to an IP address: no DNS, one connect, no TLS, one TTFB and transfer).
+        for phase in ["dns", "connect", "tls", "ttfb", "transfer"] {
+            assert_eq!(
+                value(
+                    &samples,
+                    "probetop_phase_duration_seconds_count",
+                    &[("endpoint", name), ("phase", phase)]
+                ) as u64,
+                e["phases_ms"][phase]["count"].as_u64().unwrap(),
+                "{name} {phase}"
+            );
+        }
     }
+    let hostile_entry = endpoint(&snapshot, hostile);
+    let phase_counts: Vec<u64> = ["dns", "connect", "tls", "ttfb", "transfer"]
+        .iter()
+        .map(|p| hostile_entry["phases_ms"][p]["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(phase_counts, [0, 1, 0, 1, 1], "{hostile_entry:#}");
+    assert_eq!(types["probetop_phase_duration_seconds"], "histogram");
     assert_eq!(count(endpoint(&snapshot, hostile), "probes"), 1);
     assert_eq!(count(endpoint(&snapshot, "idle"), "probes"), 0);
 }
