@@ -61,6 +61,9 @@ fn fixture(probes: u64) -> Snapshot {
                 errors: BTreeMap::from([("timeout", 1), ("status", 2)]),
                 status_codes: BTreeMap::from([("200".into(), probes - 1), ("404".into(), 2)]),
                 latency_ms: Some(latency),
+                phases_ms: phases(Some(2.5)),
+                cert_days_left: Some(12),
+                cert_not_after: Some("2026-12-03T22:40:00Z".into()),
                 window: WindowSnapshot {
                     seconds: 300,
                     probes: 250,
@@ -74,6 +77,7 @@ fn fixture(probes: u64) -> Snapshot {
                         p999: 6.001,
                         max: 7.0,
                     }),
+                    phases_ms: phases(Some(1.0)),
                 },
                 histogram: histogram(),
                 transitions: Vec::new(),
@@ -89,11 +93,15 @@ fn fixture(probes: u64) -> Snapshot {
                 errors: BTreeMap::from([("connect", 5)]),
                 status_codes: BTreeMap::new(),
                 latency_ms: None,
+                phases_ms: phases(None),
+                cert_days_left: None,
+                cert_not_after: None,
                 window: WindowSnapshot {
                     seconds: 300,
                     probes: 5,
                     ok: 0,
                     latency_ms: None,
+                    phases_ms: phases(None),
                 },
                 histogram: HistogramSnapshot {
                     unit: "us",
@@ -103,6 +111,24 @@ fn fixture(probes: u64) -> Snapshot {
                 transitions: Vec::new(),
             },
         ],
+    }
+}
+
+/// Phase summaries with `p50` as every percentile (all empty for `None`).
+fn phases(p50: Option<f64>) -> probetop::snapshot::PhasesSnapshot {
+    let summary = |count| probetop::stats::PhaseSummary {
+        count,
+        p50,
+        p90: p50.map(|v| v * 2.0),
+        p99: p50.map(|v| v * 4.0),
+    };
+    let n = if p50.is_some() { 3 } else { 0 };
+    probetop::snapshot::PhasesSnapshot {
+        dns: probetop::stats::PhaseSummary::default(),
+        connect: summary(n),
+        tls: summary(n),
+        ttfb: summary(n * 10),
+        transfer: summary(n * 10),
     }
 }
 
@@ -116,6 +142,11 @@ fn expected_field(s: &Value, e: &Value, column: &str) -> String {
     };
     if let Some(class) = column.strip_prefix("errors_") {
         return e["errors"].get(class).map_or("0".into(), text);
+    }
+    for phase in ["dns", "connect", "tls", "ttfb", "transfer"] {
+        if let Some(key) = column.strip_prefix(&format!("{phase}_")) {
+            return text(&e["phases_ms"][phase][key.trim_end_matches("_ms")]);
+        }
     }
     if let Some(key) = column
         .strip_prefix("latency_")
@@ -164,7 +195,10 @@ fn assert_csv_matches_json(path: &Path, json: &Value) {
             );
             // Same text implies same number; check the number too, in case a column
             // ever prints a value the JSON has as a string.
-            if column.ends_with("_ms") && !field.is_empty() {
+            let is_phase = ["dns_", "connect_", "tls_", "ttfb_", "transfer_"]
+                .iter()
+                .any(|p| column.starts_with(p));
+            if column.ends_with("_ms") && !field.is_empty() && !is_phase {
                 let number: f64 = field.parse().unwrap();
                 let key = column.trim_end_matches("_ms");
                 let (object, key) = match key.strip_prefix("window_") {

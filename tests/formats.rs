@@ -100,8 +100,8 @@ fn the_three_renderings_of_one_snapshot_agree() {
     let headers = reader.headers().unwrap().clone();
     let csv_rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let tables = markdown_tables(&md_text);
-    assert_eq!(tables.len(), 2, "{md_text}");
-    let (all_time, window) = (&tables[0], &tables[1]);
+    assert_eq!(tables.len(), 3, "{md_text}");
+    let (all_time, window, phases) = (&tables[0], &tables[1], &tables[2]);
     let endpoints = json["endpoints"].as_array().unwrap();
     assert_eq!(csv_rows.len(), endpoints.len());
     assert_eq!(
@@ -149,6 +149,34 @@ fn the_three_renderings_of_one_snapshot_agree() {
         }
         assert_eq!(md_window[1], e["window"]["probes"].to_string());
         assert_eq!(md_window[2], e["window"]["ok"].to_string());
+        let md_phases = &phases[i + 2];
+        assert_eq!(md_phases[0], e["name"].as_str().unwrap());
+        for (column, phase) in ["dns", "connect", "tls", "ttfb", "transfer"]
+            .iter()
+            .enumerate()
+        {
+            let p = &e["phases_ms"][phase];
+            let md = match json_number(&p["p50"]) {
+                Some(p50) => format!("{p50} ({})", p["count"]),
+                None => "–".to_string(),
+            };
+            assert_eq!(md_phases[column + 1], md, "md {phase}: {md_text}");
+            assert_eq!(csv_field(&format!("{phase}_count")), p["count"].to_string());
+            for key in ["p50", "p90", "p99"] {
+                assert_eq!(
+                    Some(csv_field(&format!("{phase}_{key}_ms"))).filter(|s| !s.is_empty()),
+                    json_number(&p[key]),
+                    "csv {phase} {key}"
+                );
+            }
+        }
+        assert_eq!(
+            csv_field("cert_days_left"),
+            e["cert_days_left"]
+                .as_i64()
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        );
     }
 }
 
@@ -212,11 +240,15 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
                     .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
                     .collect(),
                 latency_ms: latency(&e["latency_ms"]),
+                phases_ms: serde_json::from_value(e["phases_ms"].clone()).unwrap(),
+                cert_days_left: e["cert_days_left"].as_i64(),
+                cert_not_after: e["cert_not_after"].as_str().map(String::from),
                 window: WindowSnapshot {
                     seconds: e["window"]["seconds"].as_u64().unwrap(),
                     probes: e["window"]["probes"].as_u64().unwrap(),
                     ok: e["window"]["ok"].as_u64().unwrap(),
                     latency_ms: latency(&e["window"]["latency_ms"]),
+                    phases_ms: serde_json::from_value(e["window"]["phases_ms"].clone()).unwrap(),
                 },
                 histogram: HistogramSnapshot {
                     unit: "us",

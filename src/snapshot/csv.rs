@@ -7,8 +7,8 @@
 
 use std::io;
 
-use crate::probe::ErrorClass;
-use crate::stats::LatencySummary;
+use crate::probe::{ErrorClass, Phase};
+use crate::stats::{LatencySummary, PhaseSummary};
 
 use super::{EndpointSnapshot, Snapshot};
 
@@ -43,6 +43,12 @@ pub fn header() -> Vec<String> {
     columns.extend(["window_seconds", "window_probes", "window_ok"].map(String::from));
     columns.extend(LATENCY_KEYS.iter().map(|key| format!("window_{key}_ms")));
     columns.extend(["started_at", "taken_at"].map(String::from));
+    // Added after the first release of the format: appended, so that scripts reading
+    // columns by position keep working.
+    for phase in Phase::ALL {
+        columns.extend(["count", "p50_ms", "p90_ms", "p99_ms"].map(|k| format!("{phase}_{k}")));
+    }
+    columns.push("cert_days_left".into());
     columns
 }
 
@@ -93,7 +99,22 @@ fn row(snapshot: &Snapshot, e: &EndpointSnapshot) -> Vec<String> {
     ]);
     fields.extend(latency_fields(e.window.latency_ms.as_ref()));
     fields.extend([snapshot.started_at.clone(), snapshot.taken_at.clone()]);
+    for phase in Phase::ALL {
+        fields.extend(phase_fields(e.phases_ms.get(phase)));
+    }
+    fields.push(e.cert_days_left.map(|d| d.to_string()).unwrap_or_default());
     fields
+}
+
+/// Count, p50, p90 and p99 of a phase (empty percentiles when it never happened).
+fn phase_fields(summary: &PhaseSummary) -> [String; 4] {
+    let ms = |v: Option<f64>| v.map(number).unwrap_or_default();
+    [
+        summary.count.to_string(),
+        ms(summary.p50),
+        ms(summary.p90),
+        ms(summary.p99),
+    ]
 }
 
 /// `200:299 404:1`: status codes in the JSON's (sorted) order, one field for all.

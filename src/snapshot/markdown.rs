@@ -1,5 +1,5 @@
-//! The snapshot as Markdown: two tables (all-time and the rolling window), ready to
-//! paste into an incident note.
+//! The snapshot as Markdown: tables (all-time, the rolling window, and where the time
+//! goes), ready to paste into an incident note.
 //!
 //! Every number is the JSON's, printed as the JSON prints it, so the formats of one
 //! snapshot never disagree. Names are escaped so that no endpoint can break the table.
@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::csv::number;
 use super::{EndpointSnapshot, Snapshot};
+use crate::probe::Phase;
 use crate::stats::LatencySummary;
 
 /// The latency columns, after the counts.
@@ -56,6 +57,26 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
             e.window.ok.to_string(),
         ];
         cells.extend(latency_cells(e.window.latency_ms.as_ref()));
+        table_row(&mut out, &cells);
+    }
+    out.push_str(
+        "\n### Where the time goes (all time, p50 ms; count in brackets)\n\n\
+         DNS, connect and TLS happen once per new connection, TTFB and transfer once per response.\n\n",
+    );
+    let mut columns = vec!["endpoint"];
+    columns.extend(Phase::ALL.map(Phase::as_str));
+    columns.push("cert days left");
+    table_head(&mut out, &columns, 1);
+    for e in &snapshot.endpoints {
+        let mut cells = vec![escape(&e.name)];
+        cells.extend(Phase::ALL.map(|phase| {
+            let summary = e.phases_ms.get(phase);
+            match summary.p50 {
+                Some(p50) => format!("{} ({})", number(p50), summary.count),
+                None => "–".to_string(),
+            }
+        }));
+        cells.push(e.cert_days_left.map_or("–".to_string(), |d| d.to_string()));
         table_row(&mut out, &cells);
     }
     out

@@ -121,7 +121,7 @@ pub struct EndpointSnapshot {
 }
 
 /// Count and p50/p90/p99 (ms, null when the count is 0) of each phase.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PhasesSnapshot {
     /// Name resolution.
     pub dns: PhaseSummary,

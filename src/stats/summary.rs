@@ -47,7 +47,7 @@ impl LatencySummary {
 
 /// How often a phase happened and its percentiles in milliseconds (`None` when it
 /// never happened).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, serde::Deserialize)]
 pub struct PhaseSummary {
     /// Times it happened.
     pub count: u64,
