@@ -71,13 +71,335 @@ fn bad_url() {
         "[[endpoint]]\nname = \"x\"\nurl = \"ftp://127.0.0.1/\"\n",
         "3:7",
         "endpoint[0].url",
-        "unsupported scheme `ftp`",
+        "unsupported scheme `ftp` (use http, https, tcp or tls)",
     );
     assert_error(
         "[[endpoint]]\nurl = \"not a url\"\n",
         "2:7",
         "endpoint[0].url",
         "invalid URL \"not a url\"",
+    );
+}
+
+#[test]
+fn tcp_url_without_port() {
+    assert_error(
+        "[[endpoint]]\nurl = \"tcp://db.example.internal\"\n",
+        "2:7",
+        "endpoint[0].url",
+        "a tcp:// URL needs a port: tcp://host:port",
+    );
+}
+
+#[test]
+fn tcp_url_with_a_path() {
+    assert_error(
+        "[[endpoint]]\nurl = \"tcp://127.0.0.1:5432/db\"\n",
+        "2:7",
+        "endpoint[0].url",
+        "a tcp:// URL takes no path",
+    );
+}
+
+#[test]
+fn tls_url_with_a_query() {
+    assert_error(
+        "[[endpoint]]\nname = \"mail\"\nurl = \"tls://127.0.0.1:465?sni=x\"\n",
+        "3:7",
+        "endpoint[0].url",
+        "a tls:// URL takes no query",
+    );
+}
+
+#[test]
+fn tcp_and_tls_urls_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        probetop(dir.path()).args(["--check", "tcp://127.0.0.1:9", "tls://127.0.0.1:9/"]),
+        Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("2 endpoints"), "{stdout}");
+    for (arg, needle) in [
+        ("tcp://127.0.0.1", "a tcp:// URL needs a port"),
+        (
+            "tls://user@127.0.0.1:9",
+            "a tls:// URL takes no user name or password",
+        ),
+        ("tcp://127.0.0.1:9#x", "a tcp:// URL takes no fragment"),
+        (
+            "udp://127.0.0.1:53",
+            "unsupported scheme `udp` (use http, https, tcp or tls)",
+        ),
+    ] {
+        let output = run(
+            probetop(dir.path()).args(["--check", arg]),
+            Duration::from_secs(30),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arg}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid URL argument {arg:?}: {needle}")),
+            "{arg}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn method_on_tcp() {
+    assert_error(
+        "[[endpoint]]\nurl = \"tcp://127.0.0.1:9\"\nmethod = \"POST\"\n",
+        "3:1",
+        "endpoint[0].method",
+        "`method` applies to http:// and https:// endpoints only (a tcp:// probe only connects)",
+    );
+}
+
+#[test]
+fn expect_status_on_tls() {
+    assert_error(
+        "[[endpoint]]\nurl = \"tls://127.0.0.1:9\"\n\n[endpoint.expect]\nmax_latency = \"1s\"\nstatus = [200]\n",
+        "6:1",
+        "endpoint[0].expect.status",
+        "`expect.status` applies to http:// and https:// endpoints only (a tls:// probe",
+    );
+}
+
+#[test]
+fn certificate_keys_on_tcp() {
+    assert_error(
+        "[[endpoint]]\nurl = \"tcp://127.0.0.1:9\"\ninsecure = true\n",
+        "3:1",
+        "endpoint[0].insecure",
+        "`insecure` applies to https:// and tls:// endpoints only (a tcp:// probe has no TLS)",
+    );
+}
+
+#[test]
+fn min_cert_days_wrong_type() {
+    assert_error(
+        "[[endpoint]]\nurl = \"https://127.0.0.1:9/\"\n[endpoint.expect]\nmin_cert_days = \"30\"\n",
+        "4:17",
+        "endpoint[0].expect.min_cert_days",
+        "invalid type: string \"30\", expected a whole number of days (0 to 3650)",
+    );
+}
+
+#[test]
+fn min_cert_days_out_of_range() {
+    assert_error(
+        "[[endpoint]]\nurl = \"https://127.0.0.1:9/\"\n[endpoint.expect]\nmin_cert_days = -1\n",
+        "4:17",
+        "endpoint[0].expect.min_cert_days",
+        "min_cert_days cannot be negative",
+    );
+    assert_error(
+        "[[endpoint]]\nurl = \"tls://127.0.0.1:9\"\nexpect = { min_cert_days = 4000 }\n",
+        "3:28",
+        "endpoint[0].expect.min_cert_days",
+        "min_cert_days is at most 3650",
+    );
+}
+
+#[test]
+fn min_cert_days_on_http() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\nmin_cert_days = 30\n",
+        "4:1",
+        "endpoint[0].expect.min_cert_days",
+        "`min_cert_days` needs an https:// or tls:// URL: a http:// endpoint has no certificate",
+    );
+}
+
+#[test]
+fn tcp_tls_and_min_cert_days_pass_check() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        "[defaults]\nmax_body_bytes = 65536\n\n\
+         [[endpoint]]\nurl = \"tcp://127.0.0.1:9\"\ninterval = \"2s\"\ntimeout = \"1s\"\nmax_in_flight = 2\ndown_after = 3\nup_after = 2\n\
+         [endpoint.expect]\nmax_latency = \"50ms\"\n\n\
+         [[endpoint]]\nname = \"mail\"\nurl = \"tls://127.0.0.1:9/\"\ninsecure = true\n\
+         [endpoint.expect]\nmin_cert_days = 14\n\n\
+         [[endpoint]]\nname = \"web\"\nurl = \"https://127.0.0.1:9/\"\n\
+         [endpoint.expect]\nstatus = [\"2xx\", 304]\nmin_cert_days = 0\n",
+    );
+    let output = run(probetop(dir.path()).arg("--check"), Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("3 endpoints"), "{stdout}");
+    // The name of a tcp:// endpoint defaults to its URL, as for http(s).
+    let tcp = stdout
+        .lines()
+        .find(|l| l.starts_with("tcp://127.0.0.1:9 "))
+        .expect(&stdout);
+    assert!(tcp.contains("2s") && tcp.contains("1s"), "{tcp}");
+    let mail = stdout
+        .lines()
+        .find(|l| l.starts_with("mail "))
+        .expect(&stdout);
+    assert!(mail.contains("tls://127.0.0.1:9/"), "{mail}");
+}
+
+#[test]
+fn body_file_missing() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nmethod = \"POST\"\nbody_file = \"no-such-payload.json\"\n",
+        "4:13",
+        "endpoint[0].body_file",
+        "cannot read body file",
+    );
+}
+
+#[test]
+fn basic_auth_missing_username_or_unknown_subkey() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nbasic_auth = { password = \"pw\" }\n",
+        "3:14",
+        "endpoint[0].basic_auth",
+        "missing field `username`",
+    );
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nbasic_auth = { user = \"ann\", password = \"pw\" }\n",
+        "3:16",
+        "endpoint[0].basic_auth.user",
+        "unknown field `user`, expected `username` or `password`; did you mean `username`?",
+    );
+}
+
+#[test]
+fn bearer_token_wrong_type() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nbearer_token = 42\n",
+        "3:16",
+        "endpoint[0].bearer_token",
+        "invalid type: integer `42`, expected a string",
+    );
+}
+
+#[test]
+fn user_agent_wrong_type() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nuser_agent = true\n",
+        "3:14",
+        "endpoint[0].user_agent",
+        "invalid type: boolean `true`, expected a string",
+    );
+}
+
+#[test]
+fn http_version_not_1_1_or_2() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nhttp = \"3\"\n",
+        "3:8",
+        "endpoint[0].http",
+        "invalid HTTP version \"3\": expected \"1.1\" or \"2\"",
+    );
+}
+
+#[test]
+fn follow_redirects_wrong_type() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nfollow_redirects = \"no\"\n",
+        "3:20",
+        "endpoint[0].follow_redirects",
+        "invalid type: string \"no\", expected a boolean",
+    );
+}
+
+#[test]
+fn connection_not_reuse_or_fresh() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nconnection = \"keep-alive\"\n",
+        "3:14",
+        "endpoint[0].connection",
+        "invalid connection mode \"keep-alive\": expected \"reuse\" or \"fresh\"",
+    );
+}
+
+#[test]
+fn down_after_and_up_after_zero_or_wrong_type() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\ndown_after = 0\n",
+        "3:14",
+        "endpoint[0].down_after",
+        "must be at least 1",
+    );
+    assert_error(
+        "[defaults]\nup_after = 0\n",
+        "2:12",
+        "defaults.up_after",
+        "must be at least 1",
+    );
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nup_after = \"2\"\n",
+        "3:12",
+        "endpoint[0].up_after",
+        "invalid type: string \"2\", expected u32",
+    );
+}
+
+#[test]
+fn expect_status_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = check(
+        dir.path(),
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\nstatus = [\"2xx\", 304]\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\nstatus = [\"2xx\", \"6xx\"]\n",
+        "4:18",
+        "endpoint[0].expect.status",
+        "invalid status \"6xx\": expected a code (200) or a class (\"2xx\")",
+    );
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\nstatus = [\"abc\"]\n",
+        "4:11",
+        "endpoint[0].expect.status",
+        "invalid status \"abc\"",
+    );
+}
+
+#[test]
+fn expect_body_regex_invalid() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\nbody_regex = \"(ok\"\n",
+        "4:14",
+        "endpoint[0].expect.body_regex",
+        "invalid regular expression \"(ok\"",
+    );
+}
+
+#[test]
+fn expect_json_pointer_without_slash() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\njson = { status = \"ok\" }\n",
+        "4:10",
+        "endpoint[0].expect.json.\"status\"",
+        "\"status\" is not a JSON Pointer",
+    );
+}
+
+#[test]
+fn expect_headers_invalid_regex_or_name() {
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\nheaders = { X-Up = \"[\" }\n",
+        "4:20",
+        "endpoint[0].expect.headers.X-Up",
+        "invalid regular expression \"[\"",
+    );
+    assert_error(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\nheaders = { \"Bad Name\" = \"x\" }\n",
+        "4:13",
+        "endpoint[0].expect.headers.Bad Name",
+        "invalid header name \"Bad Name\"",
     );
 }
 

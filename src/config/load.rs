@@ -8,12 +8,15 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Location};
-use super::raw::{RawConfig, RawEndpoint, RawExpect, RawStatus};
+use super::raw::{RawConfig, RawDays, RawEndpoint, RawExpect, RawStatus};
 use super::{
     Config, ConnectionMode, DEFAULT_EXPORT_DIR, DEFAULT_EXPORT_FORMATS, DEFAULT_INTERVAL,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, Endpoint, Expect, HttpVersion,
     StatusMatch, default_max_in_flight, interpolate,
 };
+
+/// The largest `expect.min_cert_days`: ten years.
+const MAX_CERT_DAYS: u32 = 3650;
 
 /// What the command line contributes to the configuration.
 #[derive(Debug, Clone, Default)]
@@ -92,7 +95,7 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
     let timeout = options.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let mut errors = Vec::new();
     for text in &options.urls {
-        let url = match parse_http_url(text) {
+        let url = match parse_url(text) {
             Ok(url) => url,
             Err(why) => {
                 errors.push(ConfigError::usage(format!(
@@ -119,15 +122,38 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
     }
 }
 
-/// Parses an http(s) URL with a host.
-fn parse_http_url(text: &str) -> Result<url::Url, String> {
+/// Parses an endpoint URL: `http://` or `https://` with a host, or `tcp://` or
+/// `tls://` with a host and a port and nothing else.
+fn parse_url(text: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(text).map_err(|e| e.to_string())?;
-    match url.scheme() {
-        "http" | "https" => {}
-        other => return Err(format!("unsupported scheme `{other}` (use http or https)")),
+    let scheme = url.scheme();
+    if !matches!(scheme, "http" | "https" | "tcp" | "tls") {
+        return Err(format!(
+            "unsupported scheme `{scheme}` (use http, https, tcp or tls)"
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("the URL has no host".into());
+    }
+    if matches!(scheme, "tcp" | "tls") {
+        // The parts are named, never quoted: after interpolation they may hold a secret.
+        let form = format!("{scheme}://host:port");
+        let problem = if !url.username().is_empty() || url.password().is_some() {
+            "takes no user name or password"
+        } else if url.port().is_none() {
+            "needs a port"
+        } else if url.port() == Some(0) {
+            "needs a port other than 0"
+        } else if !matches!(url.path(), "" | "/") {
+            "takes no path"
+        } else if url.query().is_some() {
+            "takes no query (`?…`)"
+        } else if url.fragment().is_some() {
+            "takes no fragment (`#…`)"
+        } else {
+            return Ok(url);
+        };
+        return Err(format!("a {scheme}:// URL {problem}: {form}"));
     }
     Ok(url)
 }
@@ -409,6 +435,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 }
             }
             let endpoint = self.endpoint(
+                i,
                 &format!("endpoint[{i}]"),
                 raw_endpoint,
                 table_span,
@@ -432,36 +459,47 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
 
     fn endpoint(
         &mut self,
+        index: usize,
         key: &str,
-        raw: RawEndpoint,
+        mut raw: RawEndpoint,
         table_span: Range<usize>,
         defaults: &EndpointDefaults,
     ) -> Option<Endpoint> {
         let errors_before = self.errors.len();
-        let url = match &raw.url {
-            None => {
+        let url_text = raw
+            .url
+            .as_ref()
+            .and_then(|text| self.interpolated(&format!("{key}.url"), text));
+        // The scheme, even of a URL that is otherwise invalid (a tcp:// URL without a
+        // port, say), so that keys which do not apply to it are reported as well.
+        let scheme = url_text
+            .as_deref()
+            .and_then(|s| url::Url::parse(s).ok())
+            .map(|u| u.scheme().to_string());
+        let url = match (&raw.url, url_text) {
+            (None, _) => {
                 self.error(
                     format!("{key}.url"),
-                    table_span,
+                    table_span.clone(),
                     "endpoint has no `url`".into(),
                 );
                 None
             }
-            Some(text) => self
-                .interpolated(&format!("{key}.url"), text)
-                .and_then(|s| {
-                    parse_http_url(&s)
-                        .map_err(|why| {
-                            self.error(
-                                format!("{key}.url"),
-                                text.span(),
-                                // As written: the interpolated text may hold a secret.
-                                format!("invalid URL {:?}: {why}", text.get_ref()),
-                            )
-                        })
-                        .ok()
-                }),
+            (Some(_), None) => None,
+            (Some(text), Some(s)) => parse_url(&s)
+                .map_err(|why| {
+                    self.error(
+                        format!("{key}.url"),
+                        text.span(),
+                        // As written: the interpolated text may hold a secret.
+                        format!("invalid URL {:?}: {why}", text.get_ref()),
+                    )
+                })
+                .ok(),
         };
+        if let Some(scheme @ ("tcp" | "tls")) = scheme.as_deref() {
+            self.reject_http_only(index, key, scheme, &mut raw, &table_span);
+        }
         let name = match &raw.name {
             Some(name) if name.get_ref().trim().is_empty() => {
                 self.error(
@@ -592,6 +630,20 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             Some(e) => self.expect(&format!("{key}.expect"), e),
             None => Expect::default(),
         };
+        if let Some(days) = raw.expect.as_ref().and_then(|e| e.min_cert_days.as_ref())
+            && let Some(scheme @ ("http" | "tcp")) = scheme.as_deref()
+        {
+            let span = self
+                .endpoint_key_span(index, &["expect", "min_cert_days"])
+                .unwrap_or_else(|| days.span());
+            self.error(
+                format!("{key}.expect.min_cert_days"),
+                span,
+                format!(
+                    "`min_cert_days` needs an https:// or tls:// URL: a {scheme}:// endpoint has no certificate"
+                ),
+            );
+        }
         let state_rule = crate::stats::StateRule {
             down_after: self
                 .positive(&format!("{key}.down_after"), raw.down_after.as_ref())
@@ -683,9 +735,161 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             json,
             headers,
             max_latency: self.duration(&format!("{key}.max_latency"), raw.max_latency.as_ref()),
-            // Parsed and checked by the loader's certificate rules (issue 4).
-            min_cert_days: None,
+            min_cert_days: raw
+                .min_cert_days
+                .as_ref()
+                .and_then(|days| self.cert_days(&format!("{key}.min_cert_days"), days)),
         }
+    }
+
+    /// `expect.min_cert_days`: a whole number of days, 0 to [`MAX_CERT_DAYS`].
+    fn cert_days(&mut self, key: &str, days: &Spanned<RawDays>) -> Option<u32> {
+        let RawDays(value) = *days.get_ref();
+        let message = if value < 0 {
+            format!(
+                "min_cert_days cannot be negative (found {value}): give a number of days from 0 to {MAX_CERT_DAYS}"
+            )
+        } else if value > i64::from(MAX_CERT_DAYS) {
+            format!("min_cert_days is at most {MAX_CERT_DAYS} (ten years), found {value}")
+        } else {
+            return u32::try_from(value).ok();
+        };
+        self.error(key.to_string(), days.span(), message);
+        None
+    }
+
+    /// Reports, and removes, the keys set on a tcp:// or tls:// endpoint that only
+    /// apply to HTTP (or, on tcp://, to TLS), so that their values are not checked
+    /// as well. Keys inherited from `[defaults]` are not affected.
+    fn reject_http_only(
+        &mut self,
+        index: usize,
+        key: &str,
+        scheme: &str,
+        raw: &mut RawEndpoint,
+        table_span: &Range<usize>,
+    ) {
+        fn span_of<T>(value: Option<Spanned<T>>) -> Option<Range<usize>> {
+            value.map(|v| v.span())
+        }
+        fn first_key_span<V>(
+            map: &std::collections::BTreeMap<Spanned<String>, V>,
+            table_span: &Range<usize>,
+        ) -> Range<usize> {
+            map.keys().next().map_or(table_span.clone(), |k| k.span())
+        }
+        let http_why = if scheme == "tcp" {
+            "http:// and https:// endpoints only (a tcp:// probe only connects)"
+        } else {
+            "http:// and https:// endpoints only (a tls:// probe only connects and completes a TLS handshake)"
+        };
+        // (path below the endpoint, span of the value as a fallback, where it applies)
+        type Found<'a> = (&'a [&'a str], Option<Range<usize>>, &'a str);
+        let mut found: Vec<Found> = vec![
+            (&["method"], span_of(raw.method.take()), http_why),
+            (&["body"], span_of(raw.body.take()), http_why),
+            (&["body_file"], span_of(raw.body_file.take()), http_why),
+            (&["basic_auth"], span_of(raw.basic_auth.take()), http_why),
+            (
+                &["bearer_token"],
+                span_of(raw.bearer_token.take()),
+                http_why,
+            ),
+            (&["user_agent"], span_of(raw.user_agent.take()), http_why),
+            (&["http"], span_of(raw.http.take()), http_why),
+            (
+                &["follow_redirects"],
+                span_of(raw.follow_redirects.take()),
+                http_why,
+            ),
+            (&["connection"], span_of(raw.connection.take()), http_why),
+            (
+                &["max_body_bytes"],
+                span_of(raw.max_body_bytes.take()),
+                http_why,
+            ),
+        ];
+        let headers = std::mem::take(&mut raw.headers);
+        if !headers.is_empty() {
+            let span = first_key_span(&headers, table_span);
+            found.push((&["headers"], Some(span), http_why));
+        }
+        if let Some(expect) = raw.expect.as_mut() {
+            found.extend([
+                (
+                    &["expect", "status"][..],
+                    span_of(expect.status.take()),
+                    http_why,
+                ),
+                (
+                    &["expect", "body_contains"],
+                    span_of(expect.body_contains.take()),
+                    http_why,
+                ),
+                (
+                    &["expect", "body_regex"],
+                    span_of(expect.body_regex.take()),
+                    http_why,
+                ),
+            ]);
+            if let Some(json) = expect.json.take() {
+                let span = first_key_span(&json, table_span);
+                found.push((&["expect", "json"], Some(span), http_why));
+            }
+            if let Some(headers) = expect.headers.take() {
+                let span = first_key_span(&headers, table_span);
+                found.push((&["expect", "headers"], Some(span), http_why));
+            }
+        }
+        if scheme == "tcp" {
+            // Certificates only mean something to https:// and tls:// probes.
+            let tls_why = "https:// and tls:// endpoints only (a tcp:// probe has no TLS)";
+            found.extend([
+                (&["ca_file"][..], span_of(raw.ca_file.take()), tls_why),
+                (&["insecure"], span_of(raw.insecure.take()), tls_why),
+            ]);
+        }
+        for (path, value_span, applies_to) in found {
+            let Some(value_span) = value_span else {
+                continue;
+            };
+            let name = path.join(".");
+            let span = self.endpoint_key_span(index, path).unwrap_or(value_span);
+            self.error(
+                format!("{key}.{name}"),
+                span,
+                format!("`{name}` applies to {applies_to}"),
+            );
+        }
+    }
+
+    /// The span of the key at `path` (`["expect", "status"]`) in the `index`-th
+    /// `[[endpoint]]` table: the key itself, not its value.
+    fn endpoint_key_span(&self, index: usize, path: &[&str]) -> Option<Range<usize>> {
+        let root = DeTable::parse(self.text).ok()?;
+        let (_, endpoints) = root
+            .get_ref()
+            .iter()
+            .find(|(k, _)| k.get_ref() == "endpoint")?;
+        let DeValue::Array(items) = endpoints.get_ref() else {
+            return None;
+        };
+        let DeValue::Table(table) = items.get(index)?.get_ref() else {
+            return None;
+        };
+        let mut table = table;
+        let (last, parents) = path.split_last()?;
+        for name in parents {
+            let (_, value) = table.iter().find(|(k, _)| k.get_ref() == name)?;
+            let DeValue::Table(inner) = value.get_ref() else {
+                return None;
+            };
+            table = inner;
+        }
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref() == last)
+            .map(|(k, _)| k.span())
     }
 
     /// `basic_auth`, `bearer_token` and `user_agent` become request headers.
@@ -1218,6 +1422,169 @@ interval = "250ms"
             assert_eq!(e.key.as_deref(), Some(key), "{e}");
             assert!(e.message.contains(needle), "{e}");
         }
+    }
+
+    #[test]
+    fn tcp_and_tls_endpoints_parse() {
+        let config = parse(
+            "[defaults]\nmax_body_bytes = 1024\n[[endpoint]]\nurl = \"tcp://db.example.internal:5432\"\ninterval = \"2s\"\ndown_after = 3\n[[endpoint]]\nurl = \"tls://mail.example.com:465/\"\ninsecure = true\n[endpoint.expect]\nmax_latency = \"50ms\"\nmin_cert_days = 14\n[[endpoint]]\nurl = \"https://a/\"\nexpect = { min_cert_days = 0 }\n",
+        )
+        .unwrap();
+        let [tcp, tls, https] = &config.endpoints[..] else {
+            panic!("{:?}", config.endpoints);
+        };
+        assert_eq!(tcp.kind(), super::super::ProbeKind::Tcp);
+        assert_eq!(tcp.name, "tcp://db.example.internal:5432");
+        assert_eq!(tcp.url.host_str(), Some("db.example.internal"));
+        assert_eq!(tcp.url.port(), Some(5432));
+        assert_eq!(tcp.interval, Duration::from_secs(2));
+        assert_eq!(tcp.state_rule.down_after, 3);
+        assert_eq!(tcp.expect.min_cert_days, None);
+        assert_eq!(tls.kind(), super::super::ProbeKind::Tls);
+        assert_eq!(tls.name, "tls://mail.example.com:465/");
+        assert!(tls.insecure);
+        assert_eq!(tls.expect.min_cert_days, Some(14));
+        assert_eq!(tls.expect.max_latency, Some(Duration::from_millis(50)));
+        assert_eq!(https.kind(), super::super::ProbeKind::Http);
+        assert_eq!(https.expect.min_cert_days, Some(0));
+    }
+
+    #[test]
+    fn tcp_and_tls_urls_are_host_and_port_only() {
+        for (url, needle) in [
+            ("tcp://db", "a tcp:// URL needs a port"),
+            ("tcp://db:0", "needs a port other than 0"),
+            ("tcp:///x", "the URL has no host"),
+            ("tcp://db:5432/x", "a tcp:// URL takes no path"),
+            ("tls://db:5432?x=1", "a tls:// URL takes no query"),
+            ("tls://db:5432#x", "a tls:// URL takes no fragment"),
+            (
+                "tls://u:p@db:5432",
+                "a tls:// URL takes no user name or password",
+            ),
+            (
+                "udp://db:53",
+                "unsupported scheme `udp` (use http, https, tcp or tls)",
+            ),
+        ] {
+            let e = first_error(&format!("[[endpoint]]\nurl = \"{url}\"\n"));
+            assert_eq!(e.key.as_deref(), Some("endpoint[0].url"), "{e}");
+            assert!(e.message.contains(needle), "{url}: {e}");
+            assert_eq!(e.location.as_ref().unwrap().line, 2, "{e}");
+        }
+        assert!(parse_url("tcp://[::1]:5432").is_ok());
+        assert!(parse_url("tls://db:5432/").is_ok());
+    }
+
+    #[test]
+    fn http_only_keys_are_rejected_on_tcp_and_tls() {
+        for text in [
+            "method = \"GET\"",
+            "headers = { A = \"b\" }",
+            "body = \"x\"",
+            "body_file = \"f\"",
+            "basic_auth = { username = \"u\" }",
+            "bearer_token = \"t\"",
+            "user_agent = \"x\"",
+            "http = \"2\"",
+            "follow_redirects = false",
+            "connection = \"fresh\"",
+            "max_body_bytes = 10",
+            "expect.status = [200]",
+            "expect.body_contains = \"ok\"",
+            "expect.body_regex = \"(\"",
+            "expect.json = { \"/a\" = 1 }",
+            "expect.headers = { A = \"b\" }",
+        ] {
+            let name = text.split(' ').next().unwrap();
+            for scheme in ["tcp", "tls"] {
+                let errors = parse(&format!(
+                    "[[endpoint]]\nurl = \"{scheme}://db:5432\"\n{text}\n"
+                ))
+                .unwrap_err()
+                .0;
+                // Only this error: the value of a key that does not apply is not checked.
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                let e = &errors[0];
+                assert_eq!(e.key, Some(format!("endpoint[0].{name}")), "{e}");
+                assert!(
+                    e.message.contains(&format!(
+                        "`{name}` applies to http:// and https:// endpoints only (a {scheme}:// probe only connects"
+                    )),
+                    "{e}"
+                );
+                let location = e.location.as_ref().unwrap();
+                // A dotted key is pointed at by its last part.
+                let column = name.rfind('.').map_or(1, |dot| dot + 2);
+                assert_eq!((location.line, location.column), (3, column), "{e}");
+            }
+        }
+        for text in ["ca_file = \"ca.pem\"", "insecure = true"] {
+            let name = text.split(' ').next().unwrap();
+            let e = first_error(&format!("[[endpoint]]\nurl = \"tcp://db:5432\"\n{text}\n"));
+            assert_eq!(e.key, Some(format!("endpoint[0].{name}")), "{e}");
+            assert!(
+                e.message.contains(
+                    "applies to https:// and tls:// endpoints only (a tcp:// probe has no TLS)"
+                ),
+                "{e}"
+            );
+        }
+        // Allowed on tls://, and on http:// as before.
+        parse("[[endpoint]]\nurl = \"tls://db:5432\"\ninsecure = true\n").unwrap();
+        parse("[[endpoint]]\nurl = \"http://db/\"\ninsecure = true\n").unwrap();
+        // In a [endpoint.expect] table, the error points at the key in that table.
+        let e = first_error(
+            "[[endpoint]]\nurl = \"http://a/\"\n[[endpoint]]\nurl = \"tls://db:5432\"\n\n[endpoint.expect]\nmax_latency = \"1s\"\nstatus = [200]\n",
+        );
+        assert_eq!(e.key.as_deref(), Some("endpoint[1].expect.status"), "{e}");
+        let location = e.location.as_ref().unwrap();
+        assert_eq!((location.line, location.column), (8, 1), "{e}");
+    }
+
+    #[test]
+    fn min_cert_days_is_checked() {
+        for (url, days, needle, column) in [
+            ("https://a/", "-1", "cannot be negative", 17),
+            ("https://a/", "3651", "at most 3650", 17),
+            (
+                "https://a/",
+                "\"30\"",
+                "expected a whole number of days",
+                17,
+            ),
+            ("https://a/", "1.5", "expected a whole number of days", 17),
+            (
+                "http://a/",
+                "30",
+                "needs an https:// or tls:// URL: a http:// endpoint",
+                1,
+            ),
+            (
+                "tcp://a:1",
+                "30",
+                "needs an https:// or tls:// URL: a tcp:// endpoint",
+                1,
+            ),
+        ] {
+            let e = first_error(&format!(
+                "[[endpoint]]\nurl = \"{url}\"\n[endpoint.expect]\nmin_cert_days = {days}\n"
+            ));
+            assert_eq!(
+                e.key.as_deref(),
+                Some("endpoint[0].expect.min_cert_days"),
+                "{e}"
+            );
+            assert!(e.message.contains(needle), "{e}");
+            let location = e.location.as_ref().unwrap();
+            assert_eq!((location.line, location.column), (4, column), "{e}");
+        }
+        let e = first_error("[defaults]\nmin_cert_days = 3\n");
+        assert!(e.message.contains("unknown field `min_cert_days`"), "{e}");
+        let e = first_error(
+            "[[endpoint]]\nurl = \"https://a/\"\n[endpoint.expect]\nmin_cert_day = 3\n",
+        );
+        assert!(e.message.contains("did you mean `min_cert_days`?"), "{e}");
     }
 
     #[test]

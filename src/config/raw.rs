@@ -96,6 +96,31 @@ pub struct RawExpect {
     pub json: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     pub headers: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub max_latency: Option<Spanned<String>>,
+    pub min_cert_days: Option<Spanned<RawDays>>,
+}
+
+/// `expect.min_cert_days`: any whole number as written, so that a negative or
+/// too-large value is a located validation error rather than a type error.
+#[derive(Debug, Clone, Copy)]
+pub struct RawDays(pub i64);
+
+impl<'de> Deserialize<'de> for RawDays {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawDays;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number of days (0 to 3650)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawDays, E> {
+                Ok(RawDays(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawDays, E> {
+                Ok(RawDays(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// One entry of `expect.status`: a code (`204`) or a class (`"2xx"`).
