@@ -247,3 +247,46 @@ insecure = true
     assert_eq!(count(insecure, "ok"), 4, "{insecure:#}");
     assert_eq!(insecure["cert_days_left"], 29, "{insecure:#}");
 }
+
+#[test]
+fn tcp_and_tls_endpoints_get_the_same_statistics() {
+    let plain = TestServer::start();
+    let cert = TestCert::generate_for(&["localhost"], Duration::from_secs(5 * 86_400 + 3_600));
+    let tls = TestServer::start_tls(&cert);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    let config = format!(
+        r#"
+[defaults]
+interval = "250ms"
+
+[[endpoint]]
+name = "tcp"
+url = "tcp://{plain}"
+
+[[endpoint]]
+name = "tls"
+url = "tls://localhost:{tls_port}"
+ca_file = "ca.pem"
+expect = {{ min_cert_days = 7 }}
+"#,
+        plain = plain.addr(),
+        tls_port = tls.addr().port(),
+    );
+    write_config(dir.path(), &config);
+    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let tcp = endpoint(&snapshot, "tcp");
+    assert_eq!(count(tcp, "ok"), 4, "{tcp:#}");
+    assert_eq!(tcp["state"], "up");
+    assert_eq!(counts(tcp), [0, 4, 0, 0, 0], "{tcp:#}");
+    assert!(tcp["status_codes"].as_object().unwrap().is_empty());
+    assert!(tcp["latency_ms"]["p50"].as_f64().unwrap() > 0.0);
+    let tls = endpoint(&snapshot, "tls");
+    assert_eq!(count(tls, "ok"), 4, "{tls:#}");
+    assert_eq!(counts(tls), [4, 4, 4, 0, 0], "{tls:#}");
+    assert_eq!(tls["cert_days_left"], 5, "{tls:#}");
+    assert_eq!(
+        tls["state"], "degraded",
+        "certificate expires in 5 < 7 days: {tls:#}"
+    );
+}
