@@ -45,6 +45,11 @@ url = "{h1}"
 http = "1.1"
 
 [[endpoint]]
+name = "h1-reuse-twin"
+url = "{h1}"
+http = "1.1"
+
+[[endpoint]]
 name = "h1-fresh"
 url = "{h1}"
 http = "1.1"
@@ -89,9 +94,24 @@ connection = "fresh"
         assert_eq!(count(e, "probes"), 10, "{e:#}");
         assert_eq!(count(e, "ok"), 10, "{e:#}");
     }
-    // One connection, reused: its DNS, connect (and TLS) once; every response has a
-    // TTFB and a transfer.
-    assert_eq!(counts(endpoint(&snapshot, "h1-reuse")), [1, 1, 0, 10, 10]);
+    // Endpoints with the same settings share a pool: their 20 probes (interleaved, as
+    // the endpoints are spread over the interval) go over one connection, or two if
+    // two requests ever overlapped, counted for whichever endpoint's probe opened it;
+    // every response has a TTFB.
+    let (one, twin) = (
+        endpoint(&snapshot, "h1-reuse"),
+        endpoint(&snapshot, "h1-reuse-twin"),
+    );
+    let opened = phase_count(one, "connect") + phase_count(twin, "connect");
+    assert!((1..=2).contains(&opened), "{one:#} {twin:#}");
+    assert_eq!(opened, phase_count(one, "dns") + phase_count(twin, "dns"));
+    for e in [one, twin] {
+        assert_eq!(
+            [phase_count(e, "tls"), phase_count(e, "ttfb")],
+            [0, 10],
+            "{e:#}"
+        );
+    }
     assert_eq!(counts(endpoint(&snapshot, "h2c-reuse")), [1, 1, 0, 10, 10]);
     assert_eq!(counts(endpoint(&snapshot, "tls-reuse")), [1, 1, 1, 10, 10]);
     // A new connection for every probe.

@@ -1,6 +1,8 @@
 //! An HTTP probe: send the request, time it, judge the response.
 
-use std::time::{Duration, Instant};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::classify::{classify, describe};
 use super::phase::ConnectionSink;
@@ -16,6 +18,9 @@ pub struct HttpProber {
     max_body_bytes: u64,
     expect: Expect,
     connections: ConnectionSink,
+    /// The latest certificate seen (a hash of its DER) and its expiry, so that the
+    /// same certificate is not parsed again for every response.
+    certificate: Mutex<Option<(u64, Option<SystemTime>)>>,
 }
 
 impl HttpProber {
@@ -40,7 +45,31 @@ impl HttpProber {
             max_body_bytes: endpoint.max_body_bytes,
             expect: endpoint.expect.clone(),
             connections,
+            certificate: Mutex::new(None),
         })
+    }
+
+    /// When the certificate of the TLS connection `response` came over expires.
+    fn cert_not_after(&self, response: &reqwest::Response) -> Option<SystemTime> {
+        let der = response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()?
+            .peer_certificate()?;
+        let mut hasher = DefaultHasher::new();
+        der.hash(&mut hasher);
+        let hash = hasher.finish();
+        let mut cached = self
+            .certificate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *cached {
+            Some((seen, not_after)) if seen == hash => not_after,
+            _ => {
+                let not_after = super::tls::not_after(der);
+                *cached = Some((hash, not_after));
+                not_after
+            }
+        }
     }
 
     /// Sends one request and reads the whole body, within the timeout.
@@ -65,18 +94,21 @@ impl HttpProber {
             .new_connection_ready(&response)
             .map_or(started, |ready| ready.max(started));
         let ttfb = headers_at.saturating_duration_since(sent_at);
+        let cert_not_after = self.cert_not_after(&response);
         let status = response.status().as_u16();
         // The same deadline bounds the body, so a slow body is a timeout too; the
         // status that did arrive is still counted.
         let reading = self.read_body(response, status, started, headers_at, ttfb);
-        match tokio::time::timeout_at(deadline, reading).await {
+        let mut outcome = match tokio::time::timeout_at(deadline, reading).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 let mut outcome = self.timed_out("body not complete");
                 outcome.status = Some(status);
                 outcome
             }
-        }
+        };
+        outcome.cert_not_after = cert_not_after;
+        outcome
     }
 
     fn timed_out(&self, what: &str) -> ProbeOutcome {
@@ -137,6 +169,7 @@ impl HttpProber {
             slow: self.expect.max_latency.is_some_and(|max| latency > max),
             ttfb: Some(ttfb),
             transfer: Some(finished - headers_at),
+            cert_not_after: None,
         }
     }
 

@@ -83,6 +83,8 @@ pub struct ProbeOutcome {
     pub ttfb: Option<Duration>,
     /// Response headers to the end of the body (HTTP, when the body was complete).
     pub transfer: Option<Duration>,
+    /// When the certificate of the TLS connection that answered expires.
+    pub cert_not_after: Option<std::time::SystemTime>,
 }
 
 impl ProbeOutcome {
@@ -98,6 +100,7 @@ impl ProbeOutcome {
             slow: false,
             ttfb: None,
             transfer: None,
+            cert_not_after: None,
         }
     }
 

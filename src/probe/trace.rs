@@ -28,7 +28,6 @@ use rustls::client::ClientSessionStore;
 use rustls::pki_types::ServerName;
 
 use super::phase::{ConnectionPhases, ConnectionRecord, ConnectionSink};
-use super::tls::not_after;
 
 tokio::task_local! {
     /// The connection being made by the connector future being polled.
@@ -138,12 +137,11 @@ impl Report {
         let ready = Instant::now();
         let mut extras = http::Extensions::new();
         connection.connected().get_extras(&mut extras);
+        // The certificate is read by the probes, from each response: every endpoint
+        // sharing this connection needs it, not only the one that opened it.
         let record = ConnectionRecord {
             phases: self.trace.phases(Some(ready)),
-            cert_not_after: extras
-                .get::<reqwest::tls::TlsInfo>()
-                .and_then(|info| info.peer_certificate())
-                .and_then(not_after),
+            cert_not_after: None,
         };
         if let Some(probe) = &self.probe {
             let local = extras.get::<HttpInfo>().map(HttpInfo::local_addr);

@@ -110,7 +110,7 @@ pub struct EndpointStats {
     /// All-time duration of each phase, in microseconds, indexed by [`Phase::index`]:
     /// DNS, connect and TLS once per new connection, TTFB and transfer once per probe.
     pub phases: [CompactHistogram; Phase::ALL.len()],
-    /// When the certificate of the latest TLS connection expires.
+    /// When the certificate of the latest TLS response or handshake expires.
     pub cert_not_after: Option<SystemTime>,
     /// Recent probes.
     pub window: Window,
@@ -262,6 +262,9 @@ impl EndpointStats {
             self.ok += 1;
             self.consecutive_failures = 0;
             self.consecutive_successes = self.consecutive_successes.saturating_add(1);
+        }
+        if outcome.cert_not_after.is_some() {
+            self.cert_not_after = outcome.cert_not_after;
         }
         let degraded = outcome.slow || self.cert_expires_soon(at);
         let next = next_state(self.state, ok, degraded, self.streak(ok), self.rule);
