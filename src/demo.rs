@@ -68,12 +68,27 @@ impl DemoServer {
             max_latency: Some(Duration::from_millis(200)),
             ..Expect::default()
         };
+        // By name, on a new connection every time: every probe shows its DNS lookup
+        // (from /etc/hosts) and TCP connect in the phase breakdown.
+        let mut fresh = route("demo-fresh", "/jitter", 1_000, 2_000, Expect::default());
+        fresh.url = format!("http://localhost:{}/jitter", self.addr.port())
+            .parse()
+            .expect("localhost and a port make a valid URL");
+        fresh.url_as_written = fresh.url.to_string();
+        fresh.connection = crate::config::ConnectionMode::Fresh;
+        let mut tcp = route("demo-tcp", "", 1_000, 1_000, Expect::default());
+        tcp.url = format!("tcp://{}", self.addr)
+            .parse()
+            .expect("an address makes a valid tcp:// URL");
+        tcp.url_as_written = tcp.url.to_string();
         vec![
             route("demo-fast", "/fast", 500, 2_000, Expect::default()),
             route("demo-slow", "/slow", 1_000, 2_000, slow_expect),
             route("demo-jitter", "/jitter", 500, 2_000, Expect::default()),
             route("demo-flaky", "/flaky", 1_000, 2_000, Expect::default()),
             route("demo-stall", "/stall", 1_000, 1_000, Expect::default()),
+            fresh,
+            tcp,
         ]
     }
 

@@ -184,7 +184,9 @@ fn demo_runs_headless() {
             "demo-slow",
             "demo-jitter",
             "demo-flaky",
-            "demo-stall"
+            "demo-stall",
+            "demo-fresh",
+            "demo-tcp"
         ]
     );
     let fast = endpoint(&snapshot, "demo-fast");
@@ -195,6 +197,19 @@ fn demo_runs_headless() {
         slow["latency_ms"]["min"].as_f64().unwrap() >= 150.0,
         "{slow:#}"
     );
+    // A new connection per probe, by name: DNS and connect for every probe.
+    let fresh = endpoint(&snapshot, "demo-fresh");
+    let probes = count(fresh, "probes");
+    assert!(probes >= 2, "{fresh:#}");
+    for phase in ["dns", "connect", "ttfb"] {
+        assert_eq!(
+            fresh["phases_ms"][phase]["count"], probes,
+            "{phase}: {fresh:#}"
+        );
+    }
+    let tcp = endpoint(&snapshot, "demo-tcp");
+    assert_eq!(tcp["state"], "up", "{tcp:#}");
+    assert_eq!(tcp["phases_ms"]["connect"]["count"], tcp["probes"]);
 }
 
 #[test]
