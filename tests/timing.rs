@@ -8,7 +8,7 @@ mod support;
 
 use std::sync::Mutex;
 
-use support::{TestServer, count, endpoint, headless, write_config};
+use support::{TestCert, TestServer, count, endpoint, headless, write_config};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -130,4 +130,53 @@ fn overlap_cap_skips_ticks_and_counts_them() {
         "every tick is probed or skipped: {e:#}"
     );
     assert!((7..=10).contains(&probes), "{probes} probes: {e:#}");
+}
+
+#[test]
+fn ttfb_starts_when_the_connection_is_ready_and_phases_add_up_to_the_latency() {
+    let _serial = serial();
+    let cert = TestCert::generate();
+    let server = TestServer::start_tls(&cert);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    let config = format!(
+        r#"
+[[endpoint]]
+name = "slow-fresh"
+url = "{url}"
+ca_file = "ca.pem"
+connection = "fresh"
+interval = "10s"
+"#,
+        url = server.url_by_name("/delay/40"),
+    );
+    write_config(dir.path(), &config);
+    // One probe, so every percentile is that probe's own value.
+    let snapshot = headless(dir.path(), &["--duration", "100ms"]);
+    let e = endpoint(&snapshot, "slow-fresh");
+    assert_eq!(count(e, "ok"), 1, "{e:#}");
+    for phase in ["dns", "connect", "tls", "ttfb", "transfer"] {
+        assert_eq!(e["phases_ms"][phase]["count"], 1, "{phase}: {e:#}");
+    }
+    let phase = |p: &str| {
+        e["phases_ms"][p]["p50"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no phases_ms.{p}.p50 in {e:#}"))
+    };
+    let latency = e["latency_ms"]["p50"].as_f64().unwrap();
+    // The server waits 40 ms before answering: that is the TTFB, not the handshake.
+    assert!(phase("ttfb") >= 40.0, "{e:#}");
+    assert!(phase("tls") > 0.0 && phase("connect") > 0.0 && phase("dns") > 0.0);
+    // The phases follow one another: together they are the latency, never more (up
+    // to the histogram's 3 significant digits), and what they leave out (writing the
+    // request, scheduling) is small.
+    let sum: f64 = ["dns", "connect", "tls", "ttfb", "transfer"]
+        .into_iter()
+        .map(phase)
+        .sum();
+    assert!(
+        sum <= latency * 1.003 + 0.005,
+        "sum {sum} > latency {latency}: {e:#}"
+    );
+    assert!(sum >= latency * 0.9, "sum {sum} ≪ latency {latency}: {e:#}");
 }
