@@ -100,7 +100,7 @@ fn http2_is_used_over_tls_when_the_server_offers_it() {
     let cert = TestCert::generate();
     let server = TestServer::start_tls(&cert);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    cert.write_ca(dir.path());
     write_config(
         dir.path(),
         &format!(

@@ -33,7 +33,7 @@ fn reused_connections_pay_dns_connect_and_tls_once_fresh_ones_every_probe() {
     let cert = TestCert::generate();
     let tls = TestServer::start_tls(&cert);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    cert.write_ca(dir.path());
     let config = format!(
         r#"
 [defaults]
@@ -152,7 +152,7 @@ fn certificate_days_left_are_reported_and_min_cert_days_degrades() {
     let cert = TestCert::generate_for(&["localhost"], Duration::from_secs(5 * 86_400 + 3_600));
     let server = TestServer::start_tls(&cert);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    cert.write_ca(dir.path());
     let url = server.url_by_name("/version");
     let config = format!(
         r#"
@@ -194,7 +194,7 @@ fn a_certificate_for_another_host_fails_tls_after_dns_and_connect() {
     let cert = TestCert::generate_for(&["other.example"], Duration::from_secs(30 * 86_400));
     let server = TestServer::start_tls(&cert);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    cert.write_ca(dir.path());
     let url = server.url_by_name("/version");
     let config = format!(
         r#"
@@ -232,7 +232,7 @@ fn tcp_and_tls_endpoints_get_the_same_statistics() {
     let cert = TestCert::generate_for(&["localhost"], Duration::from_secs(5 * 86_400 + 3_600));
     let tls = TestServer::start_tls(&cert);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    cert.write_ca(dir.path());
     let config = format!(
         r#"
 [defaults]

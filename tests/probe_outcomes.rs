@@ -122,7 +122,7 @@ fn self_signed_tls_fails_unless_trusted() {
     let cert = TestCert::generate();
     let server = TestServer::start_tls(&cert);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    cert.write_ca(dir.path());
     let url = server.url("/version");
     let config = format!(
         r#"

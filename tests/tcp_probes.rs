@@ -36,8 +36,7 @@ async fn probe(
 
 fn ca_file(cert: &TestCert) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ca.pem");
-    std::fs::write(&path, &cert.cert_pem).unwrap();
+    let path = cert.write_ca(dir.path());
     (dir, path)
 }
 

@@ -138,7 +138,7 @@ fn ttfb_starts_when_the_connection_is_ready_and_phases_add_up_to_the_latency() {
     let cert = TestCert::generate();
     let server = TestServer::start_tls(&cert);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), &cert.cert_pem).unwrap();
+    cert.write_ca(dir.path());
     let config = format!(
         r#"
 [[endpoint]]

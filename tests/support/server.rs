@@ -60,6 +60,13 @@ impl TestCert {
         }
     }
 
+    /// Writes the certificate as `ca.pem` in `dir`, for a `ca_file` that trusts it.
+    pub fn write_ca(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.cert_pem).expect("writing ca.pem");
+        path
+    }
+
     fn acceptor(&self) -> TlsAcceptor {
         use rustls::pki_types::pem::PemObject;
         let certs = rustls::pki_types::CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
