@@ -20,8 +20,8 @@ use crate::config::{Endpoint, ProbeKind};
 
 /// Everything needed to probe one endpoint, prepared once.
 pub enum Prober {
-    /// `http://` and `https://`.
-    Http(http::HttpProber),
+    /// `http://` and `https://` (boxed: a prepared request is large).
+    Http(Box<http::HttpProber>),
     /// `tcp://` and `tls://`.
     Tcp(tcp::TcpProber),
 }
@@ -35,11 +35,11 @@ impl Prober {
         connections: ConnectionSink,
     ) -> anyhow::Result<Self> {
         Ok(match endpoint.kind() {
-            ProbeKind::Http => Prober::Http(http::HttpProber::new(
+            ProbeKind::Http => Prober::Http(Box::new(http::HttpProber::new(
                 endpoint,
                 pool.client_for(endpoint)?,
                 connections,
-            )?),
+            )?)),
             ProbeKind::Tcp => Prober::Tcp(tcp::TcpProber::new(endpoint, None, connections)?),
             ProbeKind::Tls => {
                 let tls = pool.tls_config(TlsOptions {
