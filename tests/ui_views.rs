@@ -11,8 +11,12 @@ use std::time::{Duration, SystemTime};
 
 use probetop::config::Endpoint;
 use probetop::probe::{ErrorClass, ProbeOutcome};
-use probetop::stats::{EndpointStats, LatencySummary, State, StatsSnapshot, new_histogram};
-use probetop::ui::model::{self, DetailData, EndpointRow, OverviewData, Span, SparkPoint};
+use probetop::stats::{
+    EndpointStats, LatencySummary, PhaseSummary, State, StatsSnapshot, Transition, new_histogram,
+};
+use probetop::ui::model::{
+    self, Certificate, DetailData, EndpointRow, OverviewData, Span, SparkPoint,
+};
 use probetop::ui::sanitize::clean;
 use probetop::ui::state::{Screen, SortKey, Status, UiState};
 use probetop::ui::theme::Theme;
@@ -254,6 +258,47 @@ fn detail_data() -> DetailData {
                 "timeout: no complete response within 5s".into(),
             ),
         ],
+        taken_at: at(taken),
+        // Connections reused: three new ones in five minutes, 300 responses.
+        phases: [
+            phase(3, 0.8, 1.2, 1.2),
+            phase(3, 0.3, 0.4, 0.4),
+            phase(3, 4.1, 5.0, 5.0),
+            phase(300, 0.9, 1.3, 2.8),
+            phase(300, 0.2, 0.3, 1.0),
+        ],
+        connections: 3,
+        certificate: Some(Certificate {
+            not_after: at(taken + 45 * DAY + 3_600),
+            days_left: 45,
+            expires_soon: false,
+        }),
+        min_cert_days: None,
+        transitions: vec![
+            transition(taken - 80, State::Down, State::Up),
+            transition(taken - 100, State::Up, State::Down),
+            transition(taken - 3_600, State::Unknown, State::Up),
+        ],
+        last_latency_ms: Some(1.1),
+    }
+}
+
+const DAY: u64 = 86_400;
+
+fn phase(count: u64, p50: f64, p90: f64, p99: f64) -> PhaseSummary {
+    PhaseSummary {
+        count,
+        p50: Some(p50),
+        p90: Some(p90),
+        p99: Some(p99),
+    }
+}
+
+fn transition(secs: u64, from: State, to: State) -> Transition {
+    Transition {
+        at: at(secs),
+        from,
+        to,
     }
 }
 
