@@ -232,8 +232,10 @@ const TRANSITIONS_PREF: u16 = 4;
 /// Settings lines shown in the right column before the percentiles grow.
 const SETTINGS_PREF: u16 = 8;
 
-fn want_counts(grow: u8) -> Want {
-    Want::core(Panel::Counts, 2, 4, 4, grow)
+fn want_counts(ctx: &Ctx<'_>, grow: u8) -> Want {
+    // Heading, probes, status codes (HTTP only), errors.
+    let full = if ctx.kind == ProbeKind::Http { 4 } else { 3 };
+    Want::core(Panel::Counts, 2, full, full, grow)
 }
 
 fn want_percentiles(data: &DetailData, grow: u8) -> Want {
@@ -284,7 +286,7 @@ fn want_transitions(data: &DetailData, grow: u8) -> Want {
 /// included, come after the core panels.
 fn draw_one_column(frame: &mut Frame<'_>, area: Rect, data: &DetailData, ctx: &Ctx<'_>) {
     let mut wants = vec![
-        want_counts(0),
+        want_counts(ctx, 0),
         want_percentiles(data, 2),
         want_chart(10, 1),
         want_errors(data, 6, 3),
@@ -349,7 +351,7 @@ fn draw_two_columns(frame: &mut Frame<'_>, area: Rect, data: &DetailData, ctx: &
     // The settings grow to their full length before the last percentile rows, after
     // the extras got their share.
     let mut right_wants = vec![
-        want_counts(0),
+        want_counts(ctx, 0),
         want_percentiles(data, 2),
         want_settings(ctx, SETTINGS_PREF, 1),
     ];
@@ -426,13 +428,8 @@ fn draw_panel(frame: &mut Frame<'_>, rect: Rect, panel: Panel, data: &DetailData
             draw_text_panel(frame, rect, &heading, lines, theme);
         }
         Panel::Certificate => {
-            draw_text_panel(
-                frame,
-                rect,
-                "certificate",
-                certificate_lines(data, theme),
-                theme,
-            );
+            let lines = certificate_lines(data, width, theme);
+            draw_text_panel(frame, rect, "certificate", lines, theme);
         }
         Panel::Transitions => {
             let lines = transition_lines(&data.transitions, data.taken_at, theme);
@@ -465,7 +462,11 @@ fn draw_text_panel(
     let width = rect.width as usize;
     let lines: Vec<Line<'static>> = lines
         .into_iter()
-        .map(|line| clip(line.spans, width))
+        // Clipping rebuilds the line from its spans: keep the line's own style.
+        .map(|line| {
+            let style = line.style;
+            clip(line.spans, width).style(style)
+        })
         .collect();
     frame.render_widget(
         Paragraph::new(lines).block(panel_block(heading, theme)),
@@ -500,6 +501,29 @@ fn counts_lines(data: &DetailData, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         TextSpan::raw("  skipped "),
         TextSpan::styled(count(skipped), flagged(skipped, theme.warning())),
     ]);
+    let mut lines = vec![probes_line];
+    // tcp:// and tls:// probes get no status code: "no response yet" would mislead.
+    if ctx.kind == ProbeKind::Http {
+        lines.push(status_line_of(data, ctx));
+    }
+    let mut errors = vec![count_key("errors", theme)];
+    if data.errors.is_empty() {
+        errors.push(TextSpan::styled("none", theme.dim()));
+    }
+    for (class, n) in &data.errors {
+        errors.push(TextSpan::styled(
+            format!("{class} {}", count(*n)),
+            theme.failure(),
+        ));
+        errors.push(TextSpan::raw("  "));
+    }
+    lines.push(Line::from(errors));
+    lines
+}
+
+/// Responses by status code, the unexpected ones in the failure style.
+fn status_line_of(data: &DetailData, ctx: &Ctx<'_>) -> Line<'static> {
+    let theme = ctx.theme;
     let mut codes = vec![count_key("status", theme)];
     if data.status_codes.is_empty() {
         codes.push(TextSpan::styled("no response yet", theme.dim()));
@@ -513,18 +537,7 @@ fn counts_lines(data: &DetailData, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         codes.push(TextSpan::styled(format!("{code}×{}", count(*n)), style));
         codes.push(TextSpan::raw("  "));
     }
-    let mut errors = vec![count_key("errors", theme)];
-    if data.errors.is_empty() {
-        errors.push(TextSpan::styled("none", theme.dim()));
-    }
-    for (class, n) in &data.errors {
-        errors.push(TextSpan::styled(
-            format!("{class} {}", count(*n)),
-            theme.failure(),
-        ));
-        errors.push(TextSpan::raw("  "));
-    }
-    vec![probes_line, Line::from(codes), Line::from(errors)]
+    Line::from(codes)
 }
 
 /// `p50`, `p99.9`; `min` and `max` for the ends.

@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use ratatui::text::{Line, Span as TextSpan};
+use unicode_width::UnicodeWidthStr;
 
 use super::format::{fit, utc_clock, utc_date};
 use super::model::{Certificate, DetailData};
@@ -41,24 +42,38 @@ fn expiry(cert: &Certificate) -> String {
     }
 }
 
-/// The certificate panel's line: when the certificate expires, and against which minimum,
-/// in the warning style when it is too soon.
-pub fn certificate_lines(data: &DetailData, theme: &Theme) -> Vec<Line<'static>> {
+/// The certificate panel's line: when the certificate expires and against which
+/// minimum, in the warning style when too soon; the minimum said in full when
+/// `width` allows.
+pub fn certificate_lines(data: &DetailData, width: usize, theme: &Theme) -> Vec<Line<'static>> {
     let Some(cert) = data.certificate else {
         return vec![Line::styled("no TLS connection yet", theme.dim())];
     };
     // Under the panel's "certificate" heading.
     let text = format!("{} ({})", expiry(&cert), utc_date(cert.not_after));
-    let line = match data.min_cert_days {
-        Some(min) if cert.expires_soon => Line::from(vec![TextSpan::styled(
-            format!("{text}: under min_cert_days {min}"),
-            theme.warning(),
-        )]),
-        Some(min) => Line::from(vec![
+    let Some(min) = data.min_cert_days else {
+        return vec![Line::raw(text)];
+    };
+    let (long, short) = if cert.expires_soon {
+        (
+            format!(": under min_cert_days {min}"),
+            format!(" < min {min}"),
+        )
+    } else {
+        (format!(", min_cert_days {min}"), format!(", min {min}"))
+    };
+    let tail = if text.width() + long.width() <= width {
+        long
+    } else {
+        short
+    };
+    let line = if cert.expires_soon {
+        Line::styled(text + &tail, theme.warning())
+    } else {
+        Line::from(vec![
             TextSpan::raw(text),
-            TextSpan::styled(format!(", min_cert_days {min}"), theme.dim()),
-        ]),
-        None => Line::raw(text),
+            TextSpan::styled(tail, theme.dim()),
+        ])
     };
     vec![line]
 }

@@ -125,9 +125,7 @@ pub fn conditions(endpoint: &Endpoint) -> Vec<String> {
         ));
     }
     if let Some(days) = expect.min_cert_days {
-        conditions.push(format!(
-            "certificate valid ≥ {days} more days (else degraded)"
-        ));
+        conditions.push(format!("cert ≥ {days} days left (else degraded)"));
     }
     conditions
 }
