@@ -1,8 +1,11 @@
 //! The detail view of one endpoint: latency over time, the percentile curve, counts,
-//! the latest errors and the endpoint's settings.
+//! the latest errors, and the endpoint's settings and expectations; with room, also
+//! where the time goes per phase (`detail_phases`), the certificate and the
+//! state changes (`detail_health`).
 //!
 //! Panels are dropped, lowest priority first, when the terminal is too small for
-//! them, so the view stays readable from 40×8 up; on wide terminals they sit in two
+//! them, so the view stays readable from 40×8 up; the extras go before the core
+//! panels shrink (`detail_layout`). On wide terminals the panels sit in two
 //! columns. The view only draws `DetailData`: no clock, no I/O, nothing expensive.
 
 use ratatui::Frame;
@@ -138,8 +141,8 @@ fn title_line(
     let name = clean(&endpoint.name);
     let width_of = |spans: &[TextSpan<'static>]| spans.iter().map(|s| s.width()).sum::<usize>();
     // Why a degraded endpoint is degraded, right after the state, but only when it
-    // fits whole: the warnings after it are said nowhere else, the reason is also
-    // in the certificate panel or the chart.
+    // fits whole: the warnings after it are said nowhere else, while the certificate
+    // panel and the max_latency in the settings tell the reason too.
     if let Some(reason) = data.and_then(|d| degraded_reason(d, endpoint)) {
         let reason = TextSpan::styled(format!(": {reason}"), theme.state(shown));
         if width_of(&rest) + reason.width() + 2 + name.width().min(12) <= width {
@@ -225,11 +228,12 @@ fn draw_loading(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
     }
 }
 
-/// The percentile rows shown before other panels grow: the five most important.
+/// Rows of the percentiles panel before other panels grow: its heading and the five
+/// most important percentiles.
 const PERCENTILES_PREF: u16 = 6;
-/// State changes shown before other panels grow.
+/// Rows of the state changes panel before other panels grow: heading and three.
 const TRANSITIONS_PREF: u16 = 4;
-/// Settings lines shown in the right column before the percentiles grow.
+/// Rows of the settings panel in the right column before the percentiles grow.
 const SETTINGS_PREF: u16 = 8;
 
 fn want_counts(ctx: &Ctx<'_>, grow: u8) -> Want {
