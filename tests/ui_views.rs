@@ -1,18 +1,25 @@
 //! The dashboard's views rendered into ratatui's `TestBackend` from fixed data: the
 //! overview (sorting, filtering, selection, scrolling, colour and no colour), the
-//! detail view from 40×8 to 200×50, the help overlay, a terminal too small to draw
-//! in, and hostile text from endpoints and config files, both from hand-built rows
-//! and through the real model.
+//! detail view from 40×8 to 200×50 (with where the time goes per phase, the
+//! certificate, state changes, every expectation, and tcp:// endpoints, from
+//! statistics recorded through their own methods), the help overlay, a terminal too
+//! small to draw in, and hostile text from endpoints and config files, both from
+//! hand-built rows and through the real model.
 //!
 //! Every screen is kept as an insta snapshot of its text (in `tests/snapshots/`) and
 //! also checked by explicit assertions, so a snapshot accepted by mistake still fails.
 
 use std::time::{Duration, SystemTime};
 
-use probetop::config::Endpoint;
-use probetop::probe::{ErrorClass, ProbeOutcome};
-use probetop::stats::{EndpointStats, LatencySummary, State, StatsSnapshot, new_histogram};
-use probetop::ui::model::{self, DetailData, EndpointRow, OverviewData, Span, SparkPoint};
+use probetop::config::{ConnectionMode, Endpoint, HttpVersion, StatusMatch};
+use probetop::probe::{ConnectionPhases, ConnectionRecord, ErrorClass, ProbeOutcome};
+use probetop::stats::{
+    EndpointRules, EndpointStats, LatencySummary, PhaseSummary, State, StateRule, StatsSnapshot,
+    Transition, new_histogram,
+};
+use probetop::ui::model::{
+    self, Certificate, DetailData, EndpointRow, OverviewData, Span, SparkPoint,
+};
 use probetop::ui::sanitize::clean;
 use probetop::ui::state::{Screen, SortKey, Status, UiState};
 use probetop::ui::theme::Theme;
@@ -254,6 +261,47 @@ fn detail_data() -> DetailData {
                 "timeout: no complete response within 5s".into(),
             ),
         ],
+        taken_at: at(taken),
+        // Connections reused: three new ones in five minutes, 300 responses.
+        phases: [
+            phase(3, 0.8, 1.2, 1.2),
+            phase(3, 0.3, 0.4, 0.4),
+            phase(3, 4.1, 5.0, 5.0),
+            phase(300, 0.9, 1.3, 2.8),
+            phase(300, 0.2, 0.3, 1.0),
+        ],
+        connections: 3,
+        certificate: Some(Certificate {
+            not_after: at(taken + 45 * DAY + 3_600),
+            days_left: 45,
+            expires_soon: false,
+        }),
+        min_cert_days: None,
+        transitions: vec![
+            transition(taken - 80, State::Down, State::Up),
+            transition(taken - 100, State::Up, State::Down),
+            transition(taken - 3_600, State::Unknown, State::Up),
+        ],
+        last_latency_ms: Some(1.1),
+    }
+}
+
+const DAY: u64 = 86_400;
+
+fn phase(count: u64, p50: f64, p90: f64, p99: f64) -> PhaseSummary {
+    PhaseSummary {
+        count,
+        p50: Some(p50),
+        p90: Some(p90),
+        p99: Some(p99),
+    }
+}
+
+fn transition(secs: u64, from: State, to: State) -> Transition {
+    Transition {
+        at: at(secs),
+        from,
+        to,
     }
 }
 
@@ -903,4 +951,502 @@ fn every_size_draws_without_panicking() {
             }
         }
     }
+}
+
+/// Five minutes of an HTTPS endpoint reusing its connections, recorded through the
+/// statistics' own methods: three new connections (DNS, connect, TLS), then a
+/// probe every 10 s (TTFB, transfer). `min_cert_days` and the certificate's days
+/// left are the caller's.
+fn phase_stats(min_cert_days: Option<u32>, cert_days: u64) -> StatsSnapshot {
+    let span = Duration::from_secs(300);
+    let mut stats = EndpointStats::with_rules(EndpointRules {
+        state: StateRule::default(),
+        min_cert_days,
+    });
+    let start = TAKEN_AT_SECS - 300;
+    // Deciseconds since the start; the window ends at 3000.
+    for (i, at_ds) in [10u32, 1_000, 2_000].into_iter().enumerate() {
+        let record = ConnectionRecord {
+            phases: ConnectionPhases {
+                dns: Some(Duration::from_micros(800 + 100 * i as u64)),
+                connect: Some(Duration::from_micros(300)),
+                tls: Some(Duration::from_millis(4)),
+            },
+            cert_not_after: Some(at(TAKEN_AT_SECS + cert_days * DAY + 3_600)),
+        };
+        stats.record_connection(&record, at_ds, span);
+    }
+    for i in 0..30u32 {
+        let ttfb = Duration::from_micros(900 + u64::from(i % 5) * 50);
+        let transfer = Duration::from_micros(200);
+        let outcome = ProbeOutcome {
+            latency: Some(ttfb + transfer),
+            status: Some(200),
+            ttfb: Some(ttfb),
+            transfer: Some(transfer),
+            ..ProbeOutcome::default()
+        };
+        stats.record(outcome, i * 100, at(start + u64::from(i) * 10), span);
+    }
+    StatsSnapshot {
+        started_at: at(start),
+        taken_at: at(TAKEN_AT_SECS),
+        window: span,
+        scheduler_lag: new_histogram(),
+        endpoints: vec![stats],
+        now_ds: 3_000,
+    }
+}
+
+/// The row of `phase` in the phases table, split into its cells.
+fn phase_row(screen: &str, phase: &str) -> Option<Vec<String>> {
+    screen.lines().find_map(|line| {
+        let cells: Vec<String> = line.split_whitespace().map(String::from).collect();
+        (cells.len() >= 6 && cells[1] == phase).then(|| cells[..6].to_vec())
+    })
+}
+
+#[test]
+fn detail_shows_where_the_time_goes() {
+    let snapshot = phase_stats(None, 45);
+    let endpoints = vec![Endpoint::new(
+        "api",
+        url("https://api.example.com/health"),
+        Duration::from_secs(10),
+        Duration::from_secs(5),
+    )];
+    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&detail), &endpoints, NO_COLOR),
+    );
+    let screen = text(&buffer);
+    insta::assert_snapshot!("detail_phases_100x30", screen);
+
+    assert!(
+        screen.contains("where the time goes, last 5m · connections: 3 new"),
+        "{screen}"
+    );
+    // Symbol, name, count, p50, p90, p99: three connections, thirty responses.
+    let rows: Vec<Vec<String>> = ["dns", "connect", "tls", "ttfb", "transfer"]
+        .iter()
+        .map(|p| phase_row(&screen, p).unwrap_or_else(|| panic!("no {p} row:\n{screen}")))
+        .collect();
+    let counts: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(counts, ["3", "3", "3", "30", "30"], "{screen}");
+    assert_eq!(rows[1][3], "0.30", "connect p50: {screen}");
+    assert_eq!(rows[2][3], "4.00", "tls p50: {screen}");
+    assert_eq!(rows[4][3], "0.20", "transfer p50: {screen}");
+    // Each phase has its own symbol, in the table and the bar, without colour too.
+    let symbols: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(symbols, ["░", "▒", "▓", "█", "▚"]);
+    let bar = screen
+        .lines()
+        .find(|l| l.contains("p50 sum"))
+        .unwrap_or_else(|| panic!("no bar:\n{screen}"));
+    for symbol in symbols {
+        assert!(bar.contains(symbol), "{symbol} missing from {bar}");
+    }
+    assert!(
+        screen.contains("expires in 45 days (2027-01-05)"),
+        "{screen}"
+    );
+    assert_plain(&buffer);
+
+    // The last minute saw no new connection: DNS, connect and TLS did not happen,
+    // shown as such, not as zero milliseconds.
+    let last_minute = model::detail(&snapshot, 0, Span::OneMinute).expect("endpoint 0");
+    state.span = Span::OneMinute;
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&last_minute), &endpoints, NO_COLOR),
+    );
+    let screen = text(&buffer);
+    assert!(screen.contains("connections: 0 new"), "{screen}");
+    assert_eq!(
+        phase_row(&screen, "dns").unwrap()[2..],
+        ["0", "–", "–", "–"]
+    );
+    assert_eq!(phase_row(&screen, "ttfb").unwrap()[2], "6", "{screen}");
+
+    // All-time comes from the all-time histograms.
+    let all = model::detail(&snapshot, 0, Span::AllTime).expect("endpoint 0");
+    assert_eq!(all.connections, 3);
+    state.span = Span::AllTime;
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&all), &endpoints, NO_COLOR),
+    );
+    let screen = text(&buffer);
+    assert!(screen.contains("all-time · connections: 3 new"), "{screen}");
+    assert_eq!(phase_row(&screen, "transfer").unwrap()[2], "30");
+}
+
+#[test]
+fn detail_warns_of_a_certificate_expiring_soon() {
+    let snapshot = phase_stats(Some(7), 5);
+    let mut endpoint = Endpoint::new(
+        "api",
+        url("https://api.example.com/health"),
+        Duration::from_secs(10),
+        Duration::from_secs(5),
+    );
+    endpoint.expect.min_cert_days = Some(7);
+    let endpoints = vec![endpoint];
+    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
+    assert_eq!(detail.state, State::Degraded);
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let screen = text(&buffer);
+    insta::assert_snapshot!("detail_certificate_expiring", screen);
+
+    let title = screen.lines().next().unwrap();
+    assert!(
+        title.starts_with("◐ api  degraded: certificate expires in 5 days  window 5m"),
+        "{title}"
+    );
+    // The right column is 45 wide: the short form of the minimum.
+    let warning = "expires in 5 days (2026-11-26) < min 7";
+    let y = line_of(&screen, warning).unwrap_or_else(|| panic!("no warning:\n{screen}"));
+    let x = buffer_x_of(&buffer, y as u16, warning).unwrap();
+    let cell = &buffer[(x, y as u16)];
+    assert_eq!(cell.fg, Color::Yellow, "{cell:?}");
+    assert!(cell.modifier.contains(Modifier::BOLD));
+    assert!(
+        screen.contains("cert ≥ 7 days left (else degraded)"),
+        "{screen}"
+    );
+    // With room, the minimum is named as in the config.
+    let (buffer, _) = render(
+        140,
+        40,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let screen = text(&buffer);
+    assert!(
+        screen.contains("expires in 5 days (2026-11-26): under min_cert_days 7"),
+        "{screen}"
+    );
+
+    // With plenty of days left, no warning: the minimum is shown, dim.
+    let snapshot = phase_stats(Some(7), 45);
+    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
+    assert_eq!(detail.state, State::Up);
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let screen = text(&buffer);
+    assert!(
+        screen.contains("expires in 45 days (2027-01-05), min 7"),
+        "{screen}"
+    );
+    assert!(!screen.contains("< min"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("● api  up  window")
+    );
+}
+
+#[test]
+fn detail_says_when_a_degraded_endpoint_is_slow_or_has_no_tls_yet() {
+    let mut stats = EndpointStats::default();
+    let slow = ProbeOutcome {
+        latency: Some(Duration::from_millis(450)),
+        status: Some(200),
+        slow: true,
+        ..ProbeOutcome::default()
+    };
+    stats.record(slow, 10, at(TAKEN_AT_SECS - 1), Duration::from_secs(300));
+    let snapshot = StatsSnapshot {
+        started_at: at(TAKEN_AT_SECS - 5),
+        taken_at: at(TAKEN_AT_SECS),
+        window: Duration::from_secs(300),
+        scheduler_lag: new_histogram(),
+        endpoints: vec![stats],
+        now_ds: 50,
+    };
+    let mut endpoint = Endpoint::new(
+        "api",
+        url("https://api.example.com/health"),
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+    );
+    endpoint.expect.max_latency = Some(Duration::from_millis(300));
+    let endpoints = vec![endpoint];
+    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let screen = text(&buffer);
+    let title = screen.lines().next().unwrap();
+    assert!(
+        title.starts_with("◐ api  degraded: slower than max_latency 300ms  window 5m"),
+        "{title}"
+    );
+    assert!(screen.contains("no TLS connection yet"), "{screen}");
+    // No phase was timed: one line says so instead of a table of dashes.
+    assert!(screen.contains("no timings yet"), "{screen}");
+    // Too narrow for the reason and the warnings: the reason gives way.
+    state.paused = true;
+    let (buffer, _) = render(
+        40,
+        12,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let title = text(&buffer).lines().next().unwrap().to_string();
+    assert_eq!(title, "◐ api  degraded  window 5m  PAUSED");
+}
+
+#[test]
+fn detail_lists_state_changes_newest_first() {
+    let span = Duration::from_secs(300);
+    let mut stats = EndpointStats::default();
+    let good = || ProbeOutcome {
+        latency: Some(Duration::from_millis(2)),
+        status: Some(200),
+        ..ProbeOutcome::default()
+    };
+    let bad = || ProbeOutcome::failed(ErrorClass::Timeout, "no answer");
+    // Up at -100 s, down at -60 s (after two failures), up again at -20 s.
+    let probes = [
+        (100, good()),
+        (80, bad()),
+        (60, bad()),
+        (20, good()),
+        (10, good()),
+    ];
+    for (ago, outcome) in probes {
+        let at_ds = (300 - ago) as u32 * 10;
+        stats.record(outcome, at_ds, at(TAKEN_AT_SECS - ago), span);
+    }
+    let snapshot = StatsSnapshot {
+        started_at: at(TAKEN_AT_SECS - 300),
+        taken_at: at(TAKEN_AT_SECS),
+        window: span,
+        scheduler_lag: new_histogram(),
+        endpoints: vec![stats],
+        now_ds: 3_000,
+    };
+    let endpoints = vec![Endpoint::new(
+        "api",
+        url("http://127.0.0.1:8080/health"),
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+    )];
+    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let screen = text(&buffer);
+    insta::assert_snapshot!("detail_state_changes", screen);
+
+    assert!(
+        screen.contains("state changes, newest first (UTC)"),
+        "{screen}"
+    );
+    let newest = line_of(&screen, "22:44:40  ✖ down → ● up").expect("the recovery");
+    let middle = line_of(&screen, "22:44:00  ● up → ✖ down").expect("the outage");
+    let oldest = line_of(&screen, "22:43:20  ○ unknown → ● up").expect("the first probe");
+    assert!(newest < middle && middle < oldest, "{screen}");
+    // Coloured by state.
+    let x = buffer_x_of(&buffer, newest as u16, "✖ down").unwrap();
+    assert_eq!(buffer[(x, newest as u16)].fg, Color::Red);
+    let x = buffer_x_of(&buffer, newest as u16, "● up").unwrap();
+    assert_eq!(buffer[(x, newest as u16)].fg, Color::Green);
+    // Plain HTTP: no certificate panel.
+    assert!(!screen.contains(" certificate "), "{screen}");
+}
+
+#[test]
+fn detail_shows_every_expectation_cleaned() {
+    let data = overview_data();
+    let mut endpoints = endpoints();
+    let e = &mut endpoints[0];
+    e.headers.clear();
+    e.connection = ConnectionMode::Fresh;
+    e.http = Some(HttpVersion::Http2);
+    e.expect.status = Some(vec![StatusMatch::Code(200), StatusMatch::Class(3)]);
+    e.expect.body_contains = Some("ok\x1b[2J\u{202E}".into());
+    e.expect.body_regex = Some(regex::Regex::new("^\\{.*\"up\"\x07").unwrap());
+    e.expect.json = vec![
+        ("/status".into(), serde_json::json!("ok\x1b]0;pwned")),
+        ("/checks/0/healthy".into(), serde_json::json!(true)),
+    ];
+    e.expect.headers = vec![(
+        "content-type\x1b[31m".into(),
+        regex::Regex::new("^application/json\x1b\\[0m").unwrap(),
+    )];
+    e.expect.min_cert_days = Some(14);
+    let detail = detail_data();
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    // Wide enough for the longest condition in the settings column.
+    let (buffer, _) = render(
+        140,
+        45,
+        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+    );
+    let screen = text(&buffer);
+    insta::assert_snapshot!("detail_expectations", screen);
+
+    for expected in [
+        "connection fresh (a new one per probe)",
+        "http       HTTP/2 only",
+        "expect     status 200, 3xx",
+        "body contains \"ok[2J\"",
+        "body matches /^\\{.*\"up\"/",
+        "json /status = \"ok\\u001b]0;pwned\"",
+        "json /checks/0/healthy = true",
+        "header content-type[31m ~ /^application/json\\[0m/",
+        "latency ≤ 300ms (else degraded)",
+        "cert ≥ 14 days left (else degraded)",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} missing:\n{screen}");
+    }
+    assert_no_control_or_bidi(&buffer);
+}
+
+#[test]
+fn tcp_endpoints_show_connection_phases_only() {
+    let span = Duration::from_secs(300);
+    let mut stats = EndpointStats::default();
+    for i in 0..10u32 {
+        let record = ConnectionRecord {
+            phases: ConnectionPhases {
+                dns: Some(Duration::from_micros(500)),
+                connect: Some(Duration::from_micros(250 + u64::from(i) * 10)),
+                tls: None,
+            },
+            cert_not_after: None,
+        };
+        stats.record_connection(&record, i * 10, span);
+        let outcome = ProbeOutcome {
+            latency: Some(Duration::from_micros(800)),
+            ..ProbeOutcome::default()
+        };
+        stats.record(outcome, i * 10, at(TAKEN_AT_SECS - 10 + u64::from(i)), span);
+    }
+    let snapshot = StatsSnapshot {
+        started_at: at(TAKEN_AT_SECS - 10),
+        taken_at: at(TAKEN_AT_SECS),
+        window: span,
+        scheduler_lag: new_histogram(),
+        endpoints: vec![stats],
+        now_ds: 100,
+    };
+    let endpoints = vec![Endpoint::new(
+        "postgres",
+        url("tcp://db.internal:5432"),
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+    )];
+    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
+    let (buffer, _) = render(
+        100,
+        30,
+        &input(&state, &data, Some(&detail), &endpoints, NO_COLOR),
+    );
+    let screen = text(&buffer);
+    insta::assert_snapshot!("detail_tcp", screen);
+
+    assert!(screen.contains("connections: 10 new"), "{screen}");
+    assert_eq!(phase_row(&screen, "dns").unwrap()[2], "10", "{screen}");
+    assert_eq!(phase_row(&screen, "connect").unwrap()[2], "10", "{screen}");
+    for hidden in ["ttfb", "transfer", "tls"] {
+        assert_eq!(phase_row(&screen, hidden), None, "{hidden}:\n{screen}");
+    }
+    assert!(screen.contains("connect every 1s, timeout 5s"), "{screen}");
+    assert!(screen.contains("expect     connection opens"), "{screen}");
+    assert!(!screen.contains("certificate"), "{screen}");
+    assert!(!screen.contains("status 2xx"), "{screen}");
+    assert_plain(&buffer);
+}
+
+#[test]
+fn detail_extras_draw_at_every_size() {
+    let data = overview_data();
+    let mut tcp = endpoints();
+    tcp[0] = Endpoint::new(
+        "postgres",
+        url("tcp://db.internal:5432"),
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+    );
+    let mut slow = endpoints();
+    slow[0].expect.min_cert_days = Some(7);
+    // Degraded for both reasons, with a certificate already expired.
+    let degraded = DetailData {
+        state: State::Degraded,
+        certificate: Some(Certificate {
+            not_after: at(TAKEN_AT_SECS - 2 * DAY),
+            days_left: -2,
+            expires_soon: true,
+        }),
+        min_cert_days: Some(7),
+        last_latency_ms: Some(450.0),
+        ..detail_data()
+    };
+    let mut state = state_for(&data);
+    state.screen = Screen::Detail(0);
+    let mut wide_title = None;
+    for (endpoints, detail) in [(&tcp, detail_data()), (&slow, degraded)] {
+        for width in (1..=130).step_by(3) {
+            for height in (1..=45).step_by(2) {
+                let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+                terminal
+                    .draw(|frame| {
+                        let area = frame.area();
+                        probetop::ui::detail::draw(
+                            frame,
+                            area,
+                            &state,
+                            Some(&detail),
+                            &endpoints[0],
+                            &COLOR,
+                        );
+                    })
+                    .unwrap();
+                if width == 130 && height == 45 && detail.state == State::Degraded {
+                    let screen = text(terminal.backend().buffer());
+                    wide_title = screen.lines().next().map(String::from);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        wide_title.as_deref(),
+        Some(
+            "◐ api  degraded: certificate expired 2 days ago, slower than max_latency 300ms  window 5m"
+        )
+    );
 }

@@ -1,8 +1,11 @@
 //! The detail view of one endpoint: latency over time, the percentile curve, counts,
-//! the latest errors and the endpoint's settings.
+//! the latest errors, and the endpoint's settings and expectations; with room, also
+//! where the time goes per phase (`detail_phases`), the certificate and the
+//! state changes (`detail_health`).
 //!
 //! Panels are dropped, lowest priority first, when the terminal is too small for
-//! them, so the view stays readable from 40×8 up; on wide terminals they sit in two
+//! them, so the view stays readable from 40×8 up; the extras go before the core
+//! panels shrink (`detail_layout`). On wide terminals the panels sit in two
 //! columns. The view only draws `DetailData`: no clock, no I/O, nothing expensive.
 
 use ratatui::Frame;
@@ -11,7 +14,12 @@ use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span as TextSpan};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
+use unicode_width::UnicodeWidthStr;
 
+use super::detail_health::{certificate_lines, degraded_reason, has_certificate, transition_lines};
+use super::detail_layout::{Panel, Want, allocate, height_of};
+use super::detail_phases;
+use super::detail_settings::settings_lines;
 use super::format::{axis_ms, count, fit, ms, right, short_duration, utc_clock};
 use super::model::{DetailData, Span};
 use super::overview::{clip, footer};
@@ -19,13 +27,11 @@ use super::sanitize::clean;
 use super::sparkline::FAILURE_MARK;
 use super::state::UiState;
 use super::theme::Theme;
-use crate::config::{ConnectionMode, Endpoint};
+use crate::config::{Endpoint, ProbeKind};
 use crate::stats::State;
 
 /// From this width on, the panels sit in two columns.
 const TWO_COLUMNS_FROM: u16 = 80;
-/// Width of the key column of the settings panel.
-const KEY_WIDTH: usize = 10;
 /// Width of the key column of the counts panel.
 const COUNT_KEY_WIDTH: usize = 7;
 /// Width of a percentile label (`p99.99`).
@@ -75,6 +81,8 @@ pub fn draw(
         endpoint,
         theme,
         settings: settings_lines(endpoint, theme),
+        kind: endpoint.kind(),
+        certificate: data.is_some_and(|d| has_certificate(endpoint, d)),
     };
     match data {
         None => draw_loading(frame, body, &ctx),
@@ -89,6 +97,10 @@ struct Ctx<'a> {
     theme: &'a Theme,
     /// Computed once: the settings panel's height depends on them.
     settings: Vec<Line<'static>>,
+    /// What a probe does: which phases apply.
+    kind: ProbeKind,
+    /// Whether the certificate panel applies.
+    certificate: bool,
 }
 
 /// One row of `area`.
@@ -126,10 +138,19 @@ fn title_line(
             theme.warning(),
         ));
     }
-    // The name gives way first, so a long one cannot push the warnings off screen.
-    let rest_width: usize = rest.iter().map(|s| s.width()).sum();
-    let name_room = width.saturating_sub(rest_width + 2).max(12);
     let name = clean(&endpoint.name);
+    let width_of = |spans: &[TextSpan<'static>]| spans.iter().map(|s| s.width()).sum::<usize>();
+    // Why a degraded endpoint is degraded, right after the state, but only when it
+    // fits whole: the warnings after it are said nowhere else, while the certificate
+    // panel and the max_latency in the settings tell the reason too.
+    if let Some(reason) = data.and_then(|d| degraded_reason(d, endpoint)) {
+        let reason = TextSpan::styled(format!(": {reason}"), theme.state(shown));
+        if width_of(&rest) + reason.width() + 2 + name.width().min(12) <= width {
+            rest.insert(2, reason);
+        }
+    }
+    // The name gives way first, so a long one cannot push the warnings off screen.
+    let name_room = width.saturating_sub(width_of(&rest) + 2).max(12);
     let name = fit(&name, name_room).trim_end().to_string();
     let mut spans = vec![
         TextSpan::styled(format!("{} ", Theme::symbol(shown)), theme.state(shown)),
@@ -207,70 +228,18 @@ fn draw_loading(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
     }
 }
 
-/// The panels of the view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Panel {
-    Counts,
-    Percentiles,
-    Chart,
-    Errors,
-    Settings,
-}
+/// Rows of the percentiles panel before other panels grow: its heading and the five
+/// most important percentiles.
+const PERCENTILES_PREF: u16 = 6;
+/// Rows of the state changes panel before other panels grow: heading and three.
+const TRANSITIONS_PREF: u16 = 4;
+/// Rows of the settings panel in the right column before the percentiles grow.
+const SETTINGS_PREF: u16 = 8;
 
-/// How much room a panel wants, heading included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Want {
-    panel: Panel,
-    /// Below this it is not drawn at all.
-    min: u16,
-    /// What it gets before any panel grows beyond its own preference.
-    pref: u16,
-    /// More is wasted.
-    max: u16,
-    /// When it grows beyond its minimum: lower first (a panel can be essential when
-    /// small, yet less worth growing than another).
-    grow: u8,
-}
-
-/// Heights for `wants`, given in priority order, within `height`: first each
-/// minimum (a panel whose minimum no longer fits is dropped, and a smaller one after
-/// it may still fit), then, in `grow` order, up to each preference, then up to each
-/// maximum.
-fn allocate(height: u16, wants: &[Want]) -> Vec<(Panel, u16)> {
-    let mut left = height;
-    let mut got: Vec<u16> = wants
-        .iter()
-        .map(|w| {
-            if w.min <= left {
-                left -= w.min;
-                w.min
-            } else {
-                0
-            }
-        })
-        .collect();
-    let mut growth_order: Vec<usize> = (0..wants.len()).collect();
-    growth_order.sort_by_key(|&i| wants[i].grow);
-    for target in [|w: &Want| w.pref, |w: &Want| w.max] {
-        for &i in &growth_order {
-            if got[i] > 0 {
-                let extra = target(&wants[i]).saturating_sub(got[i]).min(left);
-                got[i] += extra;
-                left -= extra;
-            }
-        }
-    }
-    wants.iter().map(|w| w.panel).zip(got).collect()
-}
-
-fn want_counts(grow: u8) -> Want {
-    Want {
-        panel: Panel::Counts,
-        min: 2,
-        pref: 4,
-        max: 4,
-        grow,
-    }
+fn want_counts(ctx: &Ctx<'_>, grow: u8) -> Want {
+    // Heading, probes, status codes (HTTP only), errors.
+    let full = if ctx.kind == ProbeKind::Http { 4 } else { 3 };
+    Want::core(Panel::Counts, 2, full, full, grow)
 }
 
 fn want_percentiles(data: &DetailData, grow: u8) -> Want {
@@ -279,72 +248,82 @@ fn want_percentiles(data: &DetailData, grow: u8) -> Want {
     } else {
         1 + data.percentiles.len() as u16
     };
-    Want {
-        panel: Panel::Percentiles,
-        min: 2,
-        pref: max,
-        max,
-        grow,
-    }
+    Want::core(Panel::Percentiles, 2, max.min(PERCENTILES_PREF), max, grow)
 }
 
 fn want_chart(pref: u16, grow: u8) -> Want {
-    Want {
-        panel: Panel::Chart,
-        min: 6,
-        pref,
-        max: u16::MAX,
-        grow,
-    }
+    Want::core(Panel::Chart, 6, pref, u16::MAX, grow)
 }
 
 fn want_errors(data: &DetailData, cap: u16, grow: u8) -> Want {
     let max = 1 + data.recent_errors.len().clamp(1, 100) as u16;
-    Want {
-        panel: Panel::Errors,
-        min: 2,
-        pref: max.min(cap.max(2)),
-        max,
-        grow,
-    }
+    Want::core(Panel::Errors, 2, max.min(cap.max(2)), max, grow)
 }
 
-fn want_settings(ctx: &Ctx<'_>, grow: u8) -> Want {
+fn want_settings(ctx: &Ctx<'_>, pref_cap: u16, grow: u8) -> Want {
     let max = 1 + ctx.settings.len().min(100) as u16;
-    Want {
-        panel: Panel::Settings,
-        min: 2,
-        pref: max,
-        max,
-        grow,
-    }
+    Want::core(Panel::Settings, 2, max.min(pref_cap.max(2)), max, grow)
+}
+
+/// The phases panel, whole or not at all (a table without its rows says nothing);
+/// only its bar may be left out.
+fn want_phases(data: &DetailData, ctx: &Ctx<'_>, grow: u8) -> Want {
+    let full = detail_phases::height(data, ctx.kind);
+    let min = detail_phases::min_height(data, ctx.kind);
+    Want::core(Panel::Phases, min, full, full, grow).late()
+}
+
+/// The certificate panel, for endpoints with TLS; `None` for the others.
+fn want_certificate(ctx: &Ctx<'_>, grow: u8) -> Option<Want> {
+    ctx.certificate
+        .then(|| Want::core(Panel::Certificate, 2, 2, 2, grow).late())
+}
+
+fn want_transitions(data: &DetailData, grow: u8) -> Want {
+    let max = 1 + data.transitions.len().clamp(1, 100) as u16;
+    Want::core(Panel::Transitions, 2, max.min(TRANSITIONS_PREF), max, grow).late()
 }
 
 /// Narrow terminals: one column, the most telling panels first. The percentiles fit
 /// in one line when room is short, so the chart grows first: three rows of chart
-/// say little, three percentile bars say most of what nine do.
+/// say little, three percentile bars say most of what nine do. The extras, settings
+/// included, come after the core panels.
 fn draw_one_column(frame: &mut Frame<'_>, area: Rect, data: &DetailData, ctx: &Ctx<'_>) {
-    let heights = allocate(
-        area.height,
-        &[
-            want_counts(0),
-            want_percentiles(data, 2),
-            want_chart(10, 1),
-            want_errors(data, 6, 3),
-            want_settings(ctx, 4),
-        ],
-    );
+    let mut wants = vec![
+        want_counts(ctx, 0),
+        want_percentiles(data, 2),
+        want_chart(10, 1),
+        want_errors(data, 6, 3),
+    ];
+    wants.extend(want_certificate(ctx, 4));
+    wants.extend([
+        want_phases(data, ctx, 5),
+        want_transitions(data, 6),
+        want_settings(ctx, u16::MAX, 7).late(),
+    ]);
     let order = [
         Panel::Counts,
+        Panel::Certificate,
         Panel::Chart,
         Panel::Percentiles,
+        Panel::Phases,
         Panel::Errors,
+        Panel::Transitions,
         Panel::Settings,
     ];
-    stack(frame, area, &order, &heights, data, ctx);
+    stack(
+        frame,
+        area,
+        &order,
+        &allocate(area.height, &wants),
+        data,
+        ctx,
+    );
 }
 
-/// Wide terminals: chart and errors on the left, the numbers and settings on the right.
+/// Wide terminals: on the left the time (latency over time, where it goes, the
+/// latest errors), on the right the numbers, the certificate, the state changes and
+/// the settings.
 fn draw_two_columns(frame: &mut Frame<'_>, area: Rect, data: &DetailData, ctx: &Ctx<'_>) {
     // Wide enough for the counts line and the settings at 100 columns.
     let right_width = (area.width * 9 / 20).clamp(36, 60);
@@ -357,35 +336,43 @@ fn draw_two_columns(frame: &mut Frame<'_>, area: Rect, data: &DetailData, ctx: &
         width: right_width,
         ..area
     };
-    // The chart keeps at least two thirds of the column.
-    let left_heights = allocate(
-        left.height,
-        &[
-            want_chart(6, 0),
-            want_errors(data, (left.height / 3).max(3), 1),
-        ],
-    );
+    // The chart gets three sevenths of the column before the phases get any, and
+    // everything they leave.
+    let left_wants = [
+        want_chart((left.height * 3 / 7).max(8), 0),
+        want_errors(data, (left.height / 3).max(3), 1),
+        want_phases(data, ctx, 2),
+    ];
+    let order = [Panel::Chart, Panel::Phases, Panel::Errors];
     stack(
         frame,
         left,
-        &[Panel::Chart, Panel::Errors],
-        &left_heights,
+        &order,
+        &allocate(left.height, &left_wants),
         data,
         ctx,
     );
-    let right_heights = allocate(
-        right.height,
-        &[
-            want_counts(0),
-            want_percentiles(data, 1),
-            want_settings(ctx, 2),
-        ],
-    );
+    // The settings grow to their full length before the last percentile rows, after
+    // the extras got their share.
+    let mut right_wants = vec![
+        want_counts(ctx, 0),
+        want_percentiles(data, 2),
+        want_settings(ctx, SETTINGS_PREF, 1),
+    ];
+    right_wants.extend(want_certificate(ctx, 3));
+    right_wants.push(want_transitions(data, 4));
+    let order = [
+        Panel::Counts,
+        Panel::Certificate,
+        Panel::Percentiles,
+        Panel::Transitions,
+        Panel::Settings,
+    ];
     stack(
         frame,
         right,
-        &[Panel::Counts, Panel::Percentiles, Panel::Settings],
-        &right_heights,
+        &order,
+        &allocate(right.height, &right_wants),
         data,
         ctx,
     );
@@ -401,17 +388,14 @@ fn stack(
     ctx: &Ctx<'_>,
 ) {
     let mut y = area.y;
-    for panel in order {
-        let height = heights
-            .iter()
-            .find(|(p, _)| p == panel)
-            .map_or(0, |(_, h)| *h);
+    for &panel in order {
+        let height = height_of(heights, panel);
         if height == 0 {
             continue;
         }
         let rect = Rect { y, height, ..area };
         y += height;
-        draw_panel(frame, rect, *panel, data, ctx);
+        draw_panel(frame, rect, panel, data, ctx);
     }
 }
 
@@ -442,6 +426,25 @@ fn draw_panel(frame: &mut Frame<'_>, rect: Rect, panel: Panel, data: &DetailData
         Panel::Settings => {
             draw_text_panel(frame, rect, "settings", ctx.settings.clone(), theme);
         }
+        Panel::Phases => {
+            let heading = detail_phases::heading(data, &span_text(data.span), width);
+            let lines = detail_phases::lines(data, ctx.kind, width, theme);
+            draw_text_panel(frame, rect, &heading, lines, theme);
+        }
+        Panel::Certificate => {
+            let lines = certificate_lines(data, width, theme);
+            draw_text_panel(frame, rect, "certificate", lines, theme);
+        }
+        Panel::Transitions => {
+            let lines = transition_lines(&data.transitions, data.taken_at, theme);
+            draw_text_panel(
+                frame,
+                rect,
+                "state changes, newest first (UTC)",
+                lines,
+                theme,
+            );
+        }
     }
 }
 
@@ -463,7 +466,11 @@ fn draw_text_panel(
     let width = rect.width as usize;
     let lines: Vec<Line<'static>> = lines
         .into_iter()
-        .map(|line| clip(line.spans, width))
+        // Clipping rebuilds the line from its spans: keep the line's own style.
+        .map(|line| {
+            let style = line.style;
+            clip(line.spans, width).style(style)
+        })
         .collect();
     frame.render_widget(
         Paragraph::new(lines).block(panel_block(heading, theme)),
@@ -476,11 +483,6 @@ fn span_text(span: Span) -> String {
         Some(_) => format!("last {}", span.label()),
         None => "all-time".to_string(),
     }
-}
-
-/// A dim key in a fixed-width column, then its value.
-fn key(name: &str, theme: &Theme) -> TextSpan<'static> {
-    TextSpan::styled(fit(name, KEY_WIDTH), theme.dim())
 }
 
 /// A dim key of the counts panel, whose keys are short and whose lines are long.
@@ -503,6 +505,29 @@ fn counts_lines(data: &DetailData, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         TextSpan::raw("  skipped "),
         TextSpan::styled(count(skipped), flagged(skipped, theme.warning())),
     ]);
+    let mut lines = vec![probes_line];
+    // tcp:// and tls:// probes get no status code: "no response yet" would mislead.
+    if ctx.kind == ProbeKind::Http {
+        lines.push(status_line_of(data, ctx));
+    }
+    let mut errors = vec![count_key("errors", theme)];
+    if data.errors.is_empty() {
+        errors.push(TextSpan::styled("none", theme.dim()));
+    }
+    for (class, n) in &data.errors {
+        errors.push(TextSpan::styled(
+            format!("{class} {}", count(*n)),
+            theme.failure(),
+        ));
+        errors.push(TextSpan::raw("  "));
+    }
+    lines.push(Line::from(errors));
+    lines
+}
+
+/// Responses by status code, the unexpected ones in the failure style.
+fn status_line_of(data: &DetailData, ctx: &Ctx<'_>) -> Line<'static> {
+    let theme = ctx.theme;
     let mut codes = vec![count_key("status", theme)];
     if data.status_codes.is_empty() {
         codes.push(TextSpan::styled("no response yet", theme.dim()));
@@ -516,18 +541,7 @@ fn counts_lines(data: &DetailData, ctx: &Ctx<'_>) -> Vec<Line<'static>> {
         codes.push(TextSpan::styled(format!("{code}×{}", count(*n)), style));
         codes.push(TextSpan::raw("  "));
     }
-    let mut errors = vec![count_key("errors", theme)];
-    if data.errors.is_empty() {
-        errors.push(TextSpan::styled("none", theme.dim()));
-    }
-    for (class, n) in &data.errors {
-        errors.push(TextSpan::styled(
-            format!("{class} {}", count(*n)),
-            theme.failure(),
-        ));
-        errors.push(TextSpan::raw("  "));
-    }
-    vec![probes_line, Line::from(codes), Line::from(errors)]
+    Line::from(codes)
 }
 
 /// `p50`, `p99.9`; `min` and `max` for the ends.
@@ -639,88 +653,6 @@ fn error_lines(data: &DetailData, width: usize, theme: &Theme) -> Vec<Line<'stat
         .collect()
 }
 
-/// The endpoint's settings, one per line; header values are never shown, since they
-/// often hold tokens.
-fn settings_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> {
-    let line = |name: &str, value: String| Line::from(vec![key(name, theme), TextSpan::raw(value)]);
-    let mut lines = vec![
-        line("url", clean(&endpoint.url_as_written)),
-        line(
-            "request",
-            format!(
-                "{} every {}, timeout {}",
-                clean(endpoint.method.as_str()),
-                humantime::format_duration(endpoint.interval),
-                humantime::format_duration(endpoint.timeout)
-            ),
-        ),
-        line(
-            "overlap",
-            format!(
-                "≤ {} in flight, {}",
-                endpoint.max_in_flight,
-                match endpoint.connection {
-                    ConnectionMode::Reuse => "connections reused",
-                    ConnectionMode::Fresh => "fresh connection per probe",
-                }
-            ),
-        ),
-    ];
-    for (i, (name, _)) in endpoint.headers.iter().enumerate() {
-        let label = if i == 0 { "headers" } else { "" };
-        lines.push(line(label, format!("{}: (value hidden)", clean(name))));
-    }
-    if let Some(body) = &endpoint.body {
-        lines.push(line("body", format!("{} bytes", body.len())));
-    }
-    lines.extend(expect_lines(endpoint, theme));
-    lines.extend(tls_line(endpoint, theme));
-    lines
-}
-
-/// The success conditions, one per line.
-fn expect_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> {
-    let expect = &endpoint.expect;
-    let mut conditions = vec![match &expect.status {
-        None => "status 2xx/3xx".to_string(),
-        Some(list) => {
-            let codes: Vec<String> = list.iter().map(ToString::to_string).collect();
-            format!("status {}", codes.join(", "))
-        }
-    }];
-    if let Some(text) = &expect.body_contains {
-        conditions.push(format!("body contains \"{}\"", clean(text)));
-    }
-    if let Some(max) = expect.max_latency {
-        conditions.push(format!("latency ≤ {}", humantime::format_duration(max)));
-    }
-    conditions
-        .into_iter()
-        .enumerate()
-        .map(|(i, text)| {
-            let label = if i == 0 { "expect" } else { "" };
-            Line::from(vec![key(label, theme), TextSpan::raw(text)])
-        })
-        .collect()
-}
-
-/// How certificates are checked, for HTTPS or when TLS settings were given.
-fn tls_line(endpoint: &Endpoint, theme: &Theme) -> Option<Line<'static>> {
-    let value = if endpoint.insecure {
-        TextSpan::styled("INSECURE: any certificate accepted", theme.warning())
-    } else if let Some(ca) = &endpoint.ca_file {
-        TextSpan::raw(format!(
-            "verified, also trusting {}",
-            clean(&ca.display().to_string())
-        ))
-    } else if endpoint.url.scheme() == "https" {
-        TextSpan::raw("verified (built-in webpki roots)")
-    } else {
-        return None;
-    };
-    Some(Line::from(vec![key("tls", theme), value]))
-}
-
 /// The time axis in seconds before now: the span, or for all-time the kept history.
 fn history_seconds(data: &DetailData) -> f64 {
     match data.span.duration() {
@@ -810,43 +742,6 @@ fn draw_chart(frame: &mut Frame<'_>, rect: Rect, data: &DetailData, theme: &Them
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn want(panel: Panel, min: u16, pref: u16, max: u16, grow: u8) -> Want {
-        Want {
-            panel,
-            min,
-            pref,
-            max,
-            grow,
-        }
-    }
-
-    #[test]
-    fn allocation_drops_what_does_not_fit_and_grows_in_order() {
-        let wants = [
-            want(Panel::Counts, 2, 4, 4, 0),
-            want(Panel::Chart, 6, 8, u16::MAX, 1),
-            want(Panel::Errors, 2, 3, 10, 2),
-        ];
-        // The chart does not fit, the errors after it still do.
-        assert_eq!(
-            allocate(5, &wants),
-            vec![(Panel::Counts, 3), (Panel::Chart, 0), (Panel::Errors, 2)]
-        );
-        assert_eq!(
-            allocate(20, &wants),
-            vec![(Panel::Counts, 4), (Panel::Chart, 13), (Panel::Errors, 3)]
-        );
-        // Growth follows `grow`, not priority: the errors grow before the counts.
-        let wants = [
-            want(Panel::Counts, 2, 4, 4, 1),
-            want(Panel::Errors, 2, 3, 10, 0),
-        ];
-        assert_eq!(
-            allocate(6, &wants),
-            vec![(Panel::Counts, 3), (Panel::Errors, 3)]
-        );
-    }
 
     #[test]
     fn bars_axes_and_labels() {

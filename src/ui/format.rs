@@ -118,6 +118,33 @@ pub fn utc_clock(at: SystemTime) -> String {
     }
 }
 
+/// The UTC date of `at` as `YYYY-MM-DD` (`----------` before 1970).
+///
+/// Computed here for the same reason as [`utc_clock`]: no formatting call that can
+/// panic or fail on an odd certificate date.
+pub fn utc_date(at: SystemTime) -> String {
+    let Ok(since) = at.duration_since(SystemTime::UNIX_EPOCH) else {
+        return "----------".to_string();
+    };
+    let (year, month, day) = civil_from_days(since.as_secs() / 86_400);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Year, month and day of the `days`-th day after 1970-01-01 in the proleptic
+/// Gregorian calendar (Howard Hinnant's `civil_from_days`, for days ≥ 0).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +180,13 @@ mod tests {
         assert_eq!(utc_clock(at), "01:02:03");
         let before = SystemTime::UNIX_EPOCH - Duration::from_secs(1);
         assert_eq!(utc_clock(before), "--:--:--");
+        assert_eq!(utc_date(SystemTime::UNIX_EPOCH), "1970-01-01");
+        assert_eq!(utc_date(at), "1970-01-04");
+        assert_eq!(utc_date(before), "----------");
+        // 2026-11-21T22:45:00Z, a leap day and the day after it.
+        let day = |secs: u64| utc_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+        assert_eq!(day(1_795_301_100), "2026-11-21");
+        assert_eq!(day(951_782_400), "2000-02-29");
+        assert_eq!(day(951_868_800), "2000-03-01");
     }
 }

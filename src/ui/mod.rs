@@ -6,6 +6,10 @@
 //! ([`model`]); views ([`view`]) take plain data and draw it.
 
 pub mod detail;
+mod detail_health;
+mod detail_layout;
+mod detail_phases;
+mod detail_settings;
 pub mod format;
 pub mod help;
 pub mod model;

@@ -6,8 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use super::sanitize::clean;
 use crate::config::Endpoint;
-use crate::probe::ErrorClass;
-use crate::stats::{LatencySummary, State, StatsSnapshot, new_histogram, record_us};
+use crate::probe::{ErrorClass, Phase};
+use crate::stats::{
+    LatencySummary, PhaseSummaries, PhaseSummary, State, StatsSnapshot, Transition, new_histogram,
+    record_us,
+};
 
 /// Points kept for each overview sparkline (the most recent probes).
 pub const SPARK_POINTS: usize = 60;
@@ -157,6 +160,35 @@ pub struct DetailData {
     pub errors: Vec<(ErrorClass, u64)>,
     /// The latest errors, newest first: when, and what (sanitised).
     pub recent_errors: Vec<(SystemTime, String)>,
+    /// When the data was taken (tells today's state changes from older ones).
+    pub taken_at: SystemTime,
+    /// Count and percentiles of each phase over the span, indexed by
+    /// [`Phase::index`]: DNS, connect and TLS per new connection, TTFB and transfer
+    /// per response.
+    pub phases: PhaseSummaries,
+    /// New connections over the span (a reused connection has no DNS, connect or
+    /// TLS phase, so this explains their lower counts).
+    pub connections: u64,
+    /// The certificate of the latest TLS connection, if there was one.
+    pub certificate: Option<Certificate>,
+    /// Certificate days below which the endpoint is degraded, if set.
+    pub min_cert_days: Option<u32>,
+    /// The kept state changes, newest first.
+    pub transitions: Vec<Transition>,
+    /// Latency of the latest probe in milliseconds, when it had a complete response
+    /// (says whether a degraded endpoint is slow).
+    pub last_latency_ms: Option<f64>,
+}
+
+/// The certificate of an endpoint's latest TLS connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Certificate {
+    /// When it expires.
+    pub not_after: SystemTime,
+    /// Whole days left when the data was taken (negative once expired).
+    pub days_left: i64,
+    /// Whether it expires within `min_cert_days`.
+    pub expires_soon: bool,
 }
 
 /// The percentiles of the detail view's curve.
@@ -285,6 +317,31 @@ pub fn detail(stats: &StatsSnapshot, index: usize, span: Span) -> Option<DetailD
             (ago, e.latency_us().map(|us| f64::from(us) / 1000.0), e.ok)
         })
         .collect();
+    // The span is handled as for latency: all-time from the all-time histograms,
+    // otherwise from the window's raw entries within the span.
+    let phases = match span.duration() {
+        None => s
+            .phases
+            .each_ref()
+            .map(|h| PhaseSummary::of(&h.to_histogram())),
+        Some(d) => s.window.phase_summaries(stats.now_ds, d),
+    };
+    // Every new connection reports the phases it went through; an attempt that
+    // failed in one reports the ones before it, so the most frequent of the three
+    // counts the connections opened (or tried).
+    let connections = [Phase::Dns, Phase::Connect, Phase::Tls]
+        .iter()
+        .map(|p| phases[p.index()].count)
+        .max()
+        .unwrap_or(0);
+    let certificate = match (s.cert_not_after, s.cert_days_left(stats.taken_at)) {
+        (Some(not_after), Some(days_left)) => Some(Certificate {
+            not_after,
+            days_left,
+            expires_soon: s.cert_expires_soon(stats.taken_at),
+        }),
+        _ => None,
+    };
     Some(DetailData {
         index,
         span,
@@ -314,5 +371,16 @@ pub fn detail(stats: &StatsSnapshot, index: usize, span: Span) -> Option<DetailD
                 )
             })
             .collect(),
+        taken_at: stats.taken_at,
+        phases,
+        connections,
+        certificate,
+        min_cert_days: s.min_cert_days,
+        transitions: s.transitions.iter().rev().copied().collect(),
+        last_latency_ms: s
+            .last
+            .as_ref()
+            .and_then(|l| l.latency)
+            .map(|d| d.as_secs_f64() * 1000.0),
     })
 }

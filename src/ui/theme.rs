@@ -2,6 +2,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
+use crate::probe::Phase;
 use crate::stats::State;
 
 /// How the dashboard looks. Every state has a symbol as well as a colour, so the
@@ -27,6 +28,29 @@ impl Theme {
             State::Down => "✖",
             State::Unknown => "○",
         }
+    }
+
+    /// The symbol a phase is drawn with in the stacked bar and its legend: a shade or
+    /// pattern of its own, so the phases stay apart without colour.
+    pub fn phase_symbol(phase: Phase) -> char {
+        match phase {
+            Phase::Dns => '░',
+            Phase::Connect => '▒',
+            Phase::Tls => '▓',
+            Phase::Ttfb => '█',
+            Phase::Transfer => '▚',
+        }
+    }
+
+    /// The colour of a phase (on top of its symbol).
+    pub fn phase(&self, phase: Phase) -> Style {
+        self.fg(match phase {
+            Phase::Dns => Color::Magenta,
+            Phase::Connect => Color::Blue,
+            Phase::Tls => Color::Yellow,
+            Phase::Ttfb => Color::Cyan,
+            Phase::Transfer => Color::Green,
+        })
     }
 
     fn fg(&self, color: Color) -> Style {
