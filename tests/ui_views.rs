@@ -1368,6 +1368,8 @@ fn tcp_endpoints_show_connection_phases_only() {
         Duration::from_secs(5),
     )];
     let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+    // A successful TCP probe has no status: the overview says the port is open.
+    assert_eq!(data.rows[0].last_result, "open");
     let mut state = state_for(&data);
     state.screen = Screen::Detail(0);
     let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");

@@ -218,7 +218,8 @@ pub fn overview(stats: &StatsSnapshot, endpoints: &[Endpoint], span: Span) -> Ov
                 Some(last) => match (&last.error, last.status) {
                     (Some(e), _) => (clean(&format!("{}: {}", e.class, e.message)), true),
                     (None, Some(status)) => (status.to_string(), false),
-                    (None, None) => (String::new(), false),
+                    // Only tcp:// and tls:// probes succeed without a status.
+                    (None, None) => ("open".to_string(), false),
                 },
             };
             // What the columns do not show but a reader must not miss.
