@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::classify::{classify, describe};
 use super::phase::ConnectionSink;
-use super::trace::ProbeScope;
+use super::trace::{ProbeScope, connection_ready};
 use super::{ErrorClass, ProbeError, ProbeOutcome};
 use crate::config::{Endpoint, Expect};
 
@@ -77,22 +77,27 @@ impl HttpProber {
         let Some(request) = self.template.try_clone() else {
             return ProbeOutcome::failed(ErrorClass::Other, "request body cannot be replayed");
         };
-        let scope = ProbeScope::new(self.connections.clone());
         let started = Instant::now();
         let deadline = tokio::time::Instant::from_std(started + self.timeout);
+        let scope = ProbeScope::new(self.connections.clone(), deadline.into_std());
         let sending = scope.run(self.client.execute(request));
         let response = match tokio::time::timeout_at(deadline, sending).await {
             Ok(Ok(response)) => response,
-            Ok(Err(e)) => return ProbeOutcome::failed(classify(&e), describe(&e)),
+            Ok(Err(e)) => {
+                return match classify(&e) {
+                    // The connection attempt ran out of the probe's time.
+                    ErrorClass::Timeout => self.timed_out("no response"),
+                    class => ProbeOutcome::failed(class, describe(&e)),
+                };
+            }
             Err(_) => return self.timed_out("no response"),
         };
         let headers_at = Instant::now();
-        // Over a connection this probe opened, the request went out once it was ready;
-        // over a reused one, at once. (DNS, connect and TLS are reported by the
-        // connector, once per connection.)
-        let sent_at = scope
-            .new_connection_ready(&response)
-            .map_or(started, |ready| ready.max(started));
+        // The request went out once its connection was ready: at once on a connection
+        // that was idle, later on one being opened (by this probe or, when shared, by
+        // another). DNS, connect and TLS are reported by the connector, once per
+        // connection.
+        let sent_at = connection_ready(&response).map_or(started, |ready| ready.max(started));
         let ttfb = headers_at.saturating_duration_since(sent_at);
         let cert_not_after = self.cert_not_after(&response);
         let status = response.status().as_u16();
@@ -107,6 +112,8 @@ impl HttpProber {
                 outcome
             }
         };
+        // Headers came, so the TTFB holds even when the body then failed.
+        outcome.ttfb = Some(ttfb);
         outcome.cert_not_after = cert_not_after;
         outcome
     }

@@ -72,14 +72,21 @@ impl TcpProber {
         let started = Instant::now();
         let mut record = ConnectionRecord::default();
         let attempt = tokio::time::timeout(self.timeout, self.connect(&mut record)).await;
+        let latency = started.elapsed();
         // Whatever completed is reported, even when a later phase failed.
         (self.connections)(record);
         match attempt {
-            Ok(Ok(())) => {
-                let latency = started.elapsed();
+            Ok(Ok(tls)) => {
+                if let Some(mut stream) = tls {
+                    // Say goodbye properly (close_notify), so servers do not log an
+                    // unclean end for every probe; not part of the latency.
+                    use tokio::io::AsyncWriteExt as _;
+                    let _ = tokio::time::timeout(CLOSE_GRACE, stream.shutdown()).await;
+                }
                 ProbeOutcome {
                     latency: Some(latency),
                     slow: self.max_latency.is_some_and(|max| latency > max),
+                    cert_not_after: record.cert_not_after,
                     ..ProbeOutcome::default()
                 }
             }
@@ -109,7 +116,12 @@ impl TcpProber {
         bare.parse::<std::net::IpAddr>().is_err()
     }
 
-    async fn connect(&self, record: &mut ConnectionRecord) -> Result<(), Failure> {
+    /// Makes the connection, noting each phase in `record` as it completes; returns
+    /// the TLS stream for `tls://` (to be closed politely).
+    async fn connect(
+        &self,
+        record: &mut ConnectionRecord,
+    ) -> Result<Option<tokio_rustls::client::TlsStream<TcpStream>>, Failure> {
         let phases: &mut ConnectionPhases = &mut record.phases;
         let (addrs, lookup) = resolve(&self.host, self.port).await.map_err(|e| Failure {
             class: ErrorClass::Dns,
@@ -120,7 +132,7 @@ impl TcpProber {
         let stream = connect_any(&addrs).await?;
         phases.connect = Some(connecting.elapsed());
         let Some((connector, name)) = &self.tls else {
-            return Ok(());
+            return Ok(None);
         };
         let handshaking = Instant::now();
         let stream = connector
@@ -137,20 +149,46 @@ impl TcpProber {
             .peer_certificates()
             .and_then(|chain| chain.first())
             .and_then(|leaf| not_after(leaf));
-        Ok(())
+        Ok(Some(stream))
     }
 }
 
-/// Connects to the first address that accepts, trying them in order.
+/// How long a `tls://` probe waits for its close_notify to be sent.
+const CLOSE_GRACE: Duration = Duration::from_millis(100);
+
+/// How long an attempt runs before the next address is tried alongside it (as
+/// hyper's connector does for HTTP, "happy eyeballs"): an address that never answers
+/// does not use up the whole timeout while another would have.
+const FALLBACK_DELAY: Duration = Duration::from_millis(250);
+
+/// Connects to the first address that accepts: addresses in order, the next one
+/// started when an attempt fails or has been running for [`FALLBACK_DELAY`].
 async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+    use futures_util::StreamExt as _;
+    use futures_util::stream::FuturesUnordered;
+    let mut attempts = FuturesUnordered::new();
+    let mut next = addrs.iter();
     let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
+    loop {
+        if attempts.is_empty() {
+            match next.next() {
+                Some(addr) => attempts.push(attempt(*addr)),
+                None => break,
             }
-            Err(e) => last = Some((addr, e)),
+        }
+        tokio::select! {
+            Some((addr, result)) = attempts.next() => match result {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Err(e) => last = Some((addr, e)),
+            },
+            () = tokio::time::sleep(FALLBACK_DELAY), if next.len() > 0 => {
+                if let Some(addr) = next.next() {
+                    attempts.push(attempt(*addr));
+                }
+            }
         }
     }
     Err(match last {
@@ -163,6 +201,10 @@ async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
             message: "dns error: no address".to_string(),
         },
     })
+}
+
+async fn attempt(addr: SocketAddr) -> (SocketAddr, std::io::Result<TcpStream>) {
+    (addr, TcpStream::connect(addr).await)
 }
 
 /// An io error's text, with the rustls error inside it when there is one.

@@ -9,16 +9,17 @@
 //!   it builds its ClientHello, which is right after the TCP connection is up.
 //!
 //! When the connector finishes, DNS, connect and TLS follow from those stamps, exactly,
-//! without a second connection made beside reqwest's. The layer reports them to the
+//! without a second connection made beside reqwest's. The layer reports them for the
 //! probe that asked for the connection (its [`ProbeScope`], another task-local, read
-//! when the connector is called), and tells it the connection's local address, so the
-//! probe can tell whether its response came over that new connection (its time to
-//! first byte starts when the connection was ready) or over a reused one.
+//! when the connector is called), and notes when the connection became ready, by its
+//! address pair: a probe's time to first byte starts when the connection its response
+//! came over was ready, or when the probe started, whichever is later.
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -90,77 +91,103 @@ fn mark_tls_started() {
     });
 }
 
-/// What one probe learns about the connections opened while its request was sent.
+/// When each recent connection became ready, by its (local, remote) address pair:
+/// a request cannot go out before its connection is ready, so a probe's TTFB starts
+/// at `max(probe start, ready)` whichever probe or endpoint opened the connection.
+/// Only the latest [`READY_KEPT`] connections are kept: an older one was ready long
+/// before any probe still waiting for a response started.
+static READY: LazyLock<Mutex<ReadyConnections>> = LazyLock::new(Mutex::default);
+
+/// How many connections [`READY`] remembers.
+const READY_KEPT: usize = 4096;
+
+type ConnectionKey = (SocketAddr, SocketAddr);
+
+#[derive(Default)]
+struct ReadyConnections {
+    at: HashMap<ConnectionKey, Instant>,
+    order: VecDeque<ConnectionKey>,
+}
+
+impl ReadyConnections {
+    fn insert(&mut self, key: ConnectionKey, ready: Instant) {
+        if self.at.insert(key, ready).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > READY_KEPT {
+            if let Some(oldest) = self.order.pop_front() {
+                self.at.remove(&oldest);
+            }
+        }
+    }
+}
+
+fn connection_key(info: &HttpInfo) -> ConnectionKey {
+    (info.local_addr(), info.remote_addr())
+}
+
+/// When the connection that carried `response` became ready, if it was made recently.
+pub fn connection_ready(response: &reqwest::Response) -> Option<Instant> {
+    let key = connection_key(response.extensions().get::<HttpInfo>()?);
+    lock(&READY).at.get(&key).copied()
+}
+
+/// The probe whose request is being sent: where the connections it opens report.
 pub struct ProbeScope {
     sink: ConnectionSink,
-    /// Local address and ready time of each connection opened for this probe.
-    opened: Mutex<Vec<(Option<SocketAddr>, Instant)>>,
+    /// The probe's deadline, which bounds the connections it opens too (hyper may
+    /// finish a connection in the background after the probe took another one).
+    deadline: Instant,
 }
 
 impl ProbeScope {
-    /// A scope reporting connections to `sink`.
-    pub fn new(sink: ConnectionSink) -> Arc<Self> {
-        Arc::new(ProbeScope {
-            sink,
-            opened: Mutex::new(Vec::new()),
-        })
+    /// A scope reporting connections to `sink`, for a probe ending at `deadline`.
+    pub fn new(sink: ConnectionSink, deadline: Instant) -> Arc<Self> {
+        Arc::new(ProbeScope { sink, deadline })
     }
 
     /// Runs `future` (sending the request) in this scope.
     pub async fn run<F: Future>(self: &Arc<Self>, future: F) -> F::Output {
         PROBE.scope(Arc::clone(self), future).await
     }
-
-    /// When the connection that carried `response` became ready, if this probe opened
-    /// it; `None` if the response came over a connection that already existed.
-    pub fn new_connection_ready(&self, response: &reqwest::Response) -> Option<Instant> {
-        let local = response.extensions().get::<HttpInfo>()?.local_addr();
-        lock(&self.opened)
-            .iter()
-            .rev()
-            .find(|(addr, _)| *addr == Some(local))
-            .map(|&(_, ready)| ready)
-    }
 }
 
-/// Reports a connection attempt when its connector future ends, however it ends.
+/// Reports one connection attempt when it ends: connected, failed, or out of time.
+/// An attempt dropped before that (the run was aborted) is not reported, as the
+/// probes cancelled with it are not counted.
 struct Report {
     trace: Arc<ConnectTrace>,
     probe: Option<Arc<ProbeScope>>,
-    done: bool,
 }
 
 impl Report {
     /// The connector succeeded with `connection`.
-    fn connected(&mut self, connection: &impl Connection) {
-        self.done = true;
+    fn connected(&self, connection: &impl Connection) {
         let ready = Instant::now();
         let mut extras = http::Extensions::new();
         connection.connected().get_extras(&mut extras);
+        if let Some(info) = extras.get::<HttpInfo>() {
+            lock(&READY).insert(connection_key(info), ready);
+        }
         // The certificate is read by the probes, from each response: every endpoint
         // sharing this connection needs it, not only the one that opened it.
-        let record = ConnectionRecord {
+        self.send(ConnectionRecord {
             phases: self.trace.phases(Some(ready)),
             cert_not_after: None,
-        };
-        if let Some(probe) = &self.probe {
-            let local = extras.get::<HttpInfo>().map(HttpInfo::local_addr);
-            lock(&probe.opened).push((local, ready));
-            (probe.sink)(record);
-        }
+        });
     }
-}
 
-impl Drop for Report {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
+    /// The attempt failed or ran out of time: the phases completed before count.
+    fn failed(&self) {
+        self.send(ConnectionRecord {
+            phases: self.trace.phases(None),
+            cert_not_after: None,
+        });
+    }
+
+    fn send(&self, record: ConnectionRecord) {
         if let Some(probe) = &self.probe {
-            (probe.sink)(ConnectionRecord {
-                phases: self.trace.phases(None),
-                cert_not_after: None,
-            });
+            (probe.sink)(record);
         }
     }
 }
@@ -187,7 +214,7 @@ impl<S, Target> tower_service::Service<Target> for TraceService<S>
 where
     S: tower_service::Service<Target>,
     S::Response: Connection + Send + 'static,
-    S::Error: Send + 'static,
+    S::Error: From<std::io::Error> + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -202,23 +229,50 @@ where
         let trace = Arc::new(ConnectTrace::new());
         // Read now: hyper may finish the connection in a task of its own.
         let probe = PROBE.try_with(Arc::clone).ok();
+        let deadline = probe.as_ref().map(|p| p.deadline);
         let connecting = CONNECTING.sync_scope(Arc::clone(&trace), || self.inner.call(target));
         Box::pin(async move {
-            let mut report = Report {
+            let report = Report {
                 trace: Arc::clone(&trace),
                 probe,
-                done: false,
             };
-            let result = CONNECTING.scope(trace, connecting).await;
-            if let Ok(connection) = &result {
-                report.connected(connection);
+            let connecting = CONNECTING.scope(trace, connecting);
+            let result = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline.into(), connecting)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "connection not made within the probe's timeout",
+                        )
+                        .into())
+                    }),
+                None => connecting.await,
+            };
+            match &result {
+                Ok(connection) => report.connected(connection),
+                Err(_) => report.failed(),
             }
             result
         })
     }
 }
 
-/// The system resolver (`getaddrinfo` on a blocking thread, as reqwest's own), timed.
+/// Looks `host` up with the system resolver (`getaddrinfo`, on a blocking thread as
+/// reqwest's own resolver does), timing the call itself: time spent waiting for a
+/// free blocking thread is probetop's, not the resolver's.
+async fn lookup(host: String, port: u16) -> std::io::Result<(Vec<SocketAddr>, Instant, Instant)> {
+    tokio::task::spawn_blocking(move || {
+        use std::net::ToSocketAddrs;
+        let started = Instant::now();
+        let addrs = (host.as_str(), port).to_socket_addrs()?.collect();
+        Ok((addrs, started, Instant::now()))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// The system resolver, timed (see [`lookup`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimedResolver;
 
@@ -227,11 +281,9 @@ impl Resolve for TimedResolver {
         let trace = CONNECTING.try_with(Arc::clone).ok();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let started = Instant::now();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let (addrs, started, ended) = lookup(host, 0).await?;
             if let Some(trace) = trace {
-                lock(&trace.marks).dns = Some((started, Instant::now()));
+                lock(&trace.marks).dns = Some((started, ended));
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -248,9 +300,8 @@ pub async fn resolve(
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
         return Ok((vec![SocketAddr::new(ip, port)], None));
     }
-    let started = Instant::now();
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port)).await?.collect();
-    Ok((addrs, Some(started.elapsed())))
+    let (addrs, started, ended) = lookup(bare.to_string(), port).await?;
+    Ok((addrs, Some(ended - started)))
 }
 
 /// The session store of every probe's rustls configuration: it delegates to the real

@@ -26,9 +26,15 @@ impl Clock {
         duration_to_ds(at.saturating_duration_since(self.start))
     }
 
-    /// The wall-clock time of monotonic instant `at`.
+    /// The wall-clock time of monotonic instant `at`, counted back from the wall clock
+    /// now rather than forward from the start: the monotonic clock stops while the
+    /// machine sleeps, so after a suspend `start_wall + elapsed` would lag behind.
     pub fn wall(&self, at: Instant) -> SystemTime {
-        self.start_wall + at.saturating_duration_since(self.start)
+        let (now, now_wall) = (Instant::now(), SystemTime::now());
+        match now.checked_duration_since(at) {
+            Some(ago) => now_wall.checked_sub(ago).unwrap_or(self.start_wall),
+            None => now_wall + at.saturating_duration_since(now),
+        }
     }
 }
 

@@ -110,6 +110,8 @@ pub struct EndpointStats {
     /// All-time duration of each phase, in microseconds, indexed by [`Phase::index`]:
     /// DNS, connect and TLS once per new connection, TTFB and transfer once per probe.
     pub phases: [CompactHistogram; Phase::ALL.len()],
+    /// Connections opened or tried (each reported once, completed or not).
+    pub connections: u64,
     /// When the certificate of the latest TLS response or handshake expires.
     pub cert_not_after: Option<SystemTime>,
     /// Recent probes.
@@ -149,6 +151,7 @@ impl Default for EndpointStats {
         EndpointStats {
             histogram: CompactHistogram::default(),
             phases: Default::default(),
+            connections: 0,
             cert_not_after: None,
             window: Window::default(),
             probes: 0,
@@ -212,6 +215,7 @@ impl EndpointStats {
         at_ds: u32,
         window_span: Duration,
     ) {
+        self.connections += 1;
         let phases = [
             (Phase::Dns, record.phases.dns),
             (Phase::Connect, record.phases.connect),
@@ -412,6 +416,7 @@ mod tests {
         s.record(good, 4, now, span);
         assert_eq!(s.state, State::Up);
         assert_eq!(s.phases[Phase::Tls.index()].len(), 2);
+        assert_eq!(s.connections, 2);
         let expired = EndpointStats {
             cert_not_after: Some(now - Duration::from_secs(3600)),
             ..EndpointStats::default()

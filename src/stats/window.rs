@@ -131,6 +131,15 @@ impl Window {
         }
     }
 
+    /// Connections opened (or tried) within `span` before `now_ds`.
+    pub fn connection_count(&self, now_ds: u32, span: Duration) -> u64 {
+        let oldest = now_ds.saturating_sub(duration_to_ds(span));
+        self.connections
+            .iter()
+            .filter(|e| e.at_ds >= oldest)
+            .count() as u64
+    }
+
     /// Count and percentiles of each phase within `span` before `now_ds`: DNS,
     /// connect and TLS over the connections opened, TTFB and transfer over the probes.
     pub fn phase_summaries(&self, now_ds: u32, span: Duration) -> PhaseSummaries {
@@ -231,6 +240,8 @@ mod tests {
         assert!((p[Phase::Tls.index()].p99.unwrap() - 4.0).abs() < 0.01);
         assert!((p[Phase::Dns.index()].p50.unwrap() - 0.8).abs() < 0.001);
         // The first connection leaves a 5 s window before the second.
+        assert_eq!(w.connection_count(10, span), 2);
+        assert_eq!(w.connection_count(55, Duration::from_secs(5)), 1);
         let recent = w.phase_summaries(55, Duration::from_secs(5));
         assert_eq!(recent[Phase::Connect.index()].count, 1);
         assert_eq!(recent[Phase::Tls.index()].count, 0);

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::sanitize::clean;
 use crate::config::Endpoint;
-use crate::probe::{ErrorClass, Phase};
+use crate::probe::ErrorClass;
 use crate::stats::{
     LatencySummary, PhaseSummaries, PhaseSummary, State, StatsSnapshot, Transition, new_histogram,
     record_us,
@@ -327,14 +327,11 @@ pub fn detail(stats: &StatsSnapshot, index: usize, span: Span) -> Option<DetailD
             .map(|h| PhaseSummary::of(&h.to_histogram())),
         Some(d) => s.window.phase_summaries(stats.now_ds, d),
     };
-    // Every new connection reports the phases it went through; an attempt that
-    // failed in one reports the ones before it, so the most frequent of the three
-    // counts the connections opened (or tried).
-    let connections = [Phase::Dns, Phase::Connect, Phase::Tls]
-        .iter()
-        .map(|p| phases[p.index()].count)
-        .max()
-        .unwrap_or(0);
+    // Connection attempts, including those that failed before completing a phase.
+    let connections = match span.duration() {
+        None => s.connections,
+        Some(d) => s.window.connection_count(stats.now_ds, d),
+    };
     let certificate = match (s.cert_not_after, s.cert_days_left(stats.taken_at)) {
         (Some(not_after), Some(days_left)) => Some(Certificate {
             not_after,
