@@ -89,11 +89,12 @@ connection = "fresh"
     write_config(dir.path(), &config);
     let snapshot = headless(dir.path(), &["--duration", "2s"]);
 
+    assert_eq!(count(endpoint(&snapshot, "tls-reuse"), "ok"), 4);
     for name in [
         "h1-reuse",
+        "h1-reuse-twin",
         "h1-fresh",
         "h2c-reuse",
-        "tls-reuse",
         "tls-fresh",
     ] {
         let e = endpoint(&snapshot, name);
