@@ -150,12 +150,24 @@ fn parse_url(text: &str) -> Result<url::Url, String> {
             "takes no query (`?…`)"
         } else if url.fragment().is_some() {
             "takes no fragment (`#…`)"
+        } else if url.host_str().is_some_and(|host| host.contains('%')) {
+            // Not a special scheme, so the url crate percent-encodes a non-ASCII host
+            // instead of converting it to punycode: nothing would resolve it.
+            "needs an ASCII host: write an international name in its xn-- form"
+        } else if scheme == "tls" && !is_tls_server_name(url.host_str().unwrap_or_default()) {
+            "needs a host that is a DNS name or an IP address (it is checked against the certificate)"
         } else {
             return Ok(url);
         };
         return Err(format!("a {scheme}:// URL {problem}: {form}"));
     }
     Ok(url)
+}
+
+/// Whether `host` (IPv6 in brackets) can name a TLS server.
+fn is_tls_server_name(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    rustls::pki_types::ServerName::try_from(bare).is_ok()
 }
 
 /// Parses and validates the text of a config file. `path` is only used in messages
@@ -1466,6 +1478,8 @@ interval = "250ms"
                 "udp://db:53",
                 "unsupported scheme `udp` (use http, https, tcp or tls)",
             ),
+            ("tcp://münchen.example:1", "needs an ASCII host"),
+            ("tls://a_b!:443", "a DNS name or an IP address"),
         ] {
             let e = first_error(&format!("[[endpoint]]\nurl = \"{url}\"\n"));
             assert_eq!(e.key.as_deref(), Some("endpoint[0].url"), "{e}");
@@ -1473,6 +1487,9 @@ interval = "250ms"
             assert_eq!(e.location.as_ref().unwrap().line, 2, "{e}");
         }
         assert!(parse_url("tcp://[::1]:5432").is_ok());
+        assert!(parse_url("tls://[::1]:5432").is_ok());
+        assert!(parse_url("tls://127.0.0.1:5432").is_ok());
+        assert!(parse_url("tls://xn--mnchen-3ya.example:5432").is_ok());
         assert!(parse_url("tls://db:5432/").is_ok());
     }
 
