@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use super::resolve::TimedResolver;
 use super::tls::{TlsOptions, client_config};
-use super::trace::{TimedResolver, TraceLayer};
+use super::trace::TraceLayer;
 use crate::config::{ConnectionMode, Endpoint, HttpVersion};
 
 /// What makes two endpoints need different clients: reqwest fixes TLS trust,

@@ -6,6 +6,7 @@ mod client;
 mod http;
 mod outcome;
 mod phase;
+mod resolve;
 mod tcp;
 mod tls;
 mod trace;

@@ -8,8 +8,8 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::phase::{ConnectionPhases, ConnectionRecord, ConnectionSink};
+use super::resolve::resolve;
 use super::tls::not_after;
-use super::trace::resolve;
 use super::{ErrorClass, ProbeOutcome};
 use crate::config::Endpoint;
 

@@ -4,7 +4,7 @@
 //! future of a connector layer. [`TraceLayer`] polls that future with a task-local
 //! [`ConnectTrace`], which two hooks stamp as the connection is made:
 //!
-//! - [`TimedResolver`], reqwest's DNS resolver here, times the lookup;
+//! - `resolve::TimedResolver`, reqwest's DNS resolver here, times the lookup;
 //! - [`HandshakeClock`], the rustls session store, is consulted by rustls the moment
 //!   it builds its ClientHello, which is right after the TCP connection is up.
 //!
@@ -24,7 +24,6 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use hyper_util::client::legacy::connect::{Connection, HttpInfo};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use rustls::client::ClientSessionStore;
 use rustls::pki_types::ServerName;
 
@@ -258,50 +257,22 @@ where
     }
 }
 
-/// Looks `host` up with the system resolver (`getaddrinfo`, on a blocking thread as
-/// reqwest's own resolver does), timing the call itself: time spent waiting for a
-/// free blocking thread is probetop's, not the resolver's.
-async fn lookup(host: String, port: u16) -> std::io::Result<(Vec<SocketAddr>, Instant, Instant)> {
-    tokio::task::spawn_blocking(move || {
-        use std::net::ToSocketAddrs;
-        let started = Instant::now();
-        let addrs = (host.as_str(), port).to_socket_addrs()?.collect();
-        Ok((addrs, started, Instant::now()))
-    })
-    .await
-    .map_err(std::io::Error::other)?
+/// Where a name lookup for the connection being made reports its times.
+pub(super) struct DnsMark(Option<Arc<ConnectTrace>>);
+
+/// The [`DnsMark`] of the connection being made, if any (read when a lookup starts:
+/// the lookup itself runs on another thread).
+pub(super) fn dns_mark() -> DnsMark {
+    DnsMark(CONNECTING.try_with(Arc::clone).ok())
 }
 
-/// The system resolver, timed (see [`lookup`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TimedResolver;
-
-impl Resolve for TimedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let trace = CONNECTING.try_with(Arc::clone).ok();
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let (addrs, started, ended) = lookup(host, 0).await?;
-            if let Some(trace) = trace {
-                lock(&trace.marks).dns = Some((started, ended));
-            }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
+impl DnsMark {
+    /// The lookup ran from `started` to `ended`.
+    pub(super) fn done(self, started: Instant, ended: Instant) {
+        if let Some(trace) = self.0 {
+            lock(&trace.marks).dns = Some((started, ended));
+        }
     }
-}
-
-/// Resolves `host` like [`TimedResolver`] for a TCP probe, returning the addresses
-/// with `port` and how long the lookup took (`None` for an IP address: no lookup).
-pub async fn resolve(
-    host: &str,
-    port: u16,
-) -> std::io::Result<(Vec<SocketAddr>, Option<std::time::Duration>)> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return Ok((vec![SocketAddr::new(ip, port)], None));
-    }
-    let (addrs, started, ended) = lookup(bare.to_string(), port).await?;
-    Ok((addrs, Some(ended - started)))
 }
 
 /// The session store of every probe's rustls configuration: it delegates to the real
