@@ -123,7 +123,7 @@ fn usage_error(errors: &ConfigErrors) -> ExitCode {
 
 async fn start_demo(config: &mut Config) -> Result<DemoServer, ExitCode> {
     let demo = DemoServer::start().await.map_err(|e| {
-        eprintln!("error: cannot start the demo server on 127.0.0.1: {e}");
+        eprintln!("error: cannot start the demo server on 127.0.0.1: {e:#}");
         ExitCode::from(EXIT_FAILURE)
     })?;
     for endpoint in demo.endpoints() {

@@ -1,5 +1,6 @@
-//! The built-in demo target: a loopback HTTP server whose routes behave differently,
-//! and the endpoints that watch it.
+//! The built-in demo target: a loopback HTTP server whose routes behave differently
+//! (also over TLS, with a certificate generated at start), and the endpoints that
+//! watch it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,29 +16,90 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Endpoint, Expect};
 
+/// How long the demo's certificate is valid: under the demo endpoint's
+/// `min_cert_days`, so that the certificate check shows.
+const DEMO_CERT_DAYS: u64 = 10;
+/// The demo TLS endpoint's `min_cert_days`.
+const DEMO_MIN_CERT_DAYS: u32 = 14;
+
 /// The running demo server.
 pub struct DemoServer {
     addr: SocketAddr,
+    tls_addr: SocketAddr,
+    /// The demo certificate as a PEM file, which the TLS endpoint trusts (`ca_file`).
+    ca_file: tempfile::TempPath,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
 
+/// A self-signed certificate for `localhost`, valid for [`DEMO_CERT_DAYS`] (and an
+/// hour more, so the days left read as that number), with its TLS acceptor.
+fn demo_certificate() -> anyhow::Result<(String, tokio_rustls::TlsAcceptor)> {
+    use anyhow::Context as _;
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .context("demo certificate name")?;
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - Duration::from_secs(3600);
+    params.not_after = now + Duration::from_secs(DEMO_CERT_DAYS * 86_400 + 3600);
+    let key = rcgen::KeyPair::generate().context("demo certificate key")?;
+    let cert = params
+        .self_signed(&key)
+        .context("signing the demo certificate")?;
+    let private_key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der())
+        .map_err(|e| anyhow::anyhow!("demo certificate key: {e}"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("demo TLS versions")?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], private_key)
+        .context("demo TLS configuration")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((
+        cert.pem(),
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    ))
+}
+
 impl DemoServer {
-    /// Binds 127.0.0.1 on an ephemeral port and starts serving.
-    pub async fn start() -> std::io::Result<Self> {
+    /// Binds 127.0.0.1 on two ephemeral ports (plain and TLS) and starts serving.
+    pub async fn start() -> anyhow::Result<Self> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
+        let tls_listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let tls_addr = tls_listener.local_addr()?;
+        // Key generation and a file write: off the runtime's threads.
+        let (ca_file, acceptor) = tokio::task::spawn_blocking(|| {
+            let (pem, acceptor) = demo_certificate()?;
+            let mut file = tempfile::Builder::new()
+                .prefix("probetop-demo-ca-")
+                .suffix(".pem")
+                .tempfile()?;
+            std::io::Write::write_all(&mut file, pem.as_bytes())?;
+            anyhow::Ok((file.into_temp_path(), acceptor))
+        })
+        .await??;
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         let handler: crate::serve::Handler = Arc::new(|request| Box::pin(handle(request)));
         tasks.spawn(crate::serve::accept_loop(
             listener,
+            handler.clone(),
+            None,
+            cancel.clone(),
+            tasks.clone(),
+        ));
+        tasks.spawn(crate::serve::accept_loop(
+            tls_listener,
             handler,
+            Some(acceptor),
             cancel.clone(),
             tasks.clone(),
         ));
         Ok(DemoServer {
             addr,
+            tls_addr,
+            ca_file,
             cancel,
             tasks,
         })
@@ -81,6 +143,23 @@ impl DemoServer {
             .parse()
             .expect("an address makes a valid tcp:// URL");
         tcp.url_as_written = tcp.url.to_string();
+        // Over TLS by name, trusting the demo certificate, which expires in fewer days
+        // than this endpoint wants: degraded, and the detail view says why.
+        let mut tls = route(
+            "demo-tls",
+            "/fast",
+            1_000,
+            2_000,
+            Expect {
+                min_cert_days: Some(DEMO_MIN_CERT_DAYS),
+                ..Expect::default()
+            },
+        );
+        tls.url = format!("https://localhost:{}/fast", self.tls_addr.port())
+            .parse()
+            .expect("localhost and a port make a valid URL");
+        tls.url_as_written = tls.url.to_string();
+        tls.ca_file = Some(self.ca_file.to_path_buf());
         vec![
             route("demo-fast", "/fast", 500, 2_000, Expect::default()),
             route("demo-slow", "/slow", 1_000, 2_000, slow_expect),
@@ -89,6 +168,7 @@ impl DemoServer {
             route("demo-stall", "/stall", 1_000, 1_000, Expect::default()),
             fresh,
             tcp,
+            tls,
         ]
     }
 

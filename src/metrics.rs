@@ -275,6 +275,7 @@ impl MetricsServer {
         tasks.spawn(crate::serve::accept_loop(
             listener,
             handler,
+            None,
             cancel.clone(),
             tasks.clone(),
         ));

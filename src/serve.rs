@@ -1,6 +1,6 @@
 //! The small HTTP server shared by the demo target and the metrics endpoint:
-//! accept on a listener, serve each connection (HTTP/1.1 or HTTP/2) on a tracked
-//! task, and stop everything on cancellation.
+//! accept on a listener, serve each connection (HTTP/1.1 or HTTP/2, optionally over
+//! TLS) on a tracked task, and stop everything on cancellation.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -19,11 +21,16 @@ use tokio_util::task::TaskTracker;
 pub type Handler =
     Arc<dyn Fn(Request<Incoming>) -> BoxFuture<'static, Response<Full<Bytes>>> + Send + Sync>;
 
-/// Serves `listener` with `handler` until `cancel`; every connection is a task of
-/// `tasks`, so the caller can wait for all of them after cancelling.
+/// How long a client may take over its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `listener` with `handler` until `cancel` (over TLS with `tls`); every
+/// connection is a task of `tasks`, so the caller can wait for all of them after
+/// cancelling.
 pub async fn accept_loop(
     listener: TcpListener,
     handler: Handler,
+    tls: Option<TlsAcceptor>,
     cancel: CancellationToken,
     tasks: TaskTracker,
 ) {
@@ -41,17 +48,40 @@ pub async fn accept_loop(
         };
         let handler = handler.clone();
         let cancel = cancel.clone();
+        let tls = tls.clone();
         tasks.spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let answer = handler(request);
-                async move { Ok::<_, std::convert::Infallible>(answer.await) }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                () = cancel.cancelled() => {}
-                _ = connection => {}
+            match tls {
+                None => serve_connection(stream, handler, cancel).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    let stream = tokio::select! {
+                        () = cancel.cancelled() => return,
+                        accepted = handshake => match accepted {
+                            Ok(Ok(stream)) => stream,
+                            // A failed or stalled handshake ends this connection only.
+                            _ => return,
+                        },
+                    };
+                    serve_connection(stream, handler, cancel).await;
+                }
             }
         });
+    }
+}
+
+async fn serve_connection<S>(stream: S, handler: Handler, cancel: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let answer = handler(request);
+        async move { Ok::<_, std::convert::Infallible>(answer.await) }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        () = cancel.cancelled() => {}
+        _ = connection => {}
     }
 }

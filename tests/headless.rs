@@ -186,7 +186,8 @@ fn demo_runs_headless() {
             "demo-flaky",
             "demo-stall",
             "demo-fresh",
-            "demo-tcp"
+            "demo-tcp",
+            "demo-tls"
         ]
     );
     let fast = endpoint(&snapshot, "demo-fast");
@@ -210,6 +211,11 @@ fn demo_runs_headless() {
     let tcp = endpoint(&snapshot, "demo-tcp");
     assert_eq!(tcp["state"], "up", "{tcp:#}");
     assert_eq!(tcp["phases_ms"]["connect"]["count"], tcp["probes"]);
+    // Its certificate (10 days) is shorter than the 14 days the endpoint wants.
+    let tls = endpoint(&snapshot, "demo-tls");
+    assert_eq!(tls["cert_days_left"], 10, "{tls:#}");
+    assert_eq!(tls["state"], "degraded", "{tls:#}");
+    assert_eq!(tls["phases_ms"]["tls"]["count"], 1, "{tls:#}");
 }
 
 #[test]
