@@ -12,7 +12,7 @@
 use std::time::{Duration, SystemTime};
 
 use probetop::config::{ConnectionMode, Endpoint, HttpVersion, StatusMatch};
-use probetop::probe::{ConnectionPhases, ConnectionRecord, ErrorClass, ProbeOutcome};
+use probetop::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
 use probetop::stats::{
     EndpointRules, EndpointStats, LatencySummary, PhaseSummary, State, StateRule, StatsSnapshot,
     Transition, new_histogram,
@@ -966,15 +966,12 @@ fn phase_stats(min_cert_days: Option<u32>, cert_days: u64) -> StatsSnapshot {
     let start = TAKEN_AT_SECS - 300;
     // Deciseconds since the start; the window ends at 3000.
     for (i, at_ds) in [10u32, 1_000, 2_000].into_iter().enumerate() {
-        let record = ConnectionRecord {
-            phases: ConnectionPhases {
-                dns: Some(Duration::from_micros(800 + 100 * i as u64)),
-                connect: Some(Duration::from_micros(300)),
-                tls: Some(Duration::from_millis(4)),
-            },
-            cert_not_after: Some(at(TAKEN_AT_SECS + cert_days * DAY + 3_600)),
+        let phases = ConnectionPhases {
+            dns: Some(Duration::from_micros(800 + 100 * i as u64)),
+            connect: Some(Duration::from_micros(300)),
+            tls: Some(Duration::from_millis(4)),
         };
-        stats.record_connection(&record, at_ds, span);
+        stats.record_connection(&phases, at_ds, span);
     }
     for i in 0..30u32 {
         let ttfb = Duration::from_micros(900 + u64::from(i % 5) * 50);
@@ -984,6 +981,7 @@ fn phase_stats(min_cert_days: Option<u32>, cert_days: u64) -> StatsSnapshot {
             status: Some(200),
             ttfb: Some(ttfb),
             transfer: Some(transfer),
+            cert_not_after: Some(at(TAKEN_AT_SECS + cert_days * DAY + 3_600)),
             ..ProbeOutcome::default()
         };
         stats.record(outcome, i * 100, at(start + u64::from(i) * 10), span);
@@ -1338,15 +1336,12 @@ fn tcp_endpoints_show_connection_phases_only() {
     let span = Duration::from_secs(300);
     let mut stats = EndpointStats::default();
     for i in 0..10u32 {
-        let record = ConnectionRecord {
-            phases: ConnectionPhases {
-                dns: Some(Duration::from_micros(500)),
-                connect: Some(Duration::from_micros(250 + u64::from(i) * 10)),
-                tls: None,
-            },
-            cert_not_after: None,
+        let phases = ConnectionPhases {
+            dns: Some(Duration::from_micros(500)),
+            connect: Some(Duration::from_micros(250 + u64::from(i) * 10)),
+            tls: None,
         };
-        stats.record_connection(&record, i * 10, span);
+        stats.record_connection(&phases, i * 10, span);
         let outcome = ProbeOutcome {
             latency: Some(Duration::from_micros(800)),
             ..ProbeOutcome::default()

@@ -14,7 +14,7 @@ mod trace;
 pub use classify::classify;
 pub use client::ClientPool;
 pub use outcome::{ErrorClass, ProbeError, ProbeOutcome};
-pub use phase::{ConnectionPhases, ConnectionRecord, ConnectionSink, Phase, discard_connections};
+pub use phase::{ConnectionPhases, ConnectionSink, Phase, discard_connections};
 pub use tls::{TlsOptions, not_after};
 
 use crate::config::{Endpoint, ProbeKind};

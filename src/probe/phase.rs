@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// One phase of a probe.
 ///
@@ -69,18 +69,10 @@ pub struct ConnectionPhases {
     pub tls: Option<Duration>,
 }
 
-/// A connection a probe opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ConnectionRecord {
-    /// What each phase cost.
-    pub phases: ConnectionPhases,
-    /// When the server's certificate expires, for a TLS connection.
-    pub cert_not_after: Option<SystemTime>,
-}
-
-/// Where the connections an endpoint's probes open are reported, as they complete
-/// (or fail). Called from inside the connector: it must not block.
-pub type ConnectionSink = Arc<dyn Fn(ConnectionRecord) + Send + Sync>;
+/// Where the connections an endpoint's probes open are reported, with what each phase
+/// cost, as they complete (or fail). Called from inside the connector: it must not
+/// block. (Certificates travel with the probe outcome: every response carries one.)
+pub type ConnectionSink = Arc<dyn Fn(ConnectionPhases) + Send + Sync>;
 
 /// A sink that forgets everything (tools and tests that only want outcomes).
 pub fn discard_connections() -> ConnectionSink {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use super::phase::{ConnectionPhases, ConnectionRecord, ConnectionSink};
+use super::phase::{ConnectionPhases, ConnectionSink};
 use super::resolve::resolve;
 use super::tls::not_after;
 use super::{ErrorClass, ProbeOutcome};
@@ -70,14 +70,21 @@ impl TcpProber {
     /// closes it.
     pub async fn probe(&self) -> ProbeOutcome {
         let started = Instant::now();
-        let mut record = ConnectionRecord::default();
-        let attempt = tokio::time::timeout(self.timeout, self.connect(&mut record)).await;
+        let mut phases = ConnectionPhases::default();
+        let attempt = tokio::time::timeout(self.timeout, self.connect(&mut phases)).await;
         let latency = started.elapsed();
         // Whatever completed is reported, even when a later phase failed.
-        (self.connections)(record);
+        (self.connections)(phases);
         match attempt {
             Ok(Ok(tls)) => {
+                let mut cert_not_after = None;
                 if let Some(mut stream) = tls {
+                    cert_not_after = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .and_then(|leaf| not_after(leaf));
                     // Say goodbye properly (close_notify), so servers do not log an
                     // unclean end for every probe; not part of the latency.
                     use tokio::io::AsyncWriteExt as _;
@@ -86,16 +93,14 @@ impl TcpProber {
                 ProbeOutcome {
                     latency: Some(latency),
                     slow: self.max_latency.is_some_and(|max| latency > max),
-                    cert_not_after: record.cert_not_after,
+                    cert_not_after,
                     ..ProbeOutcome::default()
                 }
             }
             Ok(Err(failure)) => ProbeOutcome::failed(failure.class, failure.message),
             Err(_) => {
-                let phase = match (record.phases.connect, &self.tls) {
-                    (None, _) if record.phases.dns.is_none() && self.needs_lookup() => {
-                        "name lookup"
-                    }
+                let phase = match (phases.connect, &self.tls) {
+                    (None, _) if phases.dns.is_none() && self.needs_lookup() => "name lookup",
                     (None, _) => "connect",
                     (Some(_), Some(_)) => "TLS handshake",
                     (Some(_), None) => "connect",
@@ -116,13 +121,12 @@ impl TcpProber {
         bare.parse::<std::net::IpAddr>().is_err()
     }
 
-    /// Makes the connection, noting each phase in `record` as it completes; returns
-    /// the TLS stream for `tls://` (to be closed politely).
+    /// Makes the connection, noting each phase in `phases` as it completes; returns
+    /// the TLS stream for `tls://` (for its certificate, and to be closed politely).
     async fn connect(
         &self,
-        record: &mut ConnectionRecord,
+        phases: &mut ConnectionPhases,
     ) -> Result<Option<tokio_rustls::client::TlsStream<TcpStream>>, Failure> {
-        let phases: &mut ConnectionPhases = &mut record.phases;
         let (addrs, lookup) = resolve(&self.host, self.port).await.map_err(|e| Failure {
             class: ErrorClass::Dns,
             message: format!("dns error: {e}"),
@@ -143,12 +147,6 @@ impl TcpProber {
                 message: format!("TLS handshake failed: {}", describe_io(&e)),
             })?;
         phases.tls = Some(handshaking.elapsed());
-        record.cert_not_after = stream
-            .get_ref()
-            .1
-            .peer_certificates()
-            .and_then(|chain| chain.first())
-            .and_then(|leaf| not_after(leaf));
         Ok(Some(stream))
     }
 }

@@ -27,7 +27,7 @@ use hyper_util::client::legacy::connect::{Connection, HttpInfo};
 use rustls::client::ClientSessionStore;
 use rustls::pki_types::ServerName;
 
-use super::phase::{ConnectionPhases, ConnectionRecord, ConnectionSink};
+use super::phase::{ConnectionPhases, ConnectionSink};
 
 tokio::task_local! {
     /// The connection being made by the connector future being polled.
@@ -168,25 +168,17 @@ impl Report {
         if let Some(info) = extras.get::<HttpInfo>() {
             lock(&READY).insert(connection_key(info), ready);
         }
-        // The certificate is read by the probes, from each response: every endpoint
-        // sharing this connection needs it, not only the one that opened it.
-        self.send(ConnectionRecord {
-            phases: self.trace.phases(Some(ready)),
-            cert_not_after: None,
-        });
+        self.send(self.trace.phases(Some(ready)));
     }
 
     /// The attempt failed or ran out of time: the phases completed before count.
     fn failed(&self) {
-        self.send(ConnectionRecord {
-            phases: self.trace.phases(None),
-            cert_not_after: None,
-        });
+        self.send(self.trace.phases(None));
     }
 
-    fn send(&self, record: ConnectionRecord) {
+    fn send(&self, phases: ConnectionPhases) {
         if let Some(probe) = &self.probe {
-            (probe.sink)(record);
+            (probe.sink)(phases);
         }
     }
 }

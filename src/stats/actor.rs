@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Clock, EndpointRules, EndpointStats, StatsSnapshot, new_histogram, record_duration};
-use crate::probe::{ConnectionRecord, ProbeOutcome};
+use crate::probe::{ConnectionPhases, ProbeOutcome};
 
 /// What happened at one tick of one endpoint.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ enum Command {
     Connection {
         endpoint: usize,
         at: Instant,
-        record: ConnectionRecord,
+        phases: ConnectionPhases,
     },
     Read(Reader),
     Finish(oneshot::Sender<StatsSnapshot>),
@@ -61,11 +61,11 @@ impl Recorder {
     }
 
     /// Records a connection a probe of `endpoint` opened (or tried to).
-    pub fn record_connection(&self, endpoint: usize, record: ConnectionRecord) {
+    pub fn record_connection(&self, endpoint: usize, phases: ConnectionPhases) {
         let _ = self.tx.send(Command::Connection {
             endpoint,
             at: Instant::now(),
-            record,
+            phases,
         });
     }
 }
@@ -156,11 +156,11 @@ impl Store {
                 Command::Connection {
                     endpoint,
                     at,
-                    record,
+                    phases,
                 } => {
                     if let Some(stats) = self.stats.endpoints.get_mut(endpoint) {
                         let at_ds = self.clock.ds_since_start(at);
-                        stats.record_connection(&record, at_ds, self.retention);
+                        stats.record_connection(&phases, at_ds, self.retention);
                     }
                 }
                 Command::Read(reader) => {

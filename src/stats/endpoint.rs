@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use super::{CompactHistogram, Window, duration_to_us};
-use crate::probe::{ConnectionRecord, ErrorClass, Phase, ProbeError, ProbeOutcome};
+use crate::probe::{ConnectionPhases, ErrorClass, Phase, ProbeError, ProbeOutcome};
 
 /// How many consecutive results it takes to change a known state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,29 +208,25 @@ impl EndpointStats {
         }
     }
 
-    /// Records a connection a probe opened, at `at_ds`.
+    /// Records a connection a probe opened (or tried to), at `at_ds`.
     pub fn record_connection(
         &mut self,
-        record: &ConnectionRecord,
+        phases: &ConnectionPhases,
         at_ds: u32,
         window_span: Duration,
     ) {
         self.connections += 1;
-        let phases = [
-            (Phase::Dns, record.phases.dns),
-            (Phase::Connect, record.phases.connect),
-            (Phase::Tls, record.phases.tls),
+        let durations = [
+            (Phase::Dns, phases.dns),
+            (Phase::Connect, phases.connect),
+            (Phase::Tls, phases.tls),
         ];
-        for (phase, duration) in phases {
+        for (phase, duration) in durations {
             if let Some(duration) = duration {
                 self.phases[phase.index()].record(duration_to_us(duration));
             }
         }
-        if record.cert_not_after.is_some() {
-            self.cert_not_after = record.cert_not_after;
-        }
-        self.window
-            .push_connection(at_ds, &record.phases, window_span);
+        self.window.push_connection(at_ds, phases, window_span);
     }
 
     /// Records a finished probe.
@@ -389,30 +385,22 @@ mod tests {
         });
         let now = SystemTime::now();
         let span = Duration::from_secs(60);
-        let record = ConnectionRecord {
-            phases: crate::probe::ConnectionPhases {
-                dns: Some(Duration::from_millis(1)),
-                connect: Some(Duration::from_millis(2)),
-                tls: Some(Duration::from_millis(3)),
-            },
-            cert_not_after: Some(now + DAY * 5 + Duration::from_secs(60)),
+        let phases = ConnectionPhases {
+            dns: Some(Duration::from_millis(1)),
+            connect: Some(Duration::from_millis(2)),
+            tls: Some(Duration::from_millis(3)),
         };
-        s.record_connection(&record, 1, span);
-        assert_eq!(s.cert_days_left(now), Some(5));
+        s.record_connection(&phases, 1, span);
         let mut good = outcome(true, Some(9));
         good.ttfb = Some(Duration::from_millis(6));
+        good.cert_not_after = Some(now + DAY * 5 + Duration::from_secs(60));
         s.record(good.clone(), 2, now, span);
+        assert_eq!(s.cert_days_left(now), Some(5));
         assert_eq!(s.state, State::Degraded, "5 days left, 7 wanted");
         assert_eq!(s.phases.each_ref().map(|h| h.len()), [1, 1, 1, 1, 0]);
         // A renewed certificate brings it back up with the next good probe.
-        s.record_connection(
-            &ConnectionRecord {
-                cert_not_after: Some(now + DAY * 90),
-                ..record
-            },
-            3,
-            span,
-        );
+        s.record_connection(&phases, 3, span);
+        good.cert_not_after = Some(now + DAY * 90);
         s.record(good, 4, now, span);
         assert_eq!(s.state, State::Up);
         assert_eq!(s.phases[Phase::Tls.index()].len(), 2);
