@@ -14,7 +14,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
@@ -64,6 +64,13 @@ impl Buckets {
             count: histogram.len(),
             per_bucket,
         }
+    }
+}
+
+impl Buckets {
+    /// Writes this histogram as one series of its family.
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &self.per_bucket, None)
     }
 }
 
@@ -135,15 +142,8 @@ impl Collector for Scrape {
             MetricType::Histogram,
         )?;
         for e in &self.endpoints {
-            let labels = [("endpoint", e.name.as_str())];
-            family
-                .encode_family(&labels)?
-                .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-                    e.duration.sum,
-                    e.duration.count,
-                    &e.duration.per_bucket,
-                    None,
-                )?;
+            e.duration
+                .encode(family.encode_family(&[("endpoint", e.name.as_str())])?)?;
         }
         let mut family = encoder.encode_descriptor(
             "probetop_phase_duration_seconds",
@@ -154,14 +154,7 @@ impl Collector for Scrape {
         for e in &self.endpoints {
             for (phase, buckets) in Phase::ALL.iter().zip(&e.phases) {
                 let labels = [("endpoint", e.name.as_str()), ("phase", phase.as_str())];
-                family
-                    .encode_family(&labels)?
-                    .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-                        buckets.sum,
-                        buckets.count,
-                        &buckets.per_bucket,
-                        None,
-                    )?;
+                buckets.encode(family.encode_family(&labels)?)?;
             }
         }
         let mut family = encoder.encode_descriptor(
@@ -187,7 +180,7 @@ impl Collector for Scrape {
                 let labels = [("endpoint", e.name.as_str()), ("result", result)];
                 family
                     .encode_family(&labels)?
-                    .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(n, None)?;
+                    .encode_counter::<NoLabelSet, _, u64>(n, None)?;
             }
         }
         let mut family = encoder.encode_descriptor(
@@ -200,9 +193,7 @@ impl Collector for Scrape {
             let labels = [("endpoint", e.name.as_str())];
             family
                 .encode_family(&labels)?
-                .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
-                    &e.skipped, None,
-                )?;
+                .encode_counter::<NoLabelSet, _, u64>(&e.skipped, None)?;
         }
         let mut family = encoder.encode_descriptor(
             "probetop_up",
@@ -233,13 +224,7 @@ impl Collector for Scrape {
             None,
             MetricType::Histogram,
         )?;
-        let mut family = family;
-        family.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-            self.lag.sum,
-            self.lag.count,
-            &self.lag.per_bucket,
-            None,
-        )?;
+        self.lag.encode(family)?;
         Ok(())
     }
 }

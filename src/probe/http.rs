@@ -103,7 +103,7 @@ impl HttpProber {
         let status = response.status().as_u16();
         // The same deadline bounds the body, so a slow body is a timeout too; the
         // status that did arrive is still counted.
-        let reading = self.read_body(response, status, started, headers_at, ttfb);
+        let reading = self.read_body(response, status, started, headers_at);
         let mut outcome = match tokio::time::timeout_at(deadline, reading).await {
             Ok(outcome) => outcome,
             Err(_) => {
@@ -131,7 +131,6 @@ impl HttpProber {
         status: u16,
         started: Instant,
         headers_at: Instant,
-        ttfb: Duration,
     ) -> ProbeOutcome {
         let keep_body = self.expect.needs_body();
         // Headers are checked now: reading the body consumes the response.
@@ -174,9 +173,9 @@ impl HttpProber {
             status: Some(status),
             error: self.judge(status, header_error, &body),
             slow: self.expect.max_latency.is_some_and(|max| latency > max),
-            ttfb: Some(ttfb),
             transfer: Some(finished - headers_at),
-            cert_not_after: None,
+            // The TTFB and the certificate are set by `probe`, whatever the body did.
+            ..ProbeOutcome::default()
         }
     }
 
