@@ -88,8 +88,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     if cli.check {
-        print_check(&config);
-        return ExitCode::SUCCESS;
+        return match print_check(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write to standard output: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
     }
     if !cli.headless && !std::io::stdout().is_terminal() {
         eprintln!(
@@ -140,17 +145,18 @@ async fn start_demo(config: &mut Config) -> Result<DemoServer, ExitCode> {
     Ok(demo)
 }
 
-fn print_check(config: &Config) {
+/// Writes what `--check` found; a failed write (a closed pipe, a full disk) is the
+/// caller's to report.
+fn print_check(config: &Config) -> std::io::Result<()> {
+    use std::fmt::Write as _;
     let source = config
         .source
         .as_ref()
         .map_or_else(|| "command line".to_string(), |p| p.display().to_string());
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "{source}: OK, {} endpoint{}",
-        config.endpoints.len(),
-        if config.endpoints.len() == 1 { "" } else { "s" }
+    let count = config.endpoints.len();
+    let mut text = format!(
+        "{source}: OK, {count} endpoint{}\n",
+        if count == 1 { "" } else { "s" }
     );
     let name_width = config
         .endpoints
@@ -159,14 +165,15 @@ fn print_check(config: &Config) {
         .max()
         .unwrap_or(4)
         .max(4);
+    // Writing into a String cannot fail.
     let _ = writeln!(
-        out,
+        text,
         "{:<name_width$}  {:>8}  {:>8}  URL",
         "NAME", "INTERVAL", "TIMEOUT"
     );
     for e in &config.endpoints {
         let _ = writeln!(
-            out,
+            text,
             "{:<name_width$}  {:>8}  {:>8}  {}",
             e.name,
             humantime::format_duration(e.interval).to_string(),
@@ -174,6 +181,9 @@ fn print_check(config: &Config) {
             e.url_as_written
         );
     }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }
 
 /// A started engine with its statistics.
@@ -258,8 +268,18 @@ async fn run_headless(
     outputs.finish().await;
     let code = print_snapshot(config.endpoints.clone(), &running.stats, format, fail_on).await;
     // It has answered `finish`, so it is ending: joining cannot block for long.
-    let _ = tokio::task::spawn_blocking(move || running.stats_thread.join()).await;
+    join_stats_thread(running.stats_thread).await;
     code
+}
+
+/// Waits for the statistics thread to end; a panic there is a bug worth a log line
+/// (the snapshot was already taken, so the run's result stands).
+async fn join_stats_thread(thread: std::thread::JoinHandle<()>) {
+    match tokio::task::spawn_blocking(move || thread.join()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_panic)) => tracing::error!("the statistics thread panicked"),
+        Err(error) => tracing::error!(%error, "joining the statistics thread failed"),
+    }
 }
 
 /// How long raw window entries must be kept: `wanted`, and two hlog intervals
@@ -452,6 +472,11 @@ async fn run_dashboard(
     running.engine.abort();
     running.engine.wait().await;
     outputs.finish().await;
+    // Ending the statistics thread explicitly (rather than waiting for the last
+    // recorder to go) lets it be joined, so a panic there is not lost.
+    if running.stats.finish().await.is_some() {
+        join_stats_thread(running.stats_thread).await;
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -34,13 +34,16 @@ pub async fn accept_loop(
     cancel: CancellationToken,
     tasks: TaskTracker,
 ) {
+    let mut accept_errors = AcceptErrors::default();
     loop {
         let stream = tokio::select! {
             () = cancel.cancelled() => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
-                // Out of file descriptors and the like: back off, keep serving.
-                Err(_) => {
+                // Out of file descriptors and the like: say so (at most once a
+                // second, so a flood cannot fill the log), back off, keep serving.
+                Err(error) => {
+                    accept_errors.note(&error);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -59,8 +62,16 @@ pub async fn accept_loop(
                         () = cancel.cancelled() => return,
                         accepted = handshake => match accepted {
                             Ok(Ok(stream)) => stream,
-                            // A failed or stalled handshake ends this connection only.
-                            _ => return,
+                            // A failed or stalled handshake ends this connection only;
+                            // it is the client's problem, worth a debug line at most.
+                            Ok(Err(error)) => {
+                                tracing::debug!(%error, "TLS handshake with a client failed");
+                                return;
+                            }
+                            Err(_elapsed) => {
+                                tracing::debug!("TLS handshake with a client timed out");
+                                return;
+                            }
                         },
                     };
                     serve_connection(stream, handler, cancel).await;
@@ -82,6 +93,39 @@ where
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         () = cancel.cancelled() => {}
-        _ = connection => {}
+        served = connection => {
+            // A client that goes away mid-request ends its own connection only.
+            if let Err(error) = served {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        }
+    }
+}
+
+/// Logs failed accepts without flooding the log: the first at once, then at most
+/// one line a second with the count of those in between.
+#[derive(Default)]
+struct AcceptErrors {
+    last_logged: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl AcceptErrors {
+    fn note(&mut self, error: &std::io::Error) {
+        let now = std::time::Instant::now();
+        if self
+            .last_logged
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
+        {
+            self.unlogged += 1;
+            return;
+        }
+        tracing::warn!(
+            %error,
+            also_failed = self.unlogged,
+            "accepting a connection failed; retrying in 50 ms"
+        );
+        self.last_logged = Some(now);
+        self.unlogged = 0;
     }
 }

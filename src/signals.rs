@@ -42,6 +42,8 @@ impl Signals {
         }
         #[cfg(not(unix))]
         {
+            // Without a Ctrl-C handler there is no signal to wait for: treat the
+            // failure like a signal, so the run ends cleanly instead of hanging.
             let _ = tokio::signal::ctrl_c().await;
         }
     }

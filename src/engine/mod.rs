@@ -89,11 +89,6 @@ impl Engine {
         *self.paused.borrow()
     }
 
-    /// Stops scheduling; probes in flight finish (each within its timeout).
-    pub fn stop(&self) {
-        self.stop.cancel();
-    }
-
     /// Stops scheduling and cancels the probes in flight.
     pub fn abort(&self) {
         self.stop.cancel();
@@ -135,7 +130,9 @@ impl EndpointTask {
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => break,
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    log_failed_probe(self.index, joined);
+                }
                 () = tokio::time::sleep_until(due.into()) => {
                     let now = Instant::now();
                     let lag = now.saturating_duration_since(due);
@@ -172,14 +169,28 @@ impl EndpointTask {
             }
         }
         tokio::select! {
+            // Cancelled probes are not recorded (nothing was measured), so their
+            // `JoinError::Cancelled` results are dropped with the set.
             () = self.abort.cancelled() => in_flight.shutdown().await,
-            () = drain(&mut in_flight) => {}
+            () = drain(self.index, &mut in_flight) => {}
         }
     }
 }
 
-async fn drain(set: &mut JoinSet<()>) {
-    while set.join_next().await.is_some() {}
+async fn drain(endpoint: usize, set: &mut JoinSet<()>) {
+    while let Some(joined) = set.join_next().await {
+        log_failed_probe(endpoint, joined);
+    }
+}
+
+/// A probe task ends with `()`, or with a panic (a bug: its tick goes unrecorded, so
+/// say so loudly) or a cancellation (shutdown: nothing to say).
+fn log_failed_probe(endpoint: usize, joined: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = joined
+        && error.is_panic()
+    {
+        tracing::error!(endpoint, %error, "a probe panicked; its tick is not recorded");
+    }
 }
 
 async fn probe(endpoint: usize, lag: Duration, prober: Arc<Prober>, recorder: Recorder) {

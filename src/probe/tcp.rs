@@ -88,6 +88,7 @@ impl TcpProber {
                     // Say goodbye properly (close_notify), so servers do not log an
                     // unclean end for every probe; not part of the latency.
                     use tokio::io::AsyncWriteExt as _;
+                    // A server that does not answer the goodbye changes nothing measured.
                     let _ = tokio::time::timeout(CLOSE_GRACE, stream.shutdown()).await;
                 }
                 ProbeOutcome {
@@ -177,6 +178,8 @@ async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
         tokio::select! {
             Some((addr, result)) = attempts.next() => match result {
                 Ok(stream) => {
+                    // Only the connect is measured; a socket without TCP_NODELAY
+                    // would still have connected.
                     let _ = stream.set_nodelay(true);
                     return Ok(stream);
                 }

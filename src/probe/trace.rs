@@ -85,6 +85,8 @@ impl ConnectTrace {
 /// Notes that the TLS handshake of the connection being made starts now.
 fn mark_tls_started() {
     let now = Instant::now();
+    // Outside a traced connect (a handshake probetop did not start through the
+    // connector) there is nothing to mark, and nothing is lost.
     let _ = CONNECTING.try_with(|trace| {
         lock(&trace.marks).tls_started.get_or_insert(now);
     });
