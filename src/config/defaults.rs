@@ -42,6 +42,8 @@ pub const STATE_RULE: StateRule = StateRule {
 pub const METHOD: reqwest::Method = reqwest::Method::GET;
 /// Whether redirects are followed (`follow_redirects`).
 pub const FOLLOW_REDIRECTS: bool = true;
+/// Whether any certificate is accepted (`insecure`).
+pub const INSECURE: bool = false;
 /// How a probe gets its connection (`connection`).
 pub const CONNECTION: ConnectionMode = ConnectionMode::Reuse;
 /// The largest default overlap cap (`max_in_flight` when not given).

@@ -124,7 +124,7 @@ impl Endpoint {
             http: None,
             follow_redirects: defaults::FOLLOW_REDIRECTS,
             ca_file: None,
-            insecure: false,
+            insecure: defaults::INSECURE,
             connection: defaults::CONNECTION,
             max_in_flight: defaults::max_in_flight(interval, timeout),
             max_body_bytes: defaults::MAX_BODY_BYTES,

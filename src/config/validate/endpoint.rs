@@ -17,7 +17,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         index: usize,
         mut raw: RawEndpoint,
         table_span: Range<usize>,
-        defaults: &EndpointDefaults,
+        inherited: &EndpointDefaults,
     ) -> Option<Endpoint> {
         let key = &format!("endpoint[{index}]");
         let errors_before = self.errors.len();
@@ -28,10 +28,10 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         let name = self.name(key, &raw);
         let interval = self
             .duration(&format!("{key}.interval"), raw.interval.as_ref())
-            .unwrap_or(defaults.interval);
+            .unwrap_or(inherited.interval);
         let timeout = self
             .duration(&format!("{key}.timeout"), raw.timeout.as_ref())
-            .unwrap_or(defaults.timeout);
+            .unwrap_or(inherited.timeout);
         let method = self.method(key, raw.method.as_ref());
         let mut headers = self.headers(key, &raw);
         let body = self.body(key, &raw);
@@ -43,14 +43,14 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             .unwrap_or(defaults::CONNECTION);
         let max_in_flight = self
             .positive(&format!("{key}.max_in_flight"), raw.max_in_flight.as_ref())
-            .or(defaults.max_in_flight)
+            .or(inherited.max_in_flight)
             .unwrap_or_else(|| defaults::max_in_flight(interval, timeout));
         let max_body_bytes = self
             .positive(
                 &format!("{key}.max_body_bytes"),
                 raw.max_body_bytes.as_ref(),
             )
-            .unwrap_or(defaults.max_body_bytes);
+            .unwrap_or(inherited.max_body_bytes);
         let expect = match &raw.expect {
             Some(e) => self.expect(&format!("{key}.expect"), e),
             None => Expect::default(),
@@ -58,7 +58,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         let state_rule = self.state_rule(
             key,
             (raw.down_after.as_ref(), raw.up_after.as_ref()),
-            defaults.state_rule,
+            inherited.state_rule,
         );
         if self.errors.len() > errors_before {
             return None;
@@ -78,7 +78,10 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 .as_ref()
                 .map_or(defaults::FOLLOW_REDIRECTS, |f| *f.get_ref()),
             ca_file,
-            insecure: raw.insecure.as_ref().is_some_and(|v| *v.get_ref()),
+            insecure: raw
+                .insecure
+                .as_ref()
+                .map_or(defaults::INSECURE, |v| *v.get_ref()),
             connection,
             max_in_flight,
             max_body_bytes,

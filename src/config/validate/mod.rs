@@ -125,7 +125,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     }
 
     fn config(&mut self, raw: RawConfig) -> Config {
-        let (endpoint_defaults, window) = self.defaults(&raw.defaults);
+        let (endpoint_defaults, window) = self.defaults_section(&raw.defaults);
         let export = self.export(&raw.export, &raw.metrics);
         let endpoints = self.endpoints(raw.endpoint, &endpoint_defaults);
         Config {
@@ -141,7 +141,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     }
 
     /// `[defaults]`: what endpoints inherit, and the statistics window.
-    fn defaults(&mut self, d: &RawDefaults) -> (EndpointDefaults, Duration) {
+    fn defaults_section(&mut self, d: &RawDefaults) -> (EndpointDefaults, Duration) {
         let interval = self
             .duration("defaults.interval", d.interval.as_ref())
             .unwrap_or(defaults::INTERVAL);
@@ -183,7 +183,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     fn endpoints(
         &mut self,
         raw: Vec<Spanned<RawEndpoint>>,
-        defaults: &EndpointDefaults,
+        inherited: &EndpointDefaults,
     ) -> Vec<Endpoint> {
         let mut endpoints: Vec<Endpoint> = Vec::new();
         // Names seen so far with their spans, valid endpoints or not, so that a
@@ -211,7 +211,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                     seen.push((name.get_ref().clone(), name.span()));
                 }
             }
-            let endpoint = self.endpoint(i, raw_endpoint, table_span, defaults);
+            let endpoint = self.endpoint(i, raw_endpoint, table_span, inherited);
             if let (Some(endpoint), false) = (endpoint, duplicate) {
                 endpoints.push(endpoint);
             }

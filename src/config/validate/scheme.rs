@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use super::Validator;
 use super::tls::is_tls_server_name;
-use crate::config::raw::RawEndpoint;
+use crate::config::raw::{RawEndpoint, RawExpect};
 
 /// A URL scheme that probetop probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,114 +100,76 @@ struct KeyRule {
     field: Field,
 }
 
+impl KeyRule {
+    const fn take(
+        key: &'static str,
+        audience: Audience,
+        take: fn(&mut RawEndpoint) -> bool,
+    ) -> Self {
+        KeyRule {
+            key,
+            audience,
+            field: Field::Take(take),
+        }
+    }
+
+    const fn peek(key: &'static str, audience: Audience, peek: fn(&RawEndpoint) -> bool) -> Self {
+        KeyRule {
+            key,
+            audience,
+            field: Field::Peek(peek),
+        }
+    }
+}
+
 /// Whether an optional value was set, taking it out.
 fn took<T>(value: &mut Option<T>) -> bool {
     value.take().is_some()
 }
 
+/// `take` applied to the endpoint's `expect` table, if it has one.
+fn in_expect(raw: &mut RawEndpoint, take: impl FnOnce(&mut RawExpect) -> bool) -> bool {
+    raw.expect.as_mut().is_some_and(take)
+}
+
 /// Every key that applies to some schemes only. Keys inherited from `[defaults]` are
 /// not affected: they apply where they can.
-const KEY_RULES: &[KeyRule] = &[
-    KeyRule {
-        key: "method",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.method)),
-    },
-    KeyRule {
-        key: "headers",
-        audience: Audience::Http,
-        field: Field::Take(|r| !std::mem::take(&mut r.headers).is_empty()),
-    },
-    KeyRule {
-        key: "body",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.body)),
-    },
-    KeyRule {
-        key: "body_file",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.body_file)),
-    },
-    KeyRule {
-        key: "basic_auth",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.basic_auth)),
-    },
-    KeyRule {
-        key: "bearer_token",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.bearer_token)),
-    },
-    KeyRule {
-        key: "user_agent",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.user_agent)),
-    },
-    KeyRule {
-        key: "http",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.http)),
-    },
-    KeyRule {
-        key: "follow_redirects",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.follow_redirects)),
-    },
-    KeyRule {
-        key: "connection",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.connection)),
-    },
-    KeyRule {
-        key: "max_body_bytes",
-        audience: Audience::Http,
-        field: Field::Take(|r| took(&mut r.max_body_bytes)),
-    },
-    KeyRule {
-        key: "expect.status",
-        audience: Audience::Http,
-        field: Field::Take(|r| r.expect.as_mut().is_some_and(|e| took(&mut e.status))),
-    },
-    KeyRule {
-        key: "expect.body_contains",
-        audience: Audience::Http,
-        field: Field::Take(|r| {
-            r.expect
-                .as_mut()
-                .is_some_and(|e| took(&mut e.body_contains))
+const KEY_RULES: &[KeyRule] = {
+    use Audience::{Certificate, Http, Tls};
+    &[
+        KeyRule::take("method", Http, |r| took(&mut r.method)),
+        KeyRule::take("headers", Http, |r| {
+            !std::mem::take(&mut r.headers).is_empty()
         }),
-    },
-    KeyRule {
-        key: "expect.body_regex",
-        audience: Audience::Http,
-        field: Field::Take(|r| r.expect.as_mut().is_some_and(|e| took(&mut e.body_regex))),
-    },
-    KeyRule {
-        key: "expect.json",
-        audience: Audience::Http,
-        field: Field::Take(|r| r.expect.as_mut().is_some_and(|e| took(&mut e.json))),
-    },
-    KeyRule {
-        key: "expect.headers",
-        audience: Audience::Http,
-        field: Field::Take(|r| r.expect.as_mut().is_some_and(|e| took(&mut e.headers))),
-    },
-    KeyRule {
-        key: "ca_file",
-        audience: Audience::Tls,
-        field: Field::Take(|r| took(&mut r.ca_file)),
-    },
-    KeyRule {
-        key: "insecure",
-        audience: Audience::Tls,
-        field: Field::Take(|r| took(&mut r.insecure)),
-    },
-    KeyRule {
-        key: "expect.min_cert_days",
-        audience: Audience::Certificate,
-        field: Field::Peek(|r| r.expect.as_ref().is_some_and(|e| e.min_cert_days.is_some())),
-    },
-];
+        KeyRule::take("body", Http, |r| took(&mut r.body)),
+        KeyRule::take("body_file", Http, |r| took(&mut r.body_file)),
+        KeyRule::take("basic_auth", Http, |r| took(&mut r.basic_auth)),
+        KeyRule::take("bearer_token", Http, |r| took(&mut r.bearer_token)),
+        KeyRule::take("user_agent", Http, |r| took(&mut r.user_agent)),
+        KeyRule::take("http", Http, |r| took(&mut r.http)),
+        KeyRule::take("follow_redirects", Http, |r| took(&mut r.follow_redirects)),
+        KeyRule::take("connection", Http, |r| took(&mut r.connection)),
+        KeyRule::take("max_body_bytes", Http, |r| took(&mut r.max_body_bytes)),
+        KeyRule::take("expect.status", Http, |r| {
+            in_expect(r, |e| took(&mut e.status))
+        }),
+        KeyRule::take("expect.body_contains", Http, |r| {
+            in_expect(r, |e| took(&mut e.body_contains))
+        }),
+        KeyRule::take("expect.body_regex", Http, |r| {
+            in_expect(r, |e| took(&mut e.body_regex))
+        }),
+        KeyRule::take("expect.json", Http, |r| in_expect(r, |e| took(&mut e.json))),
+        KeyRule::take("expect.headers", Http, |r| {
+            in_expect(r, |e| took(&mut e.headers))
+        }),
+        KeyRule::take("ca_file", Tls, |r| took(&mut r.ca_file)),
+        KeyRule::take("insecure", Tls, |r| took(&mut r.insecure)),
+        KeyRule::peek("expect.min_cert_days", Certificate, |r| {
+            r.expect.as_ref().is_some_and(|e| e.min_cert_days.is_some())
+        }),
+    ]
+};
 
 impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     /// Reports the keys set on the `index`-th endpoint (`key`) that do not apply to
