@@ -8,13 +8,15 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::cli::Cli;
-use crate::config::{self, Config, ConfigError, ConfigErrors, Endpoint, LoadOptions};
+use crate::config::{
+    self, Config, ConfigError, ConfigErrors, Endpoint, ExportFormat, FailOn, LoadOptions,
+};
 use crate::demo::DemoServer;
 use crate::engine::Engine;
 use crate::hlog::HlogWriter;
 use crate::metrics::MetricsServer;
 use crate::signals::Signals;
-use crate::snapshot;
+use crate::snapshot::{self, Render as _};
 use crate::stats::{self, Clock, State, StatsHandle};
 
 /// Exit code of a usage or config error.
@@ -108,7 +110,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             cli.duration,
             cli.export_format,
             cli.metrics_addr,
-            cli.fail_on.as_deref(),
+            cli.fail_on,
             &mut signals,
         )
         .await
@@ -254,9 +256,9 @@ impl Running {
 async fn run_headless(
     config: &Config,
     duration: Option<Duration>,
-    format: crate::snapshot::Format,
+    format: ExportFormat,
     metrics_addr: Option<std::net::SocketAddr>,
-    fail_on: Option<&str>,
+    fail_on: Option<FailOn>,
     signals: &mut Signals,
 ) -> ExitCode {
     let retention = retention_for(config, config.window);
@@ -400,8 +402,8 @@ async fn finish_hlog(hlog: Option<HlogWriter>) {
 async fn print_snapshot(
     endpoints: Vec<Endpoint>,
     stats: &StatsHandle,
-    format: crate::snapshot::Format,
-    fail_on: Option<&str>,
+    format: ExportFormat,
+    fail_on: Option<FailOn>,
 ) -> ExitCode {
     let Some(copy) = stats.finish().await else {
         eprintln!("error: the statistics task ended early");
@@ -411,8 +413,8 @@ async fn print_snapshot(
         .iter()
         .zip(&copy.endpoints)
         .filter(|(_, s)| match fail_on {
-            Some("down") => matches!(s.state, State::Down | State::Unknown),
-            Some(_) => !matches!(s.state, State::Up),
+            Some(FailOn::Down) => matches!(s.state, State::Down | State::Unknown),
+            Some(FailOn::Degraded) => !matches!(s.state, State::Up),
             None => false,
         })
         .map(|(e, s)| format!("{} ({})", e.name, s.state.as_str()))
@@ -431,7 +433,7 @@ async fn print_snapshot(
             } else {
                 eprintln!(
                     "probetop: --fail-on {}: {}",
-                    fail_on.unwrap_or_default(),
+                    fail_on.map(FailOn::name).unwrap_or_default(),
                     unhealthy.join(", ")
                 );
                 ExitCode::from(EXIT_UNHEALTHY)

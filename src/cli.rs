@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::config::{ExportFormat, FailOn, defaults, parse_duration};
+
 /// Live terminal dashboard for HTTP(S) endpoint latency.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "probetop", version, about, long_about = None)]
@@ -22,11 +24,11 @@ pub struct Cli {
     pub demo: bool,
 
     /// Probe interval for URLs given on the command line.
-    #[arg(short, long, value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    #[arg(short, long, value_name = "DUR", default_value = defaults::INTERVAL_TEXT, value_parser = parse_duration)]
     pub interval: Duration,
 
     /// Probe timeout for URLs given on the command line.
-    #[arg(short, long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    #[arg(short, long, value_name = "DUR", default_value = defaults::TIMEOUT_TEXT, value_parser = parse_duration)]
     pub timeout: Duration,
 
     /// Validate the config, list the endpoints it defines, exit.
@@ -44,12 +46,13 @@ pub struct Cli {
     /// With --headless: exit 3 when any endpoint ends the run down (`down`), or
     /// degraded or down (`degraded`). An endpoint that never finished a probe counts
     /// as down.
-    #[arg(long, value_name = "STATE", value_parser = ["down", "degraded"])]
-    pub fail_on: Option<String>,
+    #[arg(long, value_name = "STATE", value_enum)]
+    pub fail_on: Option<FailOn>,
 
     /// Format of the headless snapshot on stdout: json, csv or md.
-    #[arg(long, value_name = "FMT", default_value = "json", value_parser = parse_format)]
-    pub export_format: crate::snapshot::Format,
+    // Parsed by `FromStr` rather than as a `ValueEnum`, for its error message.
+    #[arg(long, value_name = "FMT", default_value_t = defaults::STDOUT_FORMAT, value_parser = str::parse::<ExportFormat>)]
+    pub export_format: ExportFormat,
 
     /// Where snapshots go (default: [export] dir, else ./probetop-snapshots).
     #[arg(long, value_name = "DIR")]
@@ -68,31 +71,34 @@ pub struct Cli {
     pub log_file: Option<PathBuf>,
 }
 
-/// Parses a snapshot format name.
-pub fn parse_format(text: &str) -> Result<crate::snapshot::Format, String> {
-    crate::snapshot::Format::from_name(text)
-        .ok_or_else(|| format!("unknown format {text:?}: expected json, csv or md"))
-}
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
 
-/// The shortest duration accepted: a finer interval could not be kept by the timer
-/// (1 ms granularity) and would only flood the target.
-pub const MIN_DURATION: Duration = Duration::from_millis(1);
-/// The longest duration accepted (a year): far beyond any useful interval or
-/// timeout, and small enough that adding it to a clock never overflows.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+    use super::*;
 
-/// Parses a humantime duration (`250ms`, `1s`, `5m`) between 1 ms and a year.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text)
-        .map_err(|e| format!("invalid duration {text:?}: {e} (examples: 250ms, 1s, 5m)"))?;
-    if duration.is_zero() {
-        return Err(format!("duration {text:?} must be greater than zero"));
+    #[test]
+    fn defaults_come_from_the_config_and_help_shows_them() {
+        let cli = Cli::try_parse_from(["probetop"]).unwrap();
+        assert_eq!(cli.interval, defaults::INTERVAL);
+        assert_eq!(cli.timeout, defaults::TIMEOUT);
+        assert_eq!(cli.export_format, defaults::STDOUT_FORMAT);
+        let help = Cli::command().render_long_help().to_string();
+        for shown in [
+            format!("[default: {}]", defaults::INTERVAL_TEXT),
+            format!("[default: {}]", defaults::TIMEOUT_TEXT),
+            format!("[default: {}]", defaults::STDOUT_FORMAT),
+            // Written out in the doc comment, since the file's `[export] dir` comes first.
+            format!("else ./{})", defaults::EXPORT_DIR),
+        ] {
+            assert!(help.contains(&shown), "{shown} in:\n{help}");
+        }
     }
-    if duration < MIN_DURATION {
-        return Err(format!("duration {text:?} is shorter than 1ms"));
+
+    #[test]
+    fn fail_on_takes_its_names() {
+        let cli = Cli::try_parse_from(["probetop", "--fail-on", "degraded"]).unwrap();
+        assert_eq!(cli.fail_on, Some(FailOn::Degraded));
+        assert!(Cli::try_parse_from(["probetop", "--fail-on", "up"]).is_err());
     }
-    if duration > MAX_DURATION {
-        return Err(format!("duration {text:?} is longer than a year"));
-    }
-    Ok(duration)
 }

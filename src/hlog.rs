@@ -21,9 +21,6 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Endpoint;
 use crate::stats::{StatsHandle, StatsSnapshot, record_us};
 
-/// Default time between two interval histograms.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
-
 /// Samples finished this close to the end of an interval may still be queued for the
 /// statistics; the interval ends this much before "now" (0.5 s, in deciseconds).
 const QUEUE_SLACK_DS: u32 = 5;

@@ -26,11 +26,6 @@ use crate::config::Endpoint;
 use crate::probe::{ErrorClass, Phase};
 use crate::stats::{State, StatsHandle, StatsSnapshot};
 
-/// Default histogram buckets, in seconds: 1 ms to 10 s.
-pub const DEFAULT_BUCKETS: [f64; 13] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
 /// A histogram in Prometheus' terms: counts per upper bound (seconds).
 #[derive(Debug, Clone, Default)]
 struct Buckets {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use probetop::snapshot::Format;
+use probetop::config::ExportFormat;
 use support::{TestServer, headless_output, write_config};
 
 /// The Markdown tables as rows of cells, keyed by the first cell (the endpoint).
@@ -88,7 +88,11 @@ fn the_three_renderings_of_one_snapshot_agree() {
     let paths = probetop::snapshot::export::export_as(
         &export_dir,
         &model,
-        &[Format::Json, Format::Csv, Format::Markdown],
+        &[
+            ExportFormat::Json,
+            ExportFormat::Csv,
+            ExportFormat::Markdown,
+        ],
     )
     .unwrap();
     let json: serde_json::Value =

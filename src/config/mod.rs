@@ -1,33 +1,32 @@
 //! The configuration model: what to probe and how, after validation.
 //!
-//! `raw` is the file as written, `load` turns files and command-line values into a
-//! [`Config`], `error` reports problems with their file, line, column and key.
+//! Config reads no other module of the crate (DESIGN.md §3): it owns its value types
+//! (`value`), its defaults (`defaults`) and its durations (`duration`). `raw` is the
+//! file as written, `validate` checks it job by job (with `locate` finding the spans
+//! of keys in the parsed file), `load` reads the file and merges the command line,
+//! and `error` reports problems with their file, line, column and key.
 
+pub mod defaults;
+mod duration;
 mod error;
 mod interpolate;
 mod load;
+mod locate;
 mod raw;
+mod validate;
+mod value;
+
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use duration::{MAX_DURATION, MIN_DURATION, parse_duration};
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use interpolate::interpolate;
 pub use load::{LoadOptions, default_config_path, load};
-
-/// Default probe interval.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
-/// Default probe timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default span of the rolling-window statistics.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
-/// Default export directory.
-pub const DEFAULT_EXPORT_DIR: &str = "probetop-snapshots";
-/// The formats the export key writes by default.
-pub const DEFAULT_EXPORT_FORMATS: [crate::snapshot::Format; 2] =
-    [crate::snapshot::Format::Json, crate::snapshot::Format::Csv];
-/// Default cap on a response body; a larger body is a `body` error.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+pub use value::{ConnectionMode, ExportFormat, FailOn, HttpVersion, StateRule};
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -39,7 +38,7 @@ pub struct Config {
     /// Where snapshots are written.
     pub export_dir: PathBuf,
     /// The formats the export key writes.
-    pub export_formats: Vec<crate::snapshot::Format>,
+    pub export_formats: Vec<ExportFormat>,
     /// The HdrHistogram interval log to append to, if any.
     pub hlog: Option<PathBuf>,
     /// Time between two interval histograms in the log.
@@ -48,25 +47,6 @@ pub struct Config {
     pub metrics_buckets: Vec<f64>,
     /// What to probe, in file order, then command-line order.
     pub endpoints: Vec<Endpoint>,
-}
-
-/// How a probe gets its connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ConnectionMode {
-    /// Keep connections alive between probes (what most clients do).
-    #[default]
-    Reuse,
-    /// Open a new connection for every probe, so every probe pays the full cost.
-    Fresh,
-}
-
-/// A forced HTTP version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HttpVersion {
-    /// HTTP/1.1 only.
-    Http1,
-    /// HTTP/2 only (prior knowledge on plain HTTP, no fallback over TLS).
-    Http2,
 }
 
 /// What a probe of an endpoint does, by its URL's scheme.
@@ -117,7 +97,7 @@ pub struct Endpoint {
     /// Success conditions.
     pub expect: Expect,
     /// How many consecutive failures / successes change its state.
-    pub state_rule: crate::stats::StateRule,
+    pub state_rule: StateRule,
 }
 
 impl Endpoint {
@@ -138,18 +118,18 @@ impl Endpoint {
             url,
             interval,
             timeout,
-            method: reqwest::Method::GET,
+            method: defaults::METHOD,
             headers: Vec::new(),
             body: None,
             http: None,
-            follow_redirects: true,
+            follow_redirects: defaults::FOLLOW_REDIRECTS,
             ca_file: None,
-            insecure: false,
-            connection: ConnectionMode::Reuse,
-            max_in_flight: default_max_in_flight(interval, timeout),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            insecure: defaults::INSECURE,
+            connection: defaults::CONNECTION,
+            max_in_flight: defaults::max_in_flight(interval, timeout),
+            max_body_bytes: defaults::MAX_BODY_BYTES,
             expect: Expect::default(),
-            state_rule: crate::stats::StateRule::default(),
+            state_rule: defaults::STATE_RULE,
         }
     }
 }
@@ -214,18 +194,4 @@ impl Expect {
     pub fn needs_body(&self) -> bool {
         self.body_contains.is_some() || self.body_regex.is_some() || !self.json.is_empty()
     }
-}
-
-/// The largest default overlap cap.
-pub const MAX_DEFAULT_IN_FLIGHT: u32 = 1000;
-
-/// The default overlap cap: enough that timeouts alone never skip a tick (up to
-/// [`MAX_DEFAULT_IN_FLIGHT`] probes of one endpoint at once).
-pub fn default_max_in_flight(interval: Duration, timeout: Duration) -> u32 {
-    let ratio = timeout.as_nanos().div_ceil(interval.as_nanos().max(1));
-    // One more than the ratio, so a probe finishing right at its timeout never
-    // collides with the tick that is due at the same instant.
-    u32::try_from(ratio + 1)
-        .unwrap_or(u32::MAX)
-        .clamp(1, MAX_DEFAULT_IN_FLIGHT)
 }

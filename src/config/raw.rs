@@ -1,5 +1,10 @@
 //! The config file exactly as written: serde structs whose leaves keep their spans,
 //! so that validation can point at the offending value.
+//!
+//! Names of values (`http`, `connection`, `export.formats`) stay strings here and are
+//! parsed by the validator with their type's `FromStr` or name lookup: a bad name is
+//! then one more located error, reported with the others, where a serde error would
+//! stop the reading at once.
 
 use std::collections::BTreeMap;
 

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::{Format, Snapshot};
+use super::{Render, Snapshot};
+use crate::config::ExportFormat;
 
 /// Most stems tried for one export; beyond it something else is filling the directory.
 const MAX_ATTEMPTS: u32 = 1000;
@@ -79,7 +80,7 @@ impl std::error::Error for ExportError {
 /// This blocks on file system calls (including `fsync`): from async code, run it in
 /// `tokio::task::spawn_blocking`.
 pub fn export(dir: &Path, snapshot: &Snapshot) -> Result<ExportedFiles, ExportError> {
-    let paths = export_as(dir, snapshot, &[Format::Json, Format::Csv])?;
+    let paths = export_as(dir, snapshot, &[ExportFormat::Json, ExportFormat::Csv])?;
     Ok(ExportedFiles {
         json: paths[0].clone(),
         csv: paths[1].clone(),
@@ -95,12 +96,13 @@ pub fn export(dir: &Path, snapshot: &Snapshot) -> Result<ExportedFiles, ExportEr
 pub fn export_as(
     dir: &Path,
     snapshot: &Snapshot,
-    formats: &[Format],
+    formats: &[ExportFormat],
 ) -> Result<Vec<PathBuf>, ExportError> {
     fs::create_dir_all(dir).map_err(|e| ExportError::new("create directory", dir, e))?;
 
     let base = file_stem(&snapshot.taken_at);
-    let name = |stem: &str, format: &Format| dir.join(format!("{stem}.{}", format.extension()));
+    let name =
+        |stem: &str, format: &ExportFormat| dir.join(format!("{stem}.{}", format.extension()));
     let texts: Vec<String> = formats.iter().map(|f| f.render(snapshot)).collect();
     // Errors before a name is claimed name the file the user would have got.
     let mut temps: Vec<Option<NamedTempFile>> = Vec::with_capacity(formats.len());
@@ -152,7 +154,7 @@ pub fn export_as(
     }
     Err(ExportError::new(
         "write",
-        &name(&base, formats.first().unwrap_or(&Format::Json)),
+        &name(&base, formats.first().unwrap_or(&ExportFormat::Json)),
         io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("{MAX_ATTEMPTS} exports with this time exist already"),

@@ -13,52 +13,32 @@ use serde::Serialize;
 
 pub use histogram::{ENCODING, decode_histogram, encode_histogram};
 
-use crate::config::Endpoint;
+use crate::config::{Endpoint, ExportFormat};
 use crate::probe::{ErrorClass, Phase};
 use crate::stats::{LatencySummary, PhaseSummary, StatsSnapshot};
 
-/// A file format of the snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// The JSON document of DESIGN.md.
-    Json,
-    /// One row per endpoint.
-    Csv,
-    /// Tables to paste into an incident note.
-    Markdown,
+/// Writing a snapshot in one of the formats of the config's `export.formats`.
+pub trait Render {
+    /// Its file extension.
+    fn extension(self) -> &'static str;
+    /// `snapshot` in this format, ending with a newline.
+    fn render(self, snapshot: &Snapshot) -> String;
 }
 
-impl Format {
-    /// Every format, by name.
-    pub const NAMES: [(&'static str, Format); 3] = [
-        ("json", Format::Json),
-        ("csv", Format::Csv),
-        ("md", Format::Markdown),
-    ];
-
-    /// The format called `name` (`json`, `csv`, `md`).
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, format)| *format)
-    }
-
-    /// Its file extension (also its name).
-    pub fn extension(self) -> &'static str {
+impl Render for ExportFormat {
+    fn extension(self) -> &'static str {
         match self {
-            Format::Json => "json",
-            Format::Csv => "csv",
-            Format::Markdown => "md",
+            ExportFormat::Json => "json",
+            ExportFormat::Csv => "csv",
+            ExportFormat::Markdown => "md",
         }
     }
 
-    /// `snapshot` in this format, ending with a newline.
-    pub fn render(self, snapshot: &Snapshot) -> String {
+    fn render(self, snapshot: &Snapshot) -> String {
         match self {
-            Format::Json => snapshot.to_json() + "\n",
-            Format::Csv => csv::to_csv(snapshot),
-            Format::Markdown => markdown::to_markdown(snapshot),
+            ExportFormat::Json => snapshot.to_json() + "\n",
+            ExportFormat::Csv => csv::to_csv(snapshot),
+            ExportFormat::Markdown => markdown::to_markdown(snapshot),
         }
     }
 }

@@ -6,23 +6,7 @@ use std::time::{Duration, SystemTime};
 use super::{CompactHistogram, Window, duration_to_us};
 use crate::probe::{ConnectionPhases, ErrorClass, Phase, ProbeError, ProbeOutcome};
 
-/// How many consecutive results it takes to change a known state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StateRule {
-    /// Consecutive failures that turn an up (or degraded) endpoint down.
-    pub down_after: u32,
-    /// Consecutive successes that bring a down endpoint back up.
-    pub up_after: u32,
-}
-
-impl Default for StateRule {
-    fn default() -> Self {
-        StateRule {
-            down_after: 2,
-            up_after: 1,
-        }
-    }
-}
+pub use crate::config::StateRule;
 
 /// Everything that decides an endpoint's state from its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

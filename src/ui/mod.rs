@@ -53,7 +53,7 @@ pub struct Dashboard<'a> {
     /// Where exports go.
     pub export_dir: PathBuf,
     /// What the export key writes.
-    pub export_formats: Vec<crate::snapshot::Format>,
+    pub export_formats: Vec<crate::config::ExportFormat>,
     /// The configured window (the dashboard starts at the closest span).
     pub window: Duration,
     /// End of `--duration`, if given.

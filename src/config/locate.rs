@@ -1,0 +1,173 @@
+//! Finding keys in a config file: the key path at a byte offset (for serde's errors)
+//! and the span of a key (for the validator's), looked up in the tree parsed once.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// A config file parsed once: its text, and its tree of keys and values with their
+/// spans, which every lookup reads.
+pub(super) struct Document<'a> {
+    /// The file's text.
+    pub text: &'a str,
+    /// The parsed document.
+    pub tree: Spanned<DeTable<'a>>,
+}
+
+impl<'a> Document<'a> {
+    /// Parses `text`; a syntax error is returned as TOML reports it.
+    pub(super) fn parse(text: &'a str) -> Result<Self, toml::de::Error> {
+        Ok(Document {
+            text,
+            tree: DeTable::parse(text)?,
+        })
+    }
+
+    /// The dotted path (`endpoint[1].expect.status`) of the deepest key whose key or value
+    /// contains byte offset `at`.
+    pub(super) fn key_at(&self, at: usize) -> Option<String> {
+        let mut path = String::new();
+        let mut table = self.tree.get_ref();
+        'descend: loop {
+            for (key, value) in table.iter() {
+                let in_key = key.span().contains(&at);
+                let in_value = value.span().contains(&at) || value.span().start == at;
+                if !in_key && !in_value {
+                    // Tables from `[header]` sections: the value span may not cover the body,
+                    // so look inside them anyway.
+                    if !matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
+                        continue;
+                    }
+                }
+                let mut candidate = path.clone();
+                if !candidate.is_empty() {
+                    candidate.push('.');
+                }
+                candidate.push_str(key.get_ref());
+                if in_key {
+                    return Some(candidate);
+                }
+                match value.get_ref() {
+                    DeValue::Table(inner) if contains(inner, at) || in_value => {
+                        path = candidate;
+                        table = inner;
+                        continue 'descend;
+                    }
+                    DeValue::Array(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            let inside = item.span().contains(&at)
+                                || matches!(item.get_ref(), DeValue::Table(t) if contains(t, at));
+                            if inside {
+                                let candidate = format!("{candidate}[{i}]");
+                                match item.get_ref() {
+                                    DeValue::Table(inner) if contains(inner, at) => {
+                                        path = candidate;
+                                        table = inner;
+                                        continue 'descend;
+                                    }
+                                    _ => return Some(candidate),
+                                }
+                            }
+                        }
+                        if in_value {
+                            return Some(candidate);
+                        }
+                    }
+                    _ if in_value => return Some(candidate),
+                    _ => {}
+                }
+            }
+            return (!path.is_empty()).then_some(path);
+        }
+    }
+
+    /// The span of the key at `path` (`["expect", "status"]`) in the `index`-th
+    /// `[[endpoint]]` table: the key itself, not its value.
+    pub(super) fn endpoint_key_span(&self, index: usize, path: &[&str]) -> Option<Range<usize>> {
+        let (_, endpoints) = self
+            .tree
+            .get_ref()
+            .iter()
+            .find(|(k, _)| k.get_ref() == "endpoint")?;
+        let DeValue::Array(items) = endpoints.get_ref() else {
+            return None;
+        };
+        let DeValue::Table(table) = items.get(index)?.get_ref() else {
+            return None;
+        };
+        let mut table = table;
+        let (last, parents) = path.split_last()?;
+        for name in parents {
+            let (_, value) = table.iter().find(|(k, _)| k.get_ref() == name)?;
+            let DeValue::Table(inner) = value.get_ref() else {
+                return None;
+            };
+            table = inner;
+        }
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref() == last)
+            .map(|(k, _)| k.span())
+    }
+}
+
+/// For syntax errors, when the document cannot be parsed: the key path guessed from
+/// the last `[table]` header before byte offset `at` and the `key =` on its line.
+pub(super) fn key_by_lines(text: &str, at: usize) -> Option<String> {
+    let before = &text[..at.min(text.len())];
+    let mut table = String::new();
+    let mut arrays: HashMap<String, usize> = HashMap::new();
+    for line in before.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("[[").and_then(|l| l.split("]]").next()) {
+            let name = name.trim().to_string();
+            let index = arrays
+                .entry(name.clone())
+                .and_modify(|i| *i += 1)
+                .or_insert(0);
+            table = format!("{name}[{index}]");
+        } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            let name = name.trim();
+            // `[endpoint.expect]` belongs to the latest `[[endpoint]]`.
+            table = match name.split_once('.') {
+                Some((parent, rest)) if arrays.contains_key(parent) => {
+                    format!("{parent}[{}].{rest}", arrays[parent])
+                }
+                _ => name.to_string(),
+            };
+        }
+    }
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line = &text[line_start..line_end];
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    match (table.is_empty(), key) {
+        (true, Some(key)) => Some(key.to_string()),
+        (false, Some(key)) => Some(format!("{table}.{key}")),
+        (false, None) => Some(table),
+        (true, None) => None,
+    }
+}
+
+/// Whether any key or value of `table` (recursively) covers byte offset `at`.
+fn contains(table: &DeTable<'_>, at: usize) -> bool {
+    table.iter().any(|(key, value)| {
+        key.span().contains(&at)
+            || value.span().contains(&at)
+            || match value.get_ref() {
+                DeValue::Table(inner) => contains(inner, at),
+                DeValue::Array(items) => items.iter().any(|item| {
+                    item.span().contains(&at)
+                        || matches!(item.get_ref(), DeValue::Table(t) if contains(t, at))
+                }),
+                _ => false,
+            }
+    })
+}

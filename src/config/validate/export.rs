@@ -1,0 +1,90 @@
+//! `[export]` and `[metrics]`: where snapshots and the interval log go, in which
+//! formats, and the Prometheus buckets.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::Validator;
+use crate::config::ExportFormat;
+use crate::config::defaults;
+use crate::config::raw::{RawExport, RawMetrics};
+
+/// The validated `[export]` and `[metrics]` settings.
+pub(super) struct ExportSettings {
+    pub dir: PathBuf,
+    pub formats: Vec<ExportFormat>,
+    pub hlog: Option<PathBuf>,
+    pub hlog_interval: Duration,
+    pub metrics_buckets: Vec<f64>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
+    pub(super) fn export(&mut self, export: &RawExport, metrics: &RawMetrics) -> ExportSettings {
+        let dir = match &export.dir {
+            Some(dir) => self.relative_path(dir),
+            None => PathBuf::from(defaults::EXPORT_DIR),
+        };
+        let hlog = export.hlog.as_ref().map(|p| self.relative_path(p));
+        let hlog_interval = self
+            .duration("export.hlog_interval", export.hlog_interval.as_ref())
+            .unwrap_or(defaults::HLOG_INTERVAL);
+        let metrics_buckets = match &metrics.buckets {
+            Some(list) => self.buckets(list),
+            None => defaults::METRICS_BUCKETS.to_vec(),
+        };
+        let formats = match &export.formats {
+            Some(list) => self.formats(list),
+            None => defaults::EXPORT_FORMATS.to_vec(),
+        };
+        ExportSettings {
+            dir,
+            formats,
+            hlog,
+            hlog_interval,
+            metrics_buckets,
+        }
+    }
+
+    fn buckets(&mut self, list: &Spanned<Vec<Spanned<f64>>>) -> Vec<f64> {
+        let values: Vec<f64> = list.get_ref().iter().map(|v| *v.get_ref()).collect();
+        let ascending = values.windows(2).all(|w| w[0] < w[1]);
+        let positive = values.iter().all(|v| v.is_finite() && *v > 0.0);
+        if values.is_empty() || !ascending || !positive {
+            self.error(
+                "metrics.buckets".into(),
+                list.span(),
+                "buckets must be positive numbers of seconds in increasing order, e.g. [0.01, 0.1, 1]".into(),
+            );
+        }
+        values
+    }
+
+    /// `formats`: a non-empty list of format names, each kept once, in order.
+    fn formats(&mut self, list: &Spanned<Vec<Spanned<String>>>) -> Vec<ExportFormat> {
+        if list.get_ref().is_empty() {
+            self.error(
+                "export.formats".into(),
+                list.span(),
+                "formats is empty: give at least one of \"json\", \"csv\", \"md\"".into(),
+            );
+        }
+        let mut formats = Vec::new();
+        for (i, name) in list.get_ref().iter().enumerate() {
+            match ExportFormat::from_name(name.get_ref()) {
+                Some(format) if !formats.contains(&format) => formats.push(format),
+                Some(_) => {}
+                None => self.error(
+                    format!("export.formats[{i}]"),
+                    name.span(),
+                    format!(
+                        "unknown format {:?}: expected \"json\", \"csv\" or \"md\"",
+                        name.get_ref()
+                    ),
+                ),
+            }
+        }
+        formats
+    }
+}

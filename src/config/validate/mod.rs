@@ -1,0 +1,317 @@
+//! Turning the text of a config file into a validated [`Config`], job by job: the
+//! file-wide sections here and in `export`, one endpoint in `endpoint` (its URL and
+//! the keys its scheme allows in `scheme`, credentials in `auth`, certificates in
+//! `tls`, success conditions in `expect`).
+//!
+//! The file is parsed once into a [`Document`]; the raw structs are deserialized from
+//! that tree, and every span an error needs is looked up in it.
+
+mod auth;
+mod endpoint;
+mod expect;
+mod export;
+mod scheme;
+mod tls;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(super) use scheme::parse_url;
+
+use super::error::{ConfigError, ConfigErrors, Location};
+use super::locate::{Document, key_by_lines};
+use super::raw::{RawConfig, RawDefaults, RawEndpoint};
+use super::{Config, Endpoint, StateRule, defaults, interpolate, parse_duration};
+
+/// Parses and validates the text of a config file. `path` is only used in messages
+/// and to resolve relative paths (`ca_file`); `lookup` reads environment variables.
+///
+/// A TOML syntax or type error stops at once; the validation problems after it are
+/// returned together, in file order.
+pub fn parse_str(
+    path: &Path,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let doc = Document::parse(text).map_err(|e| toml_error(path, text, None, &e))?;
+    // The tree is kept for the span lookups; deserializing consumes a copy of it.
+    let raw = RawConfig::deserialize(toml::Deserializer::from(doc.tree.clone()))
+        .map_err(|e| toml_error(path, text, Some(&doc), &e))?;
+    let mut v = Validator {
+        path,
+        doc: &doc,
+        lookup: &lookup,
+        errors: Vec::new(),
+    };
+    let config = v.config(raw);
+    if v.errors.is_empty() {
+        Ok(config)
+    } else {
+        // In file order, as a reader goes through the file fixing them.
+        v.errors
+            .sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
+        Err(ConfigErrors(v.errors))
+    }
+}
+
+/// Turns a TOML syntax or type error into a located error with its key path. `doc`
+/// is the parsed file, absent when the syntax error is what stopped the parsing.
+fn toml_error(
+    path: &Path,
+    text: &str,
+    doc: Option<&Document<'_>>,
+    error: &toml::de::Error,
+) -> ConfigError {
+    let mut message = error.message().trim().to_string();
+    if let Some(suggestion) = did_you_mean(&message) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
+    }
+    let span = error.span();
+    let key = span.as_ref().and_then(|span| {
+        doc.and_then(|doc| doc.key_at(span.start))
+            .or_else(|| key_by_lines(text, span.start))
+    });
+    ConfigError {
+        message,
+        key,
+        location: span.map(|span| Location::from_span(path, text, span)),
+        file: Some(path.to_path_buf()),
+    }
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" message, the closest
+/// expected name, if it is close enough to be a likely typo.
+fn did_you_mean(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2);
+    expected
+        .map(|candidate| (strsim::jaro_winkler(unknown, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate.to_string())
+}
+
+/// Values from `[defaults]` that endpoints inherit.
+struct EndpointDefaults {
+    interval: Duration,
+    timeout: Duration,
+    max_in_flight: Option<u32>,
+    max_body_bytes: u64,
+    state_rule: StateRule,
+}
+
+/// Collects validation errors while building the config.
+struct Validator<'a, F> {
+    path: &'a Path,
+    doc: &'a Document<'a>,
+    lookup: &'a F,
+    errors: Vec<ConfigError>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
+    fn error(&mut self, key: String, span: Range<usize>, message: String) {
+        self.errors.push(ConfigError {
+            message,
+            key: Some(key),
+            location: Some(Location::from_span(self.path, self.doc.text, span)),
+            file: Some(self.path.to_path_buf()),
+        });
+    }
+
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let (endpoint_defaults, window) = self.defaults_section(&raw.defaults);
+        let export = self.export(&raw.export, &raw.metrics);
+        let endpoints = self.endpoints(raw.endpoint, &endpoint_defaults);
+        Config {
+            source: Some(self.path.to_path_buf()),
+            window,
+            export_dir: export.dir,
+            export_formats: export.formats,
+            hlog: export.hlog,
+            hlog_interval: export.hlog_interval,
+            metrics_buckets: export.metrics_buckets,
+            endpoints,
+        }
+    }
+
+    /// `[defaults]`: what endpoints inherit, and the statistics window.
+    fn defaults_section(&mut self, d: &RawDefaults) -> (EndpointDefaults, Duration) {
+        let interval = self
+            .duration("defaults.interval", d.interval.as_ref())
+            .unwrap_or(defaults::INTERVAL);
+        let timeout = self
+            .duration("defaults.timeout", d.timeout.as_ref())
+            .unwrap_or(defaults::TIMEOUT);
+        let window = self
+            .duration("defaults.window", d.window.as_ref())
+            .unwrap_or(defaults::WINDOW);
+        let max_in_flight = self.positive("defaults.max_in_flight", d.max_in_flight.as_ref());
+        let max_body_bytes = self
+            .positive("defaults.max_body_bytes", d.max_body_bytes.as_ref())
+            .unwrap_or(defaults::MAX_BODY_BYTES);
+        if let Some(w) = &d.window
+            && window < defaults::MIN_WINDOW
+        {
+            self.error(
+                "defaults.window".into(),
+                w.span(),
+                "window must be at least 1s".into(),
+            );
+        }
+        let state_rule = self.state_rule(
+            "defaults",
+            (d.down_after.as_ref(), d.up_after.as_ref()),
+            defaults::STATE_RULE,
+        );
+        let inherited = EndpointDefaults {
+            interval,
+            timeout,
+            max_in_flight,
+            max_body_bytes,
+            state_rule,
+        };
+        (inherited, window)
+    }
+
+    /// Every `[[endpoint]]`, in file order; those with errors are left out.
+    fn endpoints(
+        &mut self,
+        raw: Vec<Spanned<RawEndpoint>>,
+        inherited: &EndpointDefaults,
+    ) -> Vec<Endpoint> {
+        let mut endpoints: Vec<Endpoint> = Vec::new();
+        // Names seen so far with their spans, valid endpoints or not, so that a
+        // duplicate is reported even when the other endpoint has errors of its own.
+        let mut seen: Vec<(String, Range<usize>)> = Vec::new();
+        for (i, raw_endpoint) in raw.into_iter().enumerate() {
+            let table_span = raw_endpoint.span();
+            let raw_endpoint = raw_endpoint.into_inner();
+            let named = raw_endpoint.name.as_ref().or(raw_endpoint.url.as_ref());
+            let mut duplicate = false;
+            if let Some(name) = named {
+                if let Some((_, first)) = seen.iter().find(|(n, _)| n == name.get_ref()) {
+                    let first_line =
+                        Location::from_span(self.path, self.doc.text, first.clone()).line;
+                    self.error(
+                        format!("endpoint[{i}].name"),
+                        name.span(),
+                        format!(
+                            "duplicate endpoint name {:?} (first used on line {first_line}); names must be unique",
+                            name.get_ref()
+                        ),
+                    );
+                    duplicate = true;
+                } else {
+                    seen.push((name.get_ref().clone(), name.span()));
+                }
+            }
+            let endpoint = self.endpoint(i, raw_endpoint, table_span, inherited);
+            if let (Some(endpoint), false) = (endpoint, duplicate) {
+                endpoints.push(endpoint);
+            }
+        }
+        endpoints
+    }
+
+    /// `down_after` and `up_after` under `prefix`, each falling back to `inherited`.
+    fn state_rule(
+        &mut self,
+        prefix: &str,
+        (down_after, up_after): (Option<&Spanned<u32>>, Option<&Spanned<u32>>),
+        inherited: StateRule,
+    ) -> StateRule {
+        StateRule {
+            down_after: self
+                .positive(&format!("{prefix}.down_after"), down_after)
+                .unwrap_or(inherited.down_after),
+            up_after: self
+                .positive(&format!("{prefix}.up_after"), up_after)
+                .unwrap_or(inherited.up_after),
+        }
+    }
+
+    fn duration(&mut self, key: &str, value: Option<&Spanned<String>>) -> Option<Duration> {
+        let value = value?;
+        match parse_duration(value.get_ref()) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.error(key.to_string(), value.span(), message);
+                None
+            }
+        }
+    }
+
+    /// A value named in the file (`http = "2"`), parsed by its type's `FromStr`, whose
+    /// error says what is expected.
+    fn parsed<T: FromStr<Err = String>>(
+        &mut self,
+        key: &str,
+        value: Option<&Spanned<String>>,
+    ) -> Option<T> {
+        let value = value?;
+        match value.get_ref().parse() {
+            Ok(parsed) => Some(parsed),
+            Err(message) => {
+                self.error(key.to_string(), value.span(), message);
+                None
+            }
+        }
+    }
+
+    fn positive<T: Copy + Into<u64>>(
+        &mut self,
+        key: &str,
+        value: Option<&Spanned<T>>,
+    ) -> Option<T> {
+        let value = value?;
+        if (*value.get_ref()).into() == 0 {
+            self.error(
+                key.to_string(),
+                value.span(),
+                "must be at least 1".to_string(),
+            );
+            return None;
+        }
+        Some(*value.get_ref())
+    }
+
+    fn interpolated(&mut self, key: &str, value: &Spanned<String>) -> Option<String> {
+        match interpolate(value.get_ref(), self.lookup) {
+            Ok(s) => Some(s),
+            Err((offset, message)) => {
+                // Point at the reference inside the string when the literal is plain
+                // (opening quote, then the text as written). After an escape sequence
+                // the offset no longer matches the text, and may even fall inside a
+                // character: then the whole value is pointed at.
+                let span = value.span();
+                let start = (span.start + 1 + offset).min(span.end);
+                let span = match self.doc.text.get(start..span.end) {
+                    Some(rest) if rest.starts_with('$') => {
+                        start..start + rest.find('}').map_or(1, |end| end + 1)
+                    }
+                    _ => span,
+                };
+                self.error(key.to_string(), span, message);
+                None
+            }
+        }
+    }
+
+    /// A path from the file, relative to the file's directory.
+    fn relative_path(&self, value: &Spanned<String>) -> PathBuf {
+        let path = PathBuf::from(value.get_ref());
+        if path.is_absolute() {
+            return path;
+        }
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(path),
+            _ => path,
+        }
+    }
+}
