@@ -6,11 +6,11 @@ use std::time::SystemTime;
 use ratatui::text::{Line, Span as TextSpan};
 use unicode_width::UnicodeWidthStr;
 
-use super::format::{fit, utc_clock, utc_date};
-use super::model::{Certificate, DetailData};
-use super::theme::Theme;
 use crate::config::{Endpoint, ProbeKind};
 use crate::stats::{State, Transition};
+use crate::ui::format::{fit, utc_clock, utc_date};
+use crate::ui::model::{Certificate, DetailData};
+use crate::ui::theme::Theme;
 
 /// Width of the time column of the state changes.
 const TIME_WIDTH: usize = 10;
