@@ -381,6 +381,7 @@ impl<'a> EventLoop<'a> {
 
 /// Probes per second between two overviews, when both are real and in order.
 fn probe_rate(before: &OverviewData, after: &OverviewData) -> Option<f64> {
+    // The wall clock stepped back between the two: no rate this time.
     let seconds = after
         .taken_at
         .duration_since(before.taken_at)

@@ -89,6 +89,7 @@ fn state_span(state: State, theme: &Theme) -> TextSpan<'static> {
 /// When a state change happened: its UTC time of day when on the day the data was
 /// taken, its date when older (50 changes can span weeks).
 fn when(at: SystemTime, taken_at: SystemTime) -> String {
+    // No day before 1970: such a change shows its (dashed) date.
     let day = |t: SystemTime| {
         t.duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs() / 86_400)

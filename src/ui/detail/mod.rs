@@ -1,12 +1,12 @@
-//! The detail view of one endpoint: latency over time ([`chart`]), the percentile
-//! curve ([`percentiles`]), counts and the latest errors ([`counts`]), and the
-//! endpoint's settings and expectations ([`settings`]); with room, also where the
-//! time goes per phase ([`phases`]), the certificate and the state changes
-//! ([`health`]).
+//! The detail view of one endpoint: latency over time (`chart`), the percentile
+//! curve (`percentiles`), counts and the latest errors (`counts`), and the
+//! endpoint's settings and expectations (`settings`); with room, also where the
+//! time goes per phase (`phases`), the certificate and the state changes
+//! (`health`).
 //!
 //! Panels are dropped, lowest priority first, when the terminal is too small for
 //! them, so the view stays readable from 40×8 up; the extras go before the core
-//! panels shrink ([`layout`], [`panels`]). On wide terminals the panels sit in two
+//! panels shrink (`layout`, `panels`). On wide terminals the panels sit in two
 //! columns. The view only draws `DetailData`: no clock, no I/O, nothing expensive.
 
 mod chart;
