@@ -343,6 +343,7 @@ fn draw(
         detail: None,
         endpoints,
         rate: Some(10.0),
+        paused: false,
         theme: Theme { color: true },
     };
     let mut layout = None;

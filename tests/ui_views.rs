@@ -21,7 +21,7 @@ use probetop::ui::model::{
     self, Certificate, DetailData, EndpointRow, OverviewData, Span, SparkPoint,
 };
 use probetop::ui::sanitize::clean;
-use probetop::ui::state::{Screen, SortKey, Status, UiState};
+use probetop::ui::state::{Mode, Screen, SortKey, Status, UiState};
 use probetop::ui::theme::Theme;
 use probetop::ui::view::{self, FrameLayout, ViewInput};
 use ratatui::Terminal;
@@ -348,6 +348,7 @@ fn input<'a>(
         detail,
         endpoints,
         rate: Some(20.5),
+        paused: false,
         theme,
     }
 }
@@ -457,7 +458,7 @@ fn detail_at_100x30() {
     let endpoints = endpoints();
     let detail = detail_data();
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     let (buffer, layout) = render(
         100,
         30,
@@ -518,7 +519,7 @@ fn detail_colours_failures_red_and_never_draws_them_at_zero() {
     let endpoints = endpoints();
     let detail = detail_data();
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     let (buffer, _) = render(
         100,
         30,
@@ -548,7 +549,7 @@ fn detail_degrades_from_large_to_tiny() {
     let endpoints = endpoints();
     let detail = detail_data();
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     for (width, height) in [(200, 50), (80, 24), (60, 20), (40, 12), (40, 8)] {
         let (buffer, _) = render(
             width,
@@ -578,13 +579,19 @@ fn detail_before_data_warnings_and_status() {
     let mut endpoints = endpoints();
     endpoints[0].insecure = true;
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
-    state.paused = true;
+    state.mode = Mode::Detail(0);
     state.status = Some(Status {
         text: "probing paused".into(),
         is_error: false,
     });
-    let (buffer, _) = render(100, 16, &input(&state, &data, None, &endpoints, COLOR));
+    let (buffer, _) = render(
+        100,
+        16,
+        &ViewInput {
+            paused: true,
+            ..input(&state, &data, None, &endpoints, COLOR)
+        },
+    );
     let screen = text(&buffer);
     insta::assert_snapshot!("detail_loading_insecure_paused", screen);
     let title = screen.lines().next().unwrap();
@@ -605,7 +612,7 @@ fn detail_before_data_warnings_and_status() {
     assert_eq!(buffer[(insecure_x, 0)].fg, Color::Yellow);
 
     // Asking to reset from the detail view asks here too.
-    state.confirm_reset = true;
+    state.mode = Mode::ConfirmReset(Screen::Detail(0));
     let (buffer, _) = render(60, 10, &input(&state, &data, None, &endpoints, COLOR));
     let screen = text(&buffer);
     assert!(screen.contains("Reset all statistics?"), "{screen}");
@@ -624,7 +631,7 @@ fn help_overlay() {
     let data = overview_data();
     let endpoints = endpoints();
     let mut state = state_for(&data);
-    state.help = true;
+    state.mode = Mode::Help(Screen::Overview);
     let (buffer, _) = render(100, 30, &input(&state, &data, None, &endpoints, NO_COLOR));
     let screen = text(&buffer);
     insta::assert_snapshot!("help_100x30", screen);
@@ -656,7 +663,7 @@ fn filter_shows_matching_rows_only() {
         "{screen}"
     );
 
-    state.filter_editing = true;
+    state.mode = Mode::Filter;
     let (buffer, _) = render(100, 12, &input(&state, &data, None, &endpoints, NO_COLOR));
     let screen = text(&buffer);
     insta::assert_snapshot!("filter_editing", screen);
@@ -711,8 +718,7 @@ fn tiny_terminal_says_so() {
     assert!(screen.contains("too small"), "{screen}");
     assert_eq!(layout, None);
     // The detail view and the help overlay give way too.
-    state.screen = Screen::Detail(0);
-    state.help = true;
+    state.mode = Mode::Help(Screen::Detail(0));
     let detail = detail_data();
     let (buffer, _) = render(
         39,
@@ -734,7 +740,7 @@ fn no_colour_means_no_colour_anywhere() {
     // The symbols carry the states instead.
     let screen = text(&buffer);
     assert!(screen.contains("✖ payments-api"), "{screen}");
-    state.screen = Screen::Detail(2);
+    state.mode = Mode::Detail(2);
     let (buffer, _) = render(
         100,
         30,
@@ -836,7 +842,7 @@ fn hostile_text_through_the_real_model_is_cleaned() {
     assert!(screen.contains("✖ evil[31mname"), "{screen}");
     assert_no_control_or_bidi(&buffer);
 
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     let (buffer, _) = render(
         100,
         24,
@@ -921,13 +927,13 @@ fn every_size_draws_without_panicking() {
     for width in (1..=130).step_by(4) {
         for height in (1..=45).step_by(3) {
             for shown in [None, Some(&full)] {
-                state.screen = Screen::Overview;
+                state.mode = Mode::Overview;
                 render(
                     width,
                     height,
                     &input(&state, &data, shown, &endpoints, COLOR),
                 );
-                state.screen = Screen::Detail(0);
+                state.mode = Mode::Detail(0);
                 render(
                     width,
                     height,
@@ -942,6 +948,7 @@ fn every_size_draws_without_panicking() {
                             frame,
                             area,
                             &state,
+                            false,
                             shown,
                             &endpoints[0],
                             &COLOR,
@@ -1015,7 +1022,7 @@ fn detail_shows_where_the_time_goes() {
     )];
     let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
     let (buffer, _) = render(
         100,
@@ -1099,7 +1106,7 @@ fn detail_warns_of_a_certificate_expiring_soon() {
     let endpoints = vec![endpoint];
     let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
     assert_eq!(detail.state, State::Degraded);
     let (buffer, _) = render(
@@ -1190,7 +1197,7 @@ fn detail_says_when_a_degraded_endpoint_is_slow_or_has_no_tls_yet() {
     let endpoints = vec![endpoint];
     let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
     let (buffer, _) = render(
         100,
@@ -1207,11 +1214,13 @@ fn detail_says_when_a_degraded_endpoint_is_slow_or_has_no_tls_yet() {
     // No phase was timed: one line says so instead of a table of dashes.
     assert!(screen.contains("no timings yet"), "{screen}");
     // Too narrow for the reason and the warnings: the reason gives way.
-    state.paused = true;
     let (buffer, _) = render(
         40,
         12,
-        &input(&state, &data, Some(&detail), &endpoints, COLOR),
+        &ViewInput {
+            paused: true,
+            ..input(&state, &data, Some(&detail), &endpoints, COLOR)
+        },
     );
     let title = text(&buffer).lines().next().unwrap().to_string();
     assert_eq!(title, "◐ api  degraded  window 5m  PAUSED");
@@ -1255,7 +1264,7 @@ fn detail_lists_state_changes_newest_first() {
     )];
     let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
     let (buffer, _) = render(
         100,
@@ -1304,7 +1313,7 @@ fn detail_shows_every_expectation_cleaned() {
     e.expect.min_cert_days = Some(14);
     let detail = detail_data();
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     // Wide enough for the longest condition in the settings column.
     let (buffer, _) = render(
         140,
@@ -1366,7 +1375,7 @@ fn tcp_endpoints_show_connection_phases_only() {
     // A successful TCP probe has no status: the overview says the port is open.
     assert_eq!(data.rows[0].last_result, "open");
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
     let (buffer, _) = render(
         100,
@@ -1414,7 +1423,7 @@ fn detail_extras_draw_at_every_size() {
         ..detail_data()
     };
     let mut state = state_for(&data);
-    state.screen = Screen::Detail(0);
+    state.mode = Mode::Detail(0);
     let mut wide_title = None;
     for (endpoints, detail) in [(&tcp, detail_data()), (&slow, degraded)] {
         for width in (1..=130).step_by(3) {
@@ -1427,6 +1436,7 @@ fn detail_extras_draw_at_every_size() {
                             frame,
                             area,
                             &state,
+                            false,
                             Some(&detail),
                             &endpoints[0],
                             &COLOR,

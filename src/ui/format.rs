@@ -114,6 +114,7 @@ pub fn utc_clock(at: SystemTime) -> String {
             let s = since.as_secs() % 86_400;
             format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
         }
+        // Before 1970: no time of day to tell.
         Err(_) => "--:--:--".to_string(),
     }
 }

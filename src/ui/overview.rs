@@ -7,10 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::format::{count, elapsed, fit, opt_ms, right};
+use super::keymap::{self, Action};
 use super::model::{EndpointRow, OverviewData};
 use super::sparkline;
-use super::state::UiState;
+use super::state::{Mode, UiState};
 use super::theme::Theme;
+use super::widgets::{clip, footer_spans, message, reset_question};
 use crate::stats::State;
 
 /// A column of the table.
@@ -89,18 +91,20 @@ fn heading(column: Column, name_width: usize, spark_width: usize) -> String {
 }
 
 /// Draws the overview into `area`; returns (rows that fit, screen row of the first).
+/// `rate` is probes per second once known; `paused` whether probing is paused.
 pub fn draw(
     frame: &mut Frame<'_>,
     area: Rect,
     state: &UiState,
     data: &OverviewData,
     rate: Option<f64>,
+    paused: bool,
     theme: &Theme,
 ) -> (usize, u16) {
     let width = area.width as usize;
     let (columns, name_width, spark_width) = layout(width);
     let mut lines: Vec<Line<'static>> = Vec::with_capacity(area.height as usize);
-    lines.push(header(state, data, rate, theme, width));
+    lines.push(header(state, data, rate, paused, theme, width));
     let mut heading_text = String::from("  ");
     for column in &columns {
         heading_text.push_str(&heading(*column, name_width, spark_width));
@@ -134,7 +138,7 @@ pub fn draw(
         lines.push(Line::raw(""));
     }
     lines.push(status_line(state, theme, width, data.rows.len()));
-    lines.push(footer(theme, width));
+    lines.push(clip(footer_spans(keymap::overview_footer(), theme), width));
     lines.truncate(area.height as usize);
     frame.render_widget(Paragraph::new(lines), area);
     (page, table_top)
@@ -144,6 +148,7 @@ fn header(
     state: &UiState,
     data: &OverviewData,
     rate: Option<f64>,
+    paused: bool,
     theme: &Theme,
     width: usize,
 ) -> Line<'static> {
@@ -158,7 +163,7 @@ fn header(
     }
     // Most important first: a narrow terminal cuts the end of the line.
     let mut spans = vec![Span::styled("probetop", theme.title())];
-    if state.paused {
+    if paused {
         spans.push(Span::styled(" PAUSED", theme.warning()));
     }
     spans.push(Span::raw(format!(" {} ", elapsed(data.elapsed))));
@@ -247,82 +252,37 @@ fn row_line(
 
 fn status_line(state: &UiState, theme: &Theme, width: usize, total: usize) -> Line<'static> {
     let shown = format!("{}/{total} shown", state.visible.len());
-    if state.confirm_reset {
-        return Line::styled(
-            fit(
-                "Reset all statistics? y or Enter = yes, any other key = no",
+    match state.mode {
+        Mode::ConfirmReset(_) => return reset_question(theme, width),
+        Mode::Filter => {
+            return clip(
+                vec![
+                    // The key that started it, as a prompt.
+                    Span::styled(
+                        keymap::first_key(Mode::Overview, Action::Filter),
+                        theme.key(),
+                    ),
+                    Span::raw(format!("{}▏  ", state.filter)),
+                    Span::styled(format!("{}  {shown}", keymap::filter_hint()), theme.dim()),
+                ],
                 width,
-            ),
-            theme.warning(),
-        );
-    }
-    if state.filter_editing {
-        return clip(
-            vec![
-                Span::styled("/", theme.key()),
-                Span::raw(format!("{}▏  ", state.filter)),
-                Span::styled(format!("Enter keeps, Esc clears  {shown}"), theme.dim()),
-            ],
-            width,
-        );
+            );
+        }
+        _ => {}
     }
     let mut spans = Vec::new();
     if !state.filter.is_empty() {
         spans.push(Span::styled(
-            format!("filter {:?} ({shown}, Esc clears)  ", state.filter),
+            format!(
+                "filter {:?} ({shown}, {} clears)  ",
+                state.filter,
+                keymap::hint(Mode::Overview, Action::Back)
+            ),
             theme.warning(),
         ));
     }
     if let Some(status) = &state.status {
-        let style = if status.is_error {
-            theme.failure()
-        } else {
-            Style::new()
-        };
-        spans.push(Span::styled(status.text.clone(), style));
+        spans.push(message(status, theme));
     }
     clip(spans, width)
-}
-
-/// The keys line at the bottom of overview and detail.
-pub fn footer(theme: &Theme, width: usize) -> Line<'static> {
-    let keys = [
-        ("↑↓", "move"),
-        ("⏎", "detail"),
-        ("/", "filter"),
-        ("s", "sort"),
-        ("w", "window"),
-        ("p", "pause"),
-        ("r", "reset"),
-        ("e", "export"),
-        ("?", "help"),
-        ("q", "quit"),
-    ];
-    let mut spans = Vec::new();
-    for (key, what) in keys {
-        spans.push(Span::styled(key, theme.key()));
-        spans.push(Span::raw(format!(" {what}  ")));
-    }
-    clip(spans, width)
-}
-
-/// A line of spans cut to `width` columns.
-pub fn clip(spans: Vec<Span<'static>>, width: usize) -> Line<'static> {
-    use unicode_width::UnicodeWidthStr;
-    let mut out = Vec::with_capacity(spans.len());
-    let mut used = 0;
-    for span in spans {
-        let w = span.content.width();
-        if used + w <= width {
-            used += w;
-            out.push(span);
-        } else {
-            let room = width - used;
-            if room > 0 {
-                out.push(Span::styled(fit(&span.content, room), span.style));
-            }
-            break;
-        }
-    }
-    Line::from(out)
 }

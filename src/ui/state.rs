@@ -1,8 +1,11 @@
 //! The dashboard's state and how keys and the mouse change it: plain data and pure
-//! transitions, tested without a terminal.
+//! transitions, tested without a terminal. Which key asks for what is the key
+//! table's business ([`super::keymap`]); what each action does is here.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 
+use super::keymap::{self, Action};
+pub use super::mode::{Mode, Screen};
 use super::model::{EndpointRow, OverviewData, Span};
 use crate::stats::State;
 
@@ -45,22 +48,13 @@ impl SortKey {
     }
 }
 
-/// What the screen shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// The table of endpoints.
-    Overview,
-    /// One endpoint in depth (by config index).
-    Detail(usize),
-}
-
 /// Something the dashboard asks the rest of the program to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     /// Quit.
     Quit,
-    /// Pause (true) or resume (false) probing.
-    Pause(bool),
+    /// Pause probing if it runs, resume it if paused (the engine knows which).
+    TogglePause,
     /// Forget all statistics.
     Reset,
     /// Write a snapshot to the export directory.
@@ -81,22 +75,14 @@ pub struct Status {
 /// The dashboard's state.
 #[derive(Debug, Clone)]
 pub struct UiState {
-    /// Overview or detail.
-    pub screen: Screen,
-    /// The help overlay is open.
-    pub help: bool,
-    /// Waiting for the reset confirmation.
-    pub confirm_reset: bool,
+    /// Which screen shows and where keys go.
+    pub mode: Mode,
     /// The name filter.
     pub filter: String,
-    /// Keys go to the filter.
-    pub filter_editing: bool,
     /// Row order.
     pub sort: SortKey,
     /// Span of the statistics shown.
     pub span: Span,
-    /// Probing is paused.
-    pub paused: bool,
     /// The selected endpoint (config index), which stays selected when rows move.
     pub selected: Option<usize>,
     /// First visible row (position in `visible`).
@@ -115,14 +101,10 @@ impl UiState {
     /// The initial state, showing `span`.
     pub fn new(span: Span) -> Self {
         UiState {
-            screen: Screen::Overview,
-            help: false,
-            confirm_reset: false,
+            mode: Mode::Overview,
             filter: String::new(),
-            filter_editing: false,
             sort: SortKey::Config,
             span,
-            paused: false,
             selected: None,
             offset: 0,
             page: 10,
@@ -180,10 +162,11 @@ impl UiState {
         let current = self.selected_position().unwrap_or(0);
         let target = current.saturating_add_signed(delta);
         self.select_position(target);
-        if let Screen::Detail(_) = self.screen
+        // The detail view, under an overlay too, follows the selection.
+        if let Screen::Detail(_) = self.mode.screen()
             && let Some(selected) = self.selected
         {
-            self.screen = Screen::Detail(selected);
+            self.mode = self.mode.with_screen(Screen::Detail(selected));
         }
     }
 
@@ -210,118 +193,115 @@ impl UiState {
         before.1 != self.offset
     }
 
+    /// The screen shown (under the overlay, if any).
+    pub fn screen(&self) -> Screen {
+        self.mode.screen()
+    }
+
     /// Applies a key; returns what the program must do, if anything.
     pub fn on_key(&mut self, key: KeyEvent, data: &OverviewData) -> Option<Effect> {
         if key.kind == KeyEventKind::Release {
             return None;
         }
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        // Alt+key arrives when Esc and a key are typed quickly; never take it as text.
-        let alt = key.modifiers.contains(KeyModifiers::ALT);
-        if ctrl && matches!(key.code, KeyCode::Char('c')) {
-            return Some(Effect::Quit);
-        }
-        if self.confirm_reset {
-            self.confirm_reset = false;
-            return if matches!(key.code, KeyCode::Char('y' | 'Y') | KeyCode::Enter) {
-                self.status = Some(Status {
-                    text: "statistics reset".into(),
-                    is_error: false,
-                });
-                Some(Effect::Reset)
-            } else {
-                self.status = Some(Status {
-                    text: "reset cancelled".into(),
-                    is_error: false,
-                });
-                None
-            };
-        }
-        if self.help {
-            match key.code {
-                KeyCode::Char('q') => return Some(Effect::Quit),
-                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Enter => self.help = false,
-                _ => {}
-            }
-            return None;
-        }
-        if self.filter_editing {
-            match key.code {
-                KeyCode::Esc => {
-                    self.filter.clear();
-                    self.filter_editing = false;
-                }
-                KeyCode::Enter => self.filter_editing = false,
-                KeyCode::Backspace => {
-                    self.filter.pop();
-                }
-                KeyCode::Char(c) if !ctrl && !alt => self.filter.push(c),
-                KeyCode::Up => self.move_by(-1),
-                KeyCode::Down => self.move_by(1),
-                _ => return None,
-            }
+        let action = keymap::lookup(self.mode, &key)?;
+        let typing = self.mode == Mode::Filter;
+        let screen_before = self.screen();
+        let effect = self.apply(action, key, data);
+        // The filter applies as it is typed, and the rows it leaves are the ones
+        // the arrows walk.
+        if typing && effect.is_none() {
             self.refresh_rows(data);
-            return None;
         }
-        let screen_before = self.screen;
-        match key.code {
-            KeyCode::Char('q') => return Some(Effect::Quit),
-            KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
-            KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
-            KeyCode::PageUp => self.move_by(-(self.page.max(1) as isize)),
-            KeyCode::PageDown => self.move_by(self.page.max(1) as isize),
-            KeyCode::Home | KeyCode::Char('g') => self.move_by(isize::MIN / 2),
-            KeyCode::End | KeyCode::Char('G') => self.move_by(isize::MAX / 2),
-            KeyCode::Enter => {
-                if let (Screen::Overview, Some(selected)) = (self.screen, self.selected) {
-                    self.screen = Screen::Detail(selected);
+        // Moving in the detail view shows another endpoint: its data must be fetched.
+        if effect.is_none()
+            && matches!(self.screen(), Screen::Detail(_))
+            && self.screen() != screen_before
+        {
+            return Some(Effect::Refresh);
+        }
+        effect
+    }
+
+    /// Does what `action` asks (`key` is the key that asked, for the text typed).
+    fn apply(&mut self, action: Action, key: KeyEvent, data: &OverviewData) -> Option<Effect> {
+        let page = self.page.max(1) as isize;
+        match action {
+            Action::Quit => return Some(Effect::Quit),
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-page),
+            Action::PageDown => self.move_by(page),
+            Action::First => self.move_by(isize::MIN / 2),
+            Action::Last => self.move_by(isize::MAX / 2),
+            Action::Open => {
+                if let (Screen::Overview, Some(selected)) = (self.screen(), self.selected) {
+                    self.mode = Mode::Detail(selected);
                     return Some(Effect::Refresh);
                 }
             }
-            KeyCode::Esc | KeyCode::Backspace => match self.screen {
-                Screen::Detail(_) => self.screen = Screen::Overview,
+            Action::Back => match self.screen() {
+                Screen::Detail(_) => self.mode = Mode::Overview,
                 Screen::Overview if !self.filter.is_empty() => {
                     self.filter.clear();
                     self.refresh_rows(data);
                 }
                 Screen::Overview => {}
             },
-            KeyCode::Char('/') => {
-                self.screen = Screen::Overview;
-                self.filter_editing = true;
-            }
-            KeyCode::Char('s') => {
+            Action::Filter => self.mode = Mode::Filter,
+            Action::Sort => {
                 self.sort = self.sort.next();
                 self.refresh_rows(data);
             }
-            KeyCode::Char('w') => {
+            Action::Window => {
                 self.span = self.span.next();
                 return Some(Effect::Refresh);
             }
-            KeyCode::Char('p') => {
-                self.paused = !self.paused;
-                return Some(Effect::Pause(self.paused));
+            Action::Pause => return Some(Effect::TogglePause),
+            Action::AskReset => self.mode = Mode::ConfirmReset(self.screen()),
+            Action::Export => return Some(Effect::Export),
+            Action::Help => self.mode = Mode::Help(self.screen()),
+            Action::CloseHelp => self.mode = self.screen().into(),
+            Action::KeepFilter => self.mode = Mode::Overview,
+            Action::ClearFilter => {
+                self.filter.clear();
+                self.mode = Mode::Overview;
             }
-            KeyCode::Char('r') => self.confirm_reset = true,
-            KeyCode::Char('e') => return Some(Effect::Export),
-            KeyCode::Char('?') => self.help = true,
-            _ => {}
-        }
-        // Moving in the detail view shows another endpoint: its data must be fetched.
-        if matches!(self.screen, Screen::Detail(_)) && self.screen != screen_before {
-            return Some(Effect::Refresh);
+            Action::DeleteChar => {
+                self.filter.pop();
+            }
+            Action::TypeChar => {
+                if let KeyCode::Char(c) = key.code {
+                    self.filter.push(c);
+                }
+            }
+            Action::Reset => {
+                self.mode = self.screen().into();
+                self.status = Some(Status {
+                    text: "statistics reset".into(),
+                    is_error: false,
+                });
+                return Some(Effect::Reset);
+            }
+            Action::CancelReset => {
+                self.mode = self.screen().into();
+                self.status = Some(Status {
+                    text: "reset cancelled".into(),
+                    is_error: false,
+                });
+            }
         }
         None
     }
 
-    /// Applies a mouse event: the wheel moves the selection, a click selects a row.
+    /// Applies a mouse event: the wheel moves the selection (under the overlays
+    /// too), a click selects a row of the overview.
     pub fn on_mouse(&mut self, mouse: MouseEvent) -> Option<Effect> {
-        let screen_before = self.screen;
+        let screen_before = self.screen();
         match mouse.kind {
             MouseEventKind::ScrollUp => self.move_by(-3),
             MouseEventKind::ScrollDown => self.move_by(3),
             MouseEventKind::Down(crossterm::event::MouseButton::Left)
-                if self.screen == Screen::Overview && !self.help =>
+                if self.screen() == Screen::Overview && !matches!(self.mode, Mode::Help(_)) =>
             {
                 let row = mouse.row.checked_sub(self.table_top)? as usize;
                 if row < self.page {
@@ -334,7 +314,7 @@ impl UiState {
             _ => {}
         }
         // The wheel in the detail view shows another endpoint: fetch its data.
-        (self.screen != screen_before).then_some(Effect::Refresh)
+        (self.screen() != screen_before).then_some(Effect::Refresh)
     }
 }
 
@@ -355,7 +335,7 @@ fn p99(row: &EndpointRow) -> f64 {
 mod tests {
     use super::*;
     use crate::stats::LatencySummary;
-    use crossterm::event::{KeyEvent, MouseButton};
+    use crossterm::event::{KeyEvent, KeyModifiers, MouseButton};
     use std::time::{Duration, SystemTime};
 
     fn row(name: &str, state: State, p99: Option<f64>, ok: u64, probes: u64) -> EndpointRow {
@@ -460,7 +440,7 @@ mod tests {
     fn filter_as_you_type_and_escape_clears() {
         let (mut s, d) = state();
         key(&mut s, &d, KeyCode::Char('/'));
-        assert!(s.filter_editing);
+        assert_eq!(s.mode, Mode::Filter);
         for c in "API".chars() {
             key(&mut s, &d, KeyCode::Char(c));
         }
@@ -471,7 +451,7 @@ mod tests {
         assert!(s.visible.is_empty());
         key(&mut s, &d, KeyCode::Backspace);
         key(&mut s, &d, KeyCode::Enter);
-        assert!(!s.filter_editing);
+        assert_eq!(s.mode, Mode::Overview);
         assert_eq!(s.filter, "API");
         key(&mut s, &d, KeyCode::Esc);
         assert_eq!(s.filter, "");
@@ -482,18 +462,18 @@ mod tests {
         assert_eq!(s.filter, "");
         key(&mut s, &d, KeyCode::Char('x'));
         key(&mut s, &d, KeyCode::Esc);
-        assert!(!s.filter_editing && s.filter.is_empty());
+        assert!(s.mode == Mode::Overview && s.filter.is_empty());
     }
 
     #[test]
     fn detail_opens_follows_the_selection_and_closes() {
         let (mut s, d) = state();
         assert_eq!(key(&mut s, &d, KeyCode::Enter), Some(Effect::Refresh));
-        assert_eq!(s.screen, Screen::Detail(0));
+        assert_eq!(s.mode, Mode::Detail(0));
         assert_eq!(key(&mut s, &d, KeyCode::Down), Some(Effect::Refresh));
-        assert_eq!(s.screen, Screen::Detail(1));
+        assert_eq!(s.mode, Mode::Detail(1));
         key(&mut s, &d, KeyCode::Esc);
-        assert_eq!(s.screen, Screen::Overview);
+        assert_eq!(s.mode, Mode::Overview);
     }
 
     #[test]
@@ -504,13 +484,15 @@ mod tests {
         key(&mut s, &d, KeyCode::Char('w'));
         key(&mut s, &d, KeyCode::Char('w'));
         assert_eq!(s.span, Span::OneMinute);
+        // Whether that pauses or resumes is the engine's to know (the event loop's
+        // tests check both).
         assert_eq!(
             key(&mut s, &d, KeyCode::Char('p')),
-            Some(Effect::Pause(true))
+            Some(Effect::TogglePause)
         );
         assert_eq!(
             key(&mut s, &d, KeyCode::Char('p')),
-            Some(Effect::Pause(false))
+            Some(Effect::TogglePause)
         );
         assert_eq!(key(&mut s, &d, KeyCode::Char('e')), Some(Effect::Export));
         assert_eq!(key(&mut s, &d, KeyCode::Char('q')), Some(Effect::Quit));
@@ -522,9 +504,9 @@ mod tests {
     fn reset_asks_first() {
         let (mut s, d) = state();
         assert_eq!(key(&mut s, &d, KeyCode::Char('r')), None);
-        assert!(s.confirm_reset);
+        assert!(matches!(s.mode, Mode::ConfirmReset(_)));
         assert_eq!(key(&mut s, &d, KeyCode::Char('n')), None);
-        assert!(!s.confirm_reset);
+        assert!(!matches!(s.mode, Mode::ConfirmReset(_)));
         key(&mut s, &d, KeyCode::Char('r'));
         assert_eq!(key(&mut s, &d, KeyCode::Char('y')), Some(Effect::Reset));
     }
@@ -533,14 +515,101 @@ mod tests {
     fn help_opens_and_closes_and_swallows_keys() {
         let (mut s, d) = state();
         key(&mut s, &d, KeyCode::Char('?'));
-        assert!(s.help);
+        assert!(matches!(s.mode, Mode::Help(_)));
         assert_eq!(
             key(&mut s, &d, KeyCode::Char('p')),
             None,
             "no pause under help"
         );
         key(&mut s, &d, KeyCode::Esc);
-        assert!(!s.help);
+        assert!(!matches!(s.mode, Mode::Help(_)));
+    }
+
+    #[test]
+    fn overlays_return_to_the_screen_they_opened_over() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Enter);
+        key(&mut s, &d, KeyCode::Char('?'));
+        assert_eq!(s.mode, Mode::Help(Screen::Detail(0)));
+        // Enter closes the help; it opens nothing.
+        assert_eq!(key(&mut s, &d, KeyCode::Enter), None);
+        assert_eq!(s.mode, Mode::Detail(0));
+        key(&mut s, &d, KeyCode::Char('r'));
+        assert_eq!(s.mode, Mode::ConfirmReset(Screen::Detail(0)));
+        assert_eq!(key(&mut s, &d, KeyCode::Esc), None, "any other key = no");
+        assert_eq!(s.mode, Mode::Detail(0), "Esc answered, did not go back");
+        assert_eq!(s.status.as_ref().unwrap().text, "reset cancelled");
+        key(&mut s, &d, KeyCode::Char('r'));
+        assert_eq!(key(&mut s, &d, KeyCode::Enter), Some(Effect::Reset));
+        assert_eq!(s.mode, Mode::Detail(0));
+        assert_eq!(s.status.as_ref().unwrap().text, "statistics reset");
+        // Ctrl-C quits whatever is asked or typed; `q` only where it is no text.
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        key(&mut s, &d, KeyCode::Char('r'));
+        assert_eq!(s.on_key(ctrl_c, &d), Some(Effect::Quit));
+        key(&mut s, &d, KeyCode::Char('n'));
+        // The filter is typed over the overview, even when asked for in the detail.
+        assert_eq!(key(&mut s, &d, KeyCode::Char('/')), None);
+        assert_eq!(s.mode, Mode::Filter);
+        assert_eq!(s.on_key(ctrl_c, &d), Some(Effect::Quit));
+        key(&mut s, &d, KeyCode::Enter);
+        key(&mut s, &d, KeyCode::Char('?'));
+        assert_eq!(s.mode, Mode::Help(Screen::Overview));
+        assert_eq!(key(&mut s, &d, KeyCode::Char('q')), Some(Effect::Quit));
+        key(&mut s, &d, KeyCode::Char('?'));
+        assert_eq!(s.mode, Mode::Overview);
+    }
+
+    #[test]
+    fn releases_are_ignored_and_arrows_walk_the_filtered_rows() {
+        let (mut s, d) = state();
+        let mut release = KeyEvent::from(KeyCode::Char('q'));
+        release.kind = KeyEventKind::Release;
+        assert_eq!(s.on_key(release, &d), None);
+        key(&mut s, &d, KeyCode::Char('/'));
+        for c in "api".chars() {
+            key(&mut s, &d, KeyCode::Char(c));
+        }
+        assert_eq!(s.selected, Some(1));
+        key(&mut s, &d, KeyCode::Down);
+        assert_eq!(s.selected, Some(2), "db-api, the next match");
+        // Keys the filter has no use for change nothing.
+        assert_eq!(key(&mut s, &d, KeyCode::PageUp), None);
+        assert_eq!(s.selected, Some(2));
+        assert_eq!(s.filter, "api");
+    }
+
+    #[test]
+    fn the_wheel_works_under_the_overlays() {
+        let (mut s, d) = state();
+        s.set_page(10, 2);
+        let mouse = |kind, row| MouseEvent {
+            kind,
+            column: 5,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        key(&mut s, &d, KeyCode::Enter);
+        key(&mut s, &d, KeyCode::Char('?'));
+        assert_eq!(
+            s.on_mouse(mouse(MouseEventKind::ScrollDown, 0)),
+            Some(Effect::Refresh)
+        );
+        assert_eq!(s.mode, Mode::Help(Screen::Detail(3)));
+        key(&mut s, &d, KeyCode::Esc);
+        key(&mut s, &d, KeyCode::Esc);
+        assert_eq!(s.mode, Mode::Overview);
+        // No click through the help box.
+        key(&mut s, &d, KeyCode::Char('?'));
+        s.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 2));
+        assert_eq!(s.selected, Some(3));
+        key(&mut s, &d, KeyCode::Esc);
+        // The reset question stays asked while the wheel and clicks select.
+        key(&mut s, &d, KeyCode::Char('r'));
+        s.on_mouse(mouse(MouseEventKind::ScrollUp, 0));
+        s.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 3));
+        assert_eq!(s.selected, Some(1));
+        assert_eq!(s.mode, Mode::ConfirmReset(Screen::Overview));
     }
 
     #[test]
@@ -593,6 +662,6 @@ mod tests {
             s.on_mouse(mouse(MouseEventKind::ScrollUp, 0)),
             Some(Effect::Refresh)
         );
-        assert_eq!(s.screen, Screen::Detail(0));
+        assert_eq!(s.mode, Mode::Detail(0));
     }
 }

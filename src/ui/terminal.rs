@@ -45,6 +45,10 @@ pub fn enter() -> std::io::Result<(Tui, Guard)> {
 /// Leaves the alternate screen and raw mode; safe to call more than once.
 pub fn restore() {
     let mut out = std::io::stdout();
+    // Each step is tried whatever the others did, and a failure is not reported:
+    // this runs on the way out (also from the panic hook, where logging could wait
+    // on a lock the panicking thread holds), and the terminal it would be reported
+    // on is the one that could not be restored.
     let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
     let _ = disable_raw_mode();
     let _ = out.flush();

@@ -5,8 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
+use super::keymap::{self, Action};
 use super::model::{DetailData, OverviewData};
-use super::state::{Screen, UiState};
+use super::state::{Mode, Screen, UiState};
 use super::theme::Theme;
 use super::{detail, help, overview};
 use crate::config::Endpoint;
@@ -28,6 +29,8 @@ pub struct ViewInput<'a> {
     pub endpoints: &'a [Endpoint],
     /// Probes per second over the last refresh, once known.
     pub rate: Option<f64>,
+    /// Whether probing is paused (as the engine has it).
+    pub paused: bool,
     /// Colours.
     pub theme: Theme,
 }
@@ -48,7 +51,7 @@ pub fn draw(frame: &mut Frame<'_>, input: &ViewInput<'_>) -> Option<FrameLayout>
         draw_too_small(frame, area);
         return None;
     }
-    let layout = match input.state.screen {
+    let layout = match input.state.screen() {
         Screen::Overview => {
             let (page, table_top) = overview::draw(
                 frame,
@@ -56,6 +59,7 @@ pub fn draw(frame: &mut Frame<'_>, input: &ViewInput<'_>) -> Option<FrameLayout>
                 input.state,
                 input.data,
                 input.rate,
+                input.paused,
                 &input.theme,
             );
             Some(FrameLayout { page, table_top })
@@ -63,12 +67,20 @@ pub fn draw(frame: &mut Frame<'_>, input: &ViewInput<'_>) -> Option<FrameLayout>
         Screen::Detail(index) => {
             if let Some(endpoint) = input.endpoints.get(index) {
                 let detail = input.detail.filter(|d| d.index == index);
-                detail::draw(frame, area, input.state, detail, endpoint, &input.theme);
+                detail::draw(
+                    frame,
+                    area,
+                    input.state,
+                    input.paused,
+                    detail,
+                    endpoint,
+                    &input.theme,
+                );
             }
             None
         }
     };
-    if input.state.help {
+    if let Mode::Help(_) = input.state.mode {
         help::draw(frame, area, &input.theme);
     }
     layout
@@ -76,8 +88,10 @@ pub fn draw(frame: &mut Frame<'_>, input: &ViewInput<'_>) -> Option<FrameLayout>
 
 fn draw_too_small(frame: &mut Frame<'_>, area: Rect) {
     let text = format!(
-        "probetop: terminal too small ({}×{}); needs {MIN_WIDTH}×{MIN_HEIGHT}. q quits.",
-        area.width, area.height
+        "probetop: terminal too small ({}×{}); needs {MIN_WIDTH}×{MIN_HEIGHT}. {} quits.",
+        area.width,
+        area.height,
+        keymap::first_key(Mode::Overview, Action::Quit)
     );
     frame.render_widget(
         Paragraph::new(Line::raw(text)).wrap(Wrap { trim: true }),

@@ -8,11 +8,11 @@
 use ratatui::text::{Line, Span as TextSpan};
 use unicode_width::UnicodeWidthStr;
 
-use super::format::{count, fit, ms, right};
-use super::model::DetailData;
-use super::theme::Theme;
 use crate::config::ProbeKind;
 use crate::probe::Phase;
+use crate::ui::format::{count, fit, ms, right};
+use crate::ui::model::DetailData;
+use crate::ui::theme::Theme;
 
 /// Width of the phase name column.
 const NAME_WIDTH: usize = 9;

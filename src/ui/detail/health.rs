@@ -6,11 +6,11 @@ use std::time::SystemTime;
 use ratatui::text::{Line, Span as TextSpan};
 use unicode_width::UnicodeWidthStr;
 
-use super::format::{fit, utc_clock, utc_date};
-use super::model::{Certificate, DetailData};
-use super::theme::Theme;
 use crate::config::{Endpoint, ProbeKind};
 use crate::stats::{State, Transition};
+use crate::ui::format::{fit, utc_clock, utc_date};
+use crate::ui::model::{Certificate, DetailData};
+use crate::ui::theme::Theme;
 
 /// Width of the time column of the state changes.
 const TIME_WIDTH: usize = 10;
@@ -89,6 +89,7 @@ fn state_span(state: State, theme: &Theme) -> TextSpan<'static> {
 /// When a state change happened: its UTC time of day when on the day the data was
 /// taken, its date when older (50 changes can span weeks).
 fn when(at: SystemTime, taken_at: SystemTime) -> String {
+    // No day before 1970: such a change shows its (dashed) date.
     let day = |t: SystemTime| {
         t.duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs() / 86_400)

@@ -4,10 +4,10 @@
 
 use ratatui::text::{Line, Span as TextSpan};
 
-use super::format::fit;
-use super::sanitize::clean;
-use super::theme::Theme;
 use crate::config::{ConnectionMode, Endpoint, HttpVersion, ProbeKind};
+use crate::ui::format::fit;
+use crate::ui::sanitize::clean;
+use crate::ui::theme::Theme;
 
 /// Width of the key column: the longest key (`connection`) and a space.
 const KEY_WIDTH: usize = 11;
