@@ -21,9 +21,8 @@ use super::state::{Effect, Screen, Status, UiState};
 use super::theme::Theme;
 use super::view::{FrameLayout, ViewInput};
 use super::{FRAME_INTERVAL, REFRESH_INTERVAL};
-use crate::config::Endpoint;
+use crate::config::{Endpoint, ExportFormat};
 use crate::engine::Engine;
-use crate::snapshot::Format;
 use crate::stats::StatsHandle;
 
 /// What the dashboard works with besides the terminal.
@@ -37,7 +36,7 @@ pub struct Services<'a> {
     /// Where exports go.
     pub export_dir: PathBuf,
     /// What the export key writes.
-    pub export_formats: Vec<Format>,
+    pub export_formats: Vec<ExportFormat>,
 }
 
 /// Data fetched from the statistics thread.
@@ -445,7 +444,7 @@ mod tests {
             stats: rig.stats.clone(),
             engine: &rig.engine,
             export_dir: rig.dir.path().to_path_buf(),
-            export_formats: vec![Format::Json],
+            export_formats: vec![ExportFormat::Json],
         };
         EventLoop::new(services, Span::FiveMinutes, Theme { color: false }, now)
     }
