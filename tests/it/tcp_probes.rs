@@ -2,7 +2,7 @@
 //! cost, the certificate read from the handshake, and failures classified with a
 //! message saying which phase failed. The real prober, in-process.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

@@ -1,7 +1,7 @@
 //! `--hlog`: the interval log, read back by the hdrhistogram crate's own log reader
 //! (independent of probetop's writer), holds the same samples as the snapshot.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Every invalid input is an error that names the file, line, column and key, and
 //! exits with code 2 — never a panic. The real binary, run with `--check`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

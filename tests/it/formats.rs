@@ -1,7 +1,7 @@
 //! The snapshot's three formats (JSON, CSV, Markdown) carry the same numbers, and
 //! `--headless --export-format` prints each of them.
 
-mod support;
+use crate::support;
 
 use probetop::snapshot::Format;
 use support::{TestServer, headless_output, write_config};

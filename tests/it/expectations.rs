@@ -1,7 +1,7 @@
 //! Each expectation passing and failing against a real server, with the failure
 //! message checked: the real prober, in-process, on 127.0.0.1.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! TTFB and transfer once per response; over HTTP/1.1, HTTP/2 and TLS, by name and by
 //! address. Certificate days come from the certificate the server presents.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Each kind of failure is classified into its snapshot error class, and TLS trust
 //! follows `ca_file` and `insecure`. Real servers on 127.0.0.1, the real binary.
 
-mod support;
+use crate::support;
 
 use support::{RawServer, TestCert, TestServer, Then, count, endpoint, headless, write_config};
 

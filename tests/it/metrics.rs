@@ -2,7 +2,7 @@
 //! parser written here, independent of the writer), escapes hostile endpoint names,
 //! and its counts match the snapshot taken at the same moment.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -1,7 +1,7 @@
 //! The headless run: the snapshot's shape and numbers, its histogram decoding back
 //! to the same counts, and a complete snapshot on SIGINT and SIGTERM.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
