@@ -1,11 +1,20 @@
 //! Every invalid input is an error that names the file, line, column and key, and
-//! exits with code 2 — never a panic. The real binary, run with `--check`.
+//! exits with code 2 — never a panic.
+//!
+//! Most cases load the config in-process, through the library (`config::load`), and
+//! check the report the binary would print: `app.rs` prints a failed load as
+//! `ConfigErrors`' Display, nothing added, and exits 2, which
+//! `the_binary_prints_the_library_report_and_exits_2` checks against the real binary.
+//! The real binary, run with `--check`, is kept for exit codes, for what `--check`
+//! lists, for the lookup of config files and for what `app.rs` says by itself (no
+//! endpoints, no terminal, bad command-line values).
 
 use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
 
+use probetop::config::{Config, LoadOptions, load};
 use support::{probetop, run, write_config};
 
 /// Runs `probetop --check` on `config` and returns (exit code, stderr).
@@ -18,11 +27,41 @@ fn check(dir: &Path, config: &str) -> (Option<i32>, String) {
     )
 }
 
-/// Asserts a config error: exit 2, `probetop.toml:LINE:COL`, the key, and `needle`.
-fn assert_error(config: &str, line_col: &str, key: &str, needle: &str) {
+/// Loads the config as the binary does with `options`, in-process; a failed load
+/// comes back as the report the binary prints on stderr when it runs in `dir` (paths
+/// under `dir` shown relative to it, as the binary finds `./probetop.toml`).
+fn load_in(dir: &Path, options: &LoadOptions) -> Result<Config, String> {
+    load(options).map_err(|errors| {
+        errors
+            .to_string()
+            .replace(&format!("{}/", dir.display()), "")
+    })
+}
+
+/// Loads `config` as `dir/probetop.toml`, in-process: what `probetop --check` in
+/// `dir` reads.
+fn load_config(dir: &Path, config: &str) -> Result<Config, String> {
+    let path = write_config(dir, config);
+    let options = LoadOptions {
+        config_path: Some(path),
+        ..LoadOptions::default()
+    };
+    load_in(dir, &options)
+}
+
+/// The report of a config that must fail to load (the binary's exit 2).
+fn failed_load(dir: &Path, config: &str) -> String {
+    match load_config(dir, config) {
+        Ok(loaded) => panic!("the config loaded, want an error: {loaded:#?}"),
+        Err(report) => report,
+    }
+}
+
+/// Asserts a config error: `probetop.toml:LINE:COL`, the key, and `needle`; returns
+/// the whole report.
+fn assert_error(config: &str, line_col: &str, key: &str, needle: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let (code, stderr) = check(dir.path(), config);
-    assert_eq!(code, Some(2), "exit code; stderr:\n{stderr}");
+    let stderr = failed_load(dir.path(), config);
     assert!(
         stderr.contains(&format!("probetop.toml:{line_col}")),
         "want location {line_col}:\n{stderr}"
@@ -33,6 +72,7 @@ fn assert_error(config: &str, line_col: &str, key: &str, needle: &str) {
     );
     assert!(stderr.contains(needle), "want {needle:?}:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
 }
 
 #[test]
@@ -121,6 +161,13 @@ fn tcp_and_tls_urls_on_the_command_line() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{output:?}");
     assert!(stdout.contains("2 endpoints"), "{stdout}");
+}
+
+#[test]
+fn bad_tcp_and_tls_url_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    // An empty config file, so that no config of the developer's is looked up.
+    let empty = write_config(dir.path(), "");
     for (arg, needle) in [
         ("tcp://127.0.0.1", "a tcp:// URL needs a port"),
         (
@@ -133,16 +180,19 @@ fn tcp_and_tls_urls_on_the_command_line() {
             "unsupported scheme `udp` (use http, https, tcp or tls)",
         ),
     ] {
-        let output = run(
-            probetop(dir.path()).args(["--check", arg]),
-            Duration::from_secs(30),
-        );
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{arg}: {stderr}");
+        let options = LoadOptions {
+            config_path: Some(empty.clone()),
+            urls: vec![arg.to_string()],
+            ..LoadOptions::default()
+        };
+        let stderr = load_in(dir.path(), &options).expect_err(arg);
         assert!(
             stderr.contains(&format!("invalid URL argument {arg:?}: {needle}")),
             "{arg}: {stderr}"
         );
+        if arg == "tcp://127.0.0.1" {
+            insta::assert_snapshot!("url_argument", stderr);
+        }
     }
 }
 
@@ -265,12 +315,13 @@ fn basic_auth_missing_username_or_unknown_subkey() {
         "endpoint[0].basic_auth",
         "missing field `username`",
     );
-    assert_error(
+    let report = assert_error(
         "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nbasic_auth = { user = \"ann\", password = \"pw\" }\n",
         "3:16",
         "endpoint[0].basic_auth.user",
         "unknown field `user`, expected `username` or `password`; did you mean `username`?",
     );
+    insta::assert_snapshot!("basic_auth_unknown_subkey", report);
 }
 
 #[test]
@@ -348,11 +399,11 @@ fn down_after_and_up_after_zero_or_wrong_type() {
 #[test]
 fn expect_status_class() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, stderr) = check(
+    let loaded = load_config(
         dir.path(),
         "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\nstatus = [\"2xx\", 304]\n",
     );
-    assert_eq!(code, Some(0), "{stderr}");
+    assert!(loaded.is_ok(), "{loaded:?}");
     assert_error(
         "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect]\nstatus = [\"2xx\", \"6xx\"]\n",
         "4:18",
@@ -405,12 +456,13 @@ fn expect_headers_invalid_regex_or_name() {
 
 #[test]
 fn duplicate_name() {
-    assert_error(
+    let report = assert_error(
         "[[endpoint]]\nname = \"api\"\nurl = \"http://127.0.0.1:9/a\"\n\n[[endpoint]]\nname = \"api\"\nurl = \"http://127.0.0.1:9/b\"\n",
         "6:8",
         "endpoint[1].name",
         "duplicate endpoint name \"api\" (first used on line 2)",
     );
+    insta::assert_snapshot!("duplicate_name", report);
 }
 
 #[test]
@@ -435,47 +487,94 @@ fn zero_timeout() {
 
 #[test]
 fn unset_variable() {
-    assert_error(
+    let report = assert_error(
         "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nheaders = { Authorization = \"Bearer ${PROBETOP_TEST_UNSET_VARIABLE}\" }\n",
         "3:37",
         "endpoint[0].headers.Authorization",
         "environment variable `PROBETOP_TEST_UNSET_VARIABLE` is not set",
     );
+    insta::assert_snapshot!("unset_variable", report);
 }
 
 #[test]
 fn toml_syntax_error() {
-    assert_error(
+    let report = assert_error(
         "[[endpoint]]\nurl = \"http://127.0.0.1:9/\nname = \"x\"\n",
         "2:27",
         "endpoint[0].url",
         "invalid basic string",
     );
+    insta::assert_snapshot!("toml_syntax_error", report);
 }
 
 #[test]
 fn several_errors_are_reported_together() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, stderr) = check(
-        dir.path(),
-        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\ninterval = \"soon\"\ntimeout = \"0ms\"\n",
-    );
-    assert_eq!(code, Some(2));
+    let stderr = failed_load(dir.path(), SEVERAL_ERRORS);
     assert!(stderr.contains("probetop.toml:3:12"), "{stderr}");
     assert!(stderr.contains("probetop.toml:4:11"), "{stderr}");
+    insta::assert_snapshot!("several_errors", stderr);
 }
 
+/// A config with two errors, on lines 3 and 4.
+const SEVERAL_ERRORS: &str =
+    "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\ninterval = \"soon\"\ntimeout = \"0ms\"\n";
+
 #[test]
-fn missing_config_file() {
+fn the_binary_prints_the_library_report_and_exits_2() {
+    // What the in-process cases rely on: for a config that fails to load, the binary
+    // prints the library's report, all of it and nothing more, and exits 2. A
+    // validation error, a TOML error, a missing file and a bad URL argument take
+    // different paths.
     let dir = tempfile::tempdir().unwrap();
+    let syntax = "[[endpoint]]\nurl = \"http://127.0.0.1:9/\nname = \"x\"\n";
+    for config in [SEVERAL_ERRORS, syntax] {
+        let want = failed_load(dir.path(), config);
+        let (code, stderr) = check(dir.path(), config);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert_eq!(stderr, want, "{config:?}");
+    }
+    let options = LoadOptions {
+        config_path: Some(dir.path().join("nowhere.toml")),
+        ..LoadOptions::default()
+    };
+    let want = load_in(dir.path(), &options).expect_err("no nowhere.toml");
     let output = run(
         probetop(dir.path()).args(["--check", "--config", "nowhere.toml"]),
         Duration::from_secs(30),
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr, want);
+    assert!(output.stdout.is_empty(), "{output:?}");
+
+    let empty = write_config(dir.path(), "");
+    let options = LoadOptions {
+        config_path: Some(empty),
+        urls: vec!["tcp://127.0.0.1".into()],
+        ..LoadOptions::default()
+    };
+    let want = load_in(dir.path(), &options).expect_err("a URL without a port");
+    let output = run(
+        probetop(dir.path()).args(["--check", "tcp://127.0.0.1"]),
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr, want);
+}
+
+#[test]
+fn missing_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = LoadOptions {
+        config_path: Some(dir.path().join("nowhere.toml")),
+        ..LoadOptions::default()
+    };
+    let stderr = load_in(dir.path(), &options).expect_err("no nowhere.toml");
     assert!(stderr.contains("config file not found"), "{stderr}");
     assert!(stderr.contains("nowhere.toml"), "{stderr}");
+    insta::assert_snapshot!("missing_config_file", stderr);
 }
 
 #[test]
