@@ -47,7 +47,7 @@ use probetop::ui::state::UiState;
 use probetop::ui::theme::Theme;
 use probetop::ui::view::{self, ViewInput};
 use support::TestServer;
-use support::tmux::{Tmux, probetop_in_pane};
+use support::tmux::{Tmux, probetop_in_pane, require_tmux};
 
 /// Terminal size of every measurement (the idle run's tmux pane too).
 const WIDTH: u16 = 120;
@@ -467,7 +467,7 @@ struct Idle {
 
 /// Runs the dashboard in tmux on a loopback server and reads its CPU time.
 fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
-    let mut tmux = Tmux::new("bench-ui")?;
+    require_tmux()?;
     let server = TestServer::start();
     let dir = tempfile::Builder::new()
         .prefix("probetop-bench-ui-")
@@ -480,6 +480,9 @@ fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
     let pid_file = dir.path().join("pid");
     let log = dir.path().join("probetop.log");
 
+    // Declared after the server and the directory, so dropped before them: probetop
+    // ends before its target and its files go.
+    let mut tmux = Tmux::new("bench-ui")?;
     let command = format!("{}; sleep 60", probetop_in_pane(&pid_file, &config, &log));
     tmux.start(dir.path(), (WIDTH, HEIGHT), &command)?;
     let pid = wait_for_pid(&pid_file)?;
