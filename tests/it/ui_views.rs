@@ -6,7 +6,7 @@
 //! small to draw in, and hostile text from endpoints and config files, both from
 //! hand-built rows and through the real model.
 //!
-//! Every screen is kept as an insta snapshot of its text (in `tests/snapshots/`) and
+//! Every screen is kept as an insta snapshot of its text (in `tests/it/snapshots/`) and
 //! also checked by explicit assertions, so a snapshot accepted by mistake still fails.
 
 use std::time::{Duration, SystemTime};
