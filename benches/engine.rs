@@ -15,24 +15,22 @@
 //!
 //! A missed target is reported, not fatal: the exit code is non-zero only when the
 //! benchmark itself cannot run (the child fails, times out or prints bad JSON).
+//!
+//! The target is the tests' server (`tests/support/`), which answers `200 ok` on the
+//! benchmark's paths and counts requests and connections, so the report can tell lost
+//! probes from lost requests.
 
-use std::convert::Infallible;
-use std::fmt::Write as _;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::io::{Read, Write as _};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::{Child, ExitCode};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
+use support::{ServerOptions, TestServer};
 
 /// Default run length, in seconds.
 const DEFAULT_SECS: u64 = 30;
@@ -64,10 +62,16 @@ fn main() -> ExitCode {
 /// Runs the baseline and the full run, then prints the report.
 fn run() -> anyhow::Result<()> {
     let settings = Settings::from_env_and_args()?;
-    let server = Server::start(Duration::from_millis(settings.delay_ms))?;
+    // On its own thread and runtime, so it never competes with the benchmark's code
+    // for an executor.
+    let server = TestServer::start_with(ServerOptions {
+        delay: Duration::from_millis(settings.delay_ms),
+    });
     eprintln!(
         "bench engine: {} endpoints for {} s (+ a 1-endpoint baseline) against http://{}",
-        settings.endpoints, settings.secs, server.addr
+        settings.endpoints,
+        settings.secs,
+        server.addr()
     );
 
     let baseline = run_probetop(&server, 1, settings.secs).context("baseline run (1 endpoint)")?;
@@ -145,114 +149,6 @@ where
         .with_context(|| format!("bad {source} {text:?}: expected a whole number"))
 }
 
-/// The loopback HTTP target: answers `200 ok` at once on any path, and counts requests
-/// and connections so the report can tell lost probes from lost requests.
-struct Server {
-    addr: SocketAddr,
-    requests: Arc<AtomicU64>,
-    connections: Arc<AtomicU64>,
-    /// Never joined: the server lives as long as the benchmark, and returning from
-    /// `main` ends it.
-    _thread: JoinHandle<()>,
-}
-
-impl Server {
-    /// Binds 127.0.0.1:0 here (so the port is known before the thread runs) and serves
-    /// from a thread with its own runtime, so the server never competes with the
-    /// benchmark's own code for an executor.
-    fn start(delay: Duration) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
-        listener
-            .set_nonblocking(true)
-            .context("making the listener non-blocking")?;
-        let addr = listener
-            .local_addr()
-            .context("reading the server address")?;
-        let requests = Arc::new(AtomicU64::new(0));
-        let connections = Arc::new(AtomicU64::new(0));
-        // One worker thread is plenty for ~1000 trivial requests a second, and leaves
-        // the other cores to probetop.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("building the server runtime")?;
-        let counters = (requests.clone(), connections.clone());
-        let thread = std::thread::Builder::new()
-            .name("bench-server".into())
-            .spawn(move || runtime.block_on(serve(listener, delay, counters.0, counters.1)))
-            .context("spawning the server thread")?;
-        Ok(Server {
-            addr,
-            requests,
-            connections,
-            _thread: thread,
-        })
-    }
-
-    /// Requests answered so far.
-    fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
-    /// Connections accepted so far.
-    fn connections(&self) -> u64 {
-        self.connections.load(Ordering::Relaxed)
-    }
-}
-
-/// Accepts connections forever, one task each (HTTP/1 or HTTP/2, whichever the
-/// client speaks).
-async fn serve(
-    listener: TcpListener,
-    delay: Duration,
-    requests: Arc<AtomicU64>,
-    connections: Arc<AtomicU64>,
-) {
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("bench engine: server: cannot register the listener: {e}");
-            return;
-        }
-    };
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            // Running out of descriptors and the like is transient: the failures show
-            // up as failed probes in the report, which is where they belong.
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                continue;
-            }
-        };
-        connections.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.set_nodelay(true);
-        let requests = requests.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                requests.fetch_add(1, Ordering::Relaxed);
-                answer(request, delay)
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            // A client closing its idle connections at exit is normal, not an error.
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-/// `200 ok` after `delay`, whatever was asked.
-async fn answer(
-    _request: Request<Incoming>,
-    delay: Duration,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
-}
-
 /// What one probetop run produced and cost.
 #[derive(Debug)]
 struct RunResult {
@@ -316,28 +212,24 @@ impl Snapshot {
 
 /// Writes a config of `endpoints` endpoints on `server`, runs probetop on it for
 /// `secs` seconds and collects what it printed and what it cost.
-fn run_probetop(server: &Server, endpoints: usize, secs: u64) -> anyhow::Result<RunResult> {
+fn run_probetop(server: &TestServer, endpoints: usize, secs: u64) -> anyhow::Result<RunResult> {
     // The child runs inside the temporary directory, so nothing it might write (and
     // no ./probetop.toml of the developer's) touches the working tree.
     let dir = tempfile::Builder::new()
         .prefix("probetop-bench-")
         .tempdir()
         .context("creating a temporary directory")?;
-    let config = dir.path().join("bench.toml");
-    std::fs::write(&config, config_toml(server.addr, endpoints))
-        .with_context(|| format!("writing {}", config.display()))?;
+    let config = support::write_config(dir.path(), &support::endpoints_config(server, endpoints));
     let stderr_path = dir.path().join("stderr.log");
     let stderr = std::fs::File::create(&stderr_path)
         .with_context(|| format!("creating {}", stderr_path.display()))?;
 
     let connections_before = server.connections();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_probetop"))
+    // Isolated from the user's config files and RUST_LOG, stdout piped.
+    let mut child = support::probetop(dir.path())
         .args(["--headless", "--duration", &format!("{secs}s"), "-c"])
         .arg(&config)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
         // To a file, not a pipe: nobody reads stderr while the child runs, and a full
         // pipe would stall it.
         .stderr(stderr)
@@ -378,18 +270,6 @@ fn run_probetop(server: &Server, endpoints: usize, secs: u64) -> anyhow::Result<
         connections,
         snapshot,
     })
-}
-
-/// The config: `endpoints` endpoints on distinct paths of `addr`, 1 s apart.
-fn config_toml(addr: SocketAddr, endpoints: usize) -> String {
-    let mut toml = String::with_capacity(endpoints * 100);
-    for i in 0..endpoints {
-        let _ = writeln!(
-            toml,
-            "[[endpoint]]\nname = \"e{i}\"\nurl = \"http://{addr}/e{i}\"\ninterval = \"1s\"\ntimeout = \"5s\"\n"
-        );
-    }
-    toml
 }
 
 /// Drains the child's stdout on a thread: the snapshot of 1000 endpoints is far

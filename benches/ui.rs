@@ -24,23 +24,18 @@
 //! running without slowing the test suite. A missed target is reported, not fatal;
 //! the exit code is non-zero only when the benchmark itself cannot run (e.g. tmux is
 //! missing, or probetop dies).
+//!
+//! The idle run's server and tmux harness are the tests' own (`tests/support/`).
 
-use std::convert::Infallible;
-use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
 use crossterm::event::{KeyCode, KeyEvent};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -51,6 +46,8 @@ use probetop::ui::model::{self, EndpointRow, OverviewData, SPARK_POINTS, Span, S
 use probetop::ui::state::UiState;
 use probetop::ui::theme::Theme;
 use probetop::ui::view::{self, ViewInput};
+use support::TestServer;
+use support::tmux::{Tmux, probetop_in_pane, require_tmux};
 
 /// Terminal size of every measurement (the idle run's tmux pane too).
 const WIDTH: u16 = 120;
@@ -63,8 +60,6 @@ const IDLE_ENDPOINTS: usize = 10;
 const TARGET_IDLE_CPU_PERCENT: f64 = 1.0;
 /// Default idle measurement, in seconds (`PROBETOP_BENCH_IDLE_SECS` overrides it).
 const DEFAULT_IDLE_SECS: u64 = 30;
-/// Longest any single tmux command may take.
-const TMUX_LIMIT: Duration = Duration::from_secs(10);
 /// Longest wait for probetop to start (write its pid, draw) or to quit.
 const START_LIMIT: Duration = Duration::from_secs(20);
 /// Time budget per size for the repeated measurements: large sizes stop early rather
@@ -474,31 +469,29 @@ struct Idle {
 /// Runs the dashboard in tmux on a loopback server and reads its CPU time.
 fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
     require_tmux()?;
-    let server = Server::start()?;
+    let server = TestServer::start();
     let dir = tempfile::Builder::new()
         .prefix("probetop-bench-ui-")
         .tempdir()
         .context("creating a temporary directory")?;
-    let config = dir.path().join("bench.toml");
-    std::fs::write(&config, config_toml(server.addr, IDLE_ENDPOINTS))
-        .with_context(|| format!("writing {}", config.display()))?;
+    let config = support::write_config(
+        dir.path(),
+        &support::endpoints_config(&server, IDLE_ENDPOINTS),
+    );
     let pid_file = dir.path().join("pid");
     let log = dir.path().join("probetop.log");
 
-    let mut tmux = Tmux::new();
-    // `exec`, so the pid the shell writes is probetop's own.
-    let command = format!(
-        "sh -c 'echo $$ > \"$0\"; exec \"$1\" -c \"$2\" --log-file \"$3\"' {} {} {} {}; sleep 60",
-        sh_quote(&pid_file.to_string_lossy()),
-        sh_quote(env!("CARGO_BIN_EXE_probetop")),
-        sh_quote(&config.to_string_lossy()),
-        sh_quote(&log.to_string_lossy()),
-    );
-    tmux.start(dir.path(), &command)?;
+    // Declared after the server and the directory, so dropped before them: probetop
+    // ends before its target and its files go.
+    let mut tmux = Tmux::new("bench-ui")?;
+    let command = format!("{}; sleep 60", probetop_in_pane(&pid_file, &config, &log));
+    tmux.start(dir.path(), (WIDTH, HEIGHT), &command)?;
     let pid = wait_for_pid(&pid_file)?;
     eprintln!(
         "bench ui: idle run: probetop pid {pid}, {IDLE_ENDPOINTS} endpoints on http://{}, warm-up {:?}, measuring {:?}",
-        server.addr, settings.idle_warmup, settings.idle
+        server.addr(),
+        settings.idle_warmup,
+        settings.idle
     );
     std::thread::sleep(settings.idle_warmup);
     let screen = tmux.capture()?;
@@ -578,217 +571,4 @@ fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
         .filter(|&t| t > 0)
         .unwrap_or(100);
     Ok(Duration::from_secs_f64(total as f64 / per_second as f64))
-}
-
-/// The idle run's config: `endpoints` endpoints on `addr`, every second.
-fn config_toml(addr: SocketAddr, endpoints: usize) -> String {
-    let mut toml = String::new();
-    for i in 0..endpoints {
-        let _ = writeln!(
-            toml,
-            "[[endpoint]]\nname = \"e{i}\"\nurl = \"http://{addr}/e{i}\"\ninterval = \"1s\"\ntimeout = \"5s\"\n"
-        );
-    }
-    toml
-}
-
-/// `text` quoted for `sh`.
-fn sh_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// Fails clearly when tmux cannot be run.
-fn require_tmux() -> anyhow::Result<()> {
-    let found = Command::new("tmux")
-        .arg("-V")
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        bail!(
-            "tmux is not installed (or not on PATH): the idle measurement runs the dashboard in it; install it, e.g. `apt-get install -y tmux`"
-        );
-    }
-    Ok(())
-}
-
-/// A tmux server on a socket of its own, killed when dropped.
-struct Tmux {
-    socket: String,
-    /// The socket file, once the server runs: tmux leaves it behind on `kill-server`.
-    socket_path: Option<PathBuf>,
-}
-
-impl Tmux {
-    fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        Tmux {
-            socket: format!("probetop-bench-ui-{}-{nanos}", std::process::id()),
-            socket_path: None,
-        }
-    }
-
-    /// A tmux command for our server only, with no user config read.
-    fn command(&self) -> Command {
-        let mut command = Command::new("tmux");
-        command
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .env_remove("TMUX")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    /// Starts the server with a 120×40 session running `shell_command` in `dir`. The
-    /// server inherits this environment, so HOME and XDG_CONFIG_HOME set here keep
-    /// probetop away from the user's config.
-    fn start(&mut self, dir: &Path, shell_command: &str) -> anyhow::Result<()> {
-        let output = run_bounded(
-            self.command()
-                .current_dir(dir)
-                .env("HOME", dir)
-                .env("XDG_CONFIG_HOME", dir.join("xdg"))
-                .env("SHELL", "/bin/sh")
-                .env_remove("RUST_LOG")
-                .args(["new-session", "-d", "-s", "bench"])
-                .args(["-x", &WIDTH.to_string(), "-y", &HEIGHT.to_string()])
-                .arg("-c")
-                .arg(dir)
-                .arg(shell_command),
-        )?;
-        if !output.status.success() {
-            bail!(
-                "tmux new-session failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let output = run_bounded(self.command().args([
-            "display-message",
-            "-p",
-            "-t",
-            "bench",
-            "#{socket_path}",
-        ]))?;
-        let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-        self.socket_path = Some(path).filter(|p| p.is_absolute());
-        Ok(())
-    }
-
-    /// The pane's screen as plain text.
-    fn capture(&self) -> anyhow::Result<String> {
-        let output = run_bounded(self.command().args(["capture-pane", "-p", "-t", "bench"]))?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    }
-
-    /// Types `key` into the pane.
-    fn send_key(&self, key: &str) -> anyhow::Result<()> {
-        run_bounded(self.command().args(["send-keys", "-t", "bench", key]))?;
-        Ok(())
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        // Hanging up the pane ends probetop too, if it is still running.
-        let _ = run_bounded(self.command().arg("kill-server"));
-        if let Some(path) = &self.socket_path {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// Runs `command`, killing it past [`TMUX_LIMIT`].
-fn run_bounded(command: &mut Command) -> anyhow::Result<Output> {
-    let mut child = command.spawn().context("running tmux")?;
-    let deadline = Instant::now() + TMUX_LIMIT;
-    loop {
-        if child.try_wait().context("waiting for tmux")?.is_some() {
-            return child.wait_with_output().context("reading tmux's output");
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("tmux hung for {TMUX_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// The loopback HTTP target (as in `benches/engine.rs`): `200 ok` at once on any path,
-/// counting requests.
-struct Server {
-    addr: SocketAddr,
-    requests: Arc<AtomicU64>,
-}
-
-impl Server {
-    /// Binds 127.0.0.1:0 and serves from a thread with its own runtime. The thread is
-    /// never joined: the server lives as long as the benchmark.
-    fn start() -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
-        listener
-            .set_nonblocking(true)
-            .context("making the listener non-blocking")?;
-        let addr = listener
-            .local_addr()
-            .context("reading the server address")?;
-        let requests = Arc::new(AtomicU64::new(0));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("building the server runtime")?;
-        let counter = requests.clone();
-        std::thread::Builder::new()
-            .name("bench-server".into())
-            .spawn(move || runtime.block_on(serve(listener, counter)))
-            .context("spawning the server thread")?;
-        Ok(Server { addr, requests })
-    }
-
-    /// Requests answered so far.
-    fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-}
-
-/// Accepts connections, one task each, until the benchmark's process ends (the only
-/// loop not bounded by a count or a deadline: returning from `main` stops it).
-async fn serve(listener: TcpListener, requests: Arc<AtomicU64>) {
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("bench ui: server: cannot register the listener: {e}");
-            return;
-        }
-    };
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            // Transient (out of descriptors and the like): the probes report it.
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let requests = requests.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                requests.fetch_add(1, Ordering::Relaxed);
-                answer(request)
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-/// `200 ok`, whatever was asked.
-async fn answer(_request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
 }

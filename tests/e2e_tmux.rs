@@ -8,181 +8,37 @@
 //!
 //! tmux is required: without it the tests fail with a message saying so (CI installs
 //! it in `.ci/run`), because a silently skipped end-to-end test looks like a pass.
-//! Every tmux server gets its own socket name (`-L`), so parallel tests and servers
-//! left over from a crashed run never see each other, and a guard kills the server
-//! however the test ends.
+//! The tmux harness (`support::tmux`, shared with the UI benchmark) gives every tmux
+//! server its own socket and kills it however the test ends.
+//!
+//! A binary of its own: the screen's latency is checked against bounds, which tests of
+//! other areas running beside it could starve.
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::TestServer;
+use support::tmux::{Tmux, probetop_in_pane, sh_quote};
 
-/// The tmux session name (one session per tmux server, so it never collides).
-const SESSION: &str = "probetop";
 /// How long any one wait for the screen or a file may take. Generous: a loaded
 /// 2-core CI machine may take seconds to start a debug binary, and the waits end as
 /// soon as the condition holds, so a fast machine does not pay for it.
 const WAIT_LIMIT: Duration = Duration::from_secs(20);
 /// Time between two looks at the screen.
 const POLL_STEP: Duration = Duration::from_millis(100);
-/// Longest a single tmux command may take before the test gives up on it.
-const TMUX_LIMIT: Duration = Duration::from_secs(10);
+/// The pane's size: wide enough for every column of the table.
+const SIZE: (u16, u16) = (120, 30);
 
 /// Names of the endpoints in the config.
 const OK_NAME: &str = "fast-ok";
 const FAIL_NAME: &str = "always-503";
 
-/// A tmux server of our own, on a unique socket; killed when dropped, so a failed
-/// assertion never leaves it (or the probetop inside it) running.
-struct Tmux {
-    socket: String,
-    /// The socket file, once the server runs: tmux leaves it behind on `kill-server`,
-    /// so the guard removes it.
-    socket_path: Option<PathBuf>,
-}
-
-impl Tmux {
-    /// A guard for a fresh socket name; nothing runs until [`Tmux::start`].
-    fn new(tag: &str) -> Self {
-        require_tmux();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        Tmux {
-            socket: format!("probetop-e2e-{tag}-{}-{nanos}", std::process::id()),
-            socket_path: None,
-        }
-    }
-
-    /// A tmux command talking to our server only, with no user config read.
-    fn command(&self) -> Command {
-        let mut command = Command::new("tmux");
-        command
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            // Running the tests from inside tmux must not make this tmux talk to the
-            // developer's server.
-            .env_remove("TMUX")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    /// Starts the server with one 120×30 session running `shell_command` in `dir`.
-    ///
-    /// The server is started by this very command, so it inherits this environment:
-    /// that is how HOME and XDG_CONFIG_HOME reach probetop, keeping it away from the
-    /// user's config files.
-    fn start(&mut self, dir: &Path, shell_command: &str) {
-        let mut command = self.command();
-        command
-            .current_dir(dir)
-            .env("HOME", dir)
-            .env("XDG_CONFIG_HOME", dir.join("xdg"))
-            .env("SHELL", "/bin/sh")
-            .env_remove("RUST_LOG")
-            .env_remove("NO_COLOR")
-            .args(["new-session", "-d", "-x", "120", "-y", "30", "-s", SESSION])
-            .arg("-c")
-            .arg(dir)
-            .arg(shell_command);
-        let output = run_bounded(&mut command, "tmux new-session");
-        assert!(
-            output.status.success(),
-            "tmux new-session failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        self.socket_path =
-            Some(PathBuf::from(self.display("#{socket_path}"))).filter(|p| p.is_absolute());
-    }
-
-    /// The visible screen of the pane, as plain text.
-    fn capture(&self) -> String {
-        let output = run_bounded(
-            self.command().args(["capture-pane", "-p", "-t", SESSION]),
-            "tmux capture-pane",
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// A tmux format (`#{...}`) evaluated for the pane.
-    fn display(&self, format: &str) -> String {
-        let output = run_bounded(
-            self.command()
-                .args(["display-message", "-p", "-t", SESSION, format]),
-            "tmux display-message",
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
-    }
-
-    /// Types `key` into the pane.
-    fn send_key(&self, key: &str) {
-        let output = run_bounded(
-            self.command().args(["send-keys", "-t", SESSION, key]),
-            "tmux send-keys",
-        );
-        assert!(
-            output.status.success(),
-            "tmux send-keys {key} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        // Best effort, and never a panic inside a panic: the server may have ended by
-        // itself already. Killing it hangs up the pane, which ends probetop too.
-        if let Ok(child) = self.command().arg("kill-server").spawn() {
-            let _ = wait_child(child, TMUX_LIMIT);
-        }
-        if let Some(path) = &self.socket_path {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// Fails the test, clearly, when tmux cannot be run.
-fn require_tmux() {
-    let found = Command::new("tmux")
-        .arg("-V")
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "tmux is not installed (or not on PATH): the end-to-end tests need it. \
-         Install it, e.g. `apt-get install -y tmux`; CI's .ci/run does so."
-    );
-}
-
-/// Runs `command` to completion, failing the test if it takes over [`TMUX_LIMIT`].
-fn run_bounded(command: &mut Command, what: &str) -> Output {
-    let child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    wait_child(child, TMUX_LIMIT).unwrap_or_else(|| panic!("{what} hung for {TMUX_LIMIT:?}"))
-}
-
-/// Waits for `child` at most `limit`; kills it and returns `None` past that.
-fn wait_child(mut child: std::process::Child, limit: Duration) -> Option<Output> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return child.wait_with_output().ok(),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
+/// The result of a tmux step, or the test's failure with its error.
+fn must<T>(step: anyhow::Result<T>) -> T {
+    step.unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Polls `check` every [`POLL_STEP`] for at most [`WAIT_LIMIT`]; returns its first
@@ -191,7 +47,7 @@ fn wait_for<T>(tmux: &Tmux, run: &Run, what: &str, mut check: impl FnMut(&str) -
     let deadline = Instant::now() + WAIT_LIMIT;
     let mut screen;
     loop {
-        screen = tmux.capture();
+        screen = must(tmux.capture());
         if let Some(found) = check(&screen) {
             return found;
         }
@@ -204,11 +60,6 @@ fn wait_for<T>(tmux: &Tmux, run: &Run, what: &str, mut check: impl FnMut(&str) -
         "timed out after {WAIT_LIMIT:?} waiting for {what}\n--- screen ---\n{screen}\n--- probetop log ---\n{}",
         run.log()
     );
-}
-
-/// `text` quoted for `sh`.
-fn sh_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// A probetop run's working directory and the files the pane's shell writes there.
@@ -257,15 +108,14 @@ url = "{fail}"
     /// written), then a pause so the pane stays readable (the guard
     /// kills the server long before the pause ends).
     fn shell_command(&self) -> String {
-        let binary = env!("CARGO_BIN_EXE_probetop");
         let q = |name: &str| sh_quote(&self.path(name).to_string_lossy());
         format!(
-            "sh -c 'echo $$ > \"$0\"; exec \"$1\" -c \"$2\" --log-file \"$3\"' {pid} {binary} {config} {log}; \
-             echo EXITED:$? | tee {exit}; stty -a > {stty}.tmp && mv {stty}.tmp {stty}; sleep 60",
-            pid = q("pid"),
-            binary = sh_quote(binary),
-            config = q("probetop.toml"),
-            log = q("probetop.log"),
+            "{probetop}; echo EXITED:$? | tee {exit}; stty -a > {stty}.tmp && mv {stty}.tmp {stty}; sleep 60",
+            probetop = probetop_in_pane(
+                &self.path("pid"),
+                &self.path("probetop.toml"),
+                &self.path("probetop.log")
+            ),
             exit = q("exit-code"),
             stty = q("stty"),
         )
@@ -339,10 +189,10 @@ fn is_number(text: &str) -> bool {
 /// Starts probetop in tmux and waits until the table shows numbers for both
 /// endpoints; returns the good endpoint's p50 as shown.
 fn start_dashboard(tmux: &mut Tmux, run: &Run) -> f64 {
-    tmux.start(run.dir.path(), &run.shell_command());
+    must(tmux.start(run.dir.path(), SIZE, &run.shell_command()));
     let p50 = wait_for(tmux, run, "numbers for both endpoints", table_has_numbers);
     assert_eq!(
-        tmux.display("#{alternate_on}"),
+        must(tmux.display("#{alternate_on}")),
         "1",
         "the dashboard should draw on the alternate screen"
     );
@@ -369,18 +219,22 @@ fn assert_exited_cleanly(tmux: &Tmux, run: &Run) {
         "the dashboard is still on screen after exit:\n{screen}"
     );
     assert_eq!(
-        tmux.display("#{alternate_on}"),
+        must(tmux.display("#{alternate_on}")),
         "0",
         "alternate screen left"
     );
     // The mouse reporting the dashboard turned on must be off again, or clicks in the
     // shell would type escape sequences.
     assert_eq!(
-        tmux.display("#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}"),
+        must(tmux.display("#{mouse_any_flag}#{mouse_button_flag}#{mouse_standard_flag}")),
         "000",
         "mouse reporting left on"
     );
-    assert_eq!(tmux.display("#{cursor_flag}"), "1", "cursor left hidden");
+    assert_eq!(
+        must(tmux.display("#{cursor_flag}")),
+        "1",
+        "cursor left hidden"
+    );
     // Raw mode is a setting of the terminal device, which tmux cannot see: the shell
     // recorded `stty -a` after probetop exited.
     let stty = wait_for(tmux, run, "the stty settings", |_| run.file("stty"));
@@ -397,14 +251,14 @@ fn assert_exited_cleanly(tmux: &Tmux, run: &Run) {
 fn dashboard_shows_exports_and_quits_cleanly() {
     let server = TestServer::start();
     let run = Run::new(&server);
-    let mut tmux = Tmux::new("quit");
+    let mut tmux = must(Tmux::new("e2e-quit"));
     let shown_p50 = start_dashboard(&mut tmux, &run);
     assert!(
         (15.0..200.0).contains(&shown_p50),
         "the screen's p50 of a 20 ms endpoint is {shown_p50}"
     );
 
-    tmux.send_key("e");
+    must(tmux.send_key("e"));
     wait_for(&tmux, &run, "the export status and files", |screen| {
         let status = screen
             .lines()
@@ -460,7 +314,7 @@ fn dashboard_shows_exports_and_quits_cleanly() {
         assert_eq!(row[probes_at], in_json.to_string(), "probes of {name}");
     }
 
-    tmux.send_key("q");
+    must(tmux.send_key("q"));
     assert_exited_cleanly(&tmux, &run);
 }
 
@@ -468,7 +322,7 @@ fn dashboard_shows_exports_and_quits_cleanly() {
 fn sigterm_exits_zero_and_restores_the_terminal() {
     let server = TestServer::start();
     let run = Run::new(&server);
-    let mut tmux = Tmux::new("sigterm");
+    let mut tmux = must(Tmux::new("e2e-sigterm"));
     // Numbers on screen mean several loop turns have passed, so the signal handler
     // is installed by now.
     start_dashboard(&mut tmux, &run);

@@ -1,17 +1,24 @@
-//! Shared test fixtures: real HTTP(S) servers on 127.0.0.1:0 and helpers that drive
-//! the real `probetop` binary.
+//! Shared test fixtures: real HTTP(S) servers on 127.0.0.1:0, certificates, the tmux
+//! harness, and helpers that write configs and drive the real `probetop` binary.
+//!
+//! Included by every test binary (`tests/it/`, `tests/timing.rs`, `tests/e2e_tmux.rs`)
+//! and by the benches (`#[path = "../tests/support/mod.rs"] mod support;`), so that
+//! there is one test server and one tmux harness.
 
-#![allow(dead_code, unused_imports)] // each test file uses a different part of the support code
+// Each binary that includes this module uses a different part of it, and an unused
+// item of a binary's private module is a warning: allowed here, for the module only.
+#![allow(dead_code, unused_imports)]
 
 pub mod raw;
 pub mod server;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use raw::{RawServer, Then};
-pub use server::{TestCert, TestServer};
+pub use server::{ServerOptions, TestCert, TestServer};
 
 /// A `probetop` command running in `dir`, isolated from the user's config files.
 pub fn probetop(dir: &Path) -> Command {
@@ -80,6 +87,21 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("probetop.toml");
     std::fs::write(&path, text).expect("writing the config");
     path
+}
+
+/// A config of `n` endpoints `e0` … `e{n-1}` on distinct paths of `server`, every
+/// second with a 5 s timeout: the benches' load.
+pub fn endpoints_config(server: &TestServer, n: usize) -> String {
+    use std::fmt::Write as _;
+    let mut toml = String::with_capacity(n * 100);
+    for i in 0..n {
+        let _ = writeln!(
+            toml,
+            "[[endpoint]]\nname = \"e{i}\"\nurl = \"{}\"\ninterval = \"1s\"\ntimeout = \"5s\"\n",
+            server.url(&format!("/e{i}"))
+        );
+    }
+    toml
 }
 
 /// The snapshot entry of the endpoint named `name`.

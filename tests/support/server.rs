@@ -7,10 +7,15 @@
 //! `/redirect/{n}` (n redirects, then 200), `/json` (a JSON body and an `X-Version`
 //! header), `/echo-header/{name}` and `/echo-body` (what the request carried), anything
 //! else answers 200 `ok`.
+//!
+//! It counts the connections it accepts and the requests it answers, and can wait a
+//! fixed time before every answer ([`ServerOptions::delay`]): what the benches need of
+//! their target.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -86,10 +91,26 @@ impl TestCert {
     }
 }
 
+/// How a test server behaves beyond its routes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerOptions {
+    /// Waited before every answer, whatever the route (on top of `/delay/{ms}`): a
+    /// slower target for every path, as the engine benchmark asks for.
+    pub delay: Duration,
+}
+
+/// What the server has done so far.
+#[derive(Debug, Default)]
+struct Counters {
+    connections: AtomicU64,
+    requests: AtomicU64,
+}
+
 /// A running test server; stops when dropped.
 pub struct TestServer {
     addr: SocketAddr,
     tls: bool,
+    counters: Arc<Counters>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -97,15 +118,20 @@ pub struct TestServer {
 impl TestServer {
     /// A plain HTTP server (HTTP/1.1 and h2c).
     pub fn start() -> Self {
-        Self::spawn(None)
+        Self::spawn(None, ServerOptions::default())
+    }
+
+    /// A plain HTTP server with `options`.
+    pub fn start_with(options: ServerOptions) -> Self {
+        Self::spawn(None, options)
     }
 
     /// An HTTPS server presenting `cert` (HTTP/1.1 and HTTP/2 by ALPN).
     pub fn start_tls(cert: &TestCert) -> Self {
-        Self::spawn(Some(cert.acceptor()))
+        Self::spawn(Some(cert.acceptor()), ServerOptions::default())
     }
 
-    fn spawn(tls: Option<TlsAcceptor>) -> Self {
+    fn spawn(tls: Option<TlsAcceptor>, options: ServerOptions) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
         listener
             .set_nonblocking(true)
@@ -113,6 +139,8 @@ impl TestServer {
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel();
         let is_tls = tls.is_some();
+        let counters = Arc::new(Counters::default());
+        let serving = counters.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -122,7 +150,7 @@ impl TestServer {
                 let listener = TcpListener::from_std(listener).expect("tokio listener");
                 tokio::select! {
                     _ = stopped => {}
-                    () = accept_loop(listener, tls) => {}
+                    () = accept_loop(listener, tls, options, serving) => {}
                 }
             });
             // Dropping the runtime cancels every connection, stalled ones included.
@@ -130,6 +158,7 @@ impl TestServer {
         TestServer {
             addr,
             tls: is_tls,
+            counters,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -152,6 +181,16 @@ impl TestServer {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://localhost:{}{path}", self.addr.port())
     }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.counters.connections.load(Ordering::Relaxed)
+    }
+
+    /// Requests received so far (each is answered, unless the server stops first).
+    pub fn requests(&self) -> u64 {
+        self.counters.requests.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for TestServer {
@@ -165,15 +204,34 @@ impl Drop for TestServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>) {
+/// Accepts connections until the server stops, one task each.
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    options: ServerOptions,
+    counters: Arc<Counters>,
+) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of descriptors and the like is transient (the probes report it); a
+            // pause keeps the loop from spinning meanwhile.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
         };
+        counters.connections.fetch_add(1, Ordering::Relaxed);
+        // Small answers go out at once, never held back by Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
         let tls = tls.clone();
+        let counters = counters.clone();
         tokio::spawn(async move {
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let service = hyper::service::service_fn(handle);
+            let service = hyper::service::service_fn(move |request| {
+                counters.requests.fetch_add(1, Ordering::Relaxed);
+                handle(request, options.delay)
+            });
             match tls {
                 None => {
                     let _ = builder
@@ -193,7 +251,13 @@ async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>) {
     }
 }
 
-async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    request: Request<Incoming>,
+    delay: Duration,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let path = request.uri().path().to_string();
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let route = parts.next().unwrap_or("");

@@ -1,0 +1,261 @@
+//! `--metrics-addr`: `/metrics` scraped over real HTTP during a run parses (with a
+//! parser written here, independent of the writer), escapes hostile endpoint names,
+//! and its counts match the snapshot taken at the same moment.
+
+use crate::support;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use support::{TestServer, count, endpoint, probetop, run, wait_bounded, write_config};
+
+/// One sample: metric name, labels, value.
+type Sample = (String, HashMap<String, String>, f64);
+
+/// Parses the text exposition format: `# HELP`/`# TYPE`/`# EOF` lines and samples
+/// `name{label="value",…} value`, with `\\`, `\"` and `\n` escapes in label values.
+fn parse(text: &str) -> (Vec<Sample>, HashMap<String, String>) {
+    let mut samples = Vec::new();
+    let mut types = HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            types.insert(name.to_string(), kind.to_string());
+            continue;
+        }
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let name_end = line.find(['{', ' ']).expect("a sample has a name");
+        let name = line[..name_end].to_string();
+        let mut labels = HashMap::new();
+        let mut rest = &line[name_end..];
+        if let Some(body) = rest.strip_prefix('{') {
+            let mut chars = body.char_indices();
+            loop {
+                let (start, c) = chars.next().expect("labels end with }");
+                if c == '}' {
+                    rest = &body[start + 1..];
+                    break;
+                }
+                if c == ',' {
+                    continue;
+                }
+                let eq = body[start..].find("=\"").expect("label=\"value\"") + start;
+                let key = body[start..eq].to_string();
+                // Skip to the opening quote, then read the escaped value.
+                for (i, _) in chars.by_ref() {
+                    if i == eq + 1 {
+                        break;
+                    }
+                }
+                let mut value = String::new();
+                loop {
+                    let (_, c) = chars.next().expect("label value ends with a quote");
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.next().expect("an escape").1 {
+                            'n' => value.push('\n'),
+                            other => value.push(other),
+                        },
+                        other => value.push(other),
+                    }
+                }
+                labels.insert(key, value);
+            }
+        }
+        let value: f64 = rest
+            .trim()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("a number");
+        samples.push((name, labels, value));
+    }
+    (samples, types)
+}
+
+fn get_metrics(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .find(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .unwrap_or_else(|| panic!("no {name} {labels:?}"))
+        .2
+}
+
+#[test]
+fn metrics_match_the_snapshot_and_escape_hostile_names() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = "evil \"quoted\" \\ back\nslash";
+    // An hour's interval: the first endpoint probes once at the start and then holds
+    // still, so a scrape and a later snapshot see the same moment. (The second one's
+    // first tick is half an hour away: it stays at zero.)
+    write_config(
+        dir.path(),
+        &format!(
+            "[defaults]\ninterval = \"1h\"\n\n[metrics]\nbuckets = [0.001, 0.01, 0.1, 1]\n\n[[endpoint]]\nname = \"evil \\\"quoted\\\" \\\\ back\\nslash\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"idle\"\nurl = \"{}\"\n",
+            server.url("/status/503"),
+            server.url("/"),
+        ),
+    );
+    let port = free_port();
+    let child = probetop(dir.path())
+        .args(["--headless", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let text = loop {
+        assert!(Instant::now() < deadline, "no scrape with the first probe");
+        if let Some(text) = get_metrics(port)
+            && text.contains("result=\"status\"} 1")
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // SAFETY: kill(2) with a valid signal on our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let output = wait_bounded(child, Duration::from_secs(20));
+    assert!(output.status.success());
+    let snapshot: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let (samples, types) = parse(&text);
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    assert_eq!(types["probetop_probe_duration_seconds"], "histogram");
+    assert_eq!(types["probetop_probes"], "counter");
+    assert_eq!(types["probetop_up"], "gauge");
+    for (name, e) in [
+        (hostile, endpoint(&snapshot, hostile)),
+        ("idle", endpoint(&snapshot, "idle")),
+    ] {
+        let probes = count(e, "probes");
+        let ok = count(e, "ok");
+        let by_result = |result: &str| {
+            value(
+                &samples,
+                "probetop_probes_total",
+                &[("endpoint", name), ("result", result)],
+            )
+        };
+        assert_eq!(by_result("ok") as u64, ok, "{name}");
+        let mut failed = 0.0;
+        for class in [
+            "timeout", "connect", "dns", "tls", "status", "body", "other",
+        ] {
+            let expected = e["errors"][class].as_u64().unwrap_or(0);
+            assert_eq!(by_result(class) as u64, expected, "{name} {class}");
+            failed += by_result(class);
+        }
+        assert_eq!(ok + failed as u64, probes);
+        let histogram =
+            probetop::snapshot::decode_histogram(e["histogram"]["data"].as_str().unwrap()).unwrap();
+        let hist_count = value(
+            &samples,
+            "probetop_probe_duration_seconds_count",
+            &[("endpoint", name)],
+        );
+        assert_eq!(hist_count as u64, histogram.len(), "{name}");
+        let inf = value(
+            &samples,
+            "probetop_probe_duration_seconds_bucket",
+            &[("endpoint", name), ("le", "+Inf")],
+        );
+        assert_eq!(inf, hist_count, "{name}");
+        let mut previous = 0.0;
+        for le in ["0.001", "0.01", "0.1", "1.0", "+Inf"] {
+            let bucket = value(
+                &samples,
+                "probetop_probe_duration_seconds_bucket",
+                &[("endpoint", name), ("le", le)],
+            );
+            assert!(bucket >= previous, "cumulative buckets: {text}");
+            previous = bucket;
+        }
+        let state = e["state"].as_str().unwrap();
+        assert_eq!(
+            value(
+                &samples,
+                "probetop_state",
+                &[("endpoint", name), ("state", state)]
+            ),
+            1.0
+        );
+        let up = f64::from(matches!(state, "up" | "degraded"));
+        assert_eq!(value(&samples, "probetop_up", &[("endpoint", name)]), up);
+        // Each phase's count is the snapshot's (the one probe opened one connection
+        // to an IP address: no DNS, one connect, no TLS, one TTFB and transfer).
+        for phase in ["dns", "connect", "tls", "ttfb", "transfer"] {
+            assert_eq!(
+                value(
+                    &samples,
+                    "probetop_phase_duration_seconds_count",
+                    &[("endpoint", name), ("phase", phase)]
+                ) as u64,
+                e["phases_ms"][phase]["count"].as_u64().unwrap(),
+                "{name} {phase}"
+            );
+        }
+    }
+    let hostile_entry = endpoint(&snapshot, hostile);
+    let phase_counts: Vec<u64> = ["dns", "connect", "tls", "ttfb", "transfer"]
+        .iter()
+        .map(|p| hostile_entry["phases_ms"][p]["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(phase_counts, [0, 1, 0, 1, 1], "{hostile_entry:#}");
+    assert_eq!(types["probetop_phase_duration_seconds"], "histogram");
+    assert_eq!(count(endpoint(&snapshot, hostile), "probes"), 1);
+    assert_eq!(count(endpoint(&snapshot, "idle"), "probes"), 0);
+}
+
+#[test]
+fn a_port_in_use_is_a_usage_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        probetop(dir.path()).args([
+            "--headless",
+            "--duration",
+            "1s",
+            "--metrics-addr",
+            &format!("127.0.0.1:{port}"),
+            "http://127.0.0.1:9/",
+        ]),
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot serve metrics"), "{stderr}");
+}
