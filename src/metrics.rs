@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Endpoint;
 use crate::probe::{ErrorClass, Phase};
-use crate::stats::{State, StatsHandle, StatsSnapshot};
+use crate::stats::{State, StatsHandle, StatsStore};
 
 /// Default histogram buckets, in seconds: 1 ms to 10 s.
 pub const DEFAULT_BUCKETS: [f64; 13] = [
@@ -96,40 +96,44 @@ struct Scrape {
 }
 
 impl Scrape {
-    fn collect(stats: &StatsSnapshot, endpoints: &[Endpoint], bounds: &[f64]) -> Self {
+    fn collect(stats: &StatsStore, endpoints: &[Endpoint], bounds: &[f64]) -> Self {
+        let now = stats.now_ds();
         Scrape {
             endpoints: endpoints
                 .iter()
-                .zip(&stats.endpoints)
+                .zip(stats.endpoints())
                 .map(|(e, s)| {
-                    let mut results = vec![("ok", s.ok)];
+                    // Every class, zeros too: a counter that appears late breaks rate().
+                    let mut results = vec![("ok", s.ok())];
                     results.extend(
                         ErrorClass::ALL
                             .iter()
-                            .map(|c| (c.as_str(), s.errors[c.index()])),
+                            .map(|&class| (class.as_str(), s.error_count(class))),
                     );
                     EndpointMetrics {
                         name: e.name.clone(),
-                        state: s.state,
+                        state: s.state(),
                         results,
-                        skipped: s.skipped,
-                        duration: Buckets::of(&s.histogram.to_histogram(), bounds),
-                        phases: s
-                            .phases
+                        skipped: s.skipped(),
+                        duration: Buckets::of(&s.latency_over(None, now), bounds),
+                        phases: Phase::ALL
                             .iter()
-                            .map(|h| Buckets::of(&h.to_histogram(), bounds))
+                            .map(|&phase| Buckets::of(&s.phase_over(phase, None, now), bounds))
                             .collect(),
-                        cert_not_after: s.cert_not_after.map(|at| {
-                            match at.duration_since(std::time::UNIX_EPOCH) {
-                                Ok(after) => after.as_secs() as i64,
-                                Err(before) => -(before.duration().as_secs() as i64),
-                            }
-                        }),
+                        cert_not_after: s.cert_not_after().map(unix_seconds),
                     }
                 })
                 .collect(),
-            lag: Buckets::of(&stats.scheduler_lag, bounds),
+            lag: Buckets::of(stats.scheduler_lag(), bounds),
         }
+    }
+}
+
+/// Whole seconds since the Unix epoch (negative before it).
+fn unix_seconds(at: std::time::SystemTime) -> i64 {
+    match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => after.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
     }
 }
 

@@ -255,7 +255,7 @@ mod tests {
     fn stem_of_what_build_writes() {
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_301_100);
         assert_eq!(
-            file_stem(&super::super::timestamp(at)),
+            file_stem(&crate::text::timestamp(at)),
             "probetop-20261121T224500Z"
         );
     }
