@@ -114,7 +114,9 @@ async fn tick(
             histograms,
         };
         // The writer thread drains this; a full channel means the disk is slow, and
-        // waiting here (not in a probe) is the right place to wait.
+        // waiting here (not in a probe) is the right place to wait. Either failure
+        // ends the log: the writer thread is gone (it failed, and says why when
+        // joined below), or the runtime is shutting down.
         let tx = tx.clone();
         let sent = tokio::task::spawn_blocking(move || tx.send(interval).is_ok())
             .await
@@ -173,6 +175,8 @@ fn write_log(
     path: &Path,
 ) -> io::Result<()> {
     let mut out = BufWriter::new(file);
+    // A start before 1970 (a clock set wrong) is written as the epoch itself: the log
+    // stays readable, and its intervals are relative to the start anyway.
     let start = started_at
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -298,6 +298,8 @@ async fn respond(request: Request<Incoming>, context: &Context) -> Response<Full
     let reply = |status: StatusCode, content_type: &str, body: String| {
         let mut response = Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = status;
+        // Every content type here is a constant that parses; should one not, the
+        // response goes out without the header rather than not at all.
         if let Ok(value) = content_type.parse() {
             response
                 .headers_mut()
@@ -330,10 +332,14 @@ async fn respond(request: Request<Incoming>, context: &Context) -> Response<Full
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             body,
         ),
-        Err(_) => reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "text/plain",
-            "encoding failed\n".into(),
-        ),
+        Err(e) => {
+            // Encoding into a String fails only if a collector does: a bug, worth a log.
+            tracing::warn!("encoding /metrics failed: {e}");
+            reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                "encoding failed\n".into(),
+            )
+        }
     }
 }

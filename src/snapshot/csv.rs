@@ -28,6 +28,23 @@ struct Column {
     cell: Cell,
 }
 
+impl Column {
+    fn new(
+        name: impl Into<String>,
+        cell: impl Fn(&Snapshot, &EndpointSnapshot) -> String + Send + Sync + 'static,
+    ) -> Self {
+        Column {
+            name: name.into(),
+            cell: Box::new(cell),
+        }
+    }
+
+    /// A column of one count.
+    fn count(name: &str, count: fn(&EndpointSnapshot) -> u64) -> Self {
+        Column::new(name, move |_, e| count(e).to_string())
+    }
+}
+
 /// How one of a phase's cells is read from its summary.
 type PhaseCell = fn(&PhaseSummary) -> String;
 
@@ -43,67 +60,63 @@ const PHASE_CELLS: [(&str, PhaseCell); 4] = [
 static COLUMNS: LazyLock<Vec<Column>> = LazyLock::new(columns);
 
 fn columns() -> Vec<Column> {
-    let mut columns = Vec::new();
-    let mut add = |name: String, cell: Cell| columns.push(Column { name, cell });
-    add("name".into(), Box::new(|_, e| e.name.clone()));
-    add("url".into(), Box::new(|_, e| e.url.clone()));
-    add("state".into(), Box::new(|_, e| e.state.to_string()));
-    add("probes".into(), Box::new(|_, e| e.probes.to_string()));
-    add("ok".into(), Box::new(|_, e| e.ok.to_string()));
-    add("failed".into(), Box::new(|_, e| e.failed.to_string()));
-    add("skipped".into(), Box::new(|_, e| e.skipped.to_string()));
-    for class in ErrorClass::ALL {
-        // The JSON leaves zero counts out; a table needs every column, so absent is zero.
-        add(
-            format!("errors_{}", class.as_str()),
-            Box::new(move |_, e| {
-                e.errors
-                    .get(class.as_str())
-                    .copied()
-                    .unwrap_or(0)
-                    .to_string()
-            }),
-        );
-    }
-    add("status_codes".into(), Box::new(|_, e| status_codes(e)));
-    for (i, key) in LatencySummary::FIELDS.iter().enumerate() {
-        add(
-            format!("latency_{key}_ms"),
-            Box::new(move |_, e| latency_cell(e.latency_ms.as_ref(), i)),
-        );
-    }
-    add(
-        "window_seconds".into(),
-        Box::new(|_, e| e.window.seconds.to_string()),
-    );
-    add(
-        "window_probes".into(),
-        Box::new(|_, e| e.window.probes.to_string()),
-    );
-    add("window_ok".into(), Box::new(|_, e| e.window.ok.to_string()));
-    for (i, key) in LatencySummary::FIELDS.iter().enumerate() {
-        add(
-            format!("window_{key}_ms"),
-            Box::new(move |_, e| latency_cell(e.window.latency_ms.as_ref(), i)),
-        );
-    }
-    add("started_at".into(), Box::new(|s, _| s.started_at.clone()));
-    add("taken_at".into(), Box::new(|s, _| s.taken_at.clone()));
+    let mut columns = vec![
+        Column::new("name", |_, e| e.name.clone()),
+        Column::new("url", |_, e| e.url.clone()),
+        Column::new("state", |_, e| e.state.to_string()),
+        Column::count("probes", |e| e.probes),
+        Column::count("ok", |e| e.ok),
+        Column::count("failed", |e| e.failed),
+        Column::count("skipped", |e| e.skipped),
+    ];
+    // The JSON leaves zero counts out; a table needs every column, so absent is zero.
+    columns.extend(ErrorClass::ALL.map(|class| {
+        Column::new(format!("errors_{}", class.as_str()), move |_, e| {
+            let n = e.errors.get(class.as_str()).copied().unwrap_or(0);
+            n.to_string()
+        })
+    }));
+    columns.push(Column::new("status_codes", |_, e| status_codes(e)));
+    columns.extend(latency_columns("latency", |e| e.latency_ms.as_ref()));
+    columns.extend([
+        Column::count("window_seconds", |e| e.window.seconds),
+        Column::count("window_probes", |e| e.window.probes),
+        Column::count("window_ok", |e| e.window.ok),
+    ]);
+    columns.extend(latency_columns("window", |e| e.window.latency_ms.as_ref()));
+    columns.extend([
+        Column::new("started_at", |s, _| s.started_at.clone()),
+        Column::new("taken_at", |s, _| s.taken_at.clone()),
+    ]);
     // Added after the first release of the format: appended, so that scripts reading
     // columns by position keep working.
     for phase in Phase::ALL {
-        for (key, value) in PHASE_CELLS {
-            add(
-                format!("{phase}_{key}"),
-                Box::new(move |_, e| value(e.phases_ms.get(phase))),
-            );
-        }
+        columns.extend(PHASE_CELLS.map(|(key, cell)| {
+            Column::new(format!("{phase}_{key}"), move |_, e| {
+                cell(e.phases_ms.get(phase))
+            })
+        }));
     }
-    add(
-        "cert_days_left".into(),
-        Box::new(|_, e| e.cert_days_left.map(|d| d.to_string()).unwrap_or_default()),
-    );
+    columns.push(Column::new("cert_days_left", |_, e| {
+        e.cert_days_left.map(|d| d.to_string()).unwrap_or_default()
+    }));
     columns
+}
+
+/// `{prefix}_min_ms` … `{prefix}_max_ms`: a latency summary's values, in
+/// [`LatencySummary::FIELDS`] order, empty where the JSON has null.
+fn latency_columns(
+    prefix: &str,
+    summary: fn(&EndpointSnapshot) -> Option<&LatencySummary>,
+) -> impl Iterator<Item = Column> {
+    LatencySummary::FIELDS
+        .iter()
+        .enumerate()
+        .map(move |(i, key)| {
+            Column::new(format!("{prefix}_{key}_ms"), move |_, e| {
+                number_or(summary(e).map(|s| s.values()[i]), ABSENT)
+            })
+        })
 }
 
 /// The column names, in order.
@@ -142,11 +155,6 @@ fn status_codes(e: &EndpointSnapshot) -> String {
         .map(|(code, n)| format!("{code}:{n}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Latency value `i` (in [`LatencySummary::FIELDS`] order), empty where the JSON has null.
-fn latency_cell(summary: Option<&LatencySummary>, i: usize) -> String {
-    number_or(summary.map(|s| s.values()[i]), ABSENT)
 }
 
 #[cfg(test)]

@@ -83,6 +83,7 @@ impl StatsHandle {
     /// Runs `read` on the statistics thread, after every sample sent before this call
     /// is recorded, and returns its result. Samples sent meanwhile wait in the queue
     /// (the probes that sent them do not), so `read` may take its time, but not forever.
+    /// `None` once the statistics thread has ended.
     pub async fn read<R, F>(&self, read: F) -> Option<R>
     where
         R: Send + 'static,
@@ -99,6 +100,7 @@ impl StatsHandle {
 
     /// The final statistics, moved out rather than copied (a copy would double the
     /// memory at the end of a large run); the statistics thread ends after answering.
+    /// `None` if it had ended already.
     pub async fn finish(&self) -> Option<StatsStore> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Command::Finish(reply)).ok()?;
@@ -158,8 +160,8 @@ impl Actor {
                     at,
                     phases,
                 } => {
-                    let at_ds = self.clock.ds_since_start(at);
                     if let Some(stats) = self.store.endpoint_mut(endpoint) {
+                        let at_ds = self.clock.ds_since_start(at);
                         stats.record_connection(&phases, at_ds, self.retention);
                     }
                 }
