@@ -167,9 +167,7 @@ pub fn export_as(
 /// produces, keeps only its ASCII letters and digits, so it can never form a path.
 pub fn file_stem(taken_at: &str) -> String {
     let compact: String = match humantime::parse_rfc3339(taken_at) {
-        Ok(at) => humantime::format_rfc3339_seconds(at)
-            .to_string()
-            .replace(['-', ':'], ""),
+        Ok(at) => crate::text::timestamp(at).replace(['-', ':'], ""),
         Err(_) => taken_at
             .chars()
             .filter(char::is_ascii_alphanumeric)

@@ -166,8 +166,8 @@ pub struct DetailData {
     /// When the data was taken (tells today's state changes from older ones).
     pub taken_at: SystemTime,
     /// Count and percentiles of each phase over the span, indexed by
-    /// [`Phase::index`]: DNS, connect and TLS per new connection, TTFB and transfer
-    /// per response.
+    /// [`crate::probe::Phase::index`]: DNS, connect and TLS per new connection, TTFB
+    /// and transfer per response.
     pub phases: PhaseSummaries,
     /// New connections over the span (a reused connection has no DNS, connect or
     /// TLS phase, so this explains their lower counts).

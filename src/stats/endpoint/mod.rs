@@ -42,8 +42,8 @@ pub struct RecentError {
     pub error: ProbeError,
 }
 
-/// Everything recorded about one endpoint, and the answers the views read from it
-/// (in [`read`]): counts, state, latency and phases over a span, certificate.
+/// Everything recorded about one endpoint, and the answers the views read from it:
+/// counts, state, latency and phases over a span, certificate.
 ///
 /// The fields are private so that every view asks the same questions the same way:
 /// a summary computed in one place cannot disagree with one computed in another.
