@@ -197,12 +197,23 @@ impl Window {
     }
 
     /// Probes, successes and latency within `span` before `now_ds`.
+    ///
+    /// The overview asks this of every endpoint at every refresh: one pass finds the
+    /// slowest entry (to size the histogram), one counts and records.
     pub fn summary(&self, now_ds: u32, span: Duration) -> SpanSummary {
-        let histogram = self.latency_histogram(now_ds, span);
+        let slowest = self
+            .probes_in(now_ds, span)
+            .filter_map(WindowEntry::latency_us)
+            .max()
+            .unwrap_or(1);
+        let mut histogram = histogram_up_to(u64::from(slowest));
         let (mut probes, mut ok) = (0, 0);
         for entry in self.probes_in(now_ds, span) {
             probes += 1;
             ok += u64::from(entry.ok);
+            if let Some(us) = entry.latency_us() {
+                record_us(&mut histogram, u64::from(us));
+            }
         }
         SpanSummary {
             probes,
