@@ -41,7 +41,7 @@ use ratatui::backend::TestBackend;
 
 use probetop::config::Endpoint;
 use probetop::probe::{ErrorClass, ProbeError, ProbeOutcome};
-use probetop::stats::{EndpointStats, LatencySummary, State, StatsSnapshot, new_histogram};
+use probetop::stats::{EndpointStats, LatencySummary, State, StatsStore};
 use probetop::ui::model::{self, EndpointRow, OverviewData, SPARK_POINTS, Span, SparkPoint};
 use probetop::ui::state::UiState;
 use probetop::ui::theme::Theme;
@@ -407,8 +407,8 @@ fn endpoint_stats(base_ms: u64, failing: bool, window: Duration) -> EndpointStat
     stats
 }
 
-/// A statistics snapshot of `n` endpoints, taken right after their last probes.
-fn stats_snapshot(n: usize) -> StatsSnapshot {
+/// The statistics of `n` endpoints, read right after their last probes.
+fn stats_store(n: usize) -> StatsStore {
     let window = Duration::from_secs(300);
     // Recording 300 probes into each of 10,000 endpoints would take longer than the
     // measurement; a few distinct templates, cloned, cost `overview` exactly as much.
@@ -416,24 +416,23 @@ fn stats_snapshot(n: usize) -> StatsSnapshot {
         .map(|t| endpoint_stats(1 + t * 7, t == 3, window))
         .collect();
     let started_at = SystemTime::now();
-    StatsSnapshot {
-        started_at,
-        taken_at: started_at + Duration::from_secs(u64::from(WINDOW_ENTRIES)),
-        window,
-        scheduler_lag: new_histogram(),
-        endpoints: (0..n)
-            .map(|i| templates[i % templates.len()].clone())
-            .collect(),
-        now_ds: WINDOW_ENTRIES * 10,
-    }
+    let endpoints = (0..n)
+        .map(|i| templates[i % templates.len()].clone())
+        .collect();
+    let mut store = StatsStore::new(started_at, window, endpoints);
+    store.stamp(
+        started_at + Duration::from_secs(u64::from(WINDOW_ENTRIES)),
+        WINDOW_ENTRIES * 10,
+    );
+    store
 }
 
 /// `model::overview` times with `n` endpoints.
 fn measure_overview(n: usize, samples: usize) -> Vec<Duration> {
     let endpoints = endpoints(n);
-    let snapshot = stats_snapshot(n);
+    let stats = stats_store(n);
     repeat(samples, || {
-        let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+        let data = model::overview(&stats, &endpoints, Span::FiveMinutes);
         // Keep the work from being optimised away.
         std::hint::black_box(data);
         Ok(())

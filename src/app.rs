@@ -178,8 +178,8 @@ fn print_check(config: &Config) -> std::io::Result<()> {
             text,
             "{:<name_width$}  {:>8}  {:>8}  {}",
             e.name,
-            humantime::format_duration(e.interval).to_string(),
-            humantime::format_duration(e.timeout).to_string(),
+            crate::text::duration(e.interval),
+            crate::text::duration(e.timeout),
             e.url_as_written
         );
     }
@@ -411,13 +411,13 @@ async fn print_snapshot(
     };
     let unhealthy: Vec<String> = endpoints
         .iter()
-        .zip(&copy.endpoints)
+        .zip(copy.endpoints())
         .filter(|(_, s)| match fail_on {
-            Some(FailOn::Down) => matches!(s.state, State::Down | State::Unknown),
-            Some(FailOn::Degraded) => !matches!(s.state, State::Up),
+            Some(FailOn::Down) => matches!(s.state(), State::Down | State::Unknown),
+            Some(FailOn::Degraded) => !matches!(s.state(), State::Up),
             None => false,
         })
-        .map(|(e, s)| format!("{} ({})", e.name, s.state.as_str()))
+        .map(|(e, s)| format!("{} ({})", e.name, s.state().as_str()))
         .collect();
     let built =
         tokio::task::spawn_blocking(move || format.render(&snapshot::build(&endpoints, &copy)))

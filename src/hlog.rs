@@ -19,7 +19,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Endpoint;
-use crate::stats::{StatsHandle, StatsSnapshot, record_us};
+use crate::stats::{StatsHandle, StatsStore};
 
 /// Samples finished this close to the end of an interval may still be queued for the
 /// statistics; the interval ends this much before "now" (0.5 s, in deciseconds).
@@ -94,9 +94,9 @@ async fn tick(
                 // The last interval takes everything recorded; the others leave the
                 // freshest samples for the next one, in case they are still queued.
                 let to = if last {
-                    s.now_ds.saturating_add(1)
+                    s.now_ds().saturating_add(1)
                 } else {
-                    s.now_ds.saturating_sub(QUEUE_SLACK_DS).max(start)
+                    s.now_ds().saturating_sub(QUEUE_SLACK_DS).max(start)
                 };
                 (to, interval_histograms(s, start, to))
             })
@@ -111,7 +111,9 @@ async fn tick(
             histograms,
         };
         // The writer thread drains this; a full channel means the disk is slow, and
-        // waiting here (not in a probe) is the right place to wait.
+        // waiting here (not in a probe) is the right place to wait. Either failure
+        // ends the log: the writer thread is gone (it failed, and says why when
+        // joined below), or the runtime is shutting down.
         let tx = tx.clone();
         let sent = tokio::task::spawn_blocking(move || tx.send(interval).is_ok())
             .await
@@ -132,29 +134,18 @@ fn ds(deciseconds: u32) -> Duration {
 }
 
 /// Per endpoint, the histogram of the complete responses that finished in
-/// `[from_ds, to_ds)`.
+/// `[from_ds, to_ds)`; endpoints without any are left out.
 fn interval_histograms(
-    stats: &StatsSnapshot,
+    stats: &StatsStore,
     from_ds: u32,
     to_ds: u32,
 ) -> Vec<(usize, Histogram<u64>)> {
     stats
-        .endpoints
+        .endpoints()
         .iter()
         .enumerate()
-        .filter_map(|(index, s)| {
-            let mut histogram = crate::stats::new_histogram();
-            for entry in s
-                .window
-                .entries()
-                .filter(|e| (from_ds..to_ds).contains(&e.at_ds))
-            {
-                if let Some(us) = entry.latency_us() {
-                    record_us(&mut histogram, u64::from(us));
-                }
-            }
-            (!histogram.is_empty()).then_some((index, histogram))
-        })
+        .map(|(index, s)| (index, s.latency_between(from_ds, to_ds)))
+        .filter(|(_, histogram)| !histogram.is_empty())
         .collect()
 }
 
@@ -181,6 +172,8 @@ fn write_log(
     path: &Path,
 ) -> io::Result<()> {
     let mut out = BufWriter::new(file);
+    // A start before 1970 (a clock set wrong) is written as the epoch itself: the log
+    // stays readable, and its intervals are relative to the start anyway.
     let start = started_at
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -17,4 +17,5 @@ pub mod serve;
 pub mod signals;
 pub mod snapshot;
 pub mod stats;
+pub mod text;
 pub mod ui;

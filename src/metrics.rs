@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Endpoint;
 use crate::probe::{ErrorClass, Phase};
-use crate::stats::{State, StatsHandle, StatsSnapshot};
+use crate::stats::{State, StatsHandle, StatsStore};
 
 /// A histogram in Prometheus' terms: counts per upper bound (seconds).
 #[derive(Debug, Clone, Default)]
@@ -91,40 +91,44 @@ struct Scrape {
 }
 
 impl Scrape {
-    fn collect(stats: &StatsSnapshot, endpoints: &[Endpoint], bounds: &[f64]) -> Self {
+    fn collect(stats: &StatsStore, endpoints: &[Endpoint], bounds: &[f64]) -> Self {
+        let now = stats.now_ds();
         Scrape {
             endpoints: endpoints
                 .iter()
-                .zip(&stats.endpoints)
+                .zip(stats.endpoints())
                 .map(|(e, s)| {
-                    let mut results = vec![("ok", s.ok)];
+                    // Every class, zeros too: a counter that appears late breaks rate().
+                    let mut results = vec![("ok", s.ok())];
                     results.extend(
                         ErrorClass::ALL
                             .iter()
-                            .map(|c| (c.as_str(), s.errors[c.index()])),
+                            .map(|&class| (class.as_str(), s.error_count(class))),
                     );
                     EndpointMetrics {
                         name: e.name.clone(),
-                        state: s.state,
+                        state: s.state(),
                         results,
-                        skipped: s.skipped,
-                        duration: Buckets::of(&s.histogram.to_histogram(), bounds),
-                        phases: s
-                            .phases
+                        skipped: s.skipped(),
+                        duration: Buckets::of(&s.latency_over(None, now), bounds),
+                        phases: Phase::ALL
                             .iter()
-                            .map(|h| Buckets::of(&h.to_histogram(), bounds))
+                            .map(|&phase| Buckets::of(&s.phase_over(phase, None, now), bounds))
                             .collect(),
-                        cert_not_after: s.cert_not_after.map(|at| {
-                            match at.duration_since(std::time::UNIX_EPOCH) {
-                                Ok(after) => after.as_secs() as i64,
-                                Err(before) => -(before.duration().as_secs() as i64),
-                            }
-                        }),
+                        cert_not_after: s.cert_not_after().map(unix_seconds),
                     }
                 })
                 .collect(),
-            lag: Buckets::of(&stats.scheduler_lag, bounds),
+            lag: Buckets::of(stats.scheduler_lag(), bounds),
         }
+    }
+}
+
+/// Whole seconds since the Unix epoch (negative before it).
+fn unix_seconds(at: std::time::SystemTime) -> i64 {
+    match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => after.as_secs() as i64,
+        Err(before) => -(before.duration().as_secs() as i64),
     }
 }
 
@@ -289,6 +293,8 @@ async fn respond(request: Request<Incoming>, context: &Context) -> Response<Full
     let reply = |status: StatusCode, content_type: &str, body: String| {
         let mut response = Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = status;
+        // Every content type here is a constant that parses; should one not, the
+        // response goes out without the header rather than not at all.
         if let Ok(value) = content_type.parse() {
             response
                 .headers_mut()
@@ -321,10 +327,14 @@ async fn respond(request: Request<Incoming>, context: &Context) -> Response<Full
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             body,
         ),
-        Err(_) => reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "text/plain",
-            "encoding failed\n".into(),
-        ),
+        Err(e) => {
+            // Encoding into a String fails only if a collector does: a bug, worth a log.
+            tracing::warn!("encoding /metrics failed: {e}");
+            reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                "encoding failed\n".into(),
+            )
+        }
     }
 }

@@ -1,55 +1,132 @@
 //! The snapshot as CSV: one header line, then one row per endpoint, for spreadsheets
 //! and scripts that do not read JSON.
 //!
-//! Every number is the one the JSON holds, printed the same way, so the two files of
-//! one export never disagree. What has no flat form is left out: the encoded
+//! Every number is the one the JSON holds, printed the same way ([`crate::text`]), so
+//! the two files of one export never disagree. One table of columns makes both the
+//! header and the rows. What has no flat form is left out: the encoded
 //! histogram (it stays in the JSON) and probetop's own scheduler lag (not an endpoint).
 
 use std::io;
+use std::sync::LazyLock;
 
 use crate::probe::{ErrorClass, Phase};
 use crate::stats::{LatencySummary, PhaseSummary};
+use crate::text::number_or;
 
 use super::{EndpointSnapshot, Snapshot};
 
-/// The latency keys of the JSON's `latency_ms` objects, in column order.
-const LATENCY_KEYS: [&str; 7] = ["min", "mean", "p50", "p90", "p99", "p999", "max"];
+/// What an empty cell means: the JSON's null.
+const ABSENT: &str = "";
 
-/// The values of `summary` in the order of [`LATENCY_KEYS`].
-fn latency_values(summary: &LatencySummary) -> [f64; 7] {
-    [
-        summary.min,
-        summary.mean,
-        summary.p50,
-        summary.p90,
-        summary.p99,
-        summary.p999,
-        summary.max,
-    ]
+/// How one column's cell is read from an endpoint (and its snapshot).
+type Cell = Box<dyn Fn(&Snapshot, &EndpointSnapshot) -> String + Send + Sync>;
+
+/// One column: its header and its cell, side by side so that neither can be added
+/// without the other.
+struct Column {
+    name: String,
+    cell: Cell,
+}
+
+impl Column {
+    fn new(
+        name: impl Into<String>,
+        cell: impl Fn(&Snapshot, &EndpointSnapshot) -> String + Send + Sync + 'static,
+    ) -> Self {
+        Column {
+            name: name.into(),
+            cell: Box::new(cell),
+        }
+    }
+
+    /// A column of one count.
+    fn count(name: &str, count: fn(&EndpointSnapshot) -> u64) -> Self {
+        Column::new(name, move |_, e| count(e).to_string())
+    }
+}
+
+/// How one of a phase's cells is read from its summary.
+type PhaseCell = fn(&PhaseSummary) -> String;
+
+/// The columns of each phase, after its name: `dns_count`, `dns_p50_ms`…
+const PHASE_CELLS: [(&str, PhaseCell); 4] = [
+    ("count", |p| p.count.to_string()),
+    ("p50_ms", |p| number_or(p.p50, ABSENT)),
+    ("p90_ms", |p| number_or(p.p90, ABSENT)),
+    ("p99_ms", |p| number_or(p.p99, ABSENT)),
+];
+
+/// Every column, in order. Built once: the closures do not change.
+static COLUMNS: LazyLock<Vec<Column>> = LazyLock::new(columns);
+
+fn columns() -> Vec<Column> {
+    let mut columns = vec![
+        Column::new("name", |_, e| e.name.clone()),
+        Column::new("url", |_, e| e.url.clone()),
+        Column::new("state", |_, e| e.state.to_string()),
+        Column::count("probes", |e| e.probes),
+        Column::count("ok", |e| e.ok),
+        Column::count("failed", |e| e.failed),
+        Column::count("skipped", |e| e.skipped),
+    ];
+    // The JSON leaves zero counts out; a table needs every column, so absent is zero.
+    columns.extend(ErrorClass::ALL.map(|class| {
+        Column::new(format!("errors_{}", class.as_str()), move |_, e| {
+            let n = e.errors.get(class.as_str()).copied().unwrap_or(0);
+            n.to_string()
+        })
+    }));
+    columns.push(Column::new("status_codes", |_, e| status_codes(e)));
+    columns.extend(latency_columns("latency", |e| e.latency_ms.as_ref()));
+    columns.extend([
+        Column::count("window_seconds", |e| e.window.seconds),
+        Column::count("window_probes", |e| e.window.probes),
+        Column::count("window_ok", |e| e.window.ok),
+    ]);
+    columns.extend(latency_columns("window", |e| e.window.latency_ms.as_ref()));
+    columns.extend([
+        Column::new("started_at", |s, _| s.started_at.clone()),
+        Column::new("taken_at", |s, _| s.taken_at.clone()),
+    ]);
+    // Added after the first release of the format: appended, so that scripts reading
+    // columns by position keep working.
+    for phase in Phase::ALL {
+        columns.extend(PHASE_CELLS.map(|(key, cell)| {
+            Column::new(format!("{phase}_{key}"), move |_, e| {
+                cell(e.phases_ms.get(phase))
+            })
+        }));
+    }
+    columns.push(Column::new("cert_days_left", |_, e| {
+        e.cert_days_left.map(|d| d.to_string()).unwrap_or_default()
+    }));
+    columns
+}
+
+/// `{prefix}_min_ms` … `{prefix}_max_ms`: a latency summary's values, in
+/// [`LatencySummary::FIELDS`] order, empty where the JSON has null.
+fn latency_columns(
+    prefix: &str,
+    summary: fn(&EndpointSnapshot) -> Option<&LatencySummary>,
+) -> impl Iterator<Item = Column> {
+    LatencySummary::FIELDS
+        .iter()
+        .enumerate()
+        .map(move |(i, key)| {
+            Column::new(format!("{prefix}_{key}_ms"), move |_, e| {
+                number_or(summary(e).map(|s| s.values()[i]), ABSENT)
+            })
+        })
 }
 
 /// The column names, in order.
 pub fn header() -> Vec<String> {
-    let mut columns: Vec<String> = ["name", "url", "state", "probes", "ok", "failed", "skipped"]
-        .map(String::from)
-        .into();
-    columns.extend(
-        ErrorClass::ALL
-            .iter()
-            .map(|class| format!("errors_{}", class.as_str())),
-    );
-    columns.push("status_codes".into());
-    columns.extend(LATENCY_KEYS.iter().map(|key| format!("latency_{key}_ms")));
-    columns.extend(["window_seconds", "window_probes", "window_ok"].map(String::from));
-    columns.extend(LATENCY_KEYS.iter().map(|key| format!("window_{key}_ms")));
-    columns.extend(["started_at", "taken_at"].map(String::from));
-    // Added after the first release of the format: appended, so that scripts reading
-    // columns by position keep working.
-    for phase in Phase::ALL {
-        columns.extend(["count", "p50_ms", "p90_ms", "p99_ms"].map(|k| format!("{phase}_{k}")));
-    }
-    columns.push("cert_days_left".into());
-    columns
+    COLUMNS.iter().map(|c| c.name.clone()).collect()
+}
+
+/// The fields of one endpoint, in [`header`] order.
+fn row(snapshot: &Snapshot, e: &EndpointSnapshot) -> Vec<String> {
+    COLUMNS.iter().map(|c| (c.cell)(snapshot, e)).collect()
 }
 
 /// Writes `snapshot` as CSV (header and one row per endpoint) into `out`.
@@ -57,7 +134,7 @@ pub fn header() -> Vec<String> {
 /// Fields are quoted where needed, so names with commas, quotes or newlines survive.
 pub fn write_csv<W: io::Write>(snapshot: &Snapshot, out: W) -> io::Result<()> {
     let mut writer = ::csv::Writer::from_writer(out);
-    writer.write_record(header())?;
+    writer.write_record(COLUMNS.iter().map(|c| c.name.as_str()))?;
     for endpoint in &snapshot.endpoints {
         writer.write_record(row(snapshot, endpoint))?;
     }
@@ -71,52 +148,6 @@ pub fn to_csv(snapshot: &Snapshot) -> String {
     String::from_utf8(bytes).expect("every field is a Rust string, hence UTF-8")
 }
 
-/// The fields of one endpoint, in [`header`] order.
-fn row(snapshot: &Snapshot, e: &EndpointSnapshot) -> Vec<String> {
-    let mut fields = vec![
-        e.name.clone(),
-        e.url.clone(),
-        e.state.to_string(),
-        e.probes.to_string(),
-        e.ok.to_string(),
-        e.failed.to_string(),
-        e.skipped.to_string(),
-    ];
-    // The JSON leaves zero counts out; a table needs every column, so absent is zero.
-    fields.extend(ErrorClass::ALL.iter().map(|class| {
-        e.errors
-            .get(class.as_str())
-            .copied()
-            .unwrap_or(0)
-            .to_string()
-    }));
-    fields.push(status_codes(e));
-    fields.extend(latency_fields(e.latency_ms.as_ref()));
-    fields.extend([
-        e.window.seconds.to_string(),
-        e.window.probes.to_string(),
-        e.window.ok.to_string(),
-    ]);
-    fields.extend(latency_fields(e.window.latency_ms.as_ref()));
-    fields.extend([snapshot.started_at.clone(), snapshot.taken_at.clone()]);
-    for phase in Phase::ALL {
-        fields.extend(phase_fields(e.phases_ms.get(phase)));
-    }
-    fields.push(e.cert_days_left.map(|d| d.to_string()).unwrap_or_default());
-    fields
-}
-
-/// Count, p50, p90 and p99 of a phase (empty percentiles when it never happened).
-fn phase_fields(summary: &PhaseSummary) -> [String; 4] {
-    let ms = |v: Option<f64>| v.map(number).unwrap_or_default();
-    [
-        summary.count.to_string(),
-        ms(summary.p50),
-        ms(summary.p90),
-        ms(summary.p99),
-    ]
-}
-
 /// `200:299 404:1`: status codes in the JSON's (sorted) order, one field for all.
 fn status_codes(e: &EndpointSnapshot) -> String {
     e.status_codes
@@ -126,36 +157,9 @@ fn status_codes(e: &EndpointSnapshot) -> String {
         .join(" ")
 }
 
-/// Seven latency fields, empty where the JSON has null.
-fn latency_fields(summary: Option<&LatencySummary>) -> Vec<String> {
-    match summary {
-        Some(s) => latency_values(s).into_iter().map(number).collect(),
-        None => vec![String::new(); LATENCY_KEYS.len()],
-    }
-}
-
-/// `x` exactly as serde_json prints it in the JSON file.
-///
-/// Rust's `{}` would print `1` where the JSON has `1.0`: the same value, but not the
-/// same text, and a diff of the two exports should show no difference.
-pub(super) fn number(x: f64) -> String {
-    serde_json::to_string(&x).expect("serialising an f64 cannot fail")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_print_as_in_the_json() {
-        for x in [0.0, 1.0, 0.123, 12.5, 1234.567, 0.001, 60_000.0] {
-            let json = serde_json::json!({ "x": x }).to_string();
-            assert_eq!(json, format!("{{\"x\":{}}}", number(x)), "{x}");
-        }
-        assert_eq!(number(1.0), "1.0");
-        assert_eq!(number(0.123), "0.123");
-        assert_eq!(number(12.5), "12.5");
-    }
 
     #[test]
     fn header_has_one_column_per_field() {

@@ -169,9 +169,7 @@ pub fn export_as(
 /// produces, keeps only its ASCII letters and digits, so it can never form a path.
 pub fn file_stem(taken_at: &str) -> String {
     let compact: String = match humantime::parse_rfc3339(taken_at) {
-        Ok(at) => humantime::format_rfc3339_seconds(at)
-            .to_string()
-            .replace(['-', ':'], ""),
+        Ok(at) => crate::text::timestamp(at).replace(['-', ':'], ""),
         Err(_) => taken_at
             .chars()
             .filter(char::is_ascii_alphanumeric)
@@ -257,7 +255,7 @@ mod tests {
     fn stem_of_what_build_writes() {
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_301_100);
         assert_eq!(
-            file_stem(&super::super::timestamp(at)),
+            file_stem(&crate::text::timestamp(at)),
             "probetop-20261121T224500Z"
         );
     }

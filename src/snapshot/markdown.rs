@@ -1,21 +1,26 @@
 //! The snapshot as Markdown: tables (all-time, the rolling window, and where the time
 //! goes), ready to paste into an incident note.
 //!
-//! Every number is the JSON's, printed as the JSON prints it, so the formats of one
-//! snapshot never disagree. Names are escaped so that no endpoint can break the table.
+//! Every number is the JSON's, printed as the JSON prints it ([`crate::text`]), so the
+//! formats of one snapshot never disagree. Names are escaped so that no endpoint can break the table.
 
 use std::fmt::Write as _;
 
-use super::csv::number;
 use super::{EndpointSnapshot, Snapshot};
 use crate::probe::Phase;
 use crate::stats::LatencySummary;
+use crate::text::{latency_numbers, number};
 
-/// The latency columns, after the counts.
-const LATENCY_COLUMNS: [&str; 7] = ["min", "mean", "p50", "p90", "p99", "p99.9", "max"];
+/// The latency columns, after the counts, in [`LatencySummary::FIELDS`] order.
+const LATENCY_COLUMNS: [&str; LatencySummary::FIELDS.len()] =
+    ["min", "mean", "p50", "p90", "p99", "p99.9", "max"];
+
+/// What an empty cell shows: the JSON's null, or nothing to show.
+const ABSENT: &str = "–";
 
 /// The snapshot as a Markdown document.
 pub fn to_markdown(snapshot: &Snapshot) -> String {
+    // Writing into a String cannot fail: the `fmt::Result`s below are ignored.
     let mut out = String::new();
     let _ = writeln!(out, "## probetop snapshot {}\n", snapshot.taken_at);
     let _ = writeln!(
@@ -40,7 +45,7 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
             e.failed.to_string(),
             e.skipped.to_string(),
         ];
-        cells.extend(latency_cells(e.latency_ms.as_ref()));
+        cells.extend(latency_numbers(e.latency_ms.as_ref(), ABSENT));
         cells.push(errors(e));
         cells.push(status_codes(e));
         table_row(&mut out, &cells);
@@ -56,7 +61,7 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
             e.window.probes.to_string(),
             e.window.ok.to_string(),
         ];
-        cells.extend(latency_cells(e.window.latency_ms.as_ref()));
+        cells.extend(latency_numbers(e.window.latency_ms.as_ref(), ABSENT));
         table_row(&mut out, &cells);
     }
     out.push_str(
@@ -73,10 +78,13 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
             let summary = e.phases_ms.get(phase);
             match summary.p50 {
                 Some(p50) => format!("{} ({})", number(p50), summary.count),
-                None => "–".to_string(),
+                None => ABSENT.to_string(),
             }
         }));
-        cells.push(e.cert_days_left.map_or("–".to_string(), |d| d.to_string()));
+        cells.push(
+            e.cert_days_left
+                .map_or(ABSENT.to_string(), |d| d.to_string()),
+        );
         table_row(&mut out, &cells);
     }
     out
@@ -100,23 +108,13 @@ fn table_head(out: &mut String, columns: &[&str], first_number: usize) {
 }
 
 fn table_row(out: &mut String, cells: &[String]) {
+    // Into a String: cannot fail.
     let _ = writeln!(out, "| {} |", cells.join(" | "));
-}
-
-/// Seven latency cells, `–` where the JSON has null.
-fn latency_cells(summary: Option<&LatencySummary>) -> Vec<String> {
-    match summary {
-        Some(s) => [s.min, s.mean, s.p50, s.p90, s.p99, s.p999, s.max]
-            .into_iter()
-            .map(number)
-            .collect(),
-        None => vec!["–".to_string(); LATENCY_COLUMNS.len()],
-    }
 }
 
 fn errors(e: &EndpointSnapshot) -> String {
     if e.errors.is_empty() {
-        return "–".into();
+        return ABSENT.into();
     }
     e.errors
         .iter()
@@ -127,7 +125,7 @@ fn errors(e: &EndpointSnapshot) -> String {
 
 fn status_codes(e: &EndpointSnapshot) -> String {
     if e.status_codes.is_empty() {
-        return "–".into();
+        return ABSENT.into();
     }
     e.status_codes
         .iter()

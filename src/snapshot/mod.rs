@@ -1,5 +1,6 @@
 //! The snapshot: the JSON document of DESIGN.md (version 1), built from the config
-//! and a copy of the statistics.
+//! and the statistics' projection; its writers (CSV, Markdown) print numbers and
+//! times through [`crate::text`].
 
 pub mod csv;
 pub mod export;
@@ -7,15 +8,15 @@ mod histogram;
 pub mod markdown;
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use serde::Serialize;
 
 pub use histogram::{ENCODING, decode_histogram, encode_histogram};
 
 use crate::config::{Endpoint, ExportFormat};
-use crate::probe::{ErrorClass, Phase};
-use crate::stats::{LatencySummary, PhaseSummary, StatsSnapshot};
+use crate::probe::Phase;
+use crate::stats::{EndpointStats, LatencySummary, PhaseSummary, StatsStore};
+use crate::text::timestamp;
 
 /// Writing a snapshot in one of the formats of the config's `export.formats`.
 pub trait Render {
@@ -181,77 +182,68 @@ pub struct HistogramSnapshot {
 ///
 /// Encoding the histograms compresses them: call this off the async runtime
 /// (`spawn_blocking`) for more than a handful of endpoints.
-pub fn build(endpoints: &[Endpoint], stats: &StatsSnapshot) -> Snapshot {
+pub fn build(endpoints: &[Endpoint], stats: &StatsStore) -> Snapshot {
     Snapshot {
         probetop_snapshot: VERSION,
-        started_at: timestamp(stats.started_at),
-        taken_at: timestamp(stats.taken_at),
-        scheduler_lag_ms: LatencySummary::of(&stats.scheduler_lag),
+        started_at: timestamp(stats.started_at()),
+        taken_at: timestamp(stats.taken_at()),
+        scheduler_lag_ms: LatencySummary::of(stats.scheduler_lag()),
         endpoints: endpoints
             .iter()
-            .zip(&stats.endpoints)
-            .enumerate()
-            .map(|(index, (endpoint, s))| {
-                let window = stats.window_summary(index);
-                let histogram = s.histogram.to_histogram();
-                EndpointSnapshot {
-                    name: endpoint.name.clone(),
-                    url: endpoint.url_as_written.clone(),
-                    state: s.state.as_str(),
-                    probes: s.probes,
-                    ok: s.ok,
-                    failed: s.failed,
-                    skipped: s.skipped,
-                    errors: ErrorClass::ALL
-                        .iter()
-                        .filter(|c| s.errors[c.index()] > 0)
-                        .map(|c| (c.as_str(), s.errors[c.index()]))
-                        .collect(),
-                    status_codes: s
-                        .status_codes
-                        .iter()
-                        .map(|(code, n)| (code.to_string(), *n))
-                        .collect(),
-                    latency_ms: LatencySummary::of(&histogram),
-                    phases_ms: PhasesSnapshot::new(
-                        s.phases
-                            .each_ref()
-                            .map(|h| PhaseSummary::of(&h.to_histogram())),
-                    ),
-                    cert_days_left: s.cert_days_left(stats.taken_at),
-                    cert_not_after: s.cert_not_after.map(timestamp),
-                    window: WindowSnapshot {
-                        seconds: window.seconds,
-                        probes: window.probes,
-                        ok: window.ok,
-                        latency_ms: window.latency,
-                        phases_ms: PhasesSnapshot::new(
-                            s.window.phase_summaries(stats.now_ds, stats.window),
-                        ),
-                    },
-                    histogram: HistogramSnapshot {
-                        unit: "us",
-                        encoding: ENCODING,
-                        data: encode_histogram(&histogram),
-                    },
-                    transitions: s
-                        .transitions
-                        .iter()
-                        .map(|t| TransitionSnapshot {
-                            at: timestamp(t.at),
-                            from: t.from.as_str(),
-                            to: t.to.as_str(),
-                        })
-                        .collect(),
-                }
-            })
+            .zip(stats.endpoints())
+            .map(|(endpoint, s)| endpoint_snapshot(endpoint, s, stats))
             .collect(),
     }
 }
 
-/// RFC 3339 in UTC, to the second.
-pub fn timestamp(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
+/// One endpoint of [`build`]: all-time, and the rolling window of `store`.
+fn endpoint_snapshot(
+    endpoint: &Endpoint,
+    s: &EndpointStats,
+    store: &StatsStore,
+) -> EndpointSnapshot {
+    let (now, window) = (store.now_ds(), Some(store.window()));
+    let histogram = s.latency_over(None, now);
+    let windowed = s.summary_over(window, now);
+    let certificate = s.certificate(store.taken_at());
+    EndpointSnapshot {
+        name: endpoint.name.clone(),
+        url: endpoint.url_as_written.clone(),
+        state: s.state().as_str(),
+        probes: s.probes(),
+        ok: s.ok(),
+        failed: s.failed(),
+        skipped: s.skipped(),
+        errors: s.errors().map(|(class, n)| (class.as_str(), n)).collect(),
+        status_codes: s
+            .status_codes()
+            .map(|(code, n)| (code.to_string(), n))
+            .collect(),
+        latency_ms: LatencySummary::of(&histogram),
+        phases_ms: PhasesSnapshot::new(s.phases_over(None, now)),
+        cert_days_left: certificate.map(|c| c.days_left),
+        cert_not_after: certificate.map(|c| timestamp(c.not_after)),
+        window: WindowSnapshot {
+            seconds: store.window().as_secs(),
+            probes: windowed.probes,
+            ok: windowed.ok,
+            latency_ms: windowed.latency,
+            phases_ms: PhasesSnapshot::new(s.phases_over(window, now)),
+        },
+        histogram: HistogramSnapshot {
+            unit: "us",
+            encoding: ENCODING,
+            data: encode_histogram(&histogram),
+        },
+        transitions: s
+            .transitions()
+            .map(|t| TransitionSnapshot {
+                at: timestamp(t.at),
+                from: t.from.as_str(),
+                to: t.to.as_str(),
+            })
+            .collect(),
+    }
 }
 
 impl Snapshot {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Clock, EndpointRules, EndpointStats, StatsSnapshot, new_histogram, record_duration};
+use super::{Clock, EndpointRules, EndpointStats, StatsStore};
 use crate::probe::{ConnectionPhases, ProbeOutcome};
 
 /// What happened at one tick of one endpoint.
@@ -34,7 +34,7 @@ pub enum SampleKind {
     Skipped(u64),
 }
 
-type Reader = Box<dyn FnOnce(&StatsSnapshot) + Send>;
+type Reader = Box<dyn FnOnce(&StatsStore) + Send>;
 
 enum Command {
     Record(Box<Sample>),
@@ -44,7 +44,7 @@ enum Command {
         phases: ConnectionPhases,
     },
     Read(Reader),
-    Finish(oneshot::Sender<StatsSnapshot>),
+    Finish(oneshot::Sender<StatsStore>),
     Reset,
 }
 
@@ -57,11 +57,14 @@ pub struct Recorder {
 impl Recorder {
     /// Records a sample. After the statistics thread has ended, this does nothing.
     pub fn record(&self, sample: Sample) {
+        // Sending fails only once the statistics thread has ended (the run is
+        // finishing): nobody is left to read the sample, so dropping it is right.
         let _ = self.tx.send(Command::Record(Box::new(sample)));
     }
 
     /// Records a connection a probe of `endpoint` opened (or tried to).
     pub fn record_connection(&self, endpoint: usize, phases: ConnectionPhases) {
+        // As in `record`: a failed send means the statistics have ended.
         let _ = self.tx.send(Command::Connection {
             endpoint,
             at: Instant::now(),
@@ -80,27 +83,25 @@ impl StatsHandle {
     /// Runs `read` on the statistics thread, after every sample sent before this call
     /// is recorded, and returns its result. Samples sent meanwhile wait in the queue
     /// (the probes that sent them do not), so `read` may take its time, but not forever.
+    /// `None` once the statistics thread has ended.
     pub async fn read<R, F>(&self, read: F) -> Option<R>
     where
         R: Send + 'static,
-        F: FnOnce(&StatsSnapshot) -> R + Send + 'static,
+        F: FnOnce(&StatsStore) -> R + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let reader: Reader = Box::new(move |stats| {
+            // The caller stopped waiting (its task was cancelled): nobody wants the answer.
             let _ = reply.send(read(stats));
         });
         self.tx.send(Command::Read(reader)).ok()?;
         answer.await.ok()
     }
 
-    /// A copy of every statistic.
-    pub async fn snapshot(&self) -> Option<StatsSnapshot> {
-        self.read(StatsSnapshot::clone).await
-    }
-
     /// The final statistics, moved out rather than copied (a copy would double the
     /// memory at the end of a large run); the statistics thread ends after answering.
-    pub async fn finish(&self) -> Option<StatsSnapshot> {
+    /// `None` if it had ended already.
+    pub async fn finish(&self) -> Option<StatsStore> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Command::Finish(reply)).ok()?;
         answer.await.ok()
@@ -108,6 +109,7 @@ impl StatsHandle {
 
     /// Forgets every statistic and starts counting again.
     pub fn reset(&self) {
+        // After the statistics thread has ended there is nothing left to reset.
         let _ = self.tx.send(Command::Reset);
     }
 }
@@ -124,31 +126,31 @@ pub fn spawn(
 ) -> std::io::Result<(Recorder, StatsHandle, std::thread::JoinHandle<()>)> {
     // Unbounded: recording must never wait, and this thread does nothing but drain it.
     let (tx, rx) = mpsc::unbounded_channel();
-    let store = Store {
+    let actor = Actor {
         clock,
         retention: retention.max(window),
-        stats: StatsSnapshot {
-            started_at: clock.start_wall,
-            taken_at: clock.start_wall,
+        store: StatsStore::new(
+            clock.start_wall,
             window,
-            scheduler_lag: new_histogram(),
-            endpoints: rules.into_iter().map(EndpointStats::with_rules).collect(),
-            now_ds: 0,
-        },
+            rules.into_iter().map(EndpointStats::with_rules).collect(),
+        ),
     };
     let thread = std::thread::Builder::new()
         .name("probetop-stats".into())
-        .spawn(move || store.run(rx))?;
+        .spawn(move || actor.run(rx))?;
     Ok((Recorder { tx: tx.clone() }, StatsHandle { tx }, thread))
 }
 
-struct Store {
+/// The statistics thread's state: the store, and how to turn a sample's instants
+/// into the store's times.
+struct Actor {
     clock: Clock,
+    /// How long raw window entries are kept.
     retention: Duration,
-    stats: StatsSnapshot,
+    store: StatsStore,
 }
 
-impl Store {
+impl Actor {
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         while let Some(command) = rx.blocking_recv() {
             match command {
@@ -158,18 +160,19 @@ impl Store {
                     at,
                     phases,
                 } => {
-                    if let Some(stats) = self.stats.endpoints.get_mut(endpoint) {
+                    if let Some(stats) = self.store.endpoint_mut(endpoint) {
                         let at_ds = self.clock.ds_since_start(at);
                         stats.record_connection(&phases, at_ds, self.retention);
                     }
                 }
                 Command::Read(reader) => {
                     self.stamp();
-                    reader(&self.stats);
+                    reader(&self.store);
                 }
                 Command::Finish(reply) => {
                     self.stamp();
-                    let _ = reply.send(self.stats);
+                    // The caller stopped waiting: the statistics end unread either way.
+                    let _ = reply.send(self.store);
                     return;
                 }
                 Command::Reset => self.reset(),
@@ -180,15 +183,14 @@ impl Store {
     /// Sets the time the statistics are read at.
     fn stamp(&mut self) {
         let now = Instant::now();
-        self.stats.taken_at = self.clock.wall(now);
-        self.stats.now_ds = self.clock.ds_since_start(now);
+        self.store
+            .stamp(self.clock.wall(now), self.clock.ds_since_start(now));
     }
 
     fn record(&mut self, sample: Sample) {
-        let Some(stats) = self.stats.endpoints.get_mut(sample.endpoint) else {
+        let Some(stats) = self.store.tick(sample.endpoint, sample.lag) else {
             return;
         };
-        record_duration(&mut self.stats.scheduler_lag, sample.lag);
         match sample.kind {
             SampleKind::Probed(outcome) => stats.record(
                 outcome,
@@ -201,10 +203,6 @@ impl Store {
     }
 
     fn reset(&mut self) {
-        self.stats.started_at = self.clock.wall(Instant::now());
-        for stats in &mut self.stats.endpoints {
-            *stats = EndpointStats::with_rules(stats.rules());
-        }
-        self.stats.scheduler_lag.reset();
+        self.store.reset(self.clock.wall(Instant::now()));
     }
 }

@@ -1,28 +1,35 @@
 //! Per-endpoint statistics: HDR histograms (all-time and rolling window), counters,
-//! state, and cheap copies of them for the views.
+//! state, and the projection the views read from them.
 //!
 //! One thread owns every statistic ([`spawn`]); probes send it samples through an
 //! unbounded channel that it alone drains, so recording never waits for a reader and
-//! no lock is shared with the views, which send it closures to run instead.
+//! no lock is shared with the views, which send it closures to run instead. Those
+//! closures read a [`StatsStore`] through its methods and [`EndpointStats`]' (latency,
+//! phases and connections over a span, counts, state, certificate…): every view asks
+//! the same questions, answered in one place.
+//!
+//! Data flows one way: this module reads [`crate::probe`]'s outcome types and nothing
+//! of the views (`ui`, `snapshot`, `metrics`, `hlog`) or the engine.
 
 mod actor;
 mod clock;
 mod compact;
 mod endpoint;
+mod state;
+mod store;
 mod summary;
 mod window;
 
 pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
 pub use clock::{Clock, duration_to_ds};
 pub use compact::CompactHistogram;
-pub use endpoint::{
-    EndpointRules, EndpointStats, LastProbe, RECENT_ERRORS, RecentError, State, StateRule,
-    TRANSITIONS, Transition,
-};
-pub use summary::{LatencySummary, PhaseSummary};
-pub use window::{PhaseSummaries, Window, WindowEntry, WindowSummary};
+pub use endpoint::{Certificate, EndpointStats, LastProbe, RECENT_ERRORS, RecentError};
+pub use state::{EndpointRules, State, StateRule, TRANSITIONS, Transition};
+pub use store::StatsStore;
+pub use summary::{LatencySummary, PhaseSummary, SpanSummary};
+pub use window::{PhaseSummaries, WindowEntry};
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
@@ -70,32 +77,6 @@ pub fn record_us(histogram: &mut Histogram<u64>, micros: u64) {
     let micros = micros.min(MAX_RECORDED_US);
     if histogram.record(micros).is_err() {
         histogram.saturating_record(micros);
-    }
-}
-
-/// A consistent copy of every statistic at one moment.
-#[derive(Debug, Clone)]
-pub struct StatsSnapshot {
-    /// When the statistics started (or were last reset).
-    pub started_at: SystemTime,
-    /// When this copy was taken.
-    pub taken_at: SystemTime,
-    /// Span of the rolling window.
-    pub window: Duration,
-    /// How late the scheduler fired ticks, in microseconds.
-    pub scheduler_lag: Histogram<u64>,
-    /// Per endpoint, in config order.
-    pub endpoints: Vec<EndpointStats>,
-    /// Time since start, in the clock's window units (for window summaries).
-    pub now_ds: u32,
-}
-
-impl StatsSnapshot {
-    /// The window summary of endpoint `index` as of this snapshot.
-    pub fn window_summary(&self, index: usize) -> WindowSummary {
-        self.endpoints[index]
-            .window
-            .summary(self.now_ds, self.window)
     }
 }
 

@@ -23,6 +23,16 @@ pub struct LatencySummary {
 }
 
 impl LatencySummary {
+    /// The names of its fields, in order: also the keys of its JSON object.
+    pub const FIELDS: [&'static str; 7] = ["min", "mean", "p50", "p90", "p99", "p999", "max"];
+
+    /// Its values, in the order of [`LatencySummary::FIELDS`].
+    pub fn values(&self) -> [f64; 7] {
+        [
+            self.min, self.mean, self.p50, self.p90, self.p99, self.p999, self.max,
+        ]
+    }
+
     /// The summary of `histogram`, or `None` when it is empty.
     pub fn of(histogram: &Histogram<u64>) -> Option<Self> {
         if histogram.is_empty() {
@@ -43,6 +53,17 @@ impl LatencySummary {
             max: ms(histogram.max()),
         })
     }
+}
+
+/// Probes, successes and latency over a span of time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanSummary {
+    /// Finished probes.
+    pub probes: u64,
+    /// Successful probes.
+    pub ok: u64,
+    /// Latency of the complete responses, or `None` without any.
+    pub latency: Option<LatencySummary>,
 }
 
 /// How often a phase happened and its percentiles in milliseconds (`None` when it
@@ -100,5 +121,25 @@ mod tests {
         assert!((s.p99 - 99.0).abs() < 0.1, "{s:?}");
         assert!((s.max - 100.0).abs() < 0.1, "{s:?}");
         assert!(LatencySummary::of(&crate::stats::new_histogram()).is_none());
+    }
+
+    #[test]
+    fn fields_name_the_values_as_serde_does() {
+        let mut h = crate::stats::new_histogram();
+        for us in [100u64, 2_000, 30_000] {
+            h.record(us).unwrap();
+        }
+        let s = LatencySummary::of(&h).unwrap();
+        let json = serde_json::to_value(s).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys.len(), LatencySummary::FIELDS.len());
+        for (key, value) in LatencySummary::FIELDS.iter().zip(s.values()) {
+            assert_eq!(json[key].as_f64(), Some(value), "{key}");
+        }
     }
 }

@@ -9,8 +9,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
+
 use super::clock::duration_to_ds;
-use super::{LatencySummary, PhaseSummary, histogram_up_to, record_us};
+use super::{LatencySummary, PhaseSummary, SpanSummary, histogram_up_to, new_histogram, record_us};
 use crate::probe::{ConnectionPhases, Phase, ProbeOutcome};
 
 /// Value of a duration that was not measured.
@@ -55,7 +57,7 @@ struct ConnectionEntry {
     tls_us: u32,
 }
 
-/// The probes of the last `span`, and the connections they opened.
+/// The probes and connections of the last `retention`, as raw entries.
 #[derive(Debug, Clone, Default)]
 pub struct Window {
     entries: VecDeque<WindowEntry>,
@@ -65,32 +67,25 @@ pub struct Window {
 /// The phase summaries of a span, indexed by [`Phase::index`].
 pub type PhaseSummaries = [PhaseSummary; Phase::ALL.len()];
 
-/// The phase summary of some microsecond values.
-fn summarise(values: impl Iterator<Item = u32> + Clone) -> PhaseSummary {
+/// A histogram of some microsecond values, sized for the slowest up front: growing
+/// it sample by sample would reallocate and copy the counts several times.
+fn histogram_of(values: impl Iterator<Item = u32> + Clone) -> Histogram<u64> {
     let slowest = values.clone().max().unwrap_or(1);
     let mut histogram = histogram_up_to(u64::from(slowest));
     for us in values {
         record_us(&mut histogram, u64::from(us));
     }
-    PhaseSummary::of(&histogram)
+    histogram
 }
 
-/// Statistics over the rolling window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowSummary {
-    /// Span of the window.
-    pub seconds: u64,
-    /// Finished probes in the window.
-    pub probes: u64,
-    /// Successful probes in the window.
-    pub ok: u64,
-    /// Latency of the complete responses in the window.
-    pub latency: Option<LatencySummary>,
+/// The first decisecond within `span` before `now_ds`.
+fn oldest_in(now_ds: u32, span: Duration) -> u32 {
+    now_ds.saturating_sub(duration_to_ds(span))
 }
 
 impl Window {
-    /// Adds a probe that finished at `at_ds` and drops entries older than `span`.
-    pub fn push(&mut self, at_ds: u32, outcome: &ProbeOutcome, span: Duration) {
+    /// Adds a probe that finished at `at_ds` and drops entries older than `retention`.
+    pub fn push(&mut self, at_ds: u32, outcome: &ProbeOutcome, retention: Duration) {
         self.entries.push_back(WindowEntry {
             at_ds,
             latency_us: to_us(outcome.latency),
@@ -98,22 +93,22 @@ impl Window {
             transfer_us: to_us(outcome.transfer),
             ok: outcome.is_ok(),
         });
-        self.trim(at_ds, span);
+        self.trim(at_ds, retention);
     }
 
-    /// Adds a connection opened at `at_ds` and drops entries older than `span`.
-    pub fn push_connection(&mut self, at_ds: u32, phases: &ConnectionPhases, span: Duration) {
+    /// Adds a connection opened at `at_ds` and drops entries older than `retention`.
+    pub fn push_connection(&mut self, at_ds: u32, phases: &ConnectionPhases, retention: Duration) {
         self.connections.push_back(ConnectionEntry {
             at_ds,
             dns_us: to_us(phases.dns),
             connect_us: to_us(phases.connect),
             tls_us: to_us(phases.tls),
         });
-        self.trim(at_ds, span);
+        self.trim(at_ds, retention);
     }
 
-    fn trim(&mut self, now_ds: u32, span: Duration) {
-        let oldest = now_ds.saturating_sub(duration_to_ds(span));
+    fn trim(&mut self, now_ds: u32, retention: Duration) {
+        let oldest = oldest_in(now_ds, retention);
         while self.entries.front().is_some_and(|e| e.at_ds < oldest) {
             self.entries.pop_front();
         }
@@ -131,28 +126,44 @@ impl Window {
         }
     }
 
-    /// Connections opened (or tried) within `span` before `now_ds`.
-    pub fn connection_count(&self, now_ds: u32, span: Duration) -> u64 {
-        let oldest = now_ds.saturating_sub(duration_to_ds(span));
-        self.connections
-            .iter()
-            .filter(|e| e.at_ds >= oldest)
-            .count() as u64
+    /// The probes that finished within `span` before `now_ds`.
+    fn probes_in(&self, now_ds: u32, span: Duration) -> impl Iterator<Item = &WindowEntry> + Clone {
+        let oldest = oldest_in(now_ds, span);
+        self.entries.iter().filter(move |e| e.at_ds >= oldest)
     }
 
-    /// Count and percentiles of each phase within `span` before `now_ds`: DNS,
-    /// connect and TLS over the connections opened, TTFB and transfer over the probes.
+    /// The connections opened within `span` before `now_ds`.
+    fn connections_in(
+        &self,
+        now_ds: u32,
+        span: Duration,
+    ) -> impl Iterator<Item = &ConnectionEntry> + Clone {
+        let oldest = oldest_in(now_ds, span);
+        self.connections.iter().filter(move |e| e.at_ds >= oldest)
+    }
+
+    /// Connections opened (or tried) within `span` before `now_ds`.
+    pub fn connection_count(&self, now_ds: u32, span: Duration) -> u64 {
+        self.connections_in(now_ds, span).count() as u64
+    }
+
+    /// The durations of `phase` within `span` before `now_ds`: DNS, connect and TLS
+    /// over the connections opened, TTFB and transfer over the probes.
+    pub fn phase_histogram(&self, phase: Phase, now_ds: u32, span: Duration) -> Histogram<u64> {
+        let connections = || self.connections_in(now_ds, span);
+        let probes = || self.probes_in(now_ds, span);
+        match phase {
+            Phase::Dns => histogram_of(connections().filter_map(|e| from_us(e.dns_us))),
+            Phase::Connect => histogram_of(connections().filter_map(|e| from_us(e.connect_us))),
+            Phase::Tls => histogram_of(connections().filter_map(|e| from_us(e.tls_us))),
+            Phase::Ttfb => histogram_of(probes().filter_map(|e| from_us(e.ttfb_us))),
+            Phase::Transfer => histogram_of(probes().filter_map(|e| from_us(e.transfer_us))),
+        }
+    }
+
+    /// Count and percentiles of each phase within `span` before `now_ds`.
     pub fn phase_summaries(&self, now_ds: u32, span: Duration) -> PhaseSummaries {
-        let oldest = now_ds.saturating_sub(duration_to_ds(span));
-        let connections = || self.connections.iter().filter(move |e| e.at_ds >= oldest);
-        let probes = || self.entries.iter().filter(move |e| e.at_ds >= oldest);
-        Phase::ALL.map(|phase| match phase {
-            Phase::Dns => summarise(connections().filter_map(|e| from_us(e.dns_us))),
-            Phase::Connect => summarise(connections().filter_map(|e| from_us(e.connect_us))),
-            Phase::Tls => summarise(connections().filter_map(|e| from_us(e.tls_us))),
-            Phase::Ttfb => summarise(probes().filter_map(|e| from_us(e.ttfb_us))),
-            Phase::Transfer => summarise(probes().filter_map(|e| from_us(e.transfer_us))),
-        })
+        Phase::ALL.map(|phase| PhaseSummary::of(&self.phase_histogram(phase, now_ds, span)))
     }
 
     /// Entries from oldest to newest.
@@ -160,34 +171,51 @@ impl Window {
         self.entries.iter()
     }
 
-    /// Forgets everything.
-    pub fn clear(&mut self) {
-        self.entries = VecDeque::new();
-        self.connections = VecDeque::new();
+    /// The latency of the complete responses within `span` before `now_ds`.
+    pub fn latency_histogram(&self, now_ds: u32, span: Duration) -> Histogram<u64> {
+        histogram_of(
+            self.probes_in(now_ds, span)
+                .filter_map(WindowEntry::latency_us),
+        )
     }
 
-    /// Summary of the entries within `span` before `now_ds`.
-    pub fn summary(&self, now_ds: u32, span: Duration) -> WindowSummary {
-        let oldest = now_ds.saturating_sub(duration_to_ds(span));
-        let in_span = || self.entries.iter().filter(move |e| e.at_ds >= oldest);
-        // Sized for the slowest entry up front: growing it sample by sample would
-        // reallocate and copy the counts several times per summary.
-        let slowest = in_span()
+    /// The latency of the complete responses that finished in `[from_ds, to_ds)`.
+    ///
+    /// Grown from an empty histogram rather than sized up front: its encoding goes
+    /// into the interval log, and the range is part of the encoding.
+    pub fn latency_between(&self, from_ds: u32, to_ds: u32) -> Histogram<u64> {
+        let mut histogram = new_histogram();
+        for us in self
+            .entries
+            .iter()
+            .filter(|e| (from_ds..to_ds).contains(&e.at_ds))
+            .filter_map(WindowEntry::latency_us)
+        {
+            record_us(&mut histogram, u64::from(us));
+        }
+        histogram
+    }
+
+    /// Probes, successes and latency within `span` before `now_ds`.
+    ///
+    /// The overview asks this of every endpoint at every refresh: one pass finds the
+    /// slowest entry (to size the histogram), one counts and records.
+    pub fn summary(&self, now_ds: u32, span: Duration) -> SpanSummary {
+        let slowest = self
+            .probes_in(now_ds, span)
             .filter_map(WindowEntry::latency_us)
             .max()
             .unwrap_or(1);
         let mut histogram = histogram_up_to(u64::from(slowest));
-        let mut probes = 0;
-        let mut ok = 0;
-        for entry in in_span() {
+        let (mut probes, mut ok) = (0, 0);
+        for entry in self.probes_in(now_ds, span) {
             probes += 1;
             ok += u64::from(entry.ok);
             if let Some(us) = entry.latency_us() {
                 record_us(&mut histogram, u64::from(us));
             }
         }
-        WindowSummary {
-            seconds: span.as_secs(),
+        SpanSummary {
             probes,
             ok,
             latency: LatencySummary::of(&histogram),

@@ -1,16 +1,19 @@
 //! What the views draw: plain data computed from the statistics on the statistics
 //! thread (see [`crate::stats::StatsHandle::read`]), so drawing a frame computes
 //! nothing expensive and views can be tested with fixed data.
+//!
+//! Every number comes from the statistics' own projection (latency, phases and
+//! connections over the span, counts, certificate); this module only shapes it for
+//! the screen (sanitised text, sparkline points, the percentile curve).
 
 use std::time::{Duration, SystemTime};
 
 use super::sanitize::clean;
 use crate::config::Endpoint;
 use crate::probe::ErrorClass;
-use crate::stats::{
-    LatencySummary, PhaseSummaries, PhaseSummary, State, StatsSnapshot, Transition, new_histogram,
-    record_us,
-};
+use crate::stats::{LatencySummary, PhaseSummaries, State, StatsStore, Transition};
+
+pub use crate::stats::Certificate;
 
 /// Points kept for each overview sparkline (the most recent probes).
 pub const SPARK_POINTS: usize = 60;
@@ -163,8 +166,8 @@ pub struct DetailData {
     /// When the data was taken (tells today's state changes from older ones).
     pub taken_at: SystemTime,
     /// Count and percentiles of each phase over the span, indexed by
-    /// [`Phase::index`]: DNS, connect and TLS per new connection, TTFB and transfer
-    /// per response.
+    /// [`crate::probe::Phase::index`]: DNS, connect and TLS per new connection, TTFB
+    /// and transfer per response.
     pub phases: PhaseSummaries,
     /// New connections over the span (a reused connection has no DNS, connect or
     /// TLS phase, so this explains their lower counts).
@@ -180,31 +183,19 @@ pub struct DetailData {
     pub last_latency_ms: Option<f64>,
 }
 
-/// The certificate of an endpoint's latest TLS connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Certificate {
-    /// When it expires.
-    pub not_after: SystemTime,
-    /// Whole days left when the data was taken (negative once expired).
-    pub days_left: i64,
-    /// Whether it expires within `min_cert_days`.
-    pub expires_soon: bool,
-}
-
 /// The percentiles of the detail view's curve.
 pub const CURVE: [f64; 9] = [0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0];
 
 /// Computes the overview for `span`.
-pub fn overview(stats: &StatsSnapshot, endpoints: &[Endpoint], span: Span) -> OverviewData {
+pub fn overview(stats: &StatsStore, endpoints: &[Endpoint], span: Span) -> OverviewData {
+    let now = stats.now_ds();
     let rows = endpoints
         .iter()
-        .zip(&stats.endpoints)
-        .enumerate()
-        .map(|(index, (endpoint, s))| {
-            let (latency, span_probes, span_ok) = span_latency(stats, index, span);
+        .zip(stats.endpoints())
+        .map(|(endpoint, s)| {
+            let summary = s.summary_over(span.duration(), now);
             let spark = s
-                .window
-                .entries()
+                .recent_probes()
                 .rev()
                 .take(SPARK_POINTS)
                 .rev()
@@ -213,7 +204,7 @@ pub fn overview(stats: &StatsSnapshot, endpoints: &[Endpoint], span: Span) -> Ov
                     _ => SparkPoint::Failed,
                 })
                 .collect();
-            let (last_result, last_failed) = match &s.last {
+            let (last_result, last_failed) = match s.last() {
                 None => (String::new(), false),
                 Some(last) => match (&last.error, last.status) {
                     (Some(e), _) => (clean(&format!("{}: {}", e.class, e.message)), true),
@@ -227,23 +218,19 @@ pub fn overview(stats: &StatsSnapshot, endpoints: &[Endpoint], span: Span) -> Ov
             if endpoint.insecure {
                 notes.push_str("insecure TLS · ");
             }
-            if s.skipped > 0 {
-                notes.push_str(&format!("{} skipped · ", s.skipped));
+            if s.skipped() > 0 {
+                notes.push_str(&format!("{} skipped · ", s.skipped()));
             }
             let last_result = notes + &last_result;
             EndpointRow {
                 name: clean(&endpoint.name),
-                state: s.state,
-                last_latency_ms: s
-                    .last
-                    .as_ref()
-                    .and_then(|l| l.latency)
-                    .map(|d| d.as_secs_f64() * 1000.0),
-                latency,
-                span_probes,
-                span_ok,
-                probes: s.probes,
-                skipped: s.skipped,
+                state: s.state(),
+                last_latency_ms: s.last_latency().map(ms),
+                latency: summary.latency,
+                span_probes: summary.probes,
+                span_ok: summary.ok,
+                probes: s.probes(),
+                skipped: s.skipped(),
                 spark,
                 last_result,
                 last_failed,
@@ -251,57 +238,25 @@ pub fn overview(stats: &StatsSnapshot, endpoints: &[Endpoint], span: Span) -> Ov
         })
         .collect();
     OverviewData {
-        elapsed: stats
-            .taken_at
-            .duration_since(stats.started_at)
-            .unwrap_or_default(),
-        taken_at: stats.taken_at,
-        total_probes: stats.endpoints.iter().map(|e| e.probes).sum(),
-        lag_p99_ms: LatencySummary::of(&stats.scheduler_lag).map(|l| l.p99),
+        elapsed: stats.elapsed(),
+        taken_at: stats.taken_at(),
+        total_probes: stats.total_probes(),
+        lag_p99_ms: LatencySummary::of(stats.scheduler_lag()).map(|l| l.p99),
         span,
         rows,
     }
 }
 
-/// Latency summary, probes and successes of endpoint `index` over `span`.
-fn span_latency(
-    stats: &StatsSnapshot,
-    index: usize,
-    span: Span,
-) -> (Option<LatencySummary>, u64, u64) {
-    let s = &stats.endpoints[index];
-    match span.duration() {
-        Some(d) => {
-            let w = s.window.summary(stats.now_ds, d);
-            (w.latency, w.probes, w.ok)
-        }
-        None => (
-            LatencySummary::of(&s.histogram.to_histogram()),
-            s.probes,
-            s.ok,
-        ),
-    }
+/// A duration in (fractional) milliseconds.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// Computes the detail view of endpoint `index` for `span`.
-pub fn detail(stats: &StatsSnapshot, index: usize, span: Span) -> Option<DetailData> {
-    let s = stats.endpoints.get(index)?;
-    let histogram = match span.duration() {
-        None => s.histogram.to_histogram(),
-        Some(d) => {
-            let oldest = stats.now_ds.saturating_sub(crate::stats::duration_to_ds(d));
-            let mut h = new_histogram();
-            for us in s
-                .window
-                .entries()
-                .filter(|e| e.at_ds >= oldest)
-                .filter_map(|e| e.latency_us())
-            {
-                record_us(&mut h, u64::from(us));
-            }
-            h
-        }
-    };
+pub fn detail(stats: &StatsStore, index: usize, span: Span) -> Option<DetailData> {
+    let s = stats.endpoint(index)?;
+    let (now, taken_at) = (stats.now_ds(), stats.taken_at());
+    let histogram = s.latency_over(span.duration(), now);
     let percentiles = if histogram.is_empty() {
         Vec::new()
     } else {
@@ -311,52 +266,24 @@ pub fn detail(stats: &StatsSnapshot, index: usize, span: Span) -> Option<DetailD
             .collect()
     };
     let series = s
-        .window
-        .entries()
+        .recent_probes()
         .map(|e| {
-            let ago = f64::from(stats.now_ds.saturating_sub(e.at_ds)) / 10.0;
+            let ago = f64::from(now.saturating_sub(e.at_ds)) / 10.0;
             (ago, e.latency_us().map(|us| f64::from(us) / 1000.0), e.ok)
         })
         .collect();
-    // The span is handled as for latency: all-time from the all-time histograms,
-    // otherwise from the window's raw entries within the span.
-    let phases = match span.duration() {
-        None => s
-            .phases
-            .each_ref()
-            .map(|h| PhaseSummary::of(&h.to_histogram())),
-        Some(d) => s.window.phase_summaries(stats.now_ds, d),
-    };
-    // Connection attempts, including those that failed before completing a phase.
-    let connections = match span.duration() {
-        None => s.connections,
-        Some(d) => s.window.connection_count(stats.now_ds, d),
-    };
-    let certificate = match (s.cert_not_after, s.cert_days_left(stats.taken_at)) {
-        (Some(not_after), Some(days_left)) => Some(Certificate {
-            not_after,
-            days_left,
-            expires_soon: s.cert_expires_soon(stats.taken_at),
-        }),
-        _ => None,
-    };
     Some(DetailData {
         index,
         span,
-        state: s.state,
-        counts: [s.probes, s.ok, s.failed, s.skipped],
-        latency: crate::stats::LatencySummary::of(&histogram),
+        state: s.state(),
+        counts: [s.probes(), s.ok(), s.failed(), s.skipped()],
+        latency: LatencySummary::of(&histogram),
         percentiles,
         series,
-        status_codes: s.status_codes.iter().map(|(c, n)| (*c, *n)).collect(),
-        errors: ErrorClass::ALL
-            .iter()
-            .filter(|c| s.errors[c.index()] > 0)
-            .map(|c| (*c, s.errors[c.index()]))
-            .collect(),
+        status_codes: s.status_codes().collect(),
+        errors: s.errors().collect(),
         recent_errors: s
-            .recent_errors
-            .iter()
+            .recent_errors()
             .rev()
             .map(|e| {
                 let status = e
@@ -369,16 +296,12 @@ pub fn detail(stats: &StatsSnapshot, index: usize, span: Span) -> Option<DetailD
                 )
             })
             .collect(),
-        taken_at: stats.taken_at,
-        phases,
-        connections,
-        certificate,
-        min_cert_days: s.min_cert_days,
-        transitions: s.transitions.iter().rev().copied().collect(),
-        last_latency_ms: s
-            .last
-            .as_ref()
-            .and_then(|l| l.latency)
-            .map(|d| d.as_secs_f64() * 1000.0),
+        taken_at,
+        phases: s.phases_over(span.duration(), now),
+        connections: s.connections_over(span.duration(), now),
+        certificate: s.certificate(taken_at),
+        min_cert_days: s.min_cert_days(),
+        transitions: s.transitions().rev().copied().collect(),
+        last_latency_ms: s.last_latency().map(ms),
     })
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 use probetop::config::{ConnectionMode, Endpoint, HttpVersion, StatusMatch};
 use probetop::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
 use probetop::stats::{
-    EndpointRules, EndpointStats, LatencySummary, PhaseSummary, State, StateRule, StatsSnapshot,
-    Transition, new_histogram,
+    EndpointRules, EndpointStats, LatencySummary, PhaseSummary, State, StateRule, StatsStore,
+    Transition,
 };
 use probetop::ui::model::{
     self, Certificate, DetailData, EndpointRow, OverviewData, Span, SparkPoint,
@@ -785,7 +785,7 @@ fn escape_sequences_never_reach_the_terminal() {
 
 /// Statistics of one endpoint with a hostile name that answered twice, then failed
 /// twice with a hostile message.
-fn hostile_stats() -> (StatsSnapshot, Vec<Endpoint>) {
+fn hostile_stats() -> (StatsStore, Vec<Endpoint>) {
     let span = Duration::from_secs(300);
     let mut stats = EndpointStats::default();
     for (i, ms) in [3u64, 5].into_iter().enumerate() {
@@ -811,14 +811,8 @@ fn hostile_stats() -> (StatsSnapshot, Vec<Endpoint>) {
             span,
         );
     }
-    let snapshot = StatsSnapshot {
-        started_at: at(TAKEN_AT_SECS - 5),
-        taken_at: at(TAKEN_AT_SECS),
-        window: span,
-        scheduler_lag: new_histogram(),
-        endpoints: vec![stats],
-        now_ds: 50,
-    };
+    let mut snapshot = StatsStore::new(at(TAKEN_AT_SECS - 5), span, vec![stats]);
+    snapshot.stamp(at(TAKEN_AT_SECS), 50);
     let mut endpoint = Endpoint::new(
         HOSTILE_NAME,
         url("http://127.0.0.1:9/"),
@@ -964,7 +958,7 @@ fn every_size_draws_without_panicking() {
 /// statistics' own methods: three new connections (DNS, connect, TLS), then a
 /// probe every 10 s (TTFB, transfer). `min_cert_days` and the certificate's days
 /// left are the caller's.
-fn phase_stats(min_cert_days: Option<u32>, cert_days: u64) -> StatsSnapshot {
+fn phase_stats(min_cert_days: Option<u32>, cert_days: u64) -> StatsStore {
     let span = Duration::from_secs(300);
     let mut stats = EndpointStats::with_rules(EndpointRules {
         state: StateRule::default(),
@@ -993,14 +987,9 @@ fn phase_stats(min_cert_days: Option<u32>, cert_days: u64) -> StatsSnapshot {
         };
         stats.record(outcome, i * 100, at(start + u64::from(i) * 10), span);
     }
-    StatsSnapshot {
-        started_at: at(start),
-        taken_at: at(TAKEN_AT_SECS),
-        window: span,
-        scheduler_lag: new_histogram(),
-        endpoints: vec![stats],
-        now_ds: 3_000,
-    }
+    let mut store = StatsStore::new(at(start), span, vec![stats]);
+    store.stamp(at(TAKEN_AT_SECS), 3_000);
+    store
 }
 
 /// The row of `phase` in the phases table, split into its cells.
@@ -1179,14 +1168,9 @@ fn detail_says_when_a_degraded_endpoint_is_slow_or_has_no_tls_yet() {
         ..ProbeOutcome::default()
     };
     stats.record(slow, 10, at(TAKEN_AT_SECS - 1), Duration::from_secs(300));
-    let snapshot = StatsSnapshot {
-        started_at: at(TAKEN_AT_SECS - 5),
-        taken_at: at(TAKEN_AT_SECS),
-        window: Duration::from_secs(300),
-        scheduler_lag: new_histogram(),
-        endpoints: vec![stats],
-        now_ds: 50,
-    };
+    let mut snapshot =
+        StatsStore::new(at(TAKEN_AT_SECS - 5), Duration::from_secs(300), vec![stats]);
+    snapshot.stamp(at(TAKEN_AT_SECS), 50);
     let mut endpoint = Endpoint::new(
         "api",
         url("https://api.example.com/health"),
@@ -1248,14 +1232,8 @@ fn detail_lists_state_changes_newest_first() {
         let at_ds = (300 - ago) as u32 * 10;
         stats.record(outcome, at_ds, at(TAKEN_AT_SECS - ago), span);
     }
-    let snapshot = StatsSnapshot {
-        started_at: at(TAKEN_AT_SECS - 300),
-        taken_at: at(TAKEN_AT_SECS),
-        window: span,
-        scheduler_lag: new_histogram(),
-        endpoints: vec![stats],
-        now_ds: 3_000,
-    };
+    let mut snapshot = StatsStore::new(at(TAKEN_AT_SECS - 300), span, vec![stats]);
+    snapshot.stamp(at(TAKEN_AT_SECS), 3_000);
     let endpoints = vec![Endpoint::new(
         "api",
         url("http://127.0.0.1:8080/health"),
@@ -1357,14 +1335,8 @@ fn tcp_endpoints_show_connection_phases_only() {
         };
         stats.record(outcome, i * 10, at(TAKEN_AT_SECS - 10 + u64::from(i)), span);
     }
-    let snapshot = StatsSnapshot {
-        started_at: at(TAKEN_AT_SECS - 10),
-        taken_at: at(TAKEN_AT_SECS),
-        window: span,
-        scheduler_lag: new_histogram(),
-        endpoints: vec![stats],
-        now_ds: 100,
-    };
+    let mut snapshot = StatsStore::new(at(TAKEN_AT_SECS - 10), span, vec![stats]);
+    snapshot.stamp(at(TAKEN_AT_SECS), 100);
     let endpoints = vec![Endpoint::new(
         "postgres",
         url("tcp://db.internal:5432"),

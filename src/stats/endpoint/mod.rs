@@ -1,63 +1,19 @@
-//! The statistics of one endpoint and its state rule.
+//! The statistics of one endpoint: what recording a probe or a connection changes.
+//! What the views read from them is in [`read`].
+
+mod read;
+
+pub use read::Certificate;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
-use super::{CompactHistogram, Window, duration_to_us};
+use super::state::{EndpointRules, State, StateRule, TRANSITIONS, Transition, next_state};
+use super::window::Window;
+use super::{CompactHistogram, duration_to_us};
 use crate::probe::{ConnectionPhases, ErrorClass, Phase, ProbeError, ProbeOutcome};
 
-pub use crate::config::StateRule;
-
-/// Everything that decides an endpoint's state from its results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct EndpointRules {
-    /// Streaks that change the state.
-    pub state: StateRule,
-    /// A certificate expiring in fewer days makes a good response degraded.
-    pub min_cert_days: Option<u32>,
-}
-
 const DAY: Duration = Duration::from_secs(86_400);
-
-/// How many state changes each endpoint keeps.
-pub const TRANSITIONS: usize = 50;
-
-/// A change of state.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Transition {
-    /// When the probe that caused it finished.
-    pub at: SystemTime,
-    /// The state before.
-    pub from: State,
-    /// The state after.
-    pub to: State,
-}
-
-/// Health of an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum State {
-    /// No probe finished yet.
-    Unknown,
-    /// The latest probes succeed.
-    Up,
-    /// Responding, but slower than `expect.max_latency`, or with a certificate
-    /// expiring within `expect.min_cert_days`.
-    Degraded,
-    /// The latest probes fail.
-    Down,
-}
-
-impl State {
-    /// The snapshot's name of the state.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Unknown => "unknown",
-            State::Up => "up",
-            State::Degraded => "degraded",
-            State::Down => "down",
-        }
-    }
-}
 
 /// The latest finished probe.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,48 +42,52 @@ pub struct RecentError {
     pub error: ProbeError,
 }
 
-/// Everything recorded about one endpoint.
+/// Everything recorded about one endpoint, and the answers the views read from it:
+/// counts, state, latency and phases over a span, certificate.
+///
+/// The fields are private so that every view asks the same questions the same way:
+/// a summary computed in one place cannot disagree with one computed in another.
 #[derive(Debug, Clone)]
 pub struct EndpointStats {
     /// All-time latency of complete responses, in microseconds.
-    pub histogram: CompactHistogram,
+    histogram: CompactHistogram,
     /// All-time duration of each phase, in microseconds, indexed by [`Phase::index`]:
     /// DNS, connect and TLS once per new connection, TTFB and transfer once per probe.
-    pub phases: [CompactHistogram; Phase::ALL.len()],
+    phases: [CompactHistogram; Phase::ALL.len()],
     /// Connections opened or tried (each reported once, completed or not).
-    pub connections: u64,
+    connections: u64,
     /// When the certificate of the latest TLS response or handshake expires.
-    pub cert_not_after: Option<SystemTime>,
-    /// Recent probes.
-    pub window: Window,
+    cert_not_after: Option<SystemTime>,
+    /// Recent probes and connections, kept for the retention.
+    window: Window,
     /// Finished probes.
-    pub probes: u64,
+    probes: u64,
     /// Successful probes.
-    pub ok: u64,
+    ok: u64,
     /// Failed probes.
-    pub failed: u64,
+    failed: u64,
     /// Ticks not probed because the overlap cap was reached.
-    pub skipped: u64,
+    skipped: u64,
     /// Failed probes by class, indexed by [`ErrorClass::index`].
-    pub errors: [u64; ErrorClass::ALL.len()],
+    errors: [u64; ErrorClass::ALL.len()],
     /// Responses by status code.
-    pub status_codes: BTreeMap<u16, u64>,
+    status_codes: BTreeMap<u16, u64>,
     /// Current state.
-    pub state: State,
+    state: State,
     /// Failures since the latest success.
-    pub consecutive_failures: u32,
+    consecutive_failures: u32,
     /// Successes since the latest failure.
-    pub consecutive_successes: u32,
+    consecutive_successes: u32,
     /// When the state changes.
-    pub rule: StateRule,
+    rule: StateRule,
     /// Certificate days below which a good response is degraded.
-    pub min_cert_days: Option<u32>,
+    min_cert_days: Option<u32>,
     /// The latest [`TRANSITIONS`] state changes, oldest first.
-    pub transitions: VecDeque<Transition>,
+    transitions: VecDeque<Transition>,
     /// The latest finished probe.
-    pub last: Option<LastProbe>,
+    last: Option<LastProbe>,
     /// The latest [`RECENT_ERRORS`] failures, oldest first.
-    pub recent_errors: VecDeque<RecentError>,
+    recent_errors: VecDeque<RecentError>,
 }
 
 impl Default for EndpointStats {
@@ -174,30 +134,13 @@ impl EndpointStats {
         }
     }
 
-    /// Whole days from `now` until the latest certificate expires (negative once
-    /// expired), when there is one.
-    pub fn cert_days_left(&self, now: SystemTime) -> Option<i64> {
-        let not_after = self.cert_not_after?;
-        Some(match not_after.duration_since(now) {
-            Ok(left) => (left.as_secs() / DAY.as_secs()) as i64,
-            Err(past) => -(past.duration().as_secs().div_ceil(DAY.as_secs()) as i64),
-        })
-    }
-
-    /// Whether the latest certificate expires within `min_cert_days` of `now`.
-    pub fn cert_expires_soon(&self, now: SystemTime) -> bool {
-        match (self.min_cert_days, self.cert_not_after) {
-            (Some(days), Some(not_after)) => not_after < now + DAY * days,
-            _ => false,
-        }
-    }
-
-    /// Records a connection a probe opened (or tried to), at `at_ds`.
+    /// Records a connection a probe opened (or tried to), at `at_ds` (deciseconds
+    /// since the clock's start). Raw entries older than `retention` are dropped.
     pub fn record_connection(
         &mut self,
         phases: &ConnectionPhases,
         at_ds: u32,
-        window_span: Duration,
+        retention: Duration,
     ) {
         self.connections += 1;
         let durations = [
@@ -210,16 +153,17 @@ impl EndpointStats {
                 self.phases[phase.index()].record(duration_to_us(duration));
             }
         }
-        self.window.push_connection(at_ds, phases, window_span);
+        self.window.push_connection(at_ds, phases, retention);
     }
 
-    /// Records a finished probe.
+    /// Records a probe that finished at `at_ds` (deciseconds since the clock's start)
+    /// and `at` (wall clock). Raw entries older than `retention` are dropped.
     pub fn record(
         &mut self,
         outcome: ProbeOutcome,
         at_ds: u32,
         at: SystemTime,
-        window_span: Duration,
+        retention: Duration,
     ) {
         self.probes += 1;
         if let Some(latency) = outcome.latency {
@@ -263,7 +207,7 @@ impl EndpointStats {
             });
             self.state = next;
         }
-        self.window.push(at_ds, &outcome, window_span);
+        self.window.push(at_ds, &outcome, retention);
         if let Some(error) = &outcome.error {
             if self.recent_errors.len() == RECENT_ERRORS {
                 self.recent_errors.pop_front();
@@ -293,26 +237,6 @@ impl EndpointStats {
     /// Counts ticks that were not probed.
     pub fn record_skipped(&mut self, ticks: u64) {
         self.skipped += ticks;
-    }
-}
-
-/// The state rule. From `unknown`, the first finished probe sets the state (down on
-/// a failure, up — or degraded when slower than `max_latency` — on a success). After
-/// that, changes need a streak, so one lost packet does not flap the display: an up
-/// or degraded endpoint goes down after `down_after` consecutive failures, and a down
-/// one comes back after `up_after` consecutive successes. Up and degraded follow the
-/// latest success at once (`slow`: slower than `max_latency`, or a certificate
-/// expiring too soon). `streak` is the current run of results like
-/// this one (this one included).
-pub fn next_state(current: State, ok: bool, slow: bool, streak: u32, rule: StateRule) -> State {
-    let healthy = if slow { State::Degraded } else { State::Up };
-    match (current, ok) {
-        (State::Unknown, true) => healthy,
-        (State::Unknown, false) => State::Down,
-        (State::Up | State::Degraded, true) => healthy,
-        (State::Up | State::Degraded, false) if streak >= rule.down_after => State::Down,
-        (State::Down, true) if streak >= rule.up_after => healthy,
-        (current, _) => current,
     }
 }
 
@@ -394,27 +318,5 @@ mod tests {
             ..EndpointStats::default()
         };
         assert_eq!(expired.cert_days_left(now), Some(-1));
-    }
-
-    #[test]
-    fn slow_success_is_degraded_and_first_failure_is_down() {
-        let rule = StateRule::default();
-        assert_eq!(next_state(State::Up, true, true, 1, rule), State::Degraded);
-        assert_eq!(
-            next_state(State::Unknown, false, false, 1, rule),
-            State::Down
-        );
-        let strict = StateRule {
-            down_after: 3,
-            up_after: 2,
-        };
-        assert_eq!(next_state(State::Up, false, false, 2, strict), State::Up);
-        assert_eq!(next_state(State::Up, false, false, 3, strict), State::Down);
-        assert_eq!(next_state(State::Down, true, false, 1, strict), State::Down);
-        assert_eq!(next_state(State::Down, true, false, 2, strict), State::Up);
-        assert_eq!(
-            next_state(State::Degraded, false, false, 1, rule),
-            State::Degraded
-        );
     }
 }

@@ -1,0 +1,178 @@
+//! The live store: every endpoint's statistics and probetop's own scheduler lag, as
+//! the statistics thread holds them. Views read it through [`super::StatsHandle::read`]
+//! and its methods, never its fields.
+
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+
+use super::{EndpointStats, new_histogram, record_duration};
+
+/// Every statistic of a run, live: the statistics thread records into it and lends it
+/// to readers between samples.
+#[derive(Debug, Clone)]
+pub struct StatsStore {
+    /// When the statistics started (or were last reset).
+    started_at: SystemTime,
+    /// When it was last stamped for a read.
+    taken_at: SystemTime,
+    /// The same moment, in deciseconds since the clock's start (the window's unit).
+    now_ds: u32,
+    /// Span of the rolling window the snapshot reports.
+    window: Duration,
+    /// How late the scheduler fired ticks, in microseconds.
+    scheduler_lag: Histogram<u64>,
+    /// Per endpoint, in config order.
+    endpoints: Vec<EndpointStats>,
+}
+
+impl StatsStore {
+    /// A store of `endpoints` (config order) started at `started_at`, whose snapshot
+    /// reports a rolling window of `window`. It reads as of its start until
+    /// [`StatsStore::stamp`]ed.
+    pub fn new(started_at: SystemTime, window: Duration, endpoints: Vec<EndpointStats>) -> Self {
+        StatsStore {
+            started_at,
+            taken_at: started_at,
+            now_ds: 0,
+            window,
+            scheduler_lag: new_histogram(),
+            endpoints,
+        }
+    }
+
+    /// Sets the moment the views read it at: `taken_at` on the wall clock, `now_ds`
+    /// in deciseconds since the clock's start (spans end there).
+    ///
+    /// The statistics thread stamps it before every read; tests and benchmarks pin it
+    /// to a fixed moment instead.
+    pub fn stamp(&mut self, taken_at: SystemTime, now_ds: u32) {
+        self.taken_at = taken_at;
+        self.now_ds = now_ds;
+    }
+
+    /// When the statistics started (or were last reset).
+    pub fn started_at(&self) -> SystemTime {
+        self.started_at
+    }
+
+    /// When it was read (its latest stamp).
+    pub fn taken_at(&self) -> SystemTime {
+        self.taken_at
+    }
+
+    /// Time from the start to the read (zero if the wall clock went back).
+    pub fn elapsed(&self) -> Duration {
+        self.taken_at
+            .duration_since(self.started_at)
+            .unwrap_or_default()
+    }
+
+    /// The moment of the read in deciseconds since the clock's start: the `now_ds`
+    /// that [`EndpointStats`]' spans end at.
+    pub fn now_ds(&self) -> u32 {
+        self.now_ds
+    }
+
+    /// Span of the rolling window the snapshot reports.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// How late probetop's scheduler fired its ticks, in microseconds (its own health).
+    pub fn scheduler_lag(&self) -> &Histogram<u64> {
+        &self.scheduler_lag
+    }
+
+    /// Every endpoint's statistics, in config order.
+    pub fn endpoints(&self) -> &[EndpointStats] {
+        &self.endpoints
+    }
+
+    /// The statistics of endpoint `index` (config order), if there is one.
+    pub fn endpoint(&self, index: usize) -> Option<&EndpointStats> {
+        self.endpoints.get(index)
+    }
+
+    /// Finished probes of every endpoint, all-time.
+    pub fn total_probes(&self) -> u64 {
+        self.endpoints.iter().map(EndpointStats::probes).sum()
+    }
+
+    /// Endpoint `index`, to record into.
+    pub(super) fn endpoint_mut(&mut self, index: usize) -> Option<&mut EndpointStats> {
+        self.endpoints.get_mut(index)
+    }
+
+    /// Records that endpoint `index`'s tick fired `lag` late, and lends its statistics
+    /// to record what the tick did; for an endpoint it does not have, records nothing.
+    pub(super) fn tick(&mut self, index: usize, lag: Duration) -> Option<&mut EndpointStats> {
+        let stats = self.endpoints.get_mut(index)?;
+        record_duration(&mut self.scheduler_lag, lag);
+        Some(stats)
+    }
+
+    /// Forgets every statistic (each endpoint keeps its rules) and starts again at
+    /// `started_at`.
+    pub(super) fn reset(&mut self, started_at: SystemTime) {
+        self.started_at = started_at;
+        for stats in &mut self.endpoints {
+            *stats = EndpointStats::with_rules(stats.rules());
+        }
+        self.scheduler_lag.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ProbeOutcome;
+    use crate::stats::{EndpointRules, State, StateRule};
+
+    #[test]
+    fn reads_as_stamped_and_resets_keeping_the_rules() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let rules = EndpointRules {
+            state: StateRule {
+                down_after: 3,
+                up_after: 2,
+            },
+            min_cert_days: Some(9),
+        };
+        let mut store = StatsStore::new(
+            start,
+            Duration::from_secs(60),
+            vec![EndpointStats::with_rules(rules), EndpointStats::default()],
+        );
+        assert_eq!((store.taken_at(), store.now_ds()), (start, 0));
+        let retention = Duration::from_secs(60);
+        for (index, at_ds) in [(0, 10), (0, 20), (1, 30)] {
+            let outcome = ProbeOutcome {
+                latency: Some(Duration::from_millis(4)),
+                ..ProbeOutcome::default()
+            };
+            let stats = store.tick(index, Duration::from_millis(2)).unwrap();
+            stats.record(outcome, at_ds, start, retention);
+        }
+        assert!(store.tick(2, Duration::from_millis(2)).is_none());
+        store.stamp(start + Duration::from_secs(5), 50);
+        assert_eq!(store.elapsed(), Duration::from_secs(5));
+        assert_eq!(store.now_ds(), 50);
+        assert_eq!(store.total_probes(), 3);
+        assert_eq!(
+            store.scheduler_lag().len(),
+            3,
+            "the unknown endpoint's lag is not counted"
+        );
+        assert_eq!(store.endpoint(1).map(EndpointStats::state), Some(State::Up));
+        assert!(store.endpoint(2).is_none());
+
+        let later = start + Duration::from_secs(8);
+        store.reset(later);
+        assert_eq!(store.started_at(), later);
+        assert_eq!(store.total_probes(), 0);
+        assert!(store.scheduler_lag().is_empty());
+        assert_eq!(store.endpoints()[0].rules(), rules);
+        assert_eq!(store.endpoints()[0].state(), State::Unknown);
+    }
+}
