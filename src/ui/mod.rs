@@ -28,7 +28,7 @@ pub mod widgets;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TerminalEvent, EventStream};
 use futures_util::StreamExt;
@@ -37,7 +37,7 @@ use crate::config::Endpoint;
 use crate::engine::Engine;
 use crate::stats::StatsHandle;
 use event_loop::{Event, EventLoop, Flow, Services};
-use model::{OverviewData, Span};
+use model::Span;
 use theme::Theme;
 
 /// The shortest time between two frames.
@@ -63,30 +63,6 @@ pub struct Dashboard<'a> {
     pub deadline: Option<Instant>,
     /// SIGINT and SIGTERM, installed before the terminal was taken over.
     pub signals: &'a mut crate::signals::Signals,
-}
-
-impl OverviewData {
-    /// Whether `self` draws the same screen as `other` (the run time is shown in
-    /// whole seconds; the moment the data was taken is not shown).
-    pub fn looks_like(&self, other: &OverviewData) -> bool {
-        self.elapsed.as_secs() == other.elapsed.as_secs()
-            && self.total_probes == other.total_probes
-            && self.lag_p99_ms == other.lag_p99_ms
-            && self.span == other.span
-            && self.rows == other.rows
-    }
-
-    /// No data yet.
-    pub fn empty(span: Span) -> Self {
-        OverviewData {
-            elapsed: Duration::ZERO,
-            taken_at: SystemTime::UNIX_EPOCH,
-            total_probes: 0,
-            lag_p99_ms: None,
-            span,
-            rows: Vec::new(),
-        }
-    }
 }
 
 /// Runs the dashboard until `q`, Ctrl-C, SIGINT/SIGTERM or the deadline.

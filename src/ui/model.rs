@@ -100,6 +100,30 @@ pub struct OverviewData {
     pub rows: Vec<EndpointRow>,
 }
 
+impl OverviewData {
+    /// Whether `self` draws the same screen as `other` (the run time is shown in
+    /// whole seconds; the moment the data was taken is not shown).
+    pub fn looks_like(&self, other: &OverviewData) -> bool {
+        self.elapsed.as_secs() == other.elapsed.as_secs()
+            && self.total_probes == other.total_probes
+            && self.lag_p99_ms == other.lag_p99_ms
+            && self.span == other.span
+            && self.rows == other.rows
+    }
+
+    /// No data yet.
+    pub fn empty(span: Span) -> Self {
+        OverviewData {
+            elapsed: Duration::ZERO,
+            taken_at: SystemTime::UNIX_EPOCH,
+            total_probes: 0,
+            lag_p99_ms: None,
+            span,
+            rows: Vec::new(),
+        }
+    }
+}
+
 /// One endpoint in the overview.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndpointRow {

@@ -140,7 +140,7 @@ pub fn degraded_reason(data: &DetailData, endpoint: &Endpoint) -> Option<String>
     {
         reasons.push(format!(
             "slower than max_latency {}",
-            humantime::format_duration(max)
+            crate::text::duration(max)
         ));
     }
     (!reasons.is_empty()).then(|| reasons.join(", "))

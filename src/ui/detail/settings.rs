@@ -44,8 +44,8 @@ pub fn settings_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> 
             "request",
             format!(
                 "{action} every {}, timeout {}",
-                humantime::format_duration(endpoint.interval),
-                humantime::format_duration(endpoint.timeout)
+                crate::text::duration(endpoint.interval),
+                crate::text::duration(endpoint.timeout)
             ),
         ),
         line("overlap", format!("≤ {} in flight", endpoint.max_in_flight)),
@@ -121,7 +121,7 @@ pub fn conditions(endpoint: &Endpoint) -> Vec<String> {
     if let Some(max) = expect.max_latency {
         conditions.push(format!(
             "latency ≤ {} (else degraded)",
-            humantime::format_duration(max)
+            crate::text::duration(max)
         ));
     }
     if let Some(days) = expect.min_cert_days {
