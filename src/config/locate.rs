@@ -1,35 +1,53 @@
 //! Finding keys in a config file: the key path at a byte offset (for serde's errors)
-//! and the span of a key (for the validator's), looked up in the tree parsed once.
+//! and the span of a key (for the validator's), looked up in one tree of the file.
+//!
+//! The tree the raw structs are deserialized from is consumed by that; the lookups'
+//! tree is parsed again, once, when the first error needs locating. A valid file so
+//! costs one parse and one tree (a copy of the tree up front cost about 1 KiB per
+//! endpoint at the peak of loading), and a file with many errors still one more
+//! parse, never one per error.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-/// A config file parsed once: its text, and its tree of keys and values with their
-/// spans, which every lookup reads.
+/// A config file: its text, and (once a lookup asks) its tree of keys and values
+/// with their spans, which every lookup reads.
 pub(super) struct Document<'a> {
     /// The file's text.
     pub text: &'a str,
-    /// The parsed document.
-    pub tree: Spanned<DeTable<'a>>,
+    /// The parsed document, for lookups; `None` inside if the text does not parse
+    /// (it did once, so that would not happen).
+    tree: OnceCell<Option<Spanned<DeTable<'a>>>>,
 }
 
 impl<'a> Document<'a> {
-    /// Parses `text`; a syntax error is returned as TOML reports it.
-    pub(super) fn parse(text: &'a str) -> Result<Self, toml::de::Error> {
-        Ok(Document {
+    /// Parses `text`, returning the document and the tree to deserialize from; a
+    /// syntax error is returned as TOML reports it.
+    pub(super) fn parse(text: &'a str) -> Result<(Self, Spanned<DeTable<'a>>), toml::de::Error> {
+        let tree = DeTable::parse(text)?;
+        let doc = Document {
             text,
-            tree: DeTable::parse(text)?,
-        })
+            tree: OnceCell::new(),
+        };
+        Ok((doc, tree))
+    }
+
+    /// The lookups' tree, parsed on first use.
+    fn tree(&self) -> Option<&Spanned<DeTable<'a>>> {
+        self.tree
+            .get_or_init(|| DeTable::parse(self.text).ok())
+            .as_ref()
     }
 
     /// The dotted path (`endpoint[1].expect.status`) of the deepest key whose key or value
     /// contains byte offset `at`.
     pub(super) fn key_at(&self, at: usize) -> Option<String> {
         let mut path = String::new();
-        let mut table = self.tree.get_ref();
+        let mut table = self.tree()?.get_ref();
         'descend: loop {
             for (key, value) in table.iter() {
                 let in_key = key.span().contains(&at);
@@ -87,7 +105,7 @@ impl<'a> Document<'a> {
     /// `[[endpoint]]` table: the key itself, not its value.
     pub(super) fn endpoint_key_span(&self, index: usize, path: &[&str]) -> Option<Range<usize>> {
         let (_, endpoints) = self
-            .tree
+            .tree()?
             .get_ref()
             .iter()
             .find(|(k, _)| k.get_ref() == "endpoint")?;

@@ -3,8 +3,8 @@
 //! the keys its scheme allows in `scheme`, credentials in `auth`, certificates in
 //! `tls`, success conditions in `expect`).
 //!
-//! The file is parsed once into a [`Document`]; the raw structs are deserialized from
-//! that tree, and every span an error needs is looked up in it.
+//! The file is parsed into a tree the raw structs are deserialized from; every span an
+//! error needs is looked up in the [`Document`]'s one tree of it (see `locate`).
 
 mod auth;
 mod endpoint;
@@ -38,9 +38,8 @@ pub fn parse_str(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let doc = Document::parse(text).map_err(|e| toml_error(path, text, None, &e))?;
-    // The tree is kept for the span lookups; deserializing consumes a copy of it.
-    let raw = RawConfig::deserialize(toml::Deserializer::from(doc.tree.clone()))
+    let (doc, tree) = Document::parse(text).map_err(|e| toml_error(path, text, None, &e))?;
+    let raw = RawConfig::deserialize(toml::Deserializer::from(tree))
         .map_err(|e| toml_error(path, text, Some(&doc), &e))?;
     let mut v = Validator {
         path,
