@@ -244,8 +244,8 @@ impl Running {
         };
         tokio::select! {
             ((), ()) = async { tokio::join!(self.engine.wait(), deadline) } => {}
-            () = signals.recv() => {
-                tracing::info!("signal received: cancelling probes in flight");
+            signal = signals.recv() => {
+                tracing::info!(signal = signal.name(), "signal received: cancelling probes in flight");
                 self.engine.abort();
                 self.engine.wait().await;
             }

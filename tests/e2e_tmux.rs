@@ -318,11 +318,12 @@ fn dashboard_shows_exports_and_quits_cleanly() {
     assert_exited_cleanly(&tmux, &run);
 }
 
-#[test]
-fn sigterm_exits_zero_and_restores_the_terminal() {
+/// Starts the dashboard, sends it `signal` from outside, and checks it exits 0 with
+/// the terminal restored.
+fn signal_exits_zero_and_restores_the_terminal(signal: libc::c_int, tag: &str) {
     let server = TestServer::start();
     let run = Run::new(&server);
-    let mut tmux = must(Tmux::new("e2e-sigterm"));
+    let mut tmux = must(Tmux::new(tag));
     // Numbers on screen mean several loop turns have passed, so the signal handler
     // is installed by now.
     start_dashboard(&mut tmux, &run);
@@ -335,8 +336,25 @@ fn sigterm_exits_zero_and_restores_the_terminal() {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     assert_eq!(comm.trim(), "probetop", "pid {pid} is not probetop");
     // SAFETY: kill(2) with a valid signal number has no memory-safety preconditions.
-    let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+    let sent = unsafe { libc::kill(pid, signal) };
     assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
 
     assert_exited_cleanly(&tmux, &run);
+}
+
+#[test]
+fn sigterm_exits_zero_and_restores_the_terminal() {
+    signal_exits_zero_and_restores_the_terminal(libc::SIGTERM, "e2e-sigterm");
+}
+
+/// The terminal closing (an ssh session dropped) must not leave it raw.
+#[test]
+fn sighup_exits_zero_and_restores_the_terminal() {
+    signal_exits_zero_and_restores_the_terminal(libc::SIGHUP, "e2e-sighup");
+}
+
+/// Ctrl-\ must not leave the terminal raw either.
+#[test]
+fn sigquit_exits_zero_and_restores_the_terminal() {
+    signal_exits_zero_and_restores_the_terminal(libc::SIGQUIT, "e2e-sigquit");
 }

@@ -111,7 +111,10 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             },
             () = sleep_until(app.refresh_due()) => Event::RefreshDue,
             event = app.next_done() => event,
-            () = signals.recv() => Event::Signal,
+            signal = signals.recv() => {
+                tracing::info!(signal = signal.name(), "signal received: leaving the dashboard");
+                Event::Signal
+            }
             () = &mut deadline => Event::Deadline,
         };
         match app.handle(event, Instant::now()) {

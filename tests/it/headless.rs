@@ -1,5 +1,5 @@
 //! The headless run: the snapshot's shape and numbers, its histogram decoding back
-//! to the same counts, and a complete snapshot on SIGINT and SIGTERM.
+//! to the same counts, and a complete snapshot on SIGINT, SIGTERM and SIGQUIT.
 
 use crate::support;
 
@@ -164,6 +164,12 @@ fn sigterm_prints_a_complete_snapshot() {
 #[test]
 fn sigint_prints_a_complete_snapshot() {
     let (snapshot, took) = stop_with(libc::SIGINT);
+    assert_complete_after_signal(&snapshot, took);
+}
+
+#[test]
+fn sigquit_prints_a_complete_snapshot() {
+    let (snapshot, took) = stop_with(libc::SIGQUIT);
     assert_complete_after_signal(&snapshot, took);
 }
 
