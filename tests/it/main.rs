@@ -23,5 +23,6 @@ mod hlog;
 mod metrics;
 mod phases;
 mod probe_outcomes;
+mod serve_limits;
 mod tcp_probes;
 mod ui_views;
