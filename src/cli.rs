@@ -46,7 +46,7 @@ pub struct Cli {
     /// With --headless: exit 3 when any endpoint ends the run down (`down`), or
     /// degraded or down (`degraded`). An endpoint that never finished a probe counts
     /// as down.
-    #[arg(long, value_name = "STATE", value_enum)]
+    #[arg(long, value_name = "STATE", value_enum, requires = "headless")]
     pub fail_on: Option<FailOn>,
 
     /// Format of the headless snapshot on stdout: json, csv or md.
@@ -97,8 +97,20 @@ mod tests {
 
     #[test]
     fn fail_on_takes_its_names() {
-        let cli = Cli::try_parse_from(["probetop", "--fail-on", "degraded"]).unwrap();
+        let cli = Cli::try_parse_from(["probetop", "--headless", "--fail-on", "degraded"]).unwrap();
         assert_eq!(cli.fail_on, Some(FailOn::Degraded));
-        assert!(Cli::try_parse_from(["probetop", "--fail-on", "up"]).is_err());
+        assert!(Cli::try_parse_from(["probetop", "--headless", "--fail-on", "up"]).is_err());
+    }
+
+    /// The dashboard has no exit code to fail with: asking for one is a usage error,
+    /// not an option silently ignored.
+    #[test]
+    fn fail_on_needs_headless() {
+        let error = Cli::try_parse_from(["probetop", "--fail-on", "down"]).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        assert!(error.to_string().contains("--headless"), "{error}");
     }
 }
