@@ -1,6 +1,7 @@
 //! Reading the config file and merging the command line into the [`Config`] it
 //! describes; the file's text is validated by `validate`.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -84,6 +85,9 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
     let interval = options.interval.unwrap_or(defaults::INTERVAL);
     let timeout = options.timeout.unwrap_or(defaults::TIMEOUT);
     let mut errors = Vec::new();
+    // Every name taken so far, the file's and the earlier arguments': a set, since a
+    // scan of the endpoints per argument is quadratic with many of both.
+    let mut names: HashSet<String> = config.endpoints.iter().map(|e| e.name.clone()).collect();
     for text in &options.urls {
         let url = match parse_url(text) {
             Ok(url) => url,
@@ -94,7 +98,7 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
                 continue;
             }
         };
-        if config.endpoints.iter().any(|e| e.name == text.as_str()) {
+        if !names.insert(text.clone()) {
             errors.push(ConfigError::usage(format!(
                 "URL argument {text:?} is given twice (or also names an endpoint of the config file)"
             )));
