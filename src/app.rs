@@ -376,7 +376,10 @@ async fn start_metrics(
         addr,
         config.endpoints.clone().into(),
         running.stats.clone(),
-        config.metrics_buckets.clone(),
+        crate::metrics::Settings {
+            buckets: config.metrics_buckets.clone(),
+            phases: config.metrics_phases,
+        },
     )
     .await
     {

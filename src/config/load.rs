@@ -68,6 +68,7 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
             hlog: None,
             hlog_interval: defaults::HLOG_INTERVAL,
             metrics_buckets: defaults::METRICS_BUCKETS.to_vec(),
+            metrics_phases: defaults::METRICS_PHASES,
             endpoints: Vec::new(),
         },
     };

@@ -178,6 +178,19 @@ fn metrics_buckets_and_hlog_keys_are_checked() {
 }
 
 #[test]
+fn metrics_phases_is_off_unless_switched_on() {
+    assert!(!parse("").unwrap().metrics_phases);
+    assert!(!parse("[metrics]\nphases = false\n").unwrap().metrics_phases);
+    assert!(parse("[metrics]\nphases = true\n").unwrap().metrics_phases);
+    let e = first_error("[metrics]\nphases = \"yes\"\n");
+    assert_eq!(e.key.as_deref(), Some("metrics.phases"), "{e}");
+    let location = e.location.unwrap();
+    assert_eq!((location.line, location.column), (2, 10));
+    let e = first_error("[metrics]\nphase = true\n");
+    assert!(e.message.contains("did you mean `phases`?"), "{e}");
+}
+
+#[test]
 fn state_rule_keys_inherit_and_are_checked() {
     let config =
         parse("[defaults]\ndown_after = 3\n[[endpoint]]\nurl = \"http://a/\"\nup_after = 2\n")

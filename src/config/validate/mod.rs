@@ -137,6 +137,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             hlog: export.hlog,
             hlog_interval: export.hlog_interval,
             metrics_buckets: export.metrics_buckets,
+            metrics_phases: export.metrics_phases,
             endpoints,
         }
     }
