@@ -50,19 +50,29 @@ impl Buckets {
     ///
     /// `per_bucket` holds each bucket's own count (the encoder adds them up into the
     /// cumulative `_bucket` series), the last one being `+Inf`.
+    ///
+    /// This runs on the statistics thread, once per histogram of a scrape: one pass
+    /// over the recorded values (a `count_between` per bound would walk the counts
+    /// array once per bucket). A value's HDR bucket lies at or below a bound's
+    /// exactly when its lowest equivalent value does, the same edge `count_between`
+    /// draws.
     fn of(histogram: &hdrhistogram::Histogram<u64>, bounds: &[f64]) -> Self {
-        let mut per_bucket = Vec::with_capacity(bounds.len() + 1);
+        let edges: Vec<u64> = bounds
+            .iter()
+            .map(|&bound| histogram.lowest_equivalent((bound * 1e6) as u64))
+            .collect();
+        let mut own = vec![0u64; bounds.len()];
         let mut below = 0;
-        for &bound in bounds {
-            let us = (bound * 1e6) as u64;
-            let cumulative = if histogram.is_empty() {
-                0
-            } else {
-                histogram.count_between(0, us)
-            };
-            per_bucket.push((bound, cumulative.saturating_sub(below)));
-            below = below.max(cumulative);
+        for value in histogram.iter_recorded() {
+            let lowest = histogram.lowest_equivalent(value.value_iterated_to());
+            // The first bound at or above the value; past the last bound, `+Inf`.
+            let bucket = edges.partition_point(|&edge| edge < lowest);
+            if let Some(n) = own.get_mut(bucket) {
+                *n += value.count_at_value();
+                below += value.count_at_value();
+            }
         }
+        let mut per_bucket: Vec<(f64, u64)> = bounds.iter().copied().zip(own).collect();
         per_bucket.push((f64::INFINITY, histogram.len().saturating_sub(below)));
         Buckets {
             sum: histogram.mean() * histogram.len() as f64 / 1e6,
@@ -477,6 +487,57 @@ mod tests {
     fn endpoint(url: &str) -> Endpoint {
         let second = Duration::from_secs(1);
         Endpoint::new(url, url::Url::parse(url).unwrap(), second, second)
+    }
+
+    #[test]
+    fn buckets_in_one_pass_count_what_count_between_counts() {
+        // The rule before the one pass: a bound's cumulative count is
+        // `count_between(0, bound)`, its own count the difference to the one below.
+        let by_count_between = |h: &hdrhistogram::Histogram<u64>, bounds: &[f64]| {
+            let mut below = 0;
+            let mut own = Vec::new();
+            for &bound in bounds {
+                let cumulative = if h.is_empty() {
+                    0
+                } else {
+                    h.count_between(0, (bound * 1e6) as u64)
+                };
+                own.push((bound, cumulative.saturating_sub(below)));
+                below = below.max(cumulative);
+            }
+            own.push((f64::INFINITY, h.len().saturating_sub(below)));
+            own
+        };
+        let bounds = crate::config::defaults::METRICS_BUCKETS;
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        assert_eq!(
+            Buckets::of(&h, &bounds).per_bucket,
+            by_count_between(&h, &bounds)
+        );
+        // Values on, just below and just above every bound, and far past the last.
+        let mut seed = 7u64;
+        for &bound in &bounds {
+            let us = (bound * 1e6) as u64;
+            for v in [us - 1, us, us + 1, us + us / 1000, us + us / 100] {
+                h.record(v).unwrap();
+            }
+        }
+        for _ in 0..5_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            h.record(1 + (seed >> 40) % 30_000_000).unwrap();
+        }
+        let odd = [0.0001, 0.00123, 0.7, 3.3, 20.0];
+        for bounds in [&bounds[..], &odd[..], &[1e-6][..]] {
+            let buckets = Buckets::of(&h, bounds);
+            assert_eq!(
+                buckets.per_bucket,
+                by_count_between(&h, bounds),
+                "{bounds:?}"
+            );
+            assert_eq!(buckets.count, h.len());
+        }
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
 }
 
 fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), ConfigErrors> {
+    if options.urls.is_empty() {
+        return Ok(());
+    }
     let interval = options.interval.unwrap_or(defaults::INTERVAL);
     let timeout = options.timeout.unwrap_or(defaults::TIMEOUT);
     let mut errors = Vec::new();
