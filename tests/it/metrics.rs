@@ -90,6 +90,30 @@ fn get_metrics(port: u16) -> Option<String> {
     head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
 
+/// `/metrics` asked for gzip, as Prometheus asks: the response's headers and its
+/// body, decompressed.
+fn get_metrics_gzipped(port: u16) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head");
+    let head = String::from_utf8_lossy(&response[..end]).to_lowercase();
+    let mut body = String::new();
+    flate2::read::GzDecoder::new(&response[end + 4..])
+        .read_to_string(&mut body)
+        .expect("a gzipped body");
+    (head, body)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -314,6 +338,10 @@ fn a_default_scrape_has_no_phases_and_30_series_per_endpoint() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    let (head, gzipped) = get_metrics_gzipped(port);
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(gzipped.trim_end().ends_with("# EOF"), "{gzipped}");
+    assert_eq!(parse(&gzipped).1, parse(&text).1);
     // Killed, not stopped: only the scrape matters here.
     child.kill().unwrap();
     child.wait().unwrap();
