@@ -124,7 +124,10 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 fn usage_error(errors: &ConfigErrors) -> ExitCode {
-    eprint!("{errors}");
+    // Formatted first and written at once: stderr is unbuffered, and thousands of
+    // errors written piece by piece cost a system call per piece.
+    let text = errors.to_string();
+    eprint!("{text}");
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -373,7 +376,10 @@ async fn start_metrics(
         addr,
         config.endpoints.clone().into(),
         running.stats.clone(),
-        config.metrics_buckets.clone(),
+        crate::metrics::Settings {
+            buckets: config.metrics_buckets.clone(),
+            phases: config.metrics_phases,
+        },
     )
     .await
     {

@@ -1,6 +1,7 @@
 //! Reading the config file and merging the command line into the [`Config`] it
 //! describes; the file's text is validated by `validate`.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -67,6 +68,7 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
             hlog: None,
             hlog_interval: defaults::HLOG_INTERVAL,
             metrics_buckets: defaults::METRICS_BUCKETS.to_vec(),
+            metrics_phases: defaults::METRICS_PHASES,
             endpoints: Vec::new(),
         },
     };
@@ -81,9 +83,15 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
 }
 
 fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), ConfigErrors> {
+    if options.urls.is_empty() {
+        return Ok(());
+    }
     let interval = options.interval.unwrap_or(defaults::INTERVAL);
     let timeout = options.timeout.unwrap_or(defaults::TIMEOUT);
     let mut errors = Vec::new();
+    // Every name taken so far, the file's and the earlier arguments': a set, since a
+    // scan of the endpoints per argument is quadratic with many of both.
+    let mut names: HashSet<String> = config.endpoints.iter().map(|e| e.name.clone()).collect();
     for text in &options.urls {
         let url = match parse_url(text) {
             Ok(url) => url,
@@ -94,7 +102,7 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
                 continue;
             }
         };
-        if config.endpoints.iter().any(|e| e.name == text.as_str()) {
+        if !names.insert(text.clone()) {
             errors.push(ConfigError::usage(format!(
                 "URL argument {text:?} is given twice (or also names an endpoint of the config file)"
             )));

@@ -6,13 +6,21 @@
 //! costs one parse and one tree (a copy of the tree up front cost about 1 KiB per
 //! endpoint at the peak of loading), and a file with many errors still one more
 //! parse, never one per error.
+//!
+//! Errors are located the same way: the byte offset of every line start is found
+//! once, when the first error needs it, and each error's line is then a binary
+//! search in it, so a file with an error in every endpoint is located in
+//! O(n log n) rather than by counting lines from the start of the file each time.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::path::Path;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
+
+use super::error::Location;
 
 /// A config file: its text, and (once a lookup asks) its tree of keys and values
 /// with their spans, which every lookup reads.
@@ -22,6 +30,8 @@ pub(super) struct Document<'a> {
     /// The parsed document, for lookups; `None` inside if the text does not parse
     /// (it did once, so that would not happen).
     tree: OnceCell<Option<Spanned<DeTable<'a>>>>,
+    /// The byte offset of every line's start, ascending, found on first use.
+    line_starts: OnceCell<Vec<usize>>,
 }
 
 impl<'a> Document<'a> {
@@ -32,8 +42,20 @@ impl<'a> Document<'a> {
         let doc = Document {
             text,
             tree: OnceCell::new(),
+            line_starts: OnceCell::new(),
         };
         Ok((doc, tree))
+    }
+
+    /// Where the byte span `span` of the text is, as [`Location::from_span`] says,
+    /// at the cost of a binary search in the line starts and the length of the line.
+    pub(super) fn location(&self, file: &Path, span: Range<usize>) -> Location {
+        let starts = self.line_starts.get_or_init(|| line_starts(self.text));
+        let at = span.start.min(self.text.len());
+        // The last line starting at or before `at`; the first line starts at 0, so
+        // there always is one.
+        let line = starts.partition_point(|&start| start <= at).max(1);
+        Location::on_line(file, self.text, span, starts[line - 1], line)
     }
 
     /// The lookups' tree, parsed on first use.
@@ -131,6 +153,16 @@ impl<'a> Document<'a> {
     }
 }
 
+/// The byte offset of the start of every line of `text`: 0, then each byte after a
+/// `\n` (also the end of the text when it ends with one, as `from_span` counts it).
+fn line_starts(text: &str) -> Vec<usize> {
+    #[cfg(test)]
+    super::error::scanned::add(text.len());
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
 /// For syntax errors, when the document cannot be parsed: the key path guessed from
 /// the last `[table]` header before byte offset `at` and the `key =` on its line.
 pub(super) fn key_by_lines(text: &str, at: usize) -> Option<String> {
@@ -188,4 +220,34 @@ fn contains(table: &DeTable<'_>, at: usize) -> bool {
                 _ => false,
             }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::OnceCell;
+    use std::path::Path;
+
+    use super::{Document, Location};
+
+    #[test]
+    fn locations_from_the_line_starts_match_counting_lines() {
+        // Every offset of a text with empty lines, CRLF, a multi-byte character and no
+        // final newline: the line index gives what counting from the start gives.
+        let text = "a = 1\n\n[x]\r\nkey = \"é\"\nlast";
+        let doc = Document {
+            text,
+            tree: OnceCell::new(),
+            line_starts: OnceCell::new(),
+        };
+        let file = Path::new("t.toml");
+        for start in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            for span in [start..text.len(), start..start] {
+                assert_eq!(
+                    doc.location(file, span.clone()),
+                    Location::from_span(file, text, span),
+                    "at {start}"
+                );
+            }
+        }
+    }
 }

@@ -45,6 +45,9 @@ pub struct Config {
     pub hlog_interval: Duration,
     /// Upper bounds (seconds) of the Prometheus latency histogram buckets.
     pub metrics_buckets: Vec<f64>,
+    /// Whether `/metrics` serves the per-phase histograms
+    /// (`probetop_phase_duration_seconds`, `[metrics] phases`).
+    pub metrics_phases: bool,
     /// What to probe, in file order, then command-line order.
     pub endpoints: Vec<Endpoint>,
 }

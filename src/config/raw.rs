@@ -30,6 +30,7 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
     pub buckets: Option<Spanned<Vec<Spanned<f64>>>>,
+    pub phases: Option<Spanned<bool>>,
 }
 
 /// `[defaults]`.

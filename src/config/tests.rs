@@ -178,6 +178,19 @@ fn metrics_buckets_and_hlog_keys_are_checked() {
 }
 
 #[test]
+fn metrics_phases_is_off_unless_switched_on() {
+    assert!(!parse("").unwrap().metrics_phases);
+    assert!(!parse("[metrics]\nphases = false\n").unwrap().metrics_phases);
+    assert!(parse("[metrics]\nphases = true\n").unwrap().metrics_phases);
+    let e = first_error("[metrics]\nphases = \"yes\"\n");
+    assert_eq!(e.key.as_deref(), Some("metrics.phases"), "{e}");
+    let location = e.location.unwrap();
+    assert_eq!((location.line, location.column), (2, 10));
+    let e = first_error("[metrics]\nphase = true\n");
+    assert!(e.message.contains("did you mean `phases`?"), "{e}");
+}
+
+#[test]
 fn state_rule_keys_inherit_and_are_checked() {
     let config =
         parse("[defaults]\ndown_after = 3\n[[endpoint]]\nurl = \"http://a/\"\nup_after = 2\n")
@@ -456,4 +469,51 @@ fn a_bad_reference_after_an_escape_is_located_without_a_panic() {
     assert!(e.message.contains("`NOPE` is not set"), "{e}");
     let location = e.location.as_ref().unwrap();
     assert_eq!((location.line, location.column), (3, 8), "{e}");
+}
+
+/// `n` endpoints, each with a bad timeout and (from the second on) the name of the
+/// first: two located errors per endpoint but the first.
+fn endpoints_with_errors(n: usize) -> String {
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "[[endpoint]]\nname = \"first\"\nurl = \"http://127.0.0.1:1/{i}\"\ntimeout = \"x{i}\"\n\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn locating_many_errors_reads_the_file_a_bounded_number_of_times() {
+    // A count, not a timing: counting the lines from the start of the file for every
+    // error (as one `Location::from_span` each does) read n²/2 lines here, which the
+    // bound below catches at any n; a timing would flake on a loaded CI machine.
+    let n = 2_000;
+    let text = endpoints_with_errors(n);
+    super::error::scanned::take();
+    let errors = parse(&text).unwrap_err().0;
+    let scanned = super::error::scanned::take();
+    assert_eq!(errors.len(), 2 * n - 1);
+    // The line starts once, then each error's own line (and the first name's line
+    // for each duplicate): a few times the file, whatever n is.
+    assert!(
+        scanned <= 2 * text.len(),
+        "read {scanned} bytes of a {}-byte file to locate {} errors",
+        text.len(),
+        errors.len()
+    );
+    // Still the same places and messages as before.
+    let last = errors.last().unwrap();
+    let location = last.location.as_ref().unwrap();
+    assert_eq!(
+        last.key.as_deref(),
+        Some(&*format!("endpoint[{}].timeout", n - 1))
+    );
+    assert_eq!((location.line, location.column), (5 * (n - 1) + 4, 11));
+    let duplicate = &errors[errors.len() - 2];
+    assert!(
+        duplicate.message.contains("(first used on line 2)"),
+        "{}",
+        duplicate.message
+    );
 }

@@ -106,6 +106,22 @@ fn wrong_type() {
 }
 
 #[test]
+fn metrics_phases_wrong_type_or_misspelt() {
+    assert_error(
+        "[metrics]\nphases = \"on\"\n\n[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n",
+        "2:10",
+        "metrics.phases",
+        "invalid type: string \"on\", expected a boolean",
+    );
+    assert_error(
+        "[metrics]\nphase = true\n\n[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n",
+        "2:1",
+        "metrics.phase",
+        "did you mean `phases`?",
+    );
+}
+
+#[test]
 fn bad_url() {
     assert_error(
         "[[endpoint]]\nname = \"x\"\nurl = \"ftp://127.0.0.1/\"\n",

@@ -90,6 +90,30 @@ fn get_metrics(port: u16) -> Option<String> {
     head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
 
+/// `/metrics` asked for gzip, as Prometheus asks: the response's headers and its
+/// body, decompressed.
+fn get_metrics_gzipped(port: u16) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head");
+    let head = String::from_utf8_lossy(&response[..end]).to_lowercase();
+    let mut body = String::new();
+    flate2::read::GzDecoder::new(&response[end + 4..])
+        .read_to_string(&mut body)
+        .expect("a gzipped body");
+    (head, body)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -122,7 +146,7 @@ fn metrics_match_the_snapshot_and_escape_hostile_names() {
     write_config(
         dir.path(),
         &format!(
-            "[defaults]\ninterval = \"1h\"\n\n[metrics]\nbuckets = [0.001, 0.01, 0.1, 1]\n\n[[endpoint]]\nname = \"evil \\\"quoted\\\" \\\\ back\\nslash\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"idle\"\nurl = \"{}\"\n",
+            "[defaults]\ninterval = \"1h\"\n\n[metrics]\nbuckets = [0.001, 0.01, 0.1, 1]\nphases = true\n\n[[endpoint]]\nname = \"evil \\\"quoted\\\" \\\\ back\\nslash\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"idle\"\nurl = \"{}\"\n",
             server.url("/status/503"),
             server.url("/"),
         ),
@@ -216,7 +240,19 @@ fn metrics_match_the_snapshot_and_escape_hostile_names() {
         assert_eq!(value(&samples, "probetop_up", &[("endpoint", name)]), up);
         // Each phase's count is the snapshot's (the one probe opened one connection
         // to an IP address: no DNS, one connect, no TLS, one TTFB and transfer).
-        for phase in ["dns", "connect", "tls", "ttfb", "transfer"] {
+        // Phases a plain-HTTP endpoint of an IP address never has are not served.
+        for phase in ["dns", "tls"] {
+            assert!(
+                !samples
+                    .iter()
+                    .any(|(n, l, _)| n.starts_with("probetop_phase_duration_seconds")
+                        && l.get("endpoint").map(String::as_str) == Some(name)
+                        && l.get("phase").map(String::as_str) == Some(phase)),
+                "{name} {phase}: {text}"
+            );
+            assert_eq!(e["phases_ms"][phase]["count"].as_u64().unwrap(), 0);
+        }
+        for phase in ["connect", "ttfb", "transfer"] {
             assert_eq!(
                 value(
                     &samples,
@@ -258,4 +294,68 @@ fn a_port_in_use_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cannot serve metrics"), "{stderr}");
+}
+
+#[test]
+fn a_default_scrape_has_no_phases_and_30_series_per_endpoint() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    // One endpoint by IP address, one by host name (which has DNS): without
+    // `[metrics] phases`, neither has phase histograms.
+    write_config(
+        dir.path(),
+        &format!(
+            "[defaults]\ninterval = \"1s\"\n\n[[endpoint]]\nname = \"by-ip\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"by-name\"\nurl = \"{}\"\n",
+            server.url("/"),
+            server.url_by_name("/"),
+        ),
+    );
+    let port = free_port();
+    let mut child = probetop(dir.path())
+        .args(["--headless", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let text = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no scrape with both first probes"
+        );
+        if let Some(text) = get_metrics(port) {
+            let (samples, _) = parse(&text);
+            let probed = |name| {
+                samples.iter().any(|(n, l, v)| {
+                    n == "probetop_probes_total"
+                        && l.get("endpoint").map(String::as_str) == Some(name)
+                        && l.get("result").map(String::as_str) == Some("ok")
+                        && *v > 0.0
+                })
+            };
+            if probed("by-ip") && probed("by-name") {
+                break text;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (head, gzipped) = get_metrics_gzipped(port);
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(gzipped.trim_end().ends_with("# EOF"), "{gzipped}");
+    assert_eq!(parse(&gzipped).1, parse(&text).1);
+    // Killed, not stopped: only the scrape matters here.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (samples, types) = parse(&text);
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    assert!(!text.contains("probetop_phase_duration_seconds"), "{text}");
+    assert!(!types.contains_key("probetop_phase_duration_seconds"));
+    // The README's count: the latency histogram (13 buckets + `+Inf` + `_sum` +
+    // `_count`), 8 results, skipped ticks, up, 4 states; no certificate over HTTP.
+    for name in ["by-ip", "by-name"] {
+        let series = samples
+            .iter()
+            .filter(|(_, l, _)| l.get("endpoint").map(String::as_str) == Some(name))
+            .count();
+        assert_eq!(series, 30, "{name}: {text}");
+    }
 }

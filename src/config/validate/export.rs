@@ -1,5 +1,5 @@
 //! `[export]` and `[metrics]`: where snapshots and the interval log go, in which
-//! formats, and the Prometheus buckets.
+//! formats, the Prometheus buckets and whether phases are served.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +18,7 @@ pub(super) struct ExportSettings {
     pub hlog: Option<PathBuf>,
     pub hlog_interval: Duration,
     pub metrics_buckets: Vec<f64>,
+    pub metrics_phases: bool,
 }
 
 impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
@@ -38,12 +39,17 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             Some(list) => self.formats(list),
             None => defaults::EXPORT_FORMATS.to_vec(),
         };
+        let metrics_phases = metrics
+            .phases
+            .as_ref()
+            .map_or(defaults::METRICS_PHASES, |p| *p.get_ref());
         ExportSettings {
             dir,
             formats,
             hlog,
             hlog_interval,
             metrics_buckets,
+            metrics_phases,
         }
     }
 

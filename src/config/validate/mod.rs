@@ -13,6 +13,8 @@ mod export;
 mod scheme;
 mod tls;
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -118,7 +120,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         self.errors.push(ConfigError {
             message,
             key: Some(key),
-            location: Some(Location::from_span(self.path, self.doc.text, span)),
+            location: Some(self.doc.location(self.path, span)),
             file: Some(self.path.to_path_buf()),
         });
     }
@@ -135,6 +137,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             hlog: export.hlog,
             hlog_interval: export.hlog_interval,
             metrics_buckets: export.metrics_buckets,
+            metrics_phases: export.metrics_phases,
             endpoints,
         }
     }
@@ -184,30 +187,34 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         raw: Vec<Spanned<RawEndpoint>>,
         inherited: &EndpointDefaults,
     ) -> Vec<Endpoint> {
-        let mut endpoints: Vec<Endpoint> = Vec::new();
-        // Names seen so far with their spans, valid endpoints or not, so that a
-        // duplicate is reported even when the other endpoint has errors of its own.
-        let mut seen: Vec<(String, Range<usize>)> = Vec::new();
+        let mut endpoints: Vec<Endpoint> = Vec::with_capacity(raw.len());
+        // Names seen so far with the span of their first use, valid endpoints or not,
+        // so that a duplicate is reported even when the other endpoint has errors of
+        // its own. A map, not a list: a list's scan per endpoint made loading
+        // quadratic (100,000 endpoints took minutes).
+        let mut seen: HashMap<String, Range<usize>> = HashMap::with_capacity(raw.len());
         for (i, raw_endpoint) in raw.into_iter().enumerate() {
             let table_span = raw_endpoint.span();
             let raw_endpoint = raw_endpoint.into_inner();
             let named = raw_endpoint.name.as_ref().or(raw_endpoint.url.as_ref());
             let mut duplicate = false;
             if let Some(name) = named {
-                if let Some((_, first)) = seen.iter().find(|(n, _)| n == name.get_ref()) {
-                    let first_line =
-                        Location::from_span(self.path, self.doc.text, first.clone()).line;
-                    self.error(
-                        format!("endpoint[{i}].name"),
-                        name.span(),
-                        format!(
-                            "duplicate endpoint name {:?} (first used on line {first_line}); names must be unique",
-                            name.get_ref()
-                        ),
-                    );
-                    duplicate = true;
-                } else {
-                    seen.push((name.get_ref().clone(), name.span()));
+                match seen.entry(name.get_ref().clone()) {
+                    Entry::Occupied(first) => {
+                        let first_line = self.doc.location(self.path, first.get().clone()).line;
+                        self.error(
+                            format!("endpoint[{i}].name"),
+                            name.span(),
+                            format!(
+                                "duplicate endpoint name {:?} (first used on line {first_line}); names must be unique",
+                                name.get_ref()
+                            ),
+                        );
+                        duplicate = true;
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(name.span());
+                    }
                 }
             }
             let endpoint = self.endpoint(i, raw_endpoint, table_span, inherited);
