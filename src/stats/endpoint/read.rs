@@ -125,6 +125,24 @@ impl EndpointStats {
         }
     }
 
+    /// A number that changes whenever anything recorded here changes (a probe, a
+    /// connection, a skipped tick, a reset): what a reader computed from these
+    /// statistics stays true while it is the same — and, for a span, while time has
+    /// not moved past [`EndpointStats::probes_unchanged_until`].
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The last `now_ds` up to which the probes in `span` (as of `now_ds`) stay the
+    /// same without new records: after it, the oldest of them has left the span.
+    /// `u32::MAX` for all-time, or when the span holds no probe.
+    pub fn probes_unchanged_until(&self, span: Option<Duration>, now_ds: u32) -> u32 {
+        match span {
+            None => u32::MAX,
+            Some(span) => self.window.probes_unchanged_until(now_ds, span),
+        }
+    }
+
     /// The probes kept for the retention, oldest first (sparklines, the series).
     pub fn recent_probes(
         &self,
