@@ -317,6 +317,7 @@ fn overview_data(n: usize) -> OverviewData {
         lag_p99_ms: Some(0.42),
         span: Span::FiveMinutes,
         rows,
+        overload: None,
     }
 }
 

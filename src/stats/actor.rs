@@ -288,6 +288,6 @@ fn excuse_timeout(
     } else if let Some(reason) = overloaded {
         error
             .message
-            .push_str(&format!(" (probetop was overloaded: {reason})"));
+            .push_str(&format!(" — probetop was overloaded: {reason}"));
     }
 }

@@ -73,9 +73,9 @@ pub struct QueueDepth {
 /// Why probetop is overloaded right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OverloadReason {
-    /// Ticks fired late: the latest lag seen, in whole milliseconds.
+    /// Ticks fired late: the worst lag of the second, in whole milliseconds.
     SchedulerLag {
-        /// How late the latest late tick fired.
+        /// The worst lag of that second.
         lag_ms: u64,
     },
     /// The statistics queue was this deep.

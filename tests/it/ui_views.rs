@@ -167,6 +167,7 @@ fn overview_data() -> OverviewData {
         lag_p99_ms: Some(0.42),
         span: Span::FiveMinutes,
         rows,
+        overload: None,
     }
 }
 

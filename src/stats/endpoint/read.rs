@@ -12,7 +12,8 @@ use hdrhistogram::Histogram;
 use super::{DAY, EndpointStats, LastProbe, RecentError};
 use crate::probe::{ErrorClass, Phase};
 use crate::stats::{
-    LatencySummary, PhaseSummaries, PhaseSummary, SpanSummary, State, Transition, WindowEntry,
+    CompactHistogram, LatencySummary, PhaseSummaries, PhaseSummary, SpanSummary, State, Transition,
+    WindowEntry,
 };
 
 /// The certificate of an endpoint's latest TLS connection, as of some moment.
@@ -77,6 +78,18 @@ impl EndpointStats {
             None => self.histogram.to_histogram(),
             Some(span) => self.window.latency_histogram(now_ds, span),
         }
+    }
+
+    /// The all-time latency histogram as kept (compact): to copy cheaply and decode
+    /// elsewhere ([`crate::stats::CompactHistogram::to_histogram`]).
+    pub fn latency_all_time(&self) -> &CompactHistogram {
+        &self.histogram
+    }
+
+    /// The all-time histogram of `phase` as kept (compact), as
+    /// [`EndpointStats::latency_all_time`].
+    pub fn phase_all_time(&self, phase: Phase) -> &CompactHistogram {
+        &self.phases[phase.index()]
     }
 
     /// Probes, successes and latency over `span`.
