@@ -409,3 +409,100 @@ pub fn detail(stats: &StatsStore, index: usize, span: Span) -> Option<DetailData
         last_latency_ms: s.last_latency().map(ms),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{ErrorClass, ProbeOutcome};
+    use crate::stats::EndpointStats;
+
+    /// A fixed-seed generator: the same sequence every run.
+    struct Seeded(u64);
+
+    impl Seeded {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    fn endpoints(n: usize) -> Vec<Endpoint> {
+        (0..n)
+            .map(|i| {
+                let url = url::Url::parse(&format!("http://127.0.0.1:9/{i}")).unwrap();
+                Endpoint::new(
+                    &format!("e{i}"),
+                    url,
+                    Duration::from_secs(1),
+                    Duration::from_secs(5),
+                )
+            })
+            .collect()
+    }
+
+    /// After any sequence of probes (ok, failed, slow), skipped ticks, connections,
+    /// resets, quiet stretches that let probes leave the span, and changes of span,
+    /// the cached overview equals one computed from scratch.
+    #[test]
+    fn cached_rows_equal_rows_computed_from_scratch() {
+        let mut rng = Seeded(0x5EED_2026_1121_0001);
+        let config = endpoints(6);
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let retention = Span::LONGEST;
+        let mut stats: Vec<EndpointStats> = (0..config.len())
+            .map(|_| EndpointStats::default())
+            .collect();
+        let mut cache = OverviewCache::default();
+        let mut span = Span::OneMinute;
+        let mut now_ds = 0u32;
+        let mut reused = 0usize;
+        for step in 0..3_000 {
+            match rng.below(100) {
+                // Time passes: a second, or a long quiet stretch past a whole span.
+                0..=29 => now_ds += 1 + rng.below(10) as u32,
+                30..=32 => now_ds += 300 + rng.below(9_000) as u32,
+                33..=79 => {
+                    let i = rng.below(config.len() as u64) as usize;
+                    let mut outcome = if rng.below(5) == 0 {
+                        ProbeOutcome::failed(ErrorClass::Timeout, "slow")
+                    } else {
+                        ProbeOutcome {
+                            status: Some(200),
+                            ..ProbeOutcome::default()
+                        }
+                    };
+                    if rng.below(4) != 0 {
+                        outcome.latency = Some(Duration::from_micros(1 + rng.below(80_000)));
+                    }
+                    let at = start + Duration::from_millis(u64::from(now_ds) * 100);
+                    stats[i].record(outcome, now_ds, at, retention);
+                }
+                80..=84 => stats[rng.below(config.len() as u64) as usize].record_skipped(1),
+                85..=89 => {
+                    let phases = crate::probe::ConnectionPhases::default();
+                    let i = rng.below(config.len() as u64) as usize;
+                    stats[i].record_connection(&phases, now_ds, retention);
+                }
+                90..=91 => stats.iter_mut().for_each(EndpointStats::reset),
+                92..=95 => span = span.next(),
+                // Several reads in a row at the same moment.
+                _ => {}
+            }
+            let mut store = StatsStore::new(start, Duration::from_secs(300), stats.clone());
+            store.stamp(start + Duration::from_millis(u64::from(now_ds) * 100), now_ds);
+            reused += cache
+                .rows
+                .iter()
+                .zip(config.iter().zip(store.endpoints()))
+                .filter(|(c, (e, s))| c.as_ref().is_some_and(|c| c.fits(e, s, span, now_ds)))
+                .count();
+            let cached = overview_cached(&store, &config, span, &mut cache);
+            let fresh = overview(&store, &config, span);
+            assert_eq!(cached, fresh, "step {step}, span {span:?}, now {now_ds}");
+        }
+        // Most reads reuse most rows: the test exercises the cache, not only misses.
+        assert!(reused > 6_000, "rows reused: {reused}");
+    }
+}
