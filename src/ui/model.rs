@@ -491,7 +491,10 @@ mod tests {
                 _ => {}
             }
             let mut store = StatsStore::new(start, Duration::from_secs(300), stats.clone());
-            store.stamp(start + Duration::from_millis(u64::from(now_ds) * 100), now_ds);
+            store.stamp(
+                start + Duration::from_millis(u64::from(now_ds) * 100),
+                now_ds,
+            );
             reused += cache
                 .rows
                 .iter()
