@@ -176,12 +176,77 @@ async fn the_statistics_queue_depth_is_reported_and_a_deep_one_is_overload() {
         "{:?}",
         snapshot.stats_queue
     );
-    assert_eq!(snapshot.stats_queue.depth, 0, "drained by the time of the read");
+    assert_eq!(
+        snapshot.stats_queue.depth, 0,
+        "drained by the time of the read"
+    );
     assert!(snapshot.overload.seconds >= 1, "{:?}", snapshot.overload);
     assert_eq!(snapshot.overload.late_ticks, 0, "no tick was late");
     assert!(
         matches!(overview.overload, Some(OverloadReason::StatsQueue { depth }) if depth > DEEP_QUEUE),
         "{:?}",
         overview.overload
+    );
+}
+
+/// A config of `n` endpoints on `server`, every 100 ms.
+fn fast_config(server: &crate::support::TestServer, n: usize) -> String {
+    let mut text = String::from("[defaults]\ninterval = \"100ms\"\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "\n[[endpoint]]\nname = \"e{i}\"\nurl = \"{}\"\n",
+            server.url(&format!("/e{i}"))
+        ));
+    }
+    text
+}
+
+#[test]
+fn the_real_binary_reads_zero_when_it_keeps_up() {
+    let server = crate::support::TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::write_config(dir.path(), &fast_config(&server, 3));
+    let snapshot = crate::support::headless(dir.path(), &["--duration", "1500ms"]);
+    assert_eq!(
+        snapshot["overload"]["seconds"], 0,
+        "{:#}",
+        snapshot["overload"]
+    );
+    assert_eq!(snapshot["overload"]["late_ticks"], 0);
+    assert!(snapshot["overload"]["max_lag_ms"].as_f64().unwrap() < 50.0);
+    assert!(snapshot["stats_queue"]["depth"].as_u64().is_some());
+    assert!(snapshot["stats_queue"]["max_depth"].as_u64().is_some());
+}
+
+#[test]
+fn the_real_binary_says_when_its_scheduler_was_stalled() {
+    let server = crate::support::TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::write_config(dir.path(), &fast_config(&server, 5));
+    let child = crate::support::probetop(dir.path())
+        .args(["--headless", "--duration", "3s"])
+        .spawn()
+        .unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // Stopping the whole process stalls its scheduler as an overloaded machine
+    // would, only more: every tick due meanwhile fires late.
+    // SAFETY: kill(2) with a valid signal on our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    std::thread::sleep(Duration::from_millis(1_200));
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let output = crate::support::wait_bounded(child, Duration::from_secs(30));
+    assert!(output.status.success(), "{output:?}");
+    let snapshot: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let overload = &snapshot["overload"];
+    assert!(overload["seconds"].as_u64().unwrap() >= 1, "{overload:#}");
+    assert!(
+        overload["late_ticks"].as_u64().unwrap() >= 5,
+        "{overload:#}"
+    );
+    assert!(
+        overload["max_lag_ms"].as_f64().unwrap() >= 1_000.0,
+        "{overload:#}"
     );
 }
