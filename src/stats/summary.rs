@@ -23,12 +23,49 @@ static BUCKETS: LazyLock<Histogram<u64>> = LazyLock::new(new_histogram);
 /// holds the two together.
 struct Sorted<'a>(&'a [u32]);
 
+/// Sorts `values` (none above `highest`) ascending: a least-significant-byte radix
+/// sort, one pass per byte that `highest` needs (three for latencies under 16 s),
+/// several times faster than a comparison sort for the few hundred values of a
+/// window; short slices take the comparison sort.
+fn radix_sort(values: &mut [u32], highest: u32) {
+    if values.len() < 64 {
+        values.sort_unstable();
+        return;
+    }
+    let passes = (32 - highest.leading_zeros()).div_ceil(8);
+    let mut scratch = vec![0u32; values.len()];
+    let (mut from, mut to) = (&mut *values, &mut scratch[..]);
+    for pass in 0..passes {
+        let shift = pass * 8;
+        let mut counts = [0usize; 256];
+        for &v in from.iter() {
+            counts[((v >> shift) & 0xFF) as usize] += 1;
+        }
+        let mut start = 0;
+        for count in counts.iter_mut() {
+            (*count, start) = (start, start + *count);
+        }
+        for &v in from.iter() {
+            let slot = &mut counts[((v >> shift) & 0xFF) as usize];
+            to[*slot] = v;
+            *slot += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+    }
+    // After an odd number of passes the sorted values are in the scratch.
+    if passes % 2 == 1 {
+        values.copy_from_slice(&scratch);
+    }
+}
+
 impl<'a> Sorted<'a> {
     fn new(values: &'a mut [u32]) -> Self {
+        let mut highest = 0;
         for v in values.iter_mut() {
             *v = (*v).min(MAX_RECORDED_US as u32);
+            highest = highest.max(*v);
         }
-        values.sort_unstable();
+        radix_sort(values, highest);
         Sorted(values)
     }
 
