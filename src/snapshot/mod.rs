@@ -15,7 +15,10 @@ pub use histogram::{ENCODING, decode_histogram, encode_histogram};
 
 use crate::config::{Endpoint, ExportFormat};
 use crate::probe::Phase;
-use crate::stats::{EndpointStats, LatencySummary, PhaseSummary, StatsStore};
+use crate::stats::{
+    CompactHistogram, EndpointStats, LatencySummary, Overload, PhaseSummaries, PhaseSummary,
+    QueueDepth, SpanSummary, StatsStore,
+};
 use crate::text::timestamp;
 
 /// Writing a snapshot in one of the formats of the config's `export.formats`.
@@ -58,8 +61,54 @@ pub struct Snapshot {
     pub taken_at: String,
     /// How late probetop itself fired its ticks (its own health), or null before any tick.
     pub scheduler_lag_ms: Option<LatencySummary>,
+    /// When and how badly probetop itself fell behind (its own health).
+    pub overload: OverloadSnapshot,
+    /// The queue of samples into the statistics (its own health).
+    pub stats_queue: QueueSnapshot,
     /// Per endpoint, in config order.
     pub endpoints: Vec<EndpointSnapshot>,
+}
+
+/// probetop's own overload: seconds of the run in which more than 1 % of the ticks
+/// fired more than [`crate::stats::LATE_TICK`] late or the statistics queue was
+/// deeper than [`crate::stats::DEEP_QUEUE`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct OverloadSnapshot {
+    /// Seconds during which probetop was overloaded (0 in a run it can hold).
+    pub seconds: u64,
+    /// Ticks that fired more than the threshold late.
+    pub late_ticks: u64,
+    /// The latest any tick fired, in milliseconds.
+    pub max_lag_ms: f64,
+}
+
+impl OverloadSnapshot {
+    /// From the statistics' count.
+    pub fn of(overload: &Overload) -> Self {
+        OverloadSnapshot {
+            seconds: overload.seconds(),
+            late_ticks: overload.late_ticks(),
+            max_lag_ms: overload.max_lag().as_micros() as f64 / 1000.0,
+        }
+    }
+}
+
+/// The statistics queue's depth when the snapshot was taken, and its deepest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueSnapshot {
+    /// Messages (samples, reads) waiting for the statistics thread.
+    pub depth: u64,
+    /// The most that waited since the statistics started (or were reset).
+    pub max_depth: u64,
+}
+
+impl From<QueueDepth> for QueueSnapshot {
+    fn from(queue: QueueDepth) -> Self {
+        QueueSnapshot {
+            depth: queue.depth,
+            max_depth: queue.max_depth,
+        }
+    }
 }
 
 /// One endpoint in a snapshot.
@@ -178,35 +227,76 @@ pub struct HistogramSnapshot {
     pub data: String,
 }
 
-/// Builds the snapshot of `endpoints` (config order) from `stats`.
+/// Builds the snapshot of `endpoints` (config order) from `stats`: [`capture`], then
+/// [`Capture::encode`].
 ///
 /// Encoding the histograms compresses them: call this off the async runtime
-/// (`spawn_blocking`) for more than a handful of endpoints.
+/// (`spawn_blocking`) for more than a handful of endpoints, and never inside
+/// [`crate::stats::StatsHandle::read`] (there, [`capture`] only).
 pub fn build(endpoints: &[Endpoint], stats: &StatsStore) -> Snapshot {
-    Snapshot {
-        probetop_snapshot: VERSION,
+    capture(endpoints, stats).encode()
+}
+
+/// What a snapshot needs from the statistics, copied: the counts and the window's
+/// summaries, and the all-time histograms still in their compact form. Taking it is
+/// cheap enough for the statistics thread; [`Capture::encode`] does the slow part
+/// (decoding, summarising, compressing) anywhere else.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    started_at: String,
+    taken_at: String,
+    scheduler_lag_ms: Option<LatencySummary>,
+    overload: OverloadSnapshot,
+    stats_queue: QueueSnapshot,
+    window_seconds: u64,
+    endpoints: Vec<EndpointCapture>,
+}
+
+/// One endpoint of a [`Capture`].
+#[derive(Debug, Clone)]
+struct EndpointCapture {
+    name: String,
+    url: String,
+    state: &'static str,
+    probes: u64,
+    ok: u64,
+    failed: u64,
+    skipped: u64,
+    errors: BTreeMap<&'static str, u64>,
+    status_codes: BTreeMap<String, u64>,
+    /// All-time latency and phases, as the statistics keep them.
+    latency: CompactHistogram,
+    phases: [CompactHistogram; Phase::ALL.len()],
+    cert_days_left: Option<i64>,
+    cert_not_after: Option<String>,
+    window: SpanSummary,
+    window_phases: PhaseSummaries,
+    transitions: Vec<TransitionSnapshot>,
+}
+
+/// Copies what the snapshot of `endpoints` (config order) needs from `stats`: run it
+/// inside [`crate::stats::StatsHandle::read`], then [`Capture::encode`] elsewhere.
+pub fn capture(endpoints: &[Endpoint], stats: &StatsStore) -> Capture {
+    Capture {
         started_at: timestamp(stats.started_at()),
         taken_at: timestamp(stats.taken_at()),
         scheduler_lag_ms: LatencySummary::of(stats.scheduler_lag()),
+        overload: OverloadSnapshot::of(stats.overload()),
+        stats_queue: stats.stats_queue().into(),
+        window_seconds: stats.window().as_secs(),
         endpoints: endpoints
             .iter()
             .zip(stats.endpoints())
-            .map(|(endpoint, s)| endpoint_snapshot(endpoint, s, stats))
+            .map(|(endpoint, s)| endpoint_capture(endpoint, s, stats))
             .collect(),
     }
 }
 
-/// One endpoint of [`build`]: all-time, and the rolling window of `store`.
-fn endpoint_snapshot(
-    endpoint: &Endpoint,
-    s: &EndpointStats,
-    store: &StatsStore,
-) -> EndpointSnapshot {
+/// One endpoint of [`capture`]: all-time, and the rolling window of `store`.
+fn endpoint_capture(endpoint: &Endpoint, s: &EndpointStats, store: &StatsStore) -> EndpointCapture {
     let (now, window) = (store.now_ds(), Some(store.window()));
-    let histogram = s.latency_over(None, now);
-    let windowed = s.summary_over(window, now);
     let certificate = s.certificate(store.taken_at());
-    EndpointSnapshot {
+    EndpointCapture {
         name: endpoint.name.clone(),
         url: endpoint.url_as_written.clone(),
         state: s.state().as_str(),
@@ -219,22 +309,12 @@ fn endpoint_snapshot(
             .status_codes()
             .map(|(code, n)| (code.to_string(), n))
             .collect(),
-        latency_ms: LatencySummary::of(&histogram),
-        phases_ms: PhasesSnapshot::new(s.phases_over(None, now)),
+        latency: s.latency_all_time().clone(),
+        phases: Phase::ALL.map(|phase| s.phase_all_time(phase).clone()),
         cert_days_left: certificate.map(|c| c.days_left),
         cert_not_after: certificate.map(|c| timestamp(c.not_after)),
-        window: WindowSnapshot {
-            seconds: store.window().as_secs(),
-            probes: windowed.probes,
-            ok: windowed.ok,
-            latency_ms: windowed.latency,
-            phases_ms: PhasesSnapshot::new(s.phases_over(window, now)),
-        },
-        histogram: HistogramSnapshot {
-            unit: "us",
-            encoding: ENCODING,
-            data: encode_histogram(&histogram),
-        },
+        window: s.summary_over(window, now),
+        window_phases: s.phases_over(window, now),
         transitions: s
             .transitions()
             .map(|t| TransitionSnapshot {
@@ -243,6 +323,65 @@ fn endpoint_snapshot(
                 to: t.to.as_str(),
             })
             .collect(),
+    }
+}
+
+impl Capture {
+    /// The snapshot: decodes, summarises and compresses the all-time histograms (the
+    /// slow part: call it off the statistics thread and off the async runtime).
+    pub fn encode(self) -> Snapshot {
+        let window_seconds = self.window_seconds;
+        Snapshot {
+            probetop_snapshot: VERSION,
+            started_at: self.started_at,
+            taken_at: self.taken_at,
+            scheduler_lag_ms: self.scheduler_lag_ms,
+            overload: self.overload,
+            stats_queue: self.stats_queue,
+            endpoints: self
+                .endpoints
+                .into_iter()
+                .map(|e| e.encode(window_seconds))
+                .collect(),
+        }
+    }
+}
+
+impl EndpointCapture {
+    fn encode(self, window_seconds: u64) -> EndpointSnapshot {
+        let histogram = self.latency.to_histogram();
+        EndpointSnapshot {
+            name: self.name,
+            url: self.url,
+            state: self.state,
+            probes: self.probes,
+            ok: self.ok,
+            failed: self.failed,
+            skipped: self.skipped,
+            errors: self.errors,
+            status_codes: self.status_codes,
+            latency_ms: LatencySummary::of(&histogram),
+            phases_ms: PhasesSnapshot::new(
+                self.phases
+                    .each_ref()
+                    .map(|h| PhaseSummary::of(&h.to_histogram())),
+            ),
+            cert_days_left: self.cert_days_left,
+            cert_not_after: self.cert_not_after,
+            window: WindowSnapshot {
+                seconds: window_seconds,
+                probes: self.window.probes,
+                ok: self.window.ok,
+                latency_ms: self.window.latency,
+                phases_ms: PhasesSnapshot::new(self.window_phases),
+            },
+            histogram: HistogramSnapshot {
+                unit: "us",
+                encoding: ENCODING,
+                data: encode_histogram(&histogram),
+            },
+            transitions: self.transitions,
+        }
     }
 }
 

@@ -4,12 +4,14 @@
 //! have it compute summaries of thousands of endpoints ([`StatsHandle::read`]) without
 //! ever stalling a probe: probes only enqueue samples, which it records in order.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::health::{LATE_TICK, QueueCounter, QueueDepth};
 use super::{Clock, EndpointRules, EndpointStats, StatsStore};
-use crate::probe::{ConnectionPhases, ProbeOutcome};
+use crate::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
 
 /// What happened at one tick of one endpoint.
 #[derive(Debug, Clone)]
@@ -48,10 +50,29 @@ enum Command {
     Reset,
 }
 
+/// The sending end of the statistics queue, counting what it sends: the queue stays
+/// unbounded (recording must never wait), and its depth is measured instead, so it
+/// cannot grow unnoticed ([`StatsStore::stats_queue`], the overload notice).
+#[derive(Clone)]
+struct Queue {
+    tx: mpsc::UnboundedSender<Command>,
+    counter: Arc<QueueCounter>,
+}
+
+impl Queue {
+    /// Sends `command`; `false` once the statistics thread has ended.
+    fn send(&self, command: Command) -> bool {
+        // Counted before sending, so the thread can never have taken more than was
+        // counted; a failed send leaves one phantom message in a queue nobody reads.
+        self.counter.sent();
+        self.tx.send(command).is_ok()
+    }
+}
+
 /// Sends samples to the statistics; never waits. Cheap to clone, one per task.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::UnboundedSender<Command>,
+    queue: Queue,
 }
 
 impl Recorder {
@@ -59,13 +80,13 @@ impl Recorder {
     pub fn record(&self, sample: Sample) {
         // Sending fails only once the statistics thread has ended (the run is
         // finishing): nobody is left to read the sample, so dropping it is right.
-        let _ = self.tx.send(Command::Record(Box::new(sample)));
+        self.queue.send(Command::Record(Box::new(sample)));
     }
 
     /// Records a connection a probe of `endpoint` opened (or tried to).
     pub fn record_connection(&self, endpoint: usize, phases: ConnectionPhases) {
         // As in `record`: a failed send means the statistics have ended.
-        let _ = self.tx.send(Command::Connection {
+        self.queue.send(Command::Connection {
             endpoint,
             at: Instant::now(),
             phases,
@@ -76,7 +97,7 @@ impl Recorder {
 /// Asks the statistics thread for summaries or copies, or to reset.
 #[derive(Clone)]
 pub struct StatsHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    queue: Queue,
 }
 
 impl StatsHandle {
@@ -94,7 +115,7 @@ impl StatsHandle {
             // The caller stopped waiting (its task was cancelled): nobody wants the answer.
             let _ = reply.send(read(stats));
         });
-        self.tx.send(Command::Read(reader)).ok()?;
+        self.queue.send(Command::Read(reader)).then_some(())?;
         answer.await.ok()
     }
 
@@ -103,14 +124,14 @@ impl StatsHandle {
     /// `None` if it had ended already.
     pub async fn finish(&self) -> Option<StatsStore> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Command::Finish(reply)).ok()?;
+        self.queue.send(Command::Finish(reply)).then_some(())?;
         answer.await.ok()
     }
 
     /// Forgets every statistic and starts counting again.
     pub fn reset(&self) {
         // After the statistics thread has ended there is nothing left to reset.
-        let _ = self.tx.send(Command::Reset);
+        self.queue.send(Command::Reset);
     }
 }
 
@@ -126,8 +147,12 @@ pub fn spawn(
 ) -> std::io::Result<(Recorder, StatsHandle, std::thread::JoinHandle<()>)> {
     // Unbounded: recording must never wait, and this thread does nothing but drain it.
     let (tx, rx) = mpsc::unbounded_channel();
+    let counter = QueueCounter::shared();
     let actor = Actor {
         clock,
+        counter: counter.clone(),
+        taken: 0,
+        queue: QueueDepth::default(),
         retention: retention.max(window),
         store: StatsStore::new(
             clock.start_wall,
@@ -138,13 +163,26 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("probetop-stats".into())
         .spawn(move || actor.run(rx))?;
-    Ok((Recorder { tx: tx.clone() }, StatsHandle { tx }, thread))
+    let queue = Queue { tx, counter };
+    Ok((
+        Recorder {
+            queue: queue.clone(),
+        },
+        StatsHandle { queue },
+        thread,
+    ))
 }
 
 /// The statistics thread's state: the store, and how to turn a sample's instants
 /// into the store's times.
 struct Actor {
     clock: Clock,
+    /// The queue's counts, shared with its senders.
+    counter: Arc<QueueCounter>,
+    /// Messages taken out of the queue so far.
+    taken: u64,
+    /// The depth behind the latest message taken, and the deepest since the start.
+    queue: QueueDepth,
     /// How long raw window entries are kept.
     retention: Duration,
     store: StatsStore,
@@ -153,6 +191,10 @@ struct Actor {
 impl Actor {
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         while let Some(command) = rx.blocking_recv() {
+            self.taken += 1;
+            let depth = self.counter.taken(self.taken);
+            self.queue.depth = depth;
+            self.queue.max_depth = self.queue.max_depth.max(depth);
             match command {
                 Command::Record(sample) => self.record(*sample),
                 Command::Connection {
@@ -185,24 +227,67 @@ impl Actor {
         let now = Instant::now();
         self.store
             .stamp(self.clock.wall(now), self.clock.ds_since_start(now));
+        // The depth as of now, not as of the read's own message: what waits behind it.
+        let depth = self.counter.depth();
+        self.store.set_stats_queue(QueueDepth {
+            depth,
+            max_depth: self.queue.max_depth.max(depth),
+        });
     }
 
     fn record(&mut self, sample: Sample) {
+        let second = self.clock.ds_since_start(sample.at) / 10;
+        let overloaded = self
+            .store
+            .overload_tick(second, sample.lag, self.queue.depth);
         let Some(stats) = self.store.tick(sample.endpoint, sample.lag) else {
             return;
         };
         match sample.kind {
-            SampleKind::Probed(outcome) => stats.record(
-                outcome,
-                self.clock.ds_since_start(sample.at),
-                self.clock.wall(sample.at),
-                self.retention,
-            ),
+            SampleKind::Probed(mut outcome) => {
+                excuse_timeout(&mut outcome, sample.lag, overloaded);
+                stats.record(
+                    outcome,
+                    self.clock.ds_since_start(sample.at),
+                    self.clock.wall(sample.at),
+                    self.retention,
+                );
+            }
             SampleKind::Skipped(ticks) => stats.record_skipped(ticks),
         }
     }
 
     fn reset(&mut self) {
         self.store.reset(self.clock.wall(Instant::now()));
+        // The deepest queue is counted from the reset on, as the lag is.
+        self.queue.max_depth = self.queue.depth;
+    }
+}
+
+/// A timeout is not blamed on the target alone when probetop itself was behind: the
+/// probe started more than [`LATE_TICK`] late, or probetop was overloaded then (its
+/// runtime may not have read an answer that came in time). The class stays `timeout`
+/// (the probe did not get its answer within the timeout, whoever is to blame: counts
+/// and `--fail-on` keep their meaning); the message says what probetop knows.
+fn excuse_timeout(
+    outcome: &mut ProbeOutcome,
+    lag: Duration,
+    overloaded: Option<super::OverloadReason>,
+) {
+    let Some(error) = outcome.error.as_mut() else {
+        return;
+    };
+    if error.class != ErrorClass::Timeout {
+        return;
+    }
+    if lag > LATE_TICK {
+        error.message.push_str(&format!(
+            " (probetop was overloaded: this probe started {} ms late)",
+            lag.as_millis()
+        ));
+    } else if let Some(reason) = overloaded {
+        error
+            .message
+            .push_str(&format!(" — probetop was overloaded: {reason}"));
     }
 }

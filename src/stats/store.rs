@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 
+use super::health::{Overload, OverloadReason, QueueDepth};
 use super::{EndpointStats, new_histogram, record_duration};
 
 /// Every statistic of a run, live: the statistics thread records into it and lends it
@@ -24,6 +25,10 @@ pub struct StatsStore {
     scheduler_lag: Histogram<u64>,
     /// Per endpoint, in config order.
     endpoints: Vec<EndpointStats>,
+    /// When and how badly probetop fell behind.
+    overload: Overload,
+    /// The statistics queue as of the latest stamp.
+    stats_queue: QueueDepth,
 }
 
 impl StatsStore {
@@ -38,6 +43,8 @@ impl StatsStore {
             window,
             scheduler_lag: new_histogram(),
             endpoints,
+            overload: Overload::default(),
+            stats_queue: QueueDepth::default(),
         }
     }
 
@@ -84,6 +91,39 @@ impl StatsStore {
         &self.scheduler_lag
     }
 
+    /// How often and how badly probetop fell behind its schedule (its own health).
+    pub fn overload(&self) -> &Overload {
+        &self.overload
+    }
+
+    /// Why probetop is overloaded as of the read, or `None` when it keeps up.
+    pub fn overloaded_now(&self) -> Option<OverloadReason> {
+        self.overload.now(self.now_ds / 10, self.stats_queue.depth)
+    }
+
+    /// The statistics queue's depth as of the read, and its deepest.
+    pub fn stats_queue(&self) -> QueueDepth {
+        self.stats_queue
+    }
+
+    /// Sets the statistics queue's depth (the statistics thread does at every read).
+    pub fn set_stats_queue(&mut self, queue: QueueDepth) {
+        self.stats_queue = queue;
+    }
+
+    /// Counts a tick that fired `lag` late in second `second` since the clock's
+    /// start, with the statistics queue `queue_depth` deep, and says whether probetop
+    /// is overloaded then. Tests feed it directly to make probetop fall behind.
+    pub fn overload_tick(
+        &mut self,
+        second: u32,
+        lag: Duration,
+        queue_depth: u64,
+    ) -> Option<OverloadReason> {
+        self.overload.tick(second, lag, queue_depth);
+        self.overload.now(second, queue_depth)
+    }
+
     /// Every endpoint's statistics, in config order.
     pub fn endpoints(&self) -> &[EndpointStats] {
         &self.endpoints
@@ -117,9 +157,10 @@ impl StatsStore {
     pub(super) fn reset(&mut self, started_at: SystemTime) {
         self.started_at = started_at;
         for stats in &mut self.endpoints {
-            *stats = EndpointStats::with_rules(stats.rules());
+            stats.reset();
         }
         self.scheduler_lag.reset();
+        self.overload = Overload::default();
     }
 }
 

@@ -161,9 +161,35 @@ impl Window {
         }
     }
 
-    /// Count and percentiles of each phase within `span` before `now_ds`.
+    /// Count and percentiles of each phase within `span` before `now_ds`: the
+    /// summaries of [`Window::phase_histogram`], read from the sorted values.
     pub fn phase_summaries(&self, now_ds: u32, span: Duration) -> PhaseSummaries {
-        Phase::ALL.map(|phase| PhaseSummary::of(&self.phase_histogram(phase, now_ds, span)))
+        let connections = || self.connections_in(now_ds, span);
+        let probes = || self.probes_in(now_ds, span);
+        Phase::ALL.map(|phase| {
+            let mut values: Vec<u32> = match phase {
+                Phase::Dns => connections().filter_map(|e| from_us(e.dns_us)).collect(),
+                Phase::Connect => connections()
+                    .filter_map(|e| from_us(e.connect_us))
+                    .collect(),
+                Phase::Tls => connections().filter_map(|e| from_us(e.tls_us)).collect(),
+                Phase::Ttfb => probes().filter_map(|e| from_us(e.ttfb_us)).collect(),
+                Phase::Transfer => probes().filter_map(|e| from_us(e.transfer_us)).collect(),
+            };
+            PhaseSummary::of_values(&mut values)
+        })
+    }
+
+    /// The last `now_ds` at which the probes within `span` are still those within it
+    /// at `now_ds` (without new ones): the oldest of them leaves the span after it.
+    /// `u32::MAX` when none is in the span (none can enter it as time passes).
+    pub fn probes_unchanged_until(&self, now_ds: u32, span: Duration) -> u32 {
+        self.probes_in(now_ds, span)
+            .map(|e| e.at_ds)
+            .min()
+            .map_or(u32::MAX, |oldest| {
+                oldest.saturating_add(duration_to_ds(span))
+            })
     }
 
     /// Entries from oldest to newest.
@@ -198,27 +224,23 @@ impl Window {
 
     /// Probes, successes and latency within `span` before `now_ds`.
     ///
-    /// The overview asks this of every endpoint at every refresh: one pass finds the
-    /// slowest entry (to size the histogram), one counts and records.
+    /// The overview asks this of every endpoint whose entries changed: the latencies
+    /// are summarised from their sorted values, which reads exactly what their
+    /// histogram would (see [`LatencySummary::of_values`]) at a fraction of the cost.
     pub fn summary(&self, now_ds: u32, span: Duration) -> SpanSummary {
-        let slowest = self
-            .probes_in(now_ds, span)
-            .filter_map(WindowEntry::latency_us)
-            .max()
-            .unwrap_or(1);
-        let mut histogram = histogram_up_to(u64::from(slowest));
         let (mut probes, mut ok) = (0, 0);
+        let mut latencies = Vec::with_capacity(self.entries.len());
         for entry in self.probes_in(now_ds, span) {
             probes += 1;
             ok += u64::from(entry.ok);
             if let Some(us) = entry.latency_us() {
-                record_us(&mut histogram, u64::from(us));
+                latencies.push(us);
             }
         }
         SpanSummary {
             probes,
             ok,
-            latency: LatencySummary::of(&histogram),
+            latency: LatencySummary::of_values(&mut latencies),
         }
     }
 }

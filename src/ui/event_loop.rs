@@ -9,13 +9,13 @@
 //! wires the real streams in and draws [`EventLoop::view`].
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{KeyEvent, MouseEvent};
 use tokio::task::{JoinError, JoinSet};
 
-use super::model::{self, DetailData, OverviewData, Span};
+use super::model::{self, DetailData, OverviewCache, OverviewData, Span};
 use super::sanitize;
 use super::state::{Effect, Screen, Status, UiState};
 use super::theme::Theme;
@@ -116,6 +116,9 @@ pub struct EventLoop<'a> {
     dirty: bool,
     /// The next frame may not be drawn before this.
     next_frame: Instant,
+    /// The overview's rows kept between fetches (only the changed ones are
+    /// recomputed). Locked only on the statistics thread, by one fetch at a time.
+    overview_cache: Arc<Mutex<OverviewCache>>,
 }
 
 impl<'a> EventLoop<'a> {
@@ -136,6 +139,7 @@ impl<'a> EventLoop<'a> {
             next_refresh: now,
             dirty: true,
             next_frame: now,
+            overview_cache: Arc::default(),
         }
     }
 
@@ -309,6 +313,7 @@ impl<'a> EventLoop<'a> {
         let stats = self.services.stats.clone();
         let endpoints = self.services.endpoints.clone();
         let span = self.state.span;
+        let cache = self.overview_cache.clone();
         let detail_index = match self.state.screen() {
             Screen::Detail(index) => Some(index),
             Screen::Overview => None,
@@ -317,7 +322,9 @@ impl<'a> EventLoop<'a> {
             let fetched = stats
                 .read(move |s| {
                     let started = Instant::now();
-                    let overview = model::overview(s, &endpoints, span);
+                    // A fetch that panicked midway left rows that are each whole.
+                    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+                    let overview = model::overview_cached(s, &endpoints, span, &mut cache);
                     let detail = detail_index.and_then(|i| model::detail(s, i, span));
                     Fetched {
                         overview,
@@ -339,16 +346,19 @@ impl<'a> EventLoop<'a> {
         let dir = self.services.export_dir.clone();
         let formats = self.services.export_formats.clone();
         self.tasks.spawn(async move {
+            // Only the copy runs on the statistics thread; decoding and compressing
+            // the histograms happen below, off it and off the runtime.
             let status = match stats
-                .read(move |s| crate::snapshot::build(&endpoints, s))
+                .read(move |s| crate::snapshot::capture(&endpoints, s))
                 .await
             {
                 None => Status {
                     text: "export failed: the statistics are gone".into(),
                     is_error: true,
                 },
-                Some(snapshot) => {
+                Some(capture) => {
                     let written = tokio::task::spawn_blocking(move || {
+                        let snapshot = capture.encode();
                         crate::snapshot::export::export_as(&dir, &snapshot, &formats)
                     })
                     .await;
@@ -479,6 +489,7 @@ mod tests {
                 lag_p99_ms: None,
                 span: Span::FiveMinutes,
                 rows: (0..rows).map(|i| row(&format!("e{i:02}"))).collect(),
+                overload: None,
             },
             detail: None,
             cost: Duration::from_millis(1),

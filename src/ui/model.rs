@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use super::sanitize::clean;
 use crate::config::Endpoint;
 use crate::probe::ErrorClass;
-use crate::stats::{LatencySummary, PhaseSummaries, State, StatsStore, Transition};
+use crate::stats::{
+    EndpointStats, LatencySummary, OverloadReason, PhaseSummaries, State, StatsStore, Transition,
+};
 
 pub use crate::stats::Certificate;
 
@@ -98,6 +100,9 @@ pub struct OverviewData {
     pub span: Span,
     /// One row per endpoint, in config order.
     pub rows: Vec<EndpointRow>,
+    /// Why probetop itself is overloaded (the header says so in red), or `None`
+    /// while it keeps up.
+    pub overload: Option<OverloadReason>,
 }
 
 impl OverviewData {
@@ -108,6 +113,7 @@ impl OverviewData {
             && self.total_probes == other.total_probes
             && self.lag_p99_ms == other.lag_p99_ms
             && self.span == other.span
+            && self.overload == other.overload
             && self.rows == other.rows
     }
 
@@ -120,6 +126,7 @@ impl OverviewData {
             lag_p99_ms: None,
             span,
             rows: Vec::new(),
+            overload: None,
         }
     }
 }
@@ -210,54 +217,80 @@ pub struct DetailData {
 /// The percentiles of the detail view's curve.
 pub const CURVE: [f64; 9] = [0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0];
 
-/// Computes the overview for `span`.
+/// Rows of earlier overviews, kept so that a refresh recomputes only the rows of the
+/// endpoints whose statistics changed.
+///
+/// A row is reused while its endpoint's [`EndpointStats::generation`] is the same
+/// (nothing was recorded or reset), the span is the same, and time has not moved past
+/// [`EndpointStats::probes_unchanged_until`] (no probe left the span) nor back. With
+/// 10,000 endpoints a refresh then costs copies for the quiet ones, and summaries
+/// only for the endpoints that probed since the last one.
+#[derive(Debug, Default)]
+pub struct OverviewCache {
+    /// Per endpoint, in config order: the row and what it was computed from.
+    rows: Vec<Option<CachedRow>>,
+}
+
+#[derive(Debug)]
+struct CachedRow {
+    /// The endpoint's generation when the row was computed.
+    generation: u64,
+    /// The span it summarises.
+    span: Span,
+    /// When it was computed (deciseconds since the clock's start).
+    computed_ds: u32,
+    /// The last moment it stays true without new records.
+    until_ds: u32,
+    /// The config it was computed from (the name as written, and the TLS note).
+    name: String,
+    insecure: bool,
+    row: EndpointRow,
+}
+
+impl CachedRow {
+    fn fits(&self, endpoint: &Endpoint, s: &EndpointStats, span: Span, now: u32) -> bool {
+        self.generation == s.generation()
+            && self.span == span
+            && (self.computed_ds..=self.until_ds).contains(&now)
+            && self.insecure == endpoint.insecure
+            && self.name == endpoint.name
+    }
+}
+
+/// Computes the overview for `span`, every row from scratch.
 pub fn overview(stats: &StatsStore, endpoints: &[Endpoint], span: Span) -> OverviewData {
+    overview_cached(stats, endpoints, span, &mut OverviewCache::default())
+}
+
+/// Computes the overview for `span`, reusing the rows of `cache` that are still true
+/// and keeping the new ones there: the same data as [`overview`], for less.
+pub fn overview_cached(
+    stats: &StatsStore,
+    endpoints: &[Endpoint],
+    span: Span,
+    cache: &mut OverviewCache,
+) -> OverviewData {
     let now = stats.now_ds();
+    let count = endpoints.len().min(stats.endpoints().len());
+    cache.rows.resize_with(count, || None);
     let rows = endpoints
         .iter()
         .zip(stats.endpoints())
-        .map(|(endpoint, s)| {
-            let summary = s.summary_over(span.duration(), now);
-            let spark = s
-                .recent_probes()
-                .rev()
-                .take(SPARK_POINTS)
-                .rev()
-                .map(|e| match (e.ok, e.latency_us()) {
-                    (true, Some(us)) => SparkPoint::Latency(us),
-                    _ => SparkPoint::Failed,
-                })
-                .collect();
-            let (last_result, last_failed) = match s.last() {
-                None => (String::new(), false),
-                Some(last) => match (&last.error, last.status) {
-                    (Some(e), _) => (clean(&format!("{}: {}", e.class, e.message)), true),
-                    (None, Some(status)) => (status.to_string(), false),
-                    // Only tcp:// and tls:// probes succeed without a status.
-                    (None, None) => ("open".to_string(), false),
-                },
-            };
-            // What the columns do not show but a reader must not miss.
-            let mut notes = String::new();
-            if endpoint.insecure {
-                notes.push_str("insecure TLS · ");
-            }
-            if s.skipped() > 0 {
-                notes.push_str(&format!("{} skipped · ", s.skipped()));
-            }
-            let last_result = notes + &last_result;
-            EndpointRow {
-                name: clean(&endpoint.name),
-                state: s.state(),
-                last_latency_ms: s.last_latency().map(ms),
-                latency: summary.latency,
-                span_probes: summary.probes,
-                span_ok: summary.ok,
-                probes: s.probes(),
-                skipped: s.skipped(),
-                spark,
-                last_result,
-                last_failed,
+        .zip(&mut cache.rows)
+        .map(|((endpoint, s), cached)| match cached {
+            Some(c) if c.fits(endpoint, s, span, now) => c.row.clone(),
+            _ => {
+                let row = endpoint_row(endpoint, s, span, now);
+                *cached = Some(CachedRow {
+                    generation: s.generation(),
+                    span,
+                    computed_ds: now,
+                    until_ds: s.probes_unchanged_until(span.duration(), now),
+                    name: endpoint.name.clone(),
+                    insecure: endpoint.insecure,
+                    row: row.clone(),
+                });
+                row
             }
         })
         .collect();
@@ -268,6 +301,53 @@ pub fn overview(stats: &StatsStore, endpoints: &[Endpoint], span: Span) -> Overv
         lag_p99_ms: LatencySummary::of(stats.scheduler_lag()).map(|l| l.p99),
         span,
         rows,
+        overload: stats.overloaded_now(),
+    }
+}
+
+/// One endpoint's row of the overview, as of `now` (deciseconds since the start).
+fn endpoint_row(endpoint: &Endpoint, s: &EndpointStats, span: Span, now: u32) -> EndpointRow {
+    let summary = s.summary_over(span.duration(), now);
+    let spark = s
+        .recent_probes()
+        .rev()
+        .take(SPARK_POINTS)
+        .rev()
+        .map(|e| match (e.ok, e.latency_us()) {
+            (true, Some(us)) => SparkPoint::Latency(us),
+            _ => SparkPoint::Failed,
+        })
+        .collect();
+    let (last_result, last_failed) = match s.last() {
+        None => (String::new(), false),
+        Some(last) => match (&last.error, last.status) {
+            (Some(e), _) => (clean(&format!("{}: {}", e.class, e.message)), true),
+            (None, Some(status)) => (status.to_string(), false),
+            // Only tcp:// and tls:// probes succeed without a status.
+            (None, None) => ("open".to_string(), false),
+        },
+    };
+    // What the columns do not show but a reader must not miss.
+    let mut notes = String::new();
+    if endpoint.insecure {
+        notes.push_str("insecure TLS · ");
+    }
+    if s.skipped() > 0 {
+        notes.push_str(&format!("{} skipped · ", s.skipped()));
+    }
+    let last_result = notes + &last_result;
+    EndpointRow {
+        name: clean(&endpoint.name),
+        state: s.state(),
+        last_latency_ms: s.last_latency().map(ms),
+        latency: summary.latency,
+        span_probes: summary.probes,
+        span_ok: summary.ok,
+        probes: s.probes(),
+        skipped: s.skipped(),
+        spark,
+        last_result,
+        last_failed,
     }
 }
 
@@ -328,4 +408,104 @@ pub fn detail(stats: &StatsStore, index: usize, span: Span) -> Option<DetailData
         transitions: s.transitions().rev().copied().collect(),
         last_latency_ms: s.last_latency().map(ms),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{ErrorClass, ProbeOutcome};
+    use crate::stats::EndpointStats;
+
+    /// A fixed-seed generator: the same sequence every run.
+    struct Seeded(u64);
+
+    impl Seeded {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    fn endpoints(n: usize) -> Vec<Endpoint> {
+        (0..n)
+            .map(|i| {
+                let url = url::Url::parse(&format!("http://127.0.0.1:9/{i}")).unwrap();
+                Endpoint::new(
+                    &format!("e{i}"),
+                    url,
+                    Duration::from_secs(1),
+                    Duration::from_secs(5),
+                )
+            })
+            .collect()
+    }
+
+    /// After any sequence of probes (ok, failed, slow), skipped ticks, connections,
+    /// resets, quiet stretches that let probes leave the span, and changes of span,
+    /// the cached overview equals one computed from scratch.
+    #[test]
+    fn cached_rows_equal_rows_computed_from_scratch() {
+        let mut rng = Seeded(0x5EED_2026_1121_0001);
+        let config = endpoints(6);
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let retention = Span::LONGEST;
+        let mut stats: Vec<EndpointStats> = (0..config.len())
+            .map(|_| EndpointStats::default())
+            .collect();
+        let mut cache = OverviewCache::default();
+        let mut span = Span::OneMinute;
+        let mut now_ds = 0u32;
+        let mut reused = 0usize;
+        for step in 0..3_000 {
+            match rng.below(100) {
+                // Time passes: a second, or a long quiet stretch past a whole span.
+                0..=29 => now_ds += 1 + rng.below(10) as u32,
+                30..=32 => now_ds += 300 + rng.below(9_000) as u32,
+                33..=79 => {
+                    let i = rng.below(config.len() as u64) as usize;
+                    let mut outcome = if rng.below(5) == 0 {
+                        ProbeOutcome::failed(ErrorClass::Timeout, "slow")
+                    } else {
+                        ProbeOutcome {
+                            status: Some(200),
+                            ..ProbeOutcome::default()
+                        }
+                    };
+                    if rng.below(4) != 0 {
+                        outcome.latency = Some(Duration::from_micros(1 + rng.below(80_000)));
+                    }
+                    let at = start + Duration::from_millis(u64::from(now_ds) * 100);
+                    stats[i].record(outcome, now_ds, at, retention);
+                }
+                80..=84 => stats[rng.below(config.len() as u64) as usize].record_skipped(1),
+                85..=89 => {
+                    let phases = crate::probe::ConnectionPhases::default();
+                    let i = rng.below(config.len() as u64) as usize;
+                    stats[i].record_connection(&phases, now_ds, retention);
+                }
+                90..=91 => stats.iter_mut().for_each(EndpointStats::reset),
+                92..=95 => span = span.next(),
+                // Several reads in a row at the same moment.
+                _ => {}
+            }
+            let mut store = StatsStore::new(start, Duration::from_secs(300), stats.clone());
+            store.stamp(
+                start + Duration::from_millis(u64::from(now_ds) * 100),
+                now_ds,
+            );
+            reused += cache
+                .rows
+                .iter()
+                .zip(config.iter().zip(store.endpoints()))
+                .filter(|(c, (e, s))| c.as_ref().is_some_and(|c| c.fits(e, s, span, now_ds)))
+                .count();
+            let cached = overview_cached(&store, &config, span, &mut cache);
+            let fresh = overview(&store, &config, span);
+            assert_eq!(cached, fresh, "step {step}, span {span:?}, now {now_ds}");
+        }
+        // Most reads reuse most rows: the test exercises the cache, not only misses.
+        assert!(reused > 6_000, "rows reused: {reused}");
+    }
 }

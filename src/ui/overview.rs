@@ -163,6 +163,13 @@ fn header(
     }
     // Most important first: a narrow terminal cuts the end of the line.
     let mut spans = vec![Span::styled("probetop", theme.title())];
+    if let Some(reason) = data.overload {
+        // probetop's own numbers are suspect while it is behind: say so first.
+        spans.push(Span::styled(
+            format!(" OVERLOADED: {reason}"),
+            theme.alarm(),
+        ));
+    }
     if paused {
         spans.push(Span::styled(" PAUSED", theme.warning()));
     }

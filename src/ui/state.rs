@@ -369,6 +369,7 @@ mod tests {
             total_probes: 40,
             lag_p99_ms: None,
             span: Span::FiveMinutes,
+            overload: None,
             rows: vec![
                 row("web", State::Up, Some(20.0), 10, 10),
                 row("api", State::Down, None, 0, 10),

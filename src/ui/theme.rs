@@ -105,6 +105,11 @@ impl Theme {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
     }
 
+    /// probetop's own alarm (overloaded): red, and bold so it stands out without colour.
+    pub fn alarm(&self) -> Style {
+        self.fg(Color::Red).add_modifier(Modifier::BOLD)
+    }
+
     /// Warnings (paused, insecure, errors in the status line).
     pub fn warning(&self) -> Style {
         self.fg(Color::Yellow).add_modifier(Modifier::BOLD)

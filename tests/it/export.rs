@@ -49,6 +49,8 @@ fn fixture(probes: u64) -> Snapshot {
         started_at: "2026-11-21T22:40:00Z".into(),
         taken_at: TAKEN_AT.into(),
         scheduler_lag_ms: Some(latency),
+        overload: Default::default(),
+        stats_queue: Default::default(),
         endpoints: vec![
             EndpointSnapshot {
                 name: HOSTILE_NAME.into(),

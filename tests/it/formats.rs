@@ -219,6 +219,15 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
         started_at: v["started_at"].as_str().unwrap().into(),
         taken_at: v["taken_at"].as_str().unwrap().into(),
         scheduler_lag_ms: latency(&v["scheduler_lag_ms"]),
+        overload: probetop::snapshot::OverloadSnapshot {
+            seconds: v["overload"]["seconds"].as_u64().unwrap(),
+            late_ticks: v["overload"]["late_ticks"].as_u64().unwrap(),
+            max_lag_ms: v["overload"]["max_lag_ms"].as_f64().unwrap(),
+        },
+        stats_queue: probetop::snapshot::QueueSnapshot {
+            depth: v["stats_queue"]["depth"].as_u64().unwrap(),
+            max_depth: v["stats_queue"]["max_depth"].as_u64().unwrap(),
+        },
         endpoints: v["endpoints"]
             .as_array()
             .unwrap()

@@ -21,6 +21,7 @@ mod formats;
 mod headless;
 mod hlog;
 mod metrics;
+mod overload;
 mod phases;
 mod probe_outcomes;
 mod serve_limits;

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 use probetop::config::{ConnectionMode, Endpoint, HttpVersion, StatusMatch};
 use probetop::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
 use probetop::stats::{
-    EndpointRules, EndpointStats, LatencySummary, PhaseSummary, State, StateRule, StatsStore,
-    Transition,
+    EndpointRules, EndpointStats, LatencySummary, OverloadReason, PhaseSummary, State, StateRule,
+    StatsStore, Transition,
 };
 use probetop::ui::model::{
     self, Certificate, DetailData, EndpointRow, OverviewData, Span, SparkPoint,
@@ -167,6 +167,7 @@ fn overview_data() -> OverviewData {
         lag_p99_ms: Some(0.42),
         span: Span::FiveMinutes,
         rows,
+        overload: None,
     }
 }
 
@@ -450,6 +451,40 @@ fn overview_at_100x30() {
         screen.lines().last().unwrap().contains("q quit"),
         "{screen}"
     );
+}
+
+#[test]
+fn overloaded_header_says_so_in_red() {
+    let mut data = overview_data();
+    data.overload = Some(OverloadReason::SchedulerLag { lag_ms: 320 });
+    let endpoints = endpoints();
+    let state = state_for(&data);
+    let (buffer, _) = render(100, 30, &input(&state, &data, None, &endpoints, COLOR));
+    let screen = text(&buffer);
+    insta::assert_snapshot!("overview_overloaded_100x30", screen);
+    let header = screen.lines().next().unwrap();
+    assert!(
+        header.starts_with("probetop OVERLOADED: ticks fire late (scheduler lag 320 ms > 50 ms)"),
+        "{header}"
+    );
+    let x = buffer_x_of(&buffer, 0, "OVERLOADED").unwrap();
+    assert_eq!(buffer[(x, 0)].fg, Color::Red);
+    assert!(buffer[(x, 0)].modifier.contains(Modifier::BOLD));
+
+    // A deep statistics queue is a reason too, and no colour still says it in words.
+    data.overload = Some(OverloadReason::StatsQueue { depth: 25_000 });
+    let (buffer, _) = render(100, 30, &input(&state, &data, None, &endpoints, NO_COLOR));
+    let header = text(&buffer).lines().next().unwrap().to_string();
+    assert!(
+        header.contains("OVERLOADED: statistics queue 25000 deep (> 10000)"),
+        "{header}"
+    );
+    assert_plain(&buffer);
+
+    // While probetop keeps up, the header says nothing of it.
+    data.overload = None;
+    let (buffer, _) = render(100, 30, &input(&state, &data, None, &endpoints, COLOR));
+    assert!(!text(&buffer).contains("OVERLOADED"));
 }
 
 #[test]

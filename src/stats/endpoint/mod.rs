@@ -88,6 +88,9 @@ pub struct EndpointStats {
     last: Option<LastProbe>,
     /// The latest [`RECENT_ERRORS`] failures, oldest first.
     recent_errors: VecDeque<RecentError>,
+    /// Changes with every record (probe, connection, skipped tick) and reset, so a
+    /// reader can keep what it computed from these statistics until it changes.
+    generation: u64,
 }
 
 impl Default for EndpointStats {
@@ -112,6 +115,7 @@ impl Default for EndpointStats {
             transitions: VecDeque::new(),
             last: None,
             recent_errors: VecDeque::new(),
+            generation: 0,
         }
     }
 }
@@ -142,6 +146,7 @@ impl EndpointStats {
         at_ds: u32,
         retention: Duration,
     ) {
+        self.generation += 1;
         self.connections += 1;
         let durations = [
             (Phase::Dns, phases.dns),
@@ -165,6 +170,7 @@ impl EndpointStats {
         at: SystemTime,
         retention: Duration,
     ) {
+        self.generation += 1;
         self.probes += 1;
         if let Some(latency) = outcome.latency {
             self.histogram.record(duration_to_us(latency));
@@ -236,7 +242,16 @@ impl EndpointStats {
 
     /// Counts ticks that were not probed.
     pub fn record_skipped(&mut self, ticks: u64) {
+        self.generation += 1;
         self.skipped += ticks;
+    }
+
+    /// Forgets everything recorded, keeping the rules; the generation moves on (a
+    /// summary kept from before must not pass for one of the fresh statistics).
+    pub fn reset(&mut self) {
+        let generation = self.generation + 1;
+        *self = EndpointStats::with_rules(self.rules());
+        self.generation = generation;
     }
 }
 

@@ -12,7 +12,8 @@ use hdrhistogram::Histogram;
 use super::{DAY, EndpointStats, LastProbe, RecentError};
 use crate::probe::{ErrorClass, Phase};
 use crate::stats::{
-    LatencySummary, PhaseSummaries, PhaseSummary, SpanSummary, State, Transition, WindowEntry,
+    CompactHistogram, LatencySummary, PhaseSummaries, PhaseSummary, SpanSummary, State, Transition,
+    WindowEntry,
 };
 
 /// The certificate of an endpoint's latest TLS connection, as of some moment.
@@ -79,6 +80,18 @@ impl EndpointStats {
         }
     }
 
+    /// The all-time latency histogram as kept (compact): to copy cheaply and decode
+    /// elsewhere ([`crate::stats::CompactHistogram::to_histogram`]).
+    pub fn latency_all_time(&self) -> &CompactHistogram {
+        &self.histogram
+    }
+
+    /// The all-time histogram of `phase` as kept (compact), as
+    /// [`EndpointStats::latency_all_time`].
+    pub fn phase_all_time(&self, phase: Phase) -> &CompactHistogram {
+        &self.phases[phase.index()]
+    }
+
     /// Probes, successes and latency over `span`.
     pub fn summary_over(&self, span: Option<Duration>, now_ds: u32) -> SpanSummary {
         match span {
@@ -122,6 +135,24 @@ impl EndpointStats {
         match span {
             None => self.connections,
             Some(span) => self.window.connection_count(now_ds, span),
+        }
+    }
+
+    /// A number that changes whenever anything recorded here changes (a probe, a
+    /// connection, a skipped tick, a reset): what a reader computed from these
+    /// statistics stays true while it is the same — and, for a span, while time has
+    /// not moved past [`EndpointStats::probes_unchanged_until`].
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The last `now_ds` up to which the probes in `span` (as of `now_ds`) stay the
+    /// same without new records: after it, the oldest of them has left the span.
+    /// `u32::MAX` for all-time, or when the span holds no probe.
+    pub fn probes_unchanged_until(&self, span: Option<Duration>, now_ds: u32) -> u32 {
+        match span {
+            None => u32::MAX,
+            Some(span) => self.window.probes_unchanged_until(now_ds, span),
         }
     }
 
