@@ -50,6 +50,30 @@ fn scrape_within(addr: SocketAddr, limit: Duration) -> Option<String> {
     }
 }
 
+/// Kills the child if the test fails before waiting for it, so a failed run leaves
+/// no probetop behind.
+struct ChildGuard(Option<std::process::Child>);
+
+impl ChildGuard {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    fn take(&mut self) -> std::process::Child {
+        self.0.take().expect("the child is waited for once")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            // Already gone is fine: the point is that it does not outlive the test.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
 fn a_flood_of_half_requests_starves_neither_probes_nor_scrapes() {
     let server = TestServer::start();
@@ -91,7 +115,7 @@ connection = "fresh"
             }
         });
     }
-    let child = command.spawn().expect("starting probetop");
+    let mut child = ChildGuard(Some(command.spawn().expect("starting probetop")));
     assert!(
         scrape_within(addr, Duration::from_secs(10)).is_some(),
         "/metrics never answered"
@@ -130,7 +154,7 @@ connection = "fresh"
     // SAFETY: kill(2) with a valid signal number has no memory-safety preconditions;
     // the child is ours and has not been waited for, so the pid is still its own.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let output = wait_bounded(child, Duration::from_secs(30));
+    let output = wait_bounded(child.take(), Duration::from_secs(30));
     drop(flood);
     assert!(
         output.status.success(),
