@@ -35,7 +35,7 @@ pub enum SampleKind {
 }
 
 /// How long the statistics thread pauses after draining its queue (see `Actor::run`).
-const BATCH_PAUSE: Duration = Duration::from_millis(1);
+const BATCH_PAUSE: Duration = Duration::from_millis(20);
 
 type Reader = Box<dyn FnOnce(&StatsStore) + Send>;
 
