@@ -12,6 +12,14 @@
 //! endpoints the scheduler alone woke 10,000 tasks a second and re-registered a timer
 //! and two wakers at each; with shards, ticks due in the same millisecond share one
 //! wake-up and one timer.)
+//!
+//! The shards, the probes and the connections they open run on a runtime of their
+//! own, on one thread ([`Engine::start`]): measured against the process's two-worker
+//! runtime, one thread cost a third less CPU per probe at every rate (at 1,000
+//! endpoints 62 µs instead of 85, at 10,000 22 µs instead of 32), as nothing wakes a
+//! second worker to steal a probe that would have finished sooner where it was; one
+//! thread holds about 40,000 probes a second here. Being apart, ticks never wait
+//! behind the dashboard or `/metrics` on the main runtime, nor they behind probes.
 
 mod schedule;
 
@@ -46,6 +54,9 @@ pub struct Engine {
     abort: CancellationToken,
     /// The shards and every probe in flight.
     tasks: TaskTracker,
+    /// The probing thread, which ends once every task in `tasks` has; not joined
+    /// (that would block the caller's runtime), it ends promptly after [`Engine::abort`].
+    _thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Engine {
@@ -61,17 +72,16 @@ impl Engine {
         deadline: Option<Instant>,
     ) -> anyhow::Result<Self> {
         let mut clients = ClientPool::default();
-        let engine = Engine {
+        let mut engine = Engine {
             paused: tokio::sync::watch::Sender::new(false),
             stop: CancellationToken::new(),
             abort: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            _thread: None,
         };
-        // One shard per worker thread: each fires its ticks on the worker it runs on,
-        // where the probes it spawns start too.
-        let shard_count = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .clamp(1, endpoints.len().max(1));
+        // Two shards, so that the heap each keeps is half as deep; both on the one
+        // probing thread.
+        let shard_count = endpoints.len().clamp(1, 2);
         let mut shards: Vec<Shard> = (0..shard_count)
             .map(|_| Shard {
                 slots: Vec::new(),
@@ -100,10 +110,45 @@ impl Engine {
                 prober,
             });
         }
+        // The runtime is built and dropped on its own thread: a runtime may not be
+        // dropped inside another (should anything here fail, the caller's).
+        let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel(1);
+        let (go, started) = tokio::sync::oneshot::channel::<()>();
+        let tasks = engine.tasks.clone();
+        let thread = std::thread::Builder::new()
+            .name("probetop-engine".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        // The receiver waits for exactly this answer.
+                        let _ = handle_tx.send(Err(e));
+                        return;
+                    }
+                };
+                // As above: `start` waits for this answer.
+                let _ = handle_tx.send(Ok(runtime.handle().clone()));
+                runtime.block_on(async move {
+                    // Dropped unsent when `start` failed: there is nothing to run then.
+                    if started.await.is_ok() {
+                        tasks.wait().await;
+                    }
+                });
+                // Dropping the runtime ends the pooled connections' tasks.
+            })?;
+        let handle = handle_rx
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the probing thread ended before it started"))??;
         for shard in shards {
-            engine.tasks.spawn(shard.run());
+            engine.tasks.spawn_on(shard.run(), &handle);
         }
         engine.tasks.close();
+        // The thread waits for this only, so it cannot have gone.
+        let _ = go.send(());
+        engine._thread = Some(thread);
         Ok(engine)
     }
 
