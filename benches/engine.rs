@@ -1,30 +1,39 @@
 //! End-to-end engine benchmark: runs the real `probetop --headless` binary against a
-//! loopback HTTP server and checks it against its performance targets.
+//! loopback HTTP server, side by side with `oha` paced at the same rate, and checks
+//! it against the targets of issue 11.
 //!
 //! ```text
-//! cargo bench --bench engine                      # 1000 endpoints, 30 s
-//! PROBETOP_BENCH_SECS=5 PROBETOP_BENCH_ENDPOINTS=200 cargo bench --bench engine
-//! cargo bench --bench engine -- 5 200             # the same, as arguments
+//! cargo bench --bench engine                  # N = 100, 1,000, 10,000 at 1 s and
+//!                                             # 50,000 at 5 s; 20 s each, 3 runs
+//! cargo bench --bench engine -- 10 1000       # 1,000 endpoints at 1 s for 10 s
+//! cargo bench --bench engine -- 20 50000 5    # 50,000 endpoints every 5 s
+//! PROBETOP_BENCH_RUNS=5 PROBETOP_BENCH_OHA=0 cargo bench --bench engine
 //! ```
 //!
-//! It measures the child process from the outside (`wait4` gives its CPU time and
-//! peak RSS) so that what is measured is exactly what users run, and compares:
-//! - probes finished against ticks due (the fixed-rate schedule loses nothing), ±1 %;
-//! - scheduler lag p99 (how late probetop fires its own ticks) < 5 ms;
-//! - RSS: a base of at most 30 MiB (one endpoint) plus at most 32 KiB per endpoint.
+//! Settings: `[SECS [ENDPOINTS [INTERVAL_S]]]` as arguments, else
+//! `PROBETOP_BENCH_SECS`, `PROBETOP_BENCH_ENDPOINTS`, `PROBETOP_BENCH_INTERVAL`;
+//! `PROBETOP_BENCH_RUNS` (runs of each configuration, default 3: the collapse this
+//! guards against is metastable, so one good run proves little), `PROBETOP_BENCH_OHA=0`
+//! (skip oha), `PROBETOP_BENCH_DELAY_MS` (server delay per answer).
+//!
+//! It measures each child process from the outside (`wait4` gives its own CPU time and
+//! peak RSS), so what is measured is exactly what users run, and the server (on a
+//! thread of this process) is never counted as probetop's or oha's. For every run it
+//! reports ticks due / probed / skipped / failed, CPU µs per probe, scheduler lag
+//! p50/p99, RSS, the median over endpoints of their p50 latency, the snapshot's
+//! `overload.seconds` (when the snapshot has it), and oha's CPU µs per request at the
+//! same rate (`oha -z SECS -q RATE -c 100`) with the ratio.
 //!
 //! A missed target is reported, not fatal: the exit code is non-zero only when the
 //! benchmark itself cannot run (the child fails, times out or prints bad JSON).
-//!
-//! The target is the tests' server (`tests/support/`), which answers `200 ok` on the
-//! benchmark's paths and counts requests and connections, so the report can tell lost
-//! probes from lost requests.
+//! Without `--bench` (under `cargo test --all-targets`) it makes one 1 s smoke run.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::fmt::Write as _;
 use std::io::{Read, Write as _};
-use std::process::{Child, ExitCode};
+use std::process::{Child, ExitCode, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -32,22 +41,24 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use support::{ServerOptions, TestServer};
 
-/// Default run length, in seconds.
-const DEFAULT_SECS: u64 = 30;
-/// Default number of endpoints.
-const DEFAULT_ENDPOINTS: usize = 1000;
+/// Default run length, in seconds (a multiple of every interval in [`MATRIX`]).
+const DEFAULT_SECS: u64 = 20;
+/// Default runs of each configuration.
+const DEFAULT_RUNS: u32 = 3;
+/// The configurations run by default: (endpoints, interval in seconds).
+const MATRIX: [(usize, u64); 4] = [(100, 1), (1_000, 1), (10_000, 1), (50_000, 5)];
 /// How long past `--duration` the child may take to drain and print before it is
 /// killed: generous, since a hung child is a failure to report, not to wait out.
-const EXIT_GRACE: Duration = Duration::from_secs(30);
+const EXIT_GRACE: Duration = Duration::from_secs(60);
+/// oha's connections, as in the issue's comparison.
+const OHA_CONNECTIONS: u32 = 100;
 
-/// Target: finished probes within this fraction of due ticks.
-const TARGET_DUE_TOLERANCE: f64 = 0.01;
-/// Target: scheduler lag p99 below this, in milliseconds.
-const TARGET_LAG_P99_MS: f64 = 5.0;
-/// Target: peak RSS of a one-endpoint run at most this, in KiB (30 MiB).
-const TARGET_BASE_RSS_KIB: f64 = 30.0 * 1024.0;
-/// Target: peak RSS growth per endpoint at most this, in KiB.
-const TARGET_RSS_PER_ENDPOINT_KIB: f64 = 32.0;
+/// Target: scheduler lag p99 at most this, in milliseconds.
+const TARGET_LAG_P99_MS: f64 = 10.0;
+/// Target: the median endpoint p50 at most this much above the 100-endpoint run's.
+const TARGET_P50_OVER_MS: f64 = 0.5;
+/// Target: CPU per probe at 1,000 endpoints, in µs.
+const TARGET_CPU_1000_US: f64 = 65.0;
 
 fn main() -> ExitCode {
     match run() {
@@ -59,38 +70,86 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the baseline and the full run, then prints the report.
+/// Runs every configuration the settings ask for, then prints the report.
 fn run() -> anyhow::Result<()> {
     let settings = Settings::from_env_and_args()?;
     // On its own thread and runtime, so it never competes with the benchmark's code
-    // for an executor.
+    // for an executor; the children are other processes, measured on their own.
     let server = TestServer::start_with(ServerOptions {
         delay: Duration::from_millis(settings.delay_ms),
     });
+    let oha = settings.oha && oha_installed();
     eprintln!(
-        "bench engine: {} endpoints for {} s (+ a 1-endpoint baseline) against http://{}",
-        settings.endpoints,
+        "bench engine: {} configuration(s) x {} run(s) of {} s against http://{}; oha: {}",
+        settings.cases.len(),
+        settings.runs,
         settings.secs,
-        server.addr()
+        server.addr(),
+        if oha { "yes" } else { "no" }
     );
-
-    let baseline = run_probetop(&server, 1, settings.secs).context("baseline run (1 endpoint)")?;
-    let served_before = server.requests();
-    let full = run_probetop(&server, settings.endpoints, settings.secs)
-        .with_context(|| format!("run with {} endpoints", settings.endpoints))?;
-    let served = server.requests() - served_before;
-
-    print!("{}", report(&settings, &baseline, &full, served));
+    let mut results = Vec::new();
+    for case in &settings.cases {
+        let mut runs = Vec::new();
+        for run in 1..=settings.runs {
+            eprintln!(
+                "bench engine: {} endpoints every {} s, run {run}",
+                case.endpoints, case.interval_s
+            );
+            let served_before = server.requests();
+            let probetop = run_probetop(&server, *case, settings.secs).with_context(|| {
+                format!(
+                    "run with {} endpoints every {} s",
+                    case.endpoints, case.interval_s
+                )
+            })?;
+            let served = server.requests() - served_before;
+            let oha = if oha {
+                Some(run_oha(&server, case.rate(), settings.secs).context("running oha")?)
+            } else {
+                None
+            };
+            runs.push(Run {
+                probetop,
+                served,
+                oha,
+            });
+        }
+        results.push((*case, runs));
+    }
+    print!("{}", report(&settings, &results));
     Ok(())
 }
 
-/// What to run: from arguments first, then the environment, then the defaults.
+/// One configuration: how many endpoints, how often.
 #[derive(Debug, Clone, Copy)]
-struct Settings {
-    /// Run length in whole seconds (whole, so due ticks are exactly `endpoints × secs`).
-    secs: u64,
-    /// Endpoints in the full run.
+struct Case {
     endpoints: usize,
+    interval_s: u64,
+}
+
+impl Case {
+    /// Probes (or requests) per second.
+    fn rate(self) -> f64 {
+        self.endpoints as f64 / self.interval_s as f64
+    }
+
+    /// Ticks due in a run of `secs` seconds: each endpoint ticks at `offset + k ×
+    /// interval` with its offset inside the first interval, and `secs` is a multiple
+    /// of the interval.
+    fn due(self, secs: u64) -> u64 {
+        self.endpoints as u64 * (secs / self.interval_s)
+    }
+}
+
+/// What to run: from arguments first, then the environment, then the defaults.
+#[derive(Debug, Clone)]
+struct Settings {
+    /// Run length in whole seconds.
+    secs: u64,
+    cases: Vec<Case>,
+    runs: u32,
+    /// Run oha beside probetop (when installed).
+    oha: bool,
     /// How long the server waits before answering (`PROBETOP_BENCH_DELAY_MS`, default
     /// 0): histograms grow with the slowest latency they hold, so memory per endpoint
     /// against real, slower servers is measured with a delay.
@@ -98,8 +157,8 @@ struct Settings {
 }
 
 impl Settings {
-    /// Reads `[SECS [ENDPOINTS]]` from the arguments, else `PROBETOP_BENCH_SECS` and
-    /// `PROBETOP_BENCH_ENDPOINTS`. Flags are ignored: `cargo bench` appends `--bench`.
+    /// Reads the settings (see the module docs). Flags are ignored: `cargo bench`
+    /// appends `--bench`.
     fn from_env_and_args() -> anyhow::Result<Self> {
         // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary
         // without it, and then a 1 s smoke run keeps the benchmark from rotting
@@ -108,27 +167,50 @@ impl Settings {
             eprintln!("bench engine: not under `cargo bench`: smoke run only");
             return Ok(Settings {
                 secs: 1,
-                endpoints: 10,
+                cases: vec![Case {
+                    endpoints: 10,
+                    interval_s: 1,
+                }],
+                runs: 1,
+                oha: false,
                 delay_ms: 0,
             });
         }
         let mut positional = std::env::args().skip(1).filter(|a| !a.starts_with('-'));
         let secs_arg = positional.next();
         let endpoints_arg = positional.next();
+        let interval_arg = positional.next();
         let secs = setting(secs_arg, "PROBETOP_BENCH_SECS", DEFAULT_SECS)?;
-        let endpoints = setting(endpoints_arg, "PROBETOP_BENCH_ENDPOINTS", DEFAULT_ENDPOINTS)?;
-        if secs == 0 {
-            bail!("the run length must be at least 1 s");
+        let endpoints: Option<usize> =
+            setting(endpoints_arg, "PROBETOP_BENCH_ENDPOINTS", 0).map(|n| (n > 0).then_some(n))?;
+        let interval_s = setting(interval_arg, "PROBETOP_BENCH_INTERVAL", 1)?;
+        let cases = match endpoints {
+            Some(endpoints) => vec![Case {
+                endpoints,
+                interval_s,
+            }],
+            None => MATRIX
+                .iter()
+                .map(|&(endpoints, interval_s)| Case {
+                    endpoints,
+                    interval_s,
+                })
+                .collect(),
+        };
+        for case in &cases {
+            if case.interval_s == 0 || secs == 0 || secs % case.interval_s != 0 {
+                bail!(
+                    "the run length ({secs} s) must be a non-zero multiple of the interval ({} s)",
+                    case.interval_s
+                );
+            }
         }
-        // The per-endpoint RSS is a difference against the 1-endpoint baseline.
-        if endpoints < 2 {
-            bail!("at least 2 endpoints are needed to measure RSS per endpoint");
-        }
-        let delay_ms = setting(None, "PROBETOP_BENCH_DELAY_MS", 0)?;
         Ok(Settings {
             secs,
-            endpoints,
-            delay_ms,
+            cases,
+            runs: setting(None, "PROBETOP_BENCH_RUNS", DEFAULT_RUNS)?.max(1),
+            oha: setting(None, "PROBETOP_BENCH_OHA", 1u8)? != 0,
+            delay_ms: setting(None, "PROBETOP_BENCH_DELAY_MS", 0)?,
         })
     }
 }
@@ -149,14 +231,24 @@ where
         .with_context(|| format!("bad {source} {text:?}: expected a whole number"))
 }
 
+/// One run of a configuration: probetop's, and oha's beside it.
+#[derive(Debug)]
+struct Run {
+    probetop: RunResult,
+    /// Requests the server answered during probetop's run.
+    served: u64,
+    oha: Option<OhaResult>,
+}
+
 /// What one probetop run produced and cost.
 #[derive(Debug)]
 struct RunResult {
-    endpoints: usize,
     /// Wall time from spawn to exit (startup, the run, the drain and the snapshot).
     wall: Duration,
     /// User + system CPU time of the child.
     cpu: Duration,
+    /// Of which system time.
+    system: Duration,
     /// Peak resident set size of the child, in KiB.
     max_rss_kib: u64,
     /// Highest RSS sampled while probing (before the drain and the snapshot), in KiB.
@@ -166,6 +258,20 @@ struct RunResult {
     snapshot: Snapshot,
 }
 
+/// What one oha run cost.
+#[derive(Debug)]
+struct OhaResult {
+    cpu: Duration,
+    /// Requests the server answered during the run.
+    requests: u64,
+}
+
+impl OhaResult {
+    fn cpu_per_request_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64
+    }
+}
+
 /// The parts of the snapshot JSON (DESIGN.md, version 1) the benchmark reads;
 /// everything else is ignored.
 #[derive(Debug, Deserialize)]
@@ -173,24 +279,37 @@ struct Snapshot {
     probetop_snapshot: u32,
     scheduler_lag_ms: Option<Lag>,
     endpoints: Vec<EndpointCounts>,
+    /// Probetop's own overload, in snapshots that have it.
+    overload: Option<Overload>,
 }
 
 /// Scheduler lag percentiles, in milliseconds.
 #[derive(Debug, Deserialize)]
 struct Lag {
-    mean: f64,
     p50: f64,
     p99: f64,
-    p999: f64,
     max: f64,
 }
 
-/// The counters of one endpoint.
+/// The snapshot's top-level `overload` object.
+#[derive(Debug, Deserialize)]
+struct Overload {
+    seconds: f64,
+}
+
+/// The counters and latency of one endpoint.
 #[derive(Debug, Deserialize)]
 struct EndpointCounts {
     probes: u64,
     failed: u64,
     skipped: u64,
+    latency_ms: Option<Latency>,
+}
+
+/// An endpoint's latency percentiles, in milliseconds.
+#[derive(Debug, Deserialize)]
+struct Latency {
+    p50: f64,
 }
 
 impl Snapshot {
@@ -208,18 +327,43 @@ impl Snapshot {
     fn skipped(&self) -> u64 {
         self.endpoints.iter().map(|e| e.skipped).sum()
     }
+
+    /// The median over endpoints of their p50 latency, in ms.
+    fn median_p50_ms(&self) -> Option<f64> {
+        let mut p50s: Vec<f64> = self
+            .endpoints
+            .iter()
+            .filter_map(|e| e.latency_ms.as_ref().map(|l| l.p50))
+            .collect();
+        p50s.sort_by(f64::total_cmp);
+        p50s.get(p50s.len() / 2).copied()
+    }
 }
 
-/// Writes a config of `endpoints` endpoints on `server`, runs probetop on it for
-/// `secs` seconds and collects what it printed and what it cost.
-fn run_probetop(server: &TestServer, endpoints: usize, secs: u64) -> anyhow::Result<RunResult> {
+/// Writes a config of `case.endpoints` endpoints on distinct paths of `server`, every
+/// `case.interval_s` seconds with a 5 s timeout.
+fn config(server: &TestServer, case: Case) -> String {
+    let mut toml = String::with_capacity(case.endpoints * 100);
+    for i in 0..case.endpoints {
+        let _ = writeln!(
+            toml,
+            "[[endpoint]]\nname = \"e{i}\"\nurl = \"{}\"\ninterval = \"{}s\"\ntimeout = \"5s\"\n",
+            server.url(&format!("/e{i}")),
+            case.interval_s
+        );
+    }
+    toml
+}
+
+/// Runs probetop on `case` for `secs` seconds and collects what it printed and cost.
+fn run_probetop(server: &TestServer, case: Case, secs: u64) -> anyhow::Result<RunResult> {
     // The child runs inside the temporary directory, so nothing it might write (and
     // no ./probetop.toml of the developer's) touches the working tree.
     let dir = tempfile::Builder::new()
         .prefix("probetop-bench-")
         .tempdir()
         .context("creating a temporary directory")?;
-    let config = support::write_config(dir.path(), &support::endpoints_config(server, endpoints));
+    let config = support::write_config(dir.path(), &config(server, case));
     let stderr_path = dir.path().join("stderr.log");
     let stderr = std::fs::File::create(&stderr_path)
         .with_context(|| format!("creating {}", stderr_path.display()))?;
@@ -244,7 +388,7 @@ fn run_probetop(server: &TestServer, endpoints: usize, secs: u64) -> anyhow::Res
         .map_err(|_| anyhow::anyhow!("the stdout reader panicked"))?
         .context("reading probetop's stdout")?;
     let warnings = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    show_stderr(endpoints, &warnings);
+    show_stderr(case.endpoints, &warnings);
 
     let usage = waited?;
     if !usage.success {
@@ -255,20 +399,55 @@ fn run_probetop(server: &TestServer, endpoints: usize, secs: u64) -> anyhow::Res
     if snapshot.probetop_snapshot != 1 {
         bail!("unexpected snapshot version {}", snapshot.probetop_snapshot);
     }
-    if snapshot.endpoints.len() != endpoints {
+    if snapshot.endpoints.len() != case.endpoints {
         bail!(
-            "the snapshot has {} endpoints, the config {endpoints}",
-            snapshot.endpoints.len()
+            "the snapshot has {} endpoints, the config {}",
+            snapshot.endpoints.len(),
+            case.endpoints
         );
     }
     Ok(RunResult {
-        endpoints,
         wall,
         cpu: usage.cpu,
+        system: usage.system,
         max_rss_kib: usage.max_rss_kib,
         probing_rss_kib: usage.probing_rss_kib,
         connections,
         snapshot,
+    })
+}
+
+/// Whether `oha` can be started.
+fn oha_installed() -> bool {
+    std::process::Command::new("oha")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Runs oha against `server` at `rate` requests a second for `secs` seconds, as the
+/// issue's comparison did (`-c 100`), and measures it like probetop.
+fn run_oha(server: &TestServer, rate: f64, secs: u64) -> anyhow::Result<OhaResult> {
+    let before = server.requests();
+    let mut child = std::process::Command::new("oha")
+        .args(["-z", &format!("{secs}s"), "-q", &format!("{rate}")])
+        .args(["-c", &OHA_CONNECTIONS.to_string()])
+        .args(["--no-tui", "--output-format", "quiet"])
+        .arg(server.url("/"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting oha")?;
+    let usage = wait_bounded(&mut child, Duration::from_secs(secs), EXIT_GRACE)?;
+    if !usage.success {
+        bail!("oha failed ({})", usage.status);
+    }
+    Ok(OhaResult {
+        cpu: usage.cpu,
+        requests: server.requests() - before,
     })
 }
 
@@ -312,6 +491,8 @@ struct Usage {
     /// The exit code or the signal, for error messages.
     status: String,
     cpu: Duration,
+    /// Of which system time.
+    system: Duration,
     max_rss_kib: u64,
     /// See [`RunResult::probing_rss_kib`].
     probing_rss_kib: Option<u64>,
@@ -393,6 +574,7 @@ fn wait4(pid: libc::pid_t, options: libc::c_int) -> anyhow::Result<Option<Usage>
         success,
         status,
         cpu: timeval(rusage.ru_utime) + timeval(rusage.ru_stime),
+        system: timeval(rusage.ru_stime),
         // Linux reports ru_maxrss in KiB.
         max_rss_kib: u64::try_from(rusage.ru_maxrss).unwrap_or(0),
         probing_rss_kib: None,
@@ -406,114 +588,165 @@ fn timeval(tv: libc::timeval) -> Duration {
     Duration::from_secs(secs) + Duration::from_micros(micros)
 }
 
-/// Ticks due in a run: each endpoint ticks at `offset + k` s for k = 0 … secs − 1,
-/// with its offset inside the first second.
-fn due_ticks(endpoints: usize, secs: u64) -> u64 {
-    endpoints as u64 * secs
-}
-
-/// `value` relative to `base`, in percent.
-fn percent_off(value: u64, base: u64) -> f64 {
-    if base == 0 {
-        return 0.0;
-    }
-    (value as f64 - base as f64) / base as f64 * 100.0
-}
-
 /// `PASS` or `FAIL`.
 fn verdict(ok: bool) -> &'static str {
     if ok { "PASS" } else { "FAIL" }
 }
 
-/// The report: one line per figure, then one per target and an overall verdict.
-fn report(settings: &Settings, baseline: &RunResult, full: &RunResult, served: u64) -> String {
-    let s = &full.snapshot;
-    let due = due_ticks(full.endpoints, settings.secs);
-    let finished = s.probes();
-    let off = percent_off(finished, due);
-    let cpu_per_1000 = full.cpu.as_secs_f64() / finished.max(1) as f64 * 1000.0;
-    let base_rss = baseline.max_rss_kib as f64;
-    let rss_per_endpoint = (full.max_rss_kib as f64 - base_rss) / (full.endpoints as f64 - 1.0);
-    let base_due = due_ticks(1, settings.secs);
+/// The median of `values` (`None` when empty).
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
 
+/// The report: per configuration, one row per run side by side with oha, then each
+/// run's verdict on the issue's targets.
+fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
+    // The reference for "median p50 within +0.5 ms": the 100-endpoint runs' median.
+    let reference_p50 = median(
+        results
+            .iter()
+            .filter(|(case, _)| case.endpoints == 100)
+            .flat_map(|(_, runs)| runs.iter())
+            .filter_map(|run| run.probetop.snapshot.median_p50_ms())
+            .collect(),
+    );
     let mut out = String::new();
-    let mut line = |text: String| {
-        out.push_str(&text);
-        out.push('\n');
-    };
-    line("probetop engine benchmark".into());
-    line(format!("  endpoints           {}", full.endpoints));
-    line(format!("  server delay        {} ms", settings.delay_ms));
-    line(format!(
-        "  duration            {} s (child wall time {:.2} s)",
+    let _ = writeln!(
+        out,
+        "probetop engine benchmark: {} s per run, server delay {} ms{}",
         settings.secs,
-        full.wall.as_secs_f64()
-    ));
-    line(format!(
-        "  probes finished/due {finished} / {due} ({off:+.2} %)"
-    ));
-    line(format!("  failed              {}", s.failed()));
-    line(format!("  skipped             {}", s.skipped()));
-    line(format!(
-        "  server saw          {served} requests on {} connections",
-        full.connections
-    ));
-    line(format!(
-        "  probes/s            {:.1}",
-        finished as f64 / settings.secs as f64
-    ));
-    line(format!(
-        "  CPU                 {:.2} s total, {cpu_per_1000:.4} s per 1000 probes",
-        full.cpu.as_secs_f64()
-    ));
-    line(format!(
-        "  peak RSS            {:.1} MiB (while probing: {})",
-        full.max_rss_kib as f64 / 1024.0,
-        full.probing_rss_kib.map_or_else(
-            || "not sampled".to_string(),
-            |k| format!("{:.1} MiB", k as f64 / 1024.0)
-        )
-    ));
-    line(format!(
-        "  base RSS            {:.1} MiB (1 endpoint: {} / {base_due} probes, CPU {:.2} s)",
-        base_rss / 1024.0,
-        baseline.snapshot.probes(),
-        baseline.cpu.as_secs_f64()
-    ));
-    line(format!("  RSS per endpoint    {rss_per_endpoint:.1} KiB"));
-    let lag_p99 = match &s.scheduler_lag_ms {
-        Some(lag) => {
-            line(format!(
-                "  scheduler lag ms    p50 {:.3}  p99 {:.3}  max {:.3}  (mean {:.3}, p99.9 {:.3})",
-                lag.p50, lag.p99, lag.max, lag.mean, lag.p999
-            ));
-            lag.p99
+        settings.delay_ms,
+        reference_p50.map_or_else(String::new, |p| format!(
+            ", reference median p50 (N = 100) {p:.3} ms"
+        ))
+    );
+    for (case, runs) in results {
+        let due = case.due(settings.secs);
+        let _ = writeln!(
+            out,
+            "\nN = {} every {} s ({:.0} probes/s), {} ticks due per run",
+            case.endpoints,
+            case.interval_s,
+            case.rate(),
+            due
+        );
+        let _ = writeln!(
+            out,
+            "  run   probed  skipped  failed  served  conns  cpu_s (sys)    us/probe  lag_p50  lag_p99  lag_max  rss_MiB (probing)  med_p50_ms  overload_s  oha_us/req  ratio"
+        );
+        for (i, run) in runs.iter().enumerate() {
+            let r = &run.probetop;
+            let s = &r.snapshot;
+            let per_probe = r.cpu.as_secs_f64() * 1e6 / s.probes().max(1) as f64;
+            let (lag_p50, lag_p99, lag_max) = s
+                .scheduler_lag_ms
+                .as_ref()
+                .map_or((f64::NAN, f64::NAN, f64::NAN), |l| (l.p50, l.p99, l.max));
+            let oha = run.oha.as_ref().map(OhaResult::cpu_per_request_us);
+            let _ = writeln!(
+                out,
+                "  {:>3}  {:>7}  {:>7}  {:>6}  {:>6}  {:>5}  {:>6.2} ({:>5.2})  {:>8.1}  {:>7.3}  {:>7.3}  {:>7.1}  {:>7.1} ({:>7})  {:>10}  {:>10}  {:>10}  {:>5}",
+                i + 1,
+                s.probes(),
+                s.skipped(),
+                s.failed(),
+                run.served,
+                r.connections,
+                r.cpu.as_secs_f64(),
+                r.system.as_secs_f64(),
+                per_probe,
+                lag_p50,
+                lag_p99,
+                lag_max,
+                r.max_rss_kib as f64 / 1024.0,
+                r.probing_rss_kib
+                    .map_or_else(|| "-".to_string(), |k| format!("{:.1}", k as f64 / 1024.0)),
+                s.median_p50_ms()
+                    .map_or_else(|| "-".to_string(), |p| format!("{p:.3}")),
+                s.overload
+                    .as_ref()
+                    .map_or_else(|| "n/a".to_string(), |o| format!("{}", o.seconds)),
+                oha.map_or_else(|| "-".to_string(), |o| format!("{o:.1}")),
+                oha.map_or_else(|| "-".to_string(), |o| format!("{:.2}", per_probe / o)),
+            );
         }
-        None => {
-            line("  scheduler lag ms    none recorded".into());
-            f64::INFINITY
+        for (i, run) in runs.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  run {}: {}",
+                i + 1,
+                verdicts(*case, settings.secs, run, reference_p50)
+            );
         }
-    };
+    }
+    out
+}
 
-    let due_ok = off.abs() <= TARGET_DUE_TOLERANCE * 100.0;
-    let lag_ok = lag_p99 < TARGET_LAG_P99_MS;
-    let rss_ok = base_rss <= TARGET_BASE_RSS_KIB && rss_per_endpoint <= TARGET_RSS_PER_ENDPOINT_KIB;
-    line(format!(
-        "  target finished == due ± 1 %                     {}",
-        verdict(due_ok)
+/// One run's verdicts on the issue's targets for its configuration.
+fn verdicts(case: Case, secs: u64, run: &Run, reference_p50: Option<f64>) -> String {
+    let r = &run.probetop;
+    let s = &r.snapshot;
+    let due = case.due(secs);
+    let per_probe = r.cpu.as_secs_f64() * 1e6 / s.probes().max(1) as f64;
+    let mut parts = Vec::new();
+    let all_probed = s.probes() == due && s.skipped() == 0 && s.failed() == 0;
+    parts.push(format!(
+        "every tick probed, none failed {}",
+        verdict(all_probed)
     ));
-    line(format!(
-        "  target scheduler lag p99 < 5 ms                  {}",
+    let lag_ok = s
+        .scheduler_lag_ms
+        .as_ref()
+        .is_some_and(|l| l.p99 <= TARGET_LAG_P99_MS);
+    parts.push(format!(
+        "lag p99 <= {TARGET_LAG_P99_MS} ms {}",
         verdict(lag_ok)
     ));
-    line(format!(
-        "  target RSS ≤ 30 MiB base + 32 KiB per endpoint   {}",
-        verdict(rss_ok)
-    ));
-    line(format!(
-        "{}: {} of 3 targets met",
-        verdict(due_ok && lag_ok && rss_ok),
-        [due_ok, lag_ok, rss_ok].iter().filter(|ok| **ok).count()
-    ));
-    out
+    let oha = run.oha.as_ref().map(OhaResult::cpu_per_request_us);
+    match case.endpoints {
+        100 => {
+            if let Some(oha) = oha {
+                parts.push(format!(
+                    "cpu <= oha/3 ({:.1} us) {}",
+                    oha / 3.0,
+                    verdict(per_probe <= oha / 3.0)
+                ));
+            }
+        }
+        1_000 => parts.push(format!(
+            "cpu <= {TARGET_CPU_1000_US} us {}",
+            verdict(per_probe <= TARGET_CPU_1000_US)
+        )),
+        _ => {
+            if let Some(oha) = oha {
+                parts.push(format!(
+                    "cpu <= oha ({oha:.1} us) {}",
+                    verdict(per_probe <= oha)
+                ));
+            }
+        }
+    }
+    let rss_limit_mib = match case.endpoints {
+        10_000 => Some(200.0),
+        50_000 => Some(600.0),
+        _ => None,
+    };
+    if let Some(limit) = rss_limit_mib {
+        parts.push(format!(
+            "peak RSS <= {limit} MiB {}",
+            verdict(r.max_rss_kib as f64 / 1024.0 <= limit)
+        ));
+    }
+    if let (Some(reference), Some(p50), true) =
+        (reference_p50, s.median_p50_ms(), case.endpoints != 100)
+    {
+        parts.push(format!(
+            "median p50 <= {:.3} ms {}",
+            reference + TARGET_P50_OVER_MS,
+            verdict(p50 <= reference + TARGET_P50_OVER_MS)
+        ));
+    }
+    parts.push(format!("child wall {:.1} s", r.wall.as_secs_f64()));
+    parts.join(", ")
 }

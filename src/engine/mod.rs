@@ -1,16 +1,36 @@
-//! The per-endpoint tasks: fixed-rate ticks, timeouts, overlap cap, cancellation.
+//! The probing schedule: fixed-rate ticks, timeouts, overlap cap, cancellation.
 //!
 //! Probe k of an endpoint is due at `start + offset + k × interval` whatever happened
 //! to earlier probes (an open-loop schedule, so slow periods are not under-sampled).
 //! Probes of one endpoint may overlap up to its `max_in_flight`; a tick beyond that is
 //! recorded as skipped, never silently dropped.
+//!
+//! The endpoints are split into a few shards, one task each, holding its endpoints'
+//! next due times in a heap: a shard sleeps until the earliest, then fires every tick
+//! due by then in one go, and each probe runs as a task of its own. (One sleeping
+//! task per endpoint, each with a `JoinSet` of its probes, was measured: at 10,000
+//! endpoints the scheduler alone woke 10,000 tasks a second and re-registered a timer
+//! and two wakers at each; with shards, ticks due in the same millisecond share one
+//! wake-up and one timer.)
+//!
+//! The shards, the probes and the connections they open run on a runtime of their
+//! own, on one thread ([`Engine::start`]): measured against the process's two-worker
+//! runtime, one thread cost a third less CPU per probe at every rate (at 1,000
+//! endpoints 62 µs instead of 85, at 10,000 22 µs instead of 32), as nothing wakes a
+//! second worker to steal a probe that would have finished sooner where it was; one
+//! thread holds about 40,000 probes a second here. Being apart, ticks never wait
+//! behind the dashboard or `/metrics` on the main runtime, nor they behind probes.
 
 mod schedule;
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinSet;
+use futures_util::FutureExt as _;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -32,14 +52,19 @@ pub struct Engine {
     stop: CancellationToken,
     /// Cancel probes in flight too.
     abort: CancellationToken,
+    /// The shards and every probe in flight.
     tasks: TaskTracker,
+    /// The probing thread, which ends once every task in `tasks` has; not joined
+    /// (that would block the caller's runtime), it ends promptly after [`Engine::abort`].
+    _thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Engine {
-    /// Starts one task per endpoint, spreading their first ticks across their interval.
+    /// Starts the schedule of every endpoint, spreading their first ticks across
+    /// their interval.
     ///
-    /// With a `deadline`, only ticks due before it are probed; each task then lets its
-    /// probes in flight finish and ends by itself (a run of `--duration`).
+    /// With a `deadline`, only ticks due before it are probed; the probes in flight
+    /// then finish and the engine ends by itself (a run of `--duration`).
     pub fn start(
         endpoints: &[Endpoint],
         recorder: &Recorder,
@@ -47,12 +72,28 @@ impl Engine {
         deadline: Option<Instant>,
     ) -> anyhow::Result<Self> {
         let mut clients = ClientPool::default();
-        let engine = Engine {
+        let mut engine = Engine {
             paused: tokio::sync::watch::Sender::new(false),
             stop: CancellationToken::new(),
             abort: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            _thread: None,
         };
+        // Two shards, so that the heap each keeps is half as deep; both on the one
+        // probing thread.
+        let shard_count = endpoints.len().clamp(1, 2);
+        let mut shards: Vec<Shard> = (0..shard_count)
+            .map(|_| Shard {
+                slots: Vec::new(),
+                due: BinaryHeap::new(),
+                deadline,
+                paused: engine.paused.subscribe(),
+                recorder: recorder.clone(),
+                stop: engine.stop.clone(),
+                abort: engine.abort.clone(),
+                tasks: engine.tasks.clone(),
+            })
+            .collect();
         let count = endpoints.len().max(1) as u32;
         for (index, endpoint) in endpoints.iter().enumerate() {
             let connections = {
@@ -61,20 +102,53 @@ impl Engine {
             };
             let prober = Arc::new(Prober::new(endpoint, &mut clients, connections)?);
             let offset = endpoint.interval / count * index as u32;
-            let task = EndpointTask {
+            shards[index % shard_count].add(Slot {
                 index,
                 schedule: Schedule::new(clock.start + offset, endpoint.interval),
                 max_in_flight: endpoint.max_in_flight as usize,
-                deadline,
-                paused: engine.paused.subscribe(),
+                in_flight: Arc::new(AtomicUsize::new(0)),
                 prober,
-                recorder: recorder.clone(),
-                stop: engine.stop.clone(),
-                abort: engine.abort.clone(),
-            };
-            engine.tasks.spawn(task.run());
+            });
+        }
+        // The runtime is built and dropped on its own thread: a runtime may not be
+        // dropped inside another (should anything here fail, the caller's).
+        let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel(1);
+        let (go, started) = tokio::sync::oneshot::channel::<()>();
+        let tasks = engine.tasks.clone();
+        let thread = std::thread::Builder::new()
+            .name("probetop-engine".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        // The receiver waits for exactly this answer.
+                        let _ = handle_tx.send(Err(e));
+                        return;
+                    }
+                };
+                // As above: `start` waits for this answer.
+                let _ = handle_tx.send(Ok(runtime.handle().clone()));
+                runtime.block_on(async move {
+                    // Dropped unsent when `start` failed: there is nothing to run then.
+                    if started.await.is_ok() {
+                        tasks.wait().await;
+                    }
+                });
+                // Dropping the runtime ends the pooled connections' tasks.
+            })?;
+        let handle = handle_rx
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the probing thread ended before it started"))??;
+        for shard in shards {
+            engine.tasks.spawn_on(shard.run(), &handle);
         }
         engine.tasks.close();
+        // The thread waits for this only, so it cannot have gone.
+        let _ = go.send(());
+        engine._thread = Some(thread);
         Ok(engine)
     }
 
@@ -95,7 +169,7 @@ impl Engine {
         self.abort.cancel();
     }
 
-    /// Waits until every endpoint task has ended.
+    /// Waits until the schedule has ended and no probe is in flight.
     pub async fn wait(&self) {
         self.tasks.wait().await;
     }
@@ -107,98 +181,161 @@ impl Drop for Engine {
     }
 }
 
-struct EndpointTask {
+/// One endpoint's schedule and probes.
+struct Slot {
     index: usize,
     schedule: Schedule,
     max_in_flight: usize,
+    /// Probes of this endpoint in flight (decremented by the probe task as it ends).
+    in_flight: Arc<AtomicUsize>,
+    prober: Arc<Prober>,
+}
+
+/// The schedules of a share of the endpoints, fired by one task.
+struct Shard {
+    slots: Vec<Slot>,
+    /// Each slot's next due tick, earliest first: (due, position in `slots`).
+    due: BinaryHeap<Reverse<(Instant, usize)>>,
     deadline: Option<Instant>,
     paused: tokio::sync::watch::Receiver<bool>,
-    prober: Arc<Prober>,
     recorder: Recorder,
     stop: CancellationToken,
     abort: CancellationToken,
+    tasks: TaskTracker,
 }
 
-impl EndpointTask {
+impl Shard {
+    fn add(&mut self, slot: Slot) {
+        let position = self.slots.len();
+        let due = slot.schedule.next_due();
+        self.slots.push(slot);
+        self.queue(position, due);
+    }
+
+    /// Queues slot `position`'s next tick, due at `due`, unless it is past the deadline.
+    fn queue(&mut self, position: usize, due: Instant) {
+        if self.deadline.is_none_or(|deadline| due < deadline) {
+            self.due.push(Reverse((due, position)));
+        }
+    }
+
     async fn run(mut self) {
-        let mut in_flight = JoinSet::new();
-        loop {
-            let due = self.schedule.next_due();
-            if self.deadline.is_some_and(|deadline| due >= deadline) {
-                break;
-            }
+        let stopped = self.stop.clone().cancelled_owned();
+        tokio::pin!(stopped);
+        // One timer, reset for every wake-up rather than made anew.
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
+        tokio::pin!(sleep);
+        while let Some(&Reverse((next, _))) = self.due.peek() {
+            sleep.as_mut().reset(next.into());
             tokio::select! {
                 biased;
-                () = self.stop.cancelled() => break,
-                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    log_failed_probe(self.index, joined);
-                }
-                () = tokio::time::sleep_until(due.into()) => {
-                    let now = Instant::now();
-                    let lag = now.saturating_duration_since(due);
-                    self.schedule.advance();
-                    if *self.paused.borrow() {
-                        self.schedule.skip_past(now, self.deadline);
-                        continue;
+                () = &mut stopped => return,
+                () = &mut sleep => {}
+            }
+            let paused = *self.paused.borrow();
+            // Every tick due by now, in due order: the ones of this millisecond and
+            // any that are late.
+            loop {
+                let now = Instant::now();
+                match self.due.peek() {
+                    Some(&Reverse((due, position))) if due <= now => {
+                        self.due.pop();
+                        self.fire(position, due, now, paused);
                     }
-                    // Far behind (the process was stopped, the machine slept): count
-                    // the ticks missed meanwhile as skipped at once rather than
-                    // replaying them one by one, which could never catch up.
-                    if lag > CATCH_UP_LIMIT {
-                        let missed = self.schedule.skip_past(now, self.deadline);
-                        if missed > 0 {
-                            self.recorder.record(Sample {
-                                endpoint: self.index,
-                                at: now,
-                                lag,
-                                kind: SampleKind::Skipped(missed),
-                            });
-                        }
-                    }
-                    if in_flight.len() < self.max_in_flight {
-                        in_flight.spawn(probe(self.index, lag, self.prober.clone(), self.recorder.clone()));
-                    } else {
-                        self.recorder.record(Sample {
-                            endpoint: self.index,
-                            at: Instant::now(),
-                            lag,
-                            kind: SampleKind::Skipped(1),
-                        });
-                    }
+                    _ => break,
                 }
             }
         }
-        tokio::select! {
-            // Cancelled probes are not recorded (nothing was measured), so their
-            // `JoinError::Cancelled` results are dropped with the set.
-            () = self.abort.cancelled() => in_flight.shutdown().await,
-            () = drain(self.index, &mut in_flight) => {}
+    }
+
+    /// Fires slot `position`'s tick that was due at `due`, at `now`, and queues its next.
+    fn fire(&mut self, position: usize, due: Instant, now: Instant, paused: bool) {
+        let deadline = self.deadline;
+        let slot = &mut self.slots[position];
+        let lag = now.saturating_duration_since(due);
+        slot.schedule.advance();
+        if paused {
+            slot.schedule.skip_past(now, deadline);
+        } else {
+            // Far behind (the process was stopped, the machine slept): count the
+            // ticks missed meanwhile as skipped at once rather than replaying them
+            // one by one, which could never catch up.
+            if lag > CATCH_UP_LIMIT {
+                let missed = slot.schedule.skip_past(now, deadline);
+                if missed > 0 {
+                    self.recorder.record(Sample {
+                        endpoint: slot.index,
+                        at: now,
+                        lag,
+                        kind: SampleKind::Skipped(missed),
+                    });
+                }
+            }
+            if slot.in_flight.load(Ordering::Relaxed) < slot.max_in_flight {
+                slot.in_flight.fetch_add(1, Ordering::Relaxed);
+                let probe = Probe {
+                    endpoint: slot.index,
+                    due,
+                    prober: Arc::clone(&slot.prober),
+                    in_flight: Arc::clone(&slot.in_flight),
+                    recorder: self.recorder.clone(),
+                };
+                self.tasks.spawn(probe.run(self.abort.clone()));
+            } else {
+                self.recorder.record(Sample {
+                    endpoint: slot.index,
+                    at: now,
+                    lag,
+                    kind: SampleKind::Skipped(1),
+                });
+            }
+        }
+        let next = slot.schedule.next_due();
+        self.queue(position, next);
+    }
+}
+
+/// One probe in flight, as a task of its own.
+struct Probe {
+    endpoint: usize,
+    due: Instant,
+    prober: Arc<Prober>,
+    /// The endpoint's count of probes in flight, decremented when this one ends
+    /// (finished, cancelled or panicked).
+    in_flight: Arc<AtomicUsize>,
+    recorder: Recorder,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Probe {
+    async fn run(self, abort: CancellationToken) {
+        let endpoint = self.endpoint;
+        let probing = AssertUnwindSafe(self.probe()).catch_unwind();
+        // Cancelled probes are not recorded: nothing was measured.
+        if let Some(Err(_)) = abort.run_until_cancelled(probing).await {
+            // A bug: its tick goes unrecorded, so say so loudly.
+            tracing::error!(endpoint, "a probe panicked; its tick is not recorded");
         }
     }
-}
 
-async fn drain(endpoint: usize, set: &mut JoinSet<()>) {
-    while let Some(joined) = set.join_next().await {
-        log_failed_probe(endpoint, joined);
+    async fn probe(&self) {
+        let started = Instant::now();
+        let (waited, outcome) = self.prober.probe_after_turn().await;
+        // How late the request went out: the tick's own lateness, the wait for this
+        // task to start, and any wait for a turn on a host shared with other
+        // endpoints. All of it is probetop's delay, not the target's, and none of it
+        // is in the latency, which starts when the request is sent.
+        let lag = started.saturating_duration_since(self.due) + waited;
+        self.recorder.record(Sample {
+            endpoint: self.endpoint,
+            at: Instant::now(),
+            lag,
+            kind: SampleKind::Probed(outcome),
+        });
     }
-}
-
-/// A probe task ends with `()`, or with a panic (a bug: its tick goes unrecorded, so
-/// say so loudly) or a cancellation (shutdown: nothing to say).
-fn log_failed_probe(endpoint: usize, joined: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = joined
-        && error.is_panic()
-    {
-        tracing::error!(endpoint, %error, "a probe panicked; its tick is not recorded");
-    }
-}
-
-async fn probe(endpoint: usize, lag: Duration, prober: Arc<Prober>, recorder: Recorder) {
-    let outcome = prober.probe().await;
-    recorder.record(Sample {
-        endpoint,
-        at: Instant::now(),
-        lag,
-        kind: SampleKind::Probed(outcome),
-    });
 }

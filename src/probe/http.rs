@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::classify::{classify, describe};
+use super::client::HostLimit;
 use super::phase::ConnectionSink;
 use super::trace::{ProbeScope, connection_ready};
 use super::{ErrorClass, ProbeError, ProbeOutcome};
@@ -13,6 +14,8 @@ use crate::config::{Endpoint, Expect};
 /// Everything needed to probe one HTTP endpoint, prepared once.
 pub struct HttpProber {
     client: reqwest::Client,
+    /// Shared with every endpoint on the same host (see [`HostLimit`]).
+    limit: HostLimit,
     template: reqwest::Request,
     timeout: Duration,
     max_body_bytes: u64,
@@ -29,6 +32,7 @@ impl HttpProber {
     pub fn new(
         endpoint: &Endpoint,
         client: reqwest::Client,
+        limit: HostLimit,
         connections: ConnectionSink,
     ) -> anyhow::Result<Self> {
         let mut builder = client.request(endpoint.method.clone(), endpoint.url.clone());
@@ -41,6 +45,7 @@ impl HttpProber {
         Ok(HttpProber {
             template: builder.build()?,
             client,
+            limit,
             timeout: endpoint.timeout,
             max_body_bytes: endpoint.max_body_bytes,
             expect: endpoint.expect.clone(),
@@ -72,12 +77,24 @@ impl HttpProber {
         }
     }
 
-    /// Sends one request and reads the whole body, within the timeout.
-    pub async fn probe(&self) -> ProbeOutcome {
+    /// Waits for a turn on the host, then sends one request and reads the whole body
+    /// within the timeout; returns how long the turn took to come, and the outcome.
+    ///
+    /// The wait is not latency (the request had not been sent): the caller counts it
+    /// as probetop's own lag.
+    pub async fn probe(&self) -> (Duration, ProbeOutcome) {
+        let queued = Instant::now();
+        let _turn = self.limit.acquire().await;
+        let started = Instant::now();
+        let waited = started - queued;
+        (waited, self.send(started).await)
+    }
+
+    /// Sends one request, timed from `started`, and reads the whole body.
+    async fn send(&self, started: Instant) -> ProbeOutcome {
         let Some(request) = self.template.try_clone() else {
             return ProbeOutcome::failed(ErrorClass::Other, "request body cannot be replayed");
         };
-        let started = Instant::now();
         let deadline = tokio::time::Instant::from_std(started + self.timeout);
         let scope = ProbeScope::new(self.connections.clone(), deadline.into_std());
         let sending = scope.run(self.client.execute(request));

@@ -12,7 +12,7 @@ mod tls;
 mod trace;
 
 pub use classify::classify;
-pub use client::ClientPool;
+pub use client::{ClientPool, HostLimit};
 pub use outcome::{ErrorClass, ProbeError, ProbeOutcome};
 pub use phase::{ConnectionPhases, ConnectionSink, Phase, discard_connections};
 pub use tls::{TlsOptions, not_after};
@@ -39,6 +39,7 @@ impl Prober {
             ProbeKind::Http => Prober::Http(Box::new(http::HttpProber::new(
                 endpoint,
                 pool.client_for(endpoint)?,
+                pool.host_limit(endpoint),
                 connections,
             )?)),
             ProbeKind::Tcp => Prober::Tcp(tcp::TcpProber::new(endpoint, None, connections)?),
@@ -57,9 +58,16 @@ impl Prober {
 
     /// Probes once.
     pub async fn probe(&self) -> ProbeOutcome {
+        self.probe_after_turn().await.1
+    }
+
+    /// Probes once, and says how long the probe waited for its turn on a host
+    /// shared with other endpoints before it was sent (zero for `tcp://` and
+    /// `tls://`, which share nothing): that wait is probetop's lag, not latency.
+    pub async fn probe_after_turn(&self) -> (std::time::Duration, ProbeOutcome) {
         match self {
             Prober::Http(prober) => prober.probe().await,
-            Prober::Tcp(prober) => prober.probe().await,
+            Prober::Tcp(prober) => (std::time::Duration::ZERO, prober.probe().await),
         }
     }
 }

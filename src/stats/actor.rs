@@ -36,6 +36,9 @@ pub enum SampleKind {
     Skipped(u64),
 }
 
+/// How long the statistics thread pauses after draining its queue (see `Actor::run`).
+const BATCH_PAUSE: Duration = Duration::from_millis(20);
+
 type Reader = Box<dyn FnOnce(&StatsStore) + Send>;
 
 enum Command {
@@ -191,35 +194,61 @@ struct Actor {
 impl Actor {
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         while let Some(command) = rx.blocking_recv() {
-            self.taken += 1;
-            let depth = self.counter.taken(self.taken);
-            self.queue.depth = depth;
-            self.queue.max_depth = self.queue.max_depth.max(depth);
-            match command {
-                Command::Record(sample) => self.record(*sample),
-                Command::Connection {
-                    endpoint,
-                    at,
-                    phases,
-                } => {
-                    if let Some(stats) = self.store.endpoint_mut(endpoint) {
-                        let at_ds = self.clock.ds_since_start(at);
-                        stats.record_connection(&phases, at_ds, self.retention);
+            if let Some(reply) = self.handle(command) {
+                return self.finish(reply);
+            }
+            // Take what came meanwhile, then pause before waiting again: a sender
+            // wakes this thread only when it waits, so at thousands of samples a
+            // second this wakes once per pause instead of once per sample (a futex
+            // wake and two context switches each). A sample waits at most one pause.
+            loop {
+                while let Ok(command) = rx.try_recv() {
+                    if let Some(reply) = self.handle(command) {
+                        return self.finish(reply);
                     }
                 }
-                Command::Read(reader) => {
-                    self.stamp();
-                    reader(&self.store);
+                std::thread::sleep(BATCH_PAUSE);
+                if rx.is_empty() {
+                    break;
                 }
-                Command::Finish(reply) => {
-                    self.stamp();
-                    // The caller stopped waiting: the statistics end unread either way.
-                    let _ = reply.send(self.store);
-                    return;
-                }
-                Command::Reset => self.reset(),
             }
         }
+    }
+
+    /// Handles one command; returns the reply channel of a [`Command::Finish`], after
+    /// which the thread ends.
+    fn handle(&mut self, command: Command) -> Option<oneshot::Sender<StatsStore>> {
+        self.taken += 1;
+        let depth = self.counter.taken(self.taken);
+        self.queue.depth = depth;
+        self.queue.max_depth = self.queue.max_depth.max(depth);
+        match command {
+            Command::Record(sample) => self.record(*sample),
+            Command::Connection {
+                endpoint,
+                at,
+                phases,
+            } => {
+                if let Some(stats) = self.store.endpoint_mut(endpoint) {
+                    let at_ds = self.clock.ds_since_start(at);
+                    stats.record_connection(&phases, at_ds, self.retention);
+                }
+            }
+            Command::Read(reader) => {
+                self.stamp();
+                reader(&self.store);
+            }
+            Command::Finish(reply) => return Some(reply),
+            Command::Reset => self.reset(),
+        }
+        None
+    }
+
+    /// Answers [`StatsHandle::finish`]: the store moves out, and the thread ends.
+    fn finish(mut self, reply: oneshot::Sender<StatsStore>) {
+        self.stamp();
+        // The caller stopped waiting: the statistics end unread either way.
+        let _ = reply.send(self.store);
     }
 
     /// Sets the time the statistics are read at.
