@@ -126,7 +126,9 @@ pub async fn run(cli: Cli) -> ExitCode {
 fn usage_error(errors: &ConfigErrors) -> ExitCode {
     // Formatted first and written at once: stderr is unbuffered, and thousands of
     // errors written piece by piece cost a system call per piece.
-    let text = errors.to_string();
+    // The excerpts and values come from the file and the command line: cleaned of
+    // escape sequences and cut to a sane width before they reach the terminal.
+    let text = crate::text::terminal_safe(&errors.to_string());
     eprint!("{text}");
     ExitCode::from(EXIT_USAGE)
 }
@@ -186,6 +188,8 @@ fn print_check(config: &Config) -> std::io::Result<()> {
             e.url_as_written
         );
     }
+    // Names and URLs are the config's: cleaned before they reach the terminal.
+    let text = crate::text::terminal_safe(&text);
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()
@@ -275,6 +279,24 @@ async fn run_headless(
     // It has answered `finish`, so it is ending: joining cannot block for long.
     join_stats_thread(running.stats_thread).await;
     code
+}
+
+/// One line of `--fail-on`'s report: `NAME: STATE: CLASS: MESSAGE` when the latest
+/// probe failed, `NAME: STATE` otherwise (`unknown: no probe finished` when none did).
+fn unhealthy_line(endpoint: &Endpoint, stats: &stats::EndpointStats) -> String {
+    let state = stats.state().as_str();
+    match stats.last() {
+        None => format!("{}: {state}: no probe finished", endpoint.name),
+        Some(last) => match &last.error {
+            Some(error) => format!(
+                "{}: {state}: {}: {}",
+                endpoint.name,
+                error.class.as_str(),
+                error.message
+            ),
+            None => format!("{}: {state}", endpoint.name),
+        },
+    }
 }
 
 /// Waits for the statistics thread to end; a panic there is a bug worth a log line
@@ -423,7 +445,7 @@ async fn print_snapshot(
             Some(FailOn::Degraded) => !matches!(s.state(), State::Up),
             None => false,
         })
-        .map(|(e, s)| format!("{} ({})", e.name, s.state().as_str()))
+        .map(|(e, s)| unhealthy_line(e, s))
         .collect();
     let built =
         tokio::task::spawn_blocking(move || format.render(&snapshot::build(&endpoints, &copy)))
@@ -437,11 +459,14 @@ async fn print_snapshot(
             if unhealthy.is_empty() {
                 ExitCode::SUCCESS
             } else {
-                eprintln!(
-                    "probetop: --fail-on {}: {}",
+                let report = format!(
+                    "probetop: --fail-on {}: {} endpoint{} too unhealthy\n{}\n",
                     fail_on.map(FailOn::name).unwrap_or_default(),
-                    unhealthy.join(", ")
+                    unhealthy.len(),
+                    if unhealthy.len() == 1 { "" } else { "s" },
+                    unhealthy.join("\n")
                 );
+                eprint!("{}", crate::text::terminal_safe(&report));
                 ExitCode::from(EXIT_UNHEALTHY)
             }
         }

@@ -32,6 +32,48 @@ pub fn latency_numbers(summary: Option<&LatencySummary>, absent: &str) -> Vec<St
     }
 }
 
+/// `text` with every control character (C0, C1, DEL — so escape sequences cannot
+/// start) and every invisible direction or zero-width mark removed; line breaks and
+/// tabs become spaces. Text from an endpoint or a config can then neither steer the
+/// terminal nor disguise itself.
+pub fn clean(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}' => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// The longest line [`terminal_safe`] lets through, in characters.
+pub const MAX_TERMINAL_LINE: usize = 400;
+
+/// A report for a terminal outside the dashboard (`--check`, errors, `--fail-on`):
+/// each line [`clean`]ed, and cut at [`MAX_TERMINAL_LINE`] characters, so neither
+/// an escape sequence in an endpoint's name nor a 50 MB line reaches the terminal.
+pub fn terminal_safe(report: &str) -> String {
+    let mut safe = String::with_capacity(report.len().min(1 << 20));
+    for (i, line) in report.split('\n').enumerate() {
+        if i > 0 {
+            safe.push('\n');
+        }
+        let mut chars = line.chars();
+        let head: String = chars.by_ref().take(MAX_TERMINAL_LINE).collect();
+        safe.push_str(&clean(&head));
+        if chars.next().is_some() {
+            safe.push('…');
+        }
+    }
+    safe
+}
+
 /// RFC 3339 in UTC, to the second: the snapshot's times.
 pub fn timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
@@ -45,6 +87,29 @@ pub fn duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strips_escape_sequences_and_invisible_marks() {
+        assert_eq!(clean("ok\x1b[2J\x1b]0;pwned\x07!"), "ok[2J]0;pwned!");
+        assert_eq!(
+            clean("a\u{202E}b\u{200B}c\u{9b}d\u{061C}\u{2063}e"),
+            "abcde"
+        );
+        assert_eq!(clean("line\nbreak\ttab"), "line break tab");
+        assert_eq!(clean("ünïcödé ✓"), "ünïcödé ✓");
+    }
+
+    #[test]
+    fn terminal_reports_keep_their_lines_and_lose_escapes_and_excess() {
+        let hostile = "name \u{1b}]0;pwned\u{7}\u{1b}[2J: down\nnext line\n";
+        assert_eq!(
+            terminal_safe(hostile),
+            "name ]0;pwned[2J: down\nnext line\n"
+        );
+        let long = "x".repeat(50 * MAX_TERMINAL_LINE);
+        let cut = terminal_safe(&format!("a\n{long}\nb"));
+        assert_eq!(cut, format!("a\n{}…\nb", "x".repeat(MAX_TERMINAL_LINE)));
+    }
 
     #[test]
     fn numbers_print_as_in_the_json() {

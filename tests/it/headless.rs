@@ -257,7 +257,7 @@ fn fail_on_exits_3_when_an_endpoint_ends_too_unhealthy() {
     assert_eq!(code, Some(0), "{stderr}");
     let (code, _, stderr) = run_with("degraded", &[]);
     assert_eq!(code, Some(3), "{stderr}");
-    assert!(stderr.contains("slow (degraded)"), "{stderr}");
+    assert!(stderr.lines().any(|l| l == "slow: degraded"), "{stderr}");
     // A failing endpoint given on the command line ends down.
     let (code, snapshot, stderr) = run_with("down", &[&server.url("/status/500")]);
     assert_eq!(
@@ -265,4 +265,59 @@ fn fail_on_exits_3_when_an_endpoint_ends_too_unhealthy() {
         "down"
     );
     assert_eq!(code, Some(3), "{stderr}");
+    // One line per endpoint, with the reason: NAME: STATE: CLASS: MESSAGE.
+    let failing = format!("{}: down: status: ", server.url("/status/500"));
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with(&failing) && l.contains("500")),
+        "{stderr}"
+    );
+}
+
+/// Names and URLs written in a config reach the terminal through `--check` and the
+/// `--fail-on` report: escape sequences in them must not.
+#[test]
+fn check_and_fail_on_print_no_escape_sequences() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = r"\u001b]0;pwned\u0007\u001b[2J";
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[[endpoint]]\nname = \"evil{hostile}\"\nurl = \"{}\"\ninterval = \"200ms\"\n",
+            server.url("/status/500")
+        ),
+    );
+    let config = config.to_string_lossy().into_owned();
+    let check = support::run(
+        probetop(dir.path()).args(["--check", "-c", &config]),
+        Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{stdout}");
+    assert!(stdout.contains("evil]0;pwned[2J"), "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout:?}"
+    );
+    let run = support::run(
+        probetop(dir.path()).args([
+            "--headless",
+            "--duration",
+            "1s",
+            "--fail-on",
+            "down",
+            "-c",
+            &config,
+        ]),
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("evil]0;pwned[2J: down: status"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+        "{stderr:?}"
+    );
 }
