@@ -725,3 +725,20 @@ fn config_is_looked_up_in_the_working_directory_then_xdg() {
         "{stdout}"
     );
 }
+
+/// An error on a huge line, with escape sequences in it, reaches the terminal cut to
+/// a sane width and cleaned, with its location intact.
+#[test]
+fn an_error_on_a_huge_hostile_line_prints_a_short_clean_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = "x".repeat(1_000_000);
+    let (code, stderr) = check(
+        dir.path(),
+        &format!("[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\ntimeout = \"\\u001b[2J{huge}\"\n"),
+    );
+    assert_eq!(code, Some(2), "{}", &stderr[..stderr.len().min(2000)]);
+    assert!(stderr.len() < 4_000, "{} bytes on stderr", stderr.len());
+    assert!(stderr.contains("probetop.toml:3:"), "{stderr}");
+    assert!(stderr.contains("timeout"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
