@@ -9,7 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{TestServer, count, endpoint, probetop, run, wait_bounded, write_config};
+use support::{
+    TestServer, count, endpoint, free_port, get_metrics, probetop, run, wait_bounded, write_config,
+};
 
 /// One sample: metric name, labels, value.
 type Sample = (String, HashMap<String, String>, f64);
@@ -78,18 +80,6 @@ fn parse(text: &str) -> (Vec<Sample>, HashMap<String, String>) {
     (samples, types)
 }
 
-fn get_metrics(port: u16) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
-}
-
 /// `/metrics` asked for gzip, as Prometheus asks: the response's headers and its
 /// body, decompressed.
 fn get_metrics_gzipped(port: u16) -> (String, String) {
@@ -112,14 +102,6 @@ fn get_metrics_gzipped(port: u16) -> (String, String) {
         .read_to_string(&mut body)
         .expect("a gzipped body");
     (head, body)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {

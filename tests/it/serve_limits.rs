@@ -5,42 +5,23 @@
 
 use crate::support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::time::{Duration, Instant};
 
-use support::{TestServer, count, endpoint, probetop, wait_bounded, write_config};
+use support::{TestServer, count, endpoint, get_metrics, probetop, wait_bounded, write_config};
 
 /// The descriptor limit probetop runs under: what a default shell gives.
 const DESCRIPTORS: libc::rlim_t = 1024;
 /// Connections in the flood: more than probetop has descriptors.
 const FLOOD: usize = 1100;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// One scrape, or `None` if the server did not answer it within a few seconds.
-fn scrape(addr: SocketAddr) -> Option<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.starts_with("HTTP/1.1 200").then_some(response)
-}
-
 /// Scrapes until one answers, for at most `limit`.
 fn scrape_within(addr: SocketAddr, limit: Duration) -> Option<String> {
     let deadline = Instant::now() + limit;
     loop {
-        if let Some(text) = scrape(addr) {
+        if let Some(text) = get_metrics(addr.port()) {
             return Some(text);
         }
         if Instant::now() >= deadline {
@@ -91,7 +72,7 @@ connection = "fresh"
             server.url("/status/200")
         ),
     );
-    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let addr: SocketAddr = ([127, 0, 0, 1], support::free_port()).into();
     let mut command = probetop(dir.path());
     command.args([
         "--headless",
