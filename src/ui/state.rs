@@ -580,16 +580,20 @@ mod tests {
         assert_eq!(s.filter, "api");
     }
 
-    #[test]
-    fn the_wheel_works_under_the_overlays() {
-        let (mut s, d) = state();
-        s.set_page(10, 2);
-        let mouse = |kind, row| MouseEvent {
+    /// A mouse event of `kind` at `row` (column 5).
+    fn mouse(kind: MouseEventKind, row: u16) -> MouseEvent {
+        MouseEvent {
             kind,
             column: 5,
             row,
             modifiers: KeyModifiers::NONE,
-        };
+        }
+    }
+
+    #[test]
+    fn the_wheel_works_under_the_overlays() {
+        let (mut s, d) = state();
+        s.set_page(10, 2);
         key(&mut s, &d, KeyCode::Enter);
         key(&mut s, &d, KeyCode::Char('?'));
         assert_eq!(
@@ -637,12 +641,6 @@ mod tests {
     fn mouse_wheel_scrolls_and_click_selects() {
         let (mut s, d) = state();
         s.set_page(10, 2);
-        let mouse = |kind, row| MouseEvent {
-            kind,
-            column: 5,
-            row,
-            modifiers: KeyModifiers::NONE,
-        };
         s.on_mouse(mouse(MouseEventKind::ScrollDown, 0));
         assert_eq!(s.selected, Some(3));
         s.on_mouse(mouse(MouseEventKind::Down(MouseButton::Left), 3));

@@ -37,7 +37,11 @@ struct ChildGuard(Option<std::process::Child>);
 
 impl ChildGuard {
     fn id(&self) -> u32 {
-        self.0.as_ref().map_or(0, std::process::Child::id)
+        // Never a made-up pid: kill(0, …) would signal the whole process group.
+        self.0
+            .as_ref()
+            .map(std::process::Child::id)
+            .expect("the child is still ours")
     }
 
     fn take(&mut self) -> std::process::Child {
