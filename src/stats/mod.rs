@@ -28,7 +28,7 @@ pub use endpoint::{Certificate, EndpointStats, LastProbe, RECENT_ERRORS, RecentE
 pub use health::{DEEP_QUEUE, LATE_TICK, Overload, OverloadReason, QueueDepth};
 pub use state::{EndpointRules, State, StateRule, TRANSITIONS, Transition};
 pub use store::StatsStore;
-pub use summary::{LatencySummary, PhaseSummary, SpanSummary};
+pub use summary::{LatencySummary, PhaseSummary, SpanSummary, SpanTally};
 pub use window::{PhaseSummaries, WindowEntry};
 
 use std::time::Duration;

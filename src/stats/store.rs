@@ -140,6 +140,12 @@ impl StatsStore {
     }
 
     /// Endpoint `index`, to record into.
+    /// Gives the endpoints' statistics back (to record more into them outside the
+    /// statistics thread: tests and benches).
+    pub fn into_endpoints(self) -> Vec<EndpointStats> {
+        self.endpoints
+    }
+
     pub(super) fn endpoint_mut(&mut self, index: usize) -> Option<&mut EndpointStats> {
         self.endpoints.get_mut(index)
     }

@@ -98,6 +98,125 @@ impl<'a> Sorted<'a> {
     }
 }
 
+/// The latencies of one span of a window counted by bucket, kept up to date by adding
+/// the probes that entered the span and taking away those that left it (see
+/// [`super::Window::tally`]), so a refresh that finds one new probe per endpoint costs
+/// a few bucket updates instead of sorting the span again.
+///
+/// It answers exactly what a histogram of the span's latencies would: the buckets are
+/// the histogram's own, walked in the same order, with the same quantile rule and the
+/// same order of the mean's sum as [`LatencySummary::of_values`];
+/// `tests::a_tally_answers_as_sorted_values_do` holds the two together.
+#[derive(Debug, Clone, Default)]
+pub struct SpanTally {
+    /// Which window it counts ([`super::Window`]'s id; 0 before the first count).
+    pub(super) window: u64,
+    /// The span it counts.
+    pub(super) span: std::time::Duration,
+    /// The window's entries it counts, by push sequence number: `[lo, hi)`.
+    pub(super) lo: u64,
+    pub(super) hi: u64,
+    probes: u64,
+    ok: u64,
+    /// (lowest equivalent value in µs, count) of every bucket holding a latency, in
+    /// ascending order: a few dozen for a steady server.
+    buckets: Vec<(u32, u32)>,
+    latencies: u64,
+}
+
+impl SpanTally {
+    /// Starts over: `window`'s entries from `lo` on, none counted yet.
+    pub(super) fn restart(&mut self, window: u64, span: std::time::Duration, lo: u64) {
+        *self = SpanTally {
+            window,
+            span,
+            lo,
+            hi: lo,
+            buckets: std::mem::take(&mut self.buckets),
+            ..SpanTally::default()
+        };
+        self.buckets.clear();
+    }
+
+    /// Counts a probe that entered the span.
+    pub(super) fn add(&mut self, ok: bool, latency_us: Option<u32>) {
+        self.probes += 1;
+        self.ok += u64::from(ok);
+        if let Some(us) = latency_us {
+            let key = bucket_of(us);
+            match self.buckets.binary_search_by_key(&key, |&(k, _)| k) {
+                Ok(at) => self.buckets[at].1 += 1,
+                Err(at) => self.buckets.insert(at, (key, 1)),
+            }
+            self.latencies += 1;
+        }
+    }
+
+    /// Takes away a probe that left the span (one that [`SpanTally::add`] counted).
+    pub(super) fn remove(&mut self, ok: bool, latency_us: Option<u32>) {
+        self.probes -= 1;
+        self.ok -= u64::from(ok);
+        if let Some(us) = latency_us
+            && let Ok(at) = self
+                .buckets
+                .binary_search_by_key(&bucket_of(us), |&(k, _)| k)
+        {
+            self.buckets[at].1 -= 1;
+            if self.buckets[at].1 == 0 {
+                self.buckets.remove(at);
+            }
+            self.latencies -= 1;
+        }
+    }
+
+    /// Probes, successes and latency of what it counts.
+    pub fn summary(&self) -> SpanSummary {
+        SpanSummary {
+            probes: self.probes,
+            ok: self.ok,
+            latency: self.latency(),
+        }
+    }
+
+    fn latency(&self) -> Option<LatencySummary> {
+        let (&(lowest, _), &(highest, _)) = (self.buckets.first()?, self.buckets.last()?);
+        let n = self.latencies;
+        let ms = |us: u64| round3(us as f64 / 1000.0);
+        let mut mean = 0.0_f64;
+        for &(key, count) in &self.buckets {
+            mean += BUCKETS.median_equivalent(u64::from(key)) as f64 * f64::from(count) / n as f64;
+        }
+        // One walk for the four quantiles, in ascending order of rank.
+        let ranks =
+            [0.50, 0.90, 0.99, 0.999].map(|q: f64| ((q * n as f64).ceil() as u64).clamp(1, n));
+        let mut at = [0u64; 4];
+        let (mut seen, mut next) = (0u64, 0usize);
+        for &(key, count) in &self.buckets {
+            seen += u64::from(count);
+            while next < ranks.len() && ranks[next] <= seen {
+                at[next] = BUCKETS.highest_equivalent(u64::from(key));
+                next += 1;
+            }
+        }
+        Some(LatencySummary {
+            min: ms(u64::from(lowest)),
+            mean: round3(mean / 1000.0),
+            p50: ms(at[0]),
+            p90: ms(at[1]),
+            p99: ms(at[2]),
+            p999: ms(at[3]),
+            max: ms(BUCKETS.highest_equivalent(u64::from(highest))),
+        })
+    }
+}
+
+/// The bucket a latency counts in: its lowest equivalent value, capped as
+/// [`super::record_us`] caps it.
+fn bucket_of(us: u32) -> u32 {
+    let capped = u64::from(us).min(MAX_RECORDED_US);
+    u32::try_from(BUCKETS.lowest_equivalent(capped)).unwrap_or(u32::MAX)
+}
+
 /// Latency summary in milliseconds, read from a histogram of microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LatencySummary {

@@ -11,8 +11,12 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::clock::duration_to_ds;
-use super::{LatencySummary, PhaseSummary, SpanSummary, histogram_up_to, new_histogram, record_us};
+use super::{
+    LatencySummary, PhaseSummary, SpanSummary, SpanTally, histogram_up_to, new_histogram, record_us,
+};
 use crate::probe::{ConnectionPhases, Phase, ProbeOutcome};
 
 /// Value of a duration that was not measured.
@@ -57,11 +61,59 @@ struct ConnectionEntry {
     tls_us: u32,
 }
 
+/// How much longer than the retention probes stay: long enough that a [`SpanTally`]
+/// refreshed at least this often can still take away the probes that left its span
+/// (a longer gap only makes it count again from scratch). Views never see them.
+const TALLY_MARGIN: Duration = Duration::from_secs(10);
+
+/// Ids of windows, so that a [`SpanTally`] never continues in another one (a reset
+/// endpoint's fresh window, another endpoint's, a copy that may change apart from
+/// its original).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// The probes and connections of the last `retention`, as raw entries.
-#[derive(Debug, Clone, Default)]
+///
+/// Probes are kept in the order of their `at_ds`, so the ones of a span are a range
+/// found by binary search.
+#[derive(Debug)]
 pub struct Window {
+    id: u64,
     entries: VecDeque<WindowEntry>,
     connections: VecDeque<ConnectionEntry>,
+    /// Probes ever pushed and dropped: the push sequence number of `entries[i]` is
+    /// `dropped + i`.
+    pushed: u64,
+    dropped: u64,
+    /// The oldest `at_ds` still within the retention (probes before it are kept for
+    /// tallies only).
+    kept_from_ds: u32,
+}
+
+impl Clone for Window {
+    /// A copy with an id of its own.
+    fn clone(&self) -> Self {
+        Window {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            entries: self.entries.clone(),
+            connections: self.connections.clone(),
+            pushed: self.pushed,
+            dropped: self.dropped,
+            kept_from_ds: self.kept_from_ds,
+        }
+    }
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            entries: VecDeque::new(),
+            connections: VecDeque::new(),
+            pushed: 0,
+            dropped: 0,
+            kept_from_ds: 0,
+        }
+    }
 }
 
 /// The phase summaries of a span, indexed by [`Phase::index`].
@@ -85,7 +137,13 @@ fn oldest_in(now_ds: u32, span: Duration) -> u32 {
 
 impl Window {
     /// Adds a probe that finished at `at_ds` and drops entries older than `retention`.
+    ///
+    /// Probes reach the statistics in the order they finished, so `at_ds` only grows;
+    /// should one ever arrive earlier than the newest kept, it counts as of the
+    /// newest's decisecond, which keeps the order binary searches rely on.
     pub fn push(&mut self, at_ds: u32, outcome: &ProbeOutcome, retention: Duration) {
+        let at_ds = at_ds.max(self.entries.back().map_or(0, |e| e.at_ds));
+        self.pushed += 1;
         self.entries.push_back(WindowEntry {
             at_ds,
             latency_us: to_us(outcome.latency),
@@ -109,8 +167,15 @@ impl Window {
 
     fn trim(&mut self, now_ds: u32, retention: Duration) {
         let oldest = oldest_in(now_ds, retention);
-        while self.entries.front().is_some_and(|e| e.at_ds < oldest) {
+        self.kept_from_ds = self.kept_from_ds.max(oldest);
+        let oldest_for_tallies = oldest_in(now_ds, retention + TALLY_MARGIN);
+        while self
+            .entries
+            .front()
+            .is_some_and(|e| e.at_ds < oldest_for_tallies)
+        {
             self.entries.pop_front();
+            self.dropped += 1;
         }
         while self.connections.front().is_some_and(|e| e.at_ds < oldest) {
             self.connections.pop_front();
@@ -126,10 +191,49 @@ impl Window {
         }
     }
 
-    /// The probes that finished within `span` before `now_ds`.
-    fn probes_in(&self, now_ds: u32, span: Duration) -> impl Iterator<Item = &WindowEntry> + Clone {
-        let oldest = oldest_in(now_ds, span);
-        self.entries.iter().filter(move |e| e.at_ds >= oldest)
+    /// The position in `entries` of the first probe that finished at or after `ds`.
+    fn first_from(&self, ds: u32) -> usize {
+        self.entries.partition_point(|e| e.at_ds < ds)
+    }
+
+    /// The probes that finished within `span` before `now_ds` (never before the
+    /// retention).
+    fn probes_in(
+        &self,
+        now_ds: u32,
+        span: Duration,
+    ) -> std::collections::vec_deque::Iter<'_, WindowEntry> {
+        let oldest = oldest_in(now_ds, span).max(self.kept_from_ds);
+        self.entries.range(self.first_from(oldest)..)
+    }
+
+    /// Brings `tally` to the probes within `span` before `now_ds` and returns their
+    /// summary (the same as [`Window::summary`]): only the probes that entered or
+    /// left the span since its last count are added or taken away, unless it counted
+    /// another window or span, or time went back, or the probes to take away are
+    /// gone (refreshed less often than [`TALLY_MARGIN`]); then it counts afresh.
+    pub fn tally(&self, tally: &mut SpanTally, now_ds: u32, span: Duration) -> SpanSummary {
+        let oldest = oldest_in(now_ds, span).max(self.kept_from_ds);
+        let lo = self.dropped + self.first_from(oldest) as u64;
+        let hi = self.pushed;
+        let continues = tally.window == self.id
+            && tally.span == span
+            && (self.dropped..=lo).contains(&tally.lo)
+            && tally.hi <= hi;
+        if !continues {
+            tally.restart(self.id, span, lo);
+        }
+        let entry = |seq: u64| &self.entries[(seq - self.dropped) as usize];
+        for seq in tally.lo..lo.min(tally.hi) {
+            let e = entry(seq);
+            tally.remove(e.ok, e.latency_us());
+        }
+        for seq in tally.hi.max(lo)..hi {
+            let e = entry(seq);
+            tally.add(e.ok, e.latency_us());
+        }
+        (tally.lo, tally.hi) = (lo, hi);
+        tally.summary()
     }
 
     /// The connections opened within `span` before `now_ds`.
@@ -185,16 +289,15 @@ impl Window {
     /// `u32::MAX` when none is in the span (none can enter it as time passes).
     pub fn probes_unchanged_until(&self, now_ds: u32, span: Duration) -> u32 {
         self.probes_in(now_ds, span)
-            .map(|e| e.at_ds)
-            .min()
+            .next()
             .map_or(u32::MAX, |oldest| {
-                oldest.saturating_add(duration_to_ds(span))
+                oldest.at_ds.saturating_add(duration_to_ds(span))
             })
     }
 
-    /// Entries from oldest to newest.
+    /// Entries of the retention, from oldest to newest.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = &WindowEntry> + ExactSizeIterator {
-        self.entries.iter()
+        self.entries.range(self.first_from(self.kept_from_ds)..)
     }
 
     /// The latency of the complete responses within `span` before `now_ds`.
@@ -212,8 +315,7 @@ impl Window {
     pub fn latency_between(&self, from_ds: u32, to_ds: u32) -> Histogram<u64> {
         let mut histogram = new_histogram();
         for us in self
-            .entries
-            .iter()
+            .entries()
             .filter(|e| (from_ds..to_ds).contains(&e.at_ds))
             .filter_map(WindowEntry::latency_us)
         {
@@ -229,8 +331,9 @@ impl Window {
     /// histogram would (see [`LatencySummary::of_values`]) at a fraction of the cost.
     pub fn summary(&self, now_ds: u32, span: Duration) -> SpanSummary {
         let (mut probes, mut ok) = (0, 0);
-        let mut latencies = Vec::with_capacity(self.entries.len());
-        for entry in self.probes_in(now_ds, span) {
+        let in_span = self.probes_in(now_ds, span);
+        let mut latencies = Vec::with_capacity(in_span.len());
+        for entry in in_span {
             probes += 1;
             ok += u64::from(entry.ok);
             if let Some(us) = entry.latency_us() {
@@ -325,5 +428,84 @@ mod tests {
         assert_eq!((s.probes, s.ok), (1, 0));
         assert!(s.latency.is_none());
         assert_eq!(w.entries().next().unwrap().latency_us(), None);
+    }
+
+    #[test]
+    fn a_tally_answers_as_the_span_sorted_again_does() {
+        // A fixed-seed generator: the same cases every run. Probes arrive at random
+        // gaps (several in one decisecond too), refreshes come at random moments
+        // (some further apart than the margin, some going back in time), and the span
+        // changes now and then, also to the retention itself.
+        let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let retention = Duration::from_secs(60);
+        let spans = [Duration::from_secs(5), Duration::from_secs(30), retention];
+        for case in 0..60 {
+            let mut w = Window::default();
+            let mut tally = SpanTally::default();
+            let mut span = spans[case % spans.len()];
+            let mut at = 0u32;
+            for step in 0..400 {
+                at += (next() % 25) as u32;
+                let ok = next() % 5 != 0;
+                let latency = (next() % 4 != 0).then(|| next() % (1 << (next() % 24)));
+                let mut o = outcome(ok, None);
+                o.latency = latency.map(Duration::from_micros);
+                w.push(at, &o, retention);
+                if next() % 3 == 0 {
+                    if next() % 17 == 0 {
+                        span = spans[(next() % 3) as usize];
+                    }
+                    let now = match next() % 20 {
+                        0 => at.saturating_sub(30),
+                        1 => at + 200,
+                        _ => at + (next() % 10) as u32,
+                    };
+                    assert_eq!(
+                        w.tally(&mut tally, now, span),
+                        w.summary(now, span),
+                        "case {case}, step {step}, now {now}, span {span:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_tally_starts_over_in_another_window() {
+        let span = Duration::from_secs(60);
+        let mut w = Window::default();
+        w.push(1, &outcome(true, Some(5)), span);
+        let mut tally = SpanTally::default();
+        assert_eq!(w.tally(&mut tally, 1, span).probes, 1);
+        // A reset endpoint gets a fresh window: the tally must not keep the old probe.
+        let mut fresh = Window::default();
+        fresh.push(2, &outcome(true, Some(7)), span);
+        assert_eq!(fresh.tally(&mut tally, 2, span), fresh.summary(2, span));
+        assert_eq!(w.tally(&mut tally, 2, span), w.summary(2, span));
+        let mut copy = w.clone();
+        assert_eq!(copy.tally(&mut tally, 2, span).probes, 1);
+        copy.push(3, &outcome(false, None), span);
+        w.push(3, &outcome(true, Some(9)), span);
+        assert_eq!(w.tally(&mut tally, 3, span), w.summary(3, span));
+        assert_eq!(copy.tally(&mut tally, 3, span), copy.summary(3, span));
+    }
+
+    #[test]
+    fn probes_kept_for_tallies_stay_out_of_every_view() {
+        let retention = Duration::from_secs(10);
+        let mut w = Window::default();
+        for s in 0..30u32 {
+            w.push(s * 10, &outcome(true, Some(1)), retention);
+        }
+        // 19 s … 29 s are within the retention; the margin's older ones are not shown.
+        assert_eq!(w.entries().next().map(|e| e.at_ds), Some(190));
+        assert_eq!(w.summary(290, Duration::from_secs(3600)).probes, 11);
+        assert_eq!(w.latency_between(0, 300).len(), 11);
     }
 }

@@ -463,8 +463,8 @@ mod tests {
         Event::Key(KeyEvent::from(code))
     }
 
-    fn row(name: &str) -> EndpointRow {
-        EndpointRow {
+    fn row(name: &str) -> std::sync::Arc<EndpointRow> {
+        std::sync::Arc::new(EndpointRow {
             name: name.into(),
             state: State::Up,
             last_latency_ms: Some(1.0),
@@ -476,7 +476,7 @@ mod tests {
             spark: Vec::new(),
             last_result: "200".into(),
             last_failed: false,
-        }
+        })
     }
 
     /// Data as a fetch brings it: `rows` endpoints, `secs` into the run.

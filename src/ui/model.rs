@@ -6,13 +6,15 @@
 //! connections over the span, counts, certificate); this module only shapes it for
 //! the screen (sanitised text, sparkline points, the percentile curve).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::sanitize::clean;
 use crate::config::Endpoint;
 use crate::probe::ErrorClass;
 use crate::stats::{
-    EndpointStats, LatencySummary, OverloadReason, PhaseSummaries, State, StatsStore, Transition,
+    EndpointStats, LatencySummary, OverloadReason, PhaseSummaries, SpanTally, State, StatsStore,
+    Transition,
 };
 
 pub use crate::stats::Certificate;
@@ -98,8 +100,9 @@ pub struct OverviewData {
     pub lag_p99_ms: Option<f64>,
     /// The span the rows summarise.
     pub span: Span,
-    /// One row per endpoint, in config order.
-    pub rows: Vec<EndpointRow>,
+    /// One row per endpoint, in config order; shared with the cache that keeps
+    /// the rows of quiet endpoints from one refresh to the next.
+    pub rows: Vec<Arc<EndpointRow>>,
     /// Why probetop itself is overloaded (the header says so in red), or `None`
     /// while it keeps up.
     pub overload: Option<OverloadReason>,
@@ -224,11 +227,21 @@ pub const CURVE: [f64; 9] = [0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100
 /// (nothing was recorded or reset), the span is the same, and time has not moved past
 /// [`EndpointStats::probes_unchanged_until`] (no probe left the span) nor back. With
 /// 10,000 endpoints a refresh then costs copies for the quiet ones, and summaries
-/// only for the endpoints that probed since the last one.
+/// only for the endpoints that probed since the last one. Those summaries are
+/// incremental too: each endpoint's [`SpanTally`] adds the probes that entered the
+/// span and takes away those that left it, instead of sorting the span again.
 #[derive(Debug, Default)]
 pub struct OverviewCache {
-    /// Per endpoint, in config order: the row and what it was computed from.
-    rows: Vec<Option<CachedRow>>,
+    /// Per endpoint, in config order.
+    rows: Vec<RowCache>,
+}
+
+#[derive(Debug, Default)]
+struct RowCache {
+    /// The span's latencies counted by bucket, kept across refreshes.
+    tally: SpanTally,
+    /// The row and what it was computed from.
+    row: Option<CachedRow>,
 }
 
 #[derive(Debug)]
@@ -244,7 +257,7 @@ struct CachedRow {
     /// The config it was computed from (the name as written, and the TLS note).
     name: String,
     insecure: bool,
-    row: EndpointRow,
+    row: Arc<EndpointRow>,
 }
 
 impl CachedRow {
@@ -272,27 +285,29 @@ pub fn overview_cached(
 ) -> OverviewData {
     let now = stats.now_ds();
     let count = endpoints.len().min(stats.endpoints().len());
-    cache.rows.resize_with(count, || None);
+    cache.rows.resize_with(count, RowCache::default);
     let rows = endpoints
         .iter()
         .zip(stats.endpoints())
         .zip(&mut cache.rows)
-        .map(|((endpoint, s), cached)| match cached {
-            Some(c) if c.fits(endpoint, s, span, now) => c.row.clone(),
-            _ => {
-                let row = endpoint_row(endpoint, s, span, now);
-                *cached = Some(CachedRow {
-                    generation: s.generation(),
-                    span,
-                    computed_ds: now,
-                    until_ds: s.probes_unchanged_until(span.duration(), now),
-                    name: endpoint.name.clone(),
-                    insecure: endpoint.insecure,
-                    row: row.clone(),
-                });
-                row
-            }
-        })
+        .map(
+            |((endpoint, s), RowCache { tally, row: cached })| match cached {
+                Some(c) if c.fits(endpoint, s, span, now) => Arc::clone(&c.row),
+                _ => {
+                    let row = Arc::new(endpoint_row(endpoint, s, span, now, tally));
+                    *cached = Some(CachedRow {
+                        generation: s.generation(),
+                        span,
+                        computed_ds: now,
+                        until_ds: s.probes_unchanged_until(span.duration(), now),
+                        name: endpoint.name.clone(),
+                        insecure: endpoint.insecure,
+                        row: Arc::clone(&row),
+                    });
+                    row
+                }
+            },
+        )
         .collect();
     OverviewData {
         elapsed: stats.elapsed(),
@@ -306,8 +321,14 @@ pub fn overview_cached(
 }
 
 /// One endpoint's row of the overview, as of `now` (deciseconds since the start).
-fn endpoint_row(endpoint: &Endpoint, s: &EndpointStats, span: Span, now: u32) -> EndpointRow {
-    let summary = s.summary_over(span.duration(), now);
+fn endpoint_row(
+    endpoint: &Endpoint,
+    s: &EndpointStats,
+    span: Span,
+    now: u32,
+    tally: &mut SpanTally,
+) -> EndpointRow {
+    let summary = s.summary_tallied(span.duration(), now, tally);
     let spark = s
         .recent_probes()
         .rev()
@@ -490,7 +511,10 @@ mod tests {
                 // Several reads in a row at the same moment.
                 _ => {}
             }
-            let mut store = StatsStore::new(start, Duration::from_secs(300), stats.clone());
+            // The statistics move into the store and back (never copied), so the
+            // cache's tallies follow the same windows from read to read.
+            let mut store =
+                StatsStore::new(start, Duration::from_secs(300), std::mem::take(&mut stats));
             store.stamp(
                 start + Duration::from_millis(u64::from(now_ds) * 100),
                 now_ds,
@@ -499,11 +523,12 @@ mod tests {
                 .rows
                 .iter()
                 .zip(config.iter().zip(store.endpoints()))
-                .filter(|(c, (e, s))| c.as_ref().is_some_and(|c| c.fits(e, s, span, now_ds)))
+                .filter(|(c, (e, s))| c.row.as_ref().is_some_and(|c| c.fits(e, s, span, now_ds)))
                 .count();
             let cached = overview_cached(&store, &config, span, &mut cache);
             let fresh = overview(&store, &config, span);
             assert_eq!(cached, fresh, "step {step}, span {span:?}, now {now_ds}");
+            stats = store.into_endpoints();
         }
         // Most reads reuse most rows: the test exercises the cache, not only misses.
         assert!(reused > 6_000, "rows reused: {reused}");

@@ -336,10 +336,11 @@ mod tests {
     use super::*;
     use crate::stats::LatencySummary;
     use crossterm::event::{KeyEvent, KeyModifiers, MouseButton};
+    use std::sync::Arc;
     use std::time::{Duration, SystemTime};
 
-    fn row(name: &str, state: State, p99: Option<f64>, ok: u64, probes: u64) -> EndpointRow {
-        EndpointRow {
+    fn row(name: &str, state: State, p99: Option<f64>, ok: u64, probes: u64) -> Arc<EndpointRow> {
+        Arc::new(EndpointRow {
             name: name.into(),
             state,
             last_latency_ms: None,
@@ -359,7 +360,7 @@ mod tests {
             spark: Vec::new(),
             last_result: String::new(),
             last_failed: false,
-        }
+        })
     }
 
     fn data() -> OverviewData {

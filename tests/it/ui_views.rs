@@ -9,6 +9,7 @@
 //! Every screen is kept as an insta snapshot of its text (in `tests/it/snapshots/`) and
 //! also checked by explicit assertions, so a snapshot accepted by mistake still fails.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use probetop::config::{ConnectionMode, Endpoint, HttpVersion, StatusMatch};
@@ -166,7 +167,7 @@ fn overview_data() -> OverviewData {
         total_probes: 6170,
         lag_p99_ms: Some(0.42),
         span: Span::FiveMinutes,
-        rows,
+        rows: rows.into_iter().map(Arc::new).collect(),
         overload: None,
     }
 }
@@ -915,11 +916,13 @@ fn selected_row_is_reversed() {
 #[test]
 fn scrolling_keeps_the_selection_on_screen() {
     let mut data = overview_data();
-    let template = data.rows[0].clone();
+    let template = EndpointRow::clone(&data.rows[0]);
     data.rows = (0..50)
-        .map(|i| EndpointRow {
-            name: format!("endpoint-{i:02}"),
-            ..template.clone()
+        .map(|i| {
+            Arc::new(EndpointRow {
+                name: format!("endpoint-{i:02}"),
+                ..template.clone()
+            })
         })
         .collect();
     let endpoints = endpoints();

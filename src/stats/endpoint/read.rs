@@ -12,8 +12,8 @@ use hdrhistogram::Histogram;
 use super::{DAY, EndpointStats, LastProbe, RecentError};
 use crate::probe::{ErrorClass, Phase};
 use crate::stats::{
-    CompactHistogram, LatencySummary, PhaseSummaries, PhaseSummary, SpanSummary, State, Transition,
-    WindowEntry,
+    CompactHistogram, LatencySummary, PhaseSummaries, PhaseSummary, SpanSummary, SpanTally, State,
+    Transition, WindowEntry,
 };
 
 /// The certificate of an endpoint's latest TLS connection, as of some moment.
@@ -101,6 +101,21 @@ impl EndpointStats {
                 latency: LatencySummary::of(&self.histogram.to_histogram()),
             },
             Some(span) => self.window.summary(now_ds, span),
+        }
+    }
+
+    /// [`EndpointStats::summary_over`], kept up to date in `tally` between calls: for
+    /// a span of the window, only the probes that entered or left it since the last
+    /// call are counted (the overview asks this of every endpoint at every refresh).
+    pub fn summary_tallied(
+        &self,
+        span: Option<Duration>,
+        now_ds: u32,
+        tally: &mut SpanTally,
+    ) -> SpanSummary {
+        match span {
+            None => self.summary_over(None, now_ds),
+            Some(span) => self.window.tally(tally, now_ds, span),
         }
     }
 
