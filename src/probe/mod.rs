@@ -3,6 +3,7 @@
 
 mod classify;
 mod client;
+mod explain;
 mod http;
 mod outcome;
 mod phase;
@@ -10,6 +11,7 @@ mod resolve;
 mod tcp;
 mod tls;
 mod trace;
+mod trust;
 
 pub use classify::classify;
 pub use client::{ClientPool, HostLimit};
@@ -47,6 +49,7 @@ impl Prober {
                 let tls = pool.tls_config(TlsOptions {
                     ca_file: endpoint.ca_file.clone(),
                     insecure: endpoint.insecure,
+                    roots: endpoint.tls_roots,
                     // Every TCP probe is a new connection with a full handshake.
                     resume: false,
                     alpn: Vec::new(),

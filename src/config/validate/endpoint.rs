@@ -38,6 +38,9 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         self.auth_and_agent(key, &raw, &mut headers);
         let http = self.parsed(&format!("{key}.http"), raw.http.as_ref());
         let ca_file = self.ca_file(key, raw.ca_file.as_ref());
+        let tls_roots = self
+            .parsed(&format!("{key}.tls_roots"), raw.tls_roots.as_ref())
+            .unwrap_or(inherited.tls_roots);
         let connection = self
             .parsed(&format!("{key}.connection"), raw.connection.as_ref())
             .unwrap_or(defaults::CONNECTION);
@@ -82,6 +85,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 .insecure
                 .as_ref()
                 .map_or(defaults::INSECURE, |v| *v.get_ref()),
+            tls_roots,
             connection,
             max_in_flight,
             max_body_bytes,

@@ -165,6 +165,7 @@ const KEY_RULES: &[KeyRule] = {
         }),
         KeyRule::take("ca_file", Tls, |r| took(&mut r.ca_file)),
         KeyRule::take("insecure", Tls, |r| took(&mut r.insecure)),
+        KeyRule::take("tls_roots", Tls, |r| took(&mut r.tls_roots)),
         KeyRule::peek("expect.min_cert_days", Certificate, |r| {
             r.expect.as_ref().is_some_and(|e| e.min_cert_days.is_some())
         }),
