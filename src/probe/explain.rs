@@ -38,6 +38,7 @@ fn certificate(error: &CertificateError) -> String {
             presented,
         } => {
             let expected = expected.to_str();
+            let presented: Vec<&str> = presented.iter().filter_map(|n| name_of(n)).collect();
             if presented.is_empty() {
                 format!("the certificate names no host, so it is not valid for {expected}")
             } else {
@@ -80,6 +81,19 @@ fn certificate(error: &CertificateError) -> String {
         }
         other => format!("the certificate was refused: {other:?}"),
     }
+}
+
+/// A name as webpki lists it (`DnsName("localhost")`, `IpAddress(127.0.0.1)`), bare;
+/// `None` for the kinds a server is not named by.
+fn name_of(listed: &str) -> Option<&str> {
+    if let Some(dns) = listed.strip_prefix("DnsName(\"") {
+        return dns.strip_suffix("\")");
+    }
+    if let Some(ip) = listed.strip_prefix("IpAddress(") {
+        return ip.strip_suffix(')');
+    }
+    // An older webpki, or a plain name: as it is, unless it is another kind of name.
+    (!listed.contains('(') && listed != "DirectoryName").then_some(listed)
 }
 
 fn alert_words(alert: AlertDescription) -> String {
@@ -191,11 +205,15 @@ mod tests {
     fn names_of_a_certificate_are_listed() {
         let error = CertificateError::NotValidForNameContext {
             expected: rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
-            presented: vec!["localhost".into()],
+            presented: vec![
+                "DnsName(\"localhost\")".into(),
+                "IpAddress(10.0.0.1)".into(),
+                "DirectoryName".into(),
+            ],
         };
         assert_eq!(
             certificate(&error),
-            "the certificate is valid for localhost, not 127.0.0.1"
+            "the certificate is valid for localhost, 10.0.0.1, not 127.0.0.1"
         );
     }
 }

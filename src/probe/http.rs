@@ -209,9 +209,14 @@ impl HttpProber {
                     .join(", "),
                 None => "2xx or 3xx".to_string(),
             };
+            let reason = reqwest::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|code| code.canonical_reason())
+                .map(|reason| format!(" {reason}"))
+                .unwrap_or_default();
             return fail(
                 ErrorClass::Status,
-                format!("status {status}, expected {expected}"),
+                format!("the server answered status {status}{reason}, expected {expected}"),
             );
         }
         if let Some(message) = header_error {

@@ -338,3 +338,57 @@ fn unix_time(seconds: i64) -> UnixTime {
         u64::try_from(seconds).unwrap_or(0),
     ))
 }
+
+/// Why `ca_file` will verify nothing, or some of its certificates nothing, if it
+/// will: certificates that do not parse, have expired or are not valid yet. `None`
+/// when every certificate is usable. (An unreadable file, or one without a PEM
+/// certificate, is a config error before this is asked.)
+pub fn ca_file_warning(path: &Path) -> Option<String> {
+    let certs = match read_ca_file(path) {
+        Ok(certs) => certs,
+        Err(e) => return Some(format!("{e:#}")),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let total = certs.len();
+    let problems: Vec<String> = certs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, der)| {
+            let which = if total == 1 {
+                "its certificate".to_string()
+            } else {
+                format!("certificate {} of {total}", i + 1)
+            };
+            let why = match validity(der) {
+                None => "is not a certificate (it does not parse as X.509)".to_string(),
+                Some((_, not_after)) if not_after < now => format!(
+                    "({}) expired on {}",
+                    Names::of(der).subject,
+                    super::explain::date(u64::try_from(not_after).unwrap_or(0))
+                ),
+                Some((not_before, _)) if not_before > now => format!(
+                    "({}) is not valid before {}",
+                    Names::of(der).subject,
+                    super::explain::date(u64::try_from(not_before).unwrap_or(0))
+                ),
+                Some(_) => return None,
+            };
+            Some(format!("{which} {why}"))
+        })
+        .collect();
+    if problems.is_empty() {
+        return None;
+    }
+    let verdict = if problems.len() == total {
+        "will verify nothing"
+    } else {
+        "will verify less than it holds"
+    };
+    Some(format!(
+        "ca_file {} {verdict}: {}",
+        path.display(),
+        problems.join("; ")
+    ))
+}
