@@ -91,7 +91,7 @@ pub fn describe(error: &reqwest::Error) -> String {
         if is_wrapper(&text) || e.is::<HandshakeFailed>() {
             continue;
         }
-        let text = explain::strip_os_error(&text);
+        let text = explain::strip_os_error(strip_wrappers(&text));
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
@@ -105,9 +105,18 @@ pub fn describe(error: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
+/// `text` without the prefixes hyper and h2 put before what happened.
+fn strip_wrappers(mut text: &str) -> &str {
+    for prefix in ["http2 error: ", "connection error detected: ", "stream error detected: "] {
+        text = text.strip_prefix(prefix).unwrap_or(text);
+    }
+    text
+}
+
 /// Whether `text` is a library's wrapper around the error that says what happened.
 fn is_wrapper(text: &str) -> bool {
     text.starts_with("client error (")
         || text.starts_with("error sending request")
         || text == "tcp connect error"
+        || text == "http2 error"
 }

@@ -190,10 +190,10 @@ impl TrustVerifier {
                 // The top of the chain the server sent names the authority missing.
                 let top = intermediates.last().map_or(leaf, Names::of);
                 format!(
-                    "the certificate is issued by an unknown authority: {} (not among the trusted roots: {}{})",
+                    "the certificate is issued by an unknown authority: {}, which is not among the roots trusted (tls_roots = \"{}\"{})",
                     top.issuer,
                     self.roots.name(),
-                    if self.own.is_empty() { "" } else { " and ca_file" },
+                    if self.own.is_empty() { ", no ca_file" } else { ", and ca_file" },
                 )
             }
             _ => return error,

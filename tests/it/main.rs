@@ -23,6 +23,7 @@ mod hlog;
 mod metrics;
 mod overload;
 mod phases;
+mod probe_messages;
 mod probe_outcomes;
 mod serve_limits;
 mod tcp_probes;

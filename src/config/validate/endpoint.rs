@@ -6,7 +6,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::scheme::Scheme;
-use super::{EndpointDefaults, Validator, parse_url};
+use super::{EndpointDefaults, Validator, parse_url, scheme_hint};
 use crate::config::raw::RawEndpoint;
 use crate::config::{Endpoint, Expect, defaults};
 
@@ -120,7 +120,11 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                     url_key,
                     text.span(),
                     // As written: the interpolated text may hold a secret.
-                    format!("invalid URL {:?}: {why}", text.get_ref()),
+                    format!(
+                        "invalid URL {:?}: {}",
+                        text.get_ref(),
+                        scheme_hint(why, text.get_ref())
+                    ),
                 )
             })
             .ok();

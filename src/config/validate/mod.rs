@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-pub(super) use scheme::parse_url;
+pub(super) use scheme::{parse_url, scheme_hint};
 
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::locate::{Document, key_by_lines};
