@@ -229,6 +229,8 @@ fn start(
     duration: Option<Duration>,
     retention: Duration,
 ) -> anyhow::Result<Running> {
+    // Before the clock starts: reading the system's trust store is no tick's lag.
+    crate::probe::preload_roots(&config.endpoints);
     let clock = Clock::now();
     let (recorder, stats, stats_thread) = stats::spawn(
         config

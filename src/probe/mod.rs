@@ -18,7 +18,7 @@ pub use client::{ClientPool, HostLimit};
 pub use outcome::{ErrorClass, ProbeError, ProbeOutcome};
 pub use phase::{ConnectionPhases, ConnectionSink, Phase, discard_connections};
 pub use tls::{TlsOptions, not_after};
-pub use trust::ca_file_warning;
+pub use trust::{ca_file_warning, preload_roots};
 
 use crate::config::{Endpoint, ProbeKind};
 

@@ -34,13 +34,15 @@ fn webpki_roots() -> &'static [rustls::pki_types::TrustAnchor<'static>] {
 fn system_roots() -> &'static RootCertStore {
     static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
     ROOTS.get_or_init(|| {
+        let started = std::time::Instant::now();
         let found = rustls_native_certs::load_native_certs();
         for error in &found.errors {
             tracing::warn!("reading the system trust store: {error}");
         }
         let mut store = RootCertStore::empty();
         let (added, ignored) = store.add_parsable_certificates(found.certs);
-        tracing::info!(added, ignored, "system trust store read");
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(added, ignored, elapsed_ms, "system trust store read");
         store
     })
 }
@@ -67,6 +69,17 @@ pub fn base_roots(roots: TlsRoots) -> Arc<RootCertStore> {
     .clone()
 }
 
+/// Reads the trust stores `endpoints` use, now rather than when their first probe
+/// is prepared: reading the system's takes tens of milliseconds, which must not
+/// count as the schedule's lag.
+pub fn preload_roots(endpoints: &[crate::config::Endpoint]) {
+    for endpoint in endpoints {
+        if endpoint.kind() != crate::config::ProbeKind::Tcp && !endpoint.insecure {
+            base_roots(endpoint.tls_roots);
+        }
+    }
+}
+
 /// The certificates of a `ca_file`, in file order; one that does not parse as a
 /// certificate is left out (`--check` warns about it), and a file with none at all
 /// is an error.
@@ -90,19 +103,22 @@ pub fn verifier(
         Some(path) => read_ca_file(path)?,
         None => Vec::new(),
     };
-    let mut store = RootCertStore::clone(&base_roots(roots));
-    let (_, ignored) = store.add_parsable_certificates(own.iter().cloned());
-    if ignored > 0 {
-        tracing::warn!(
-            ignored,
-            "certificates of a ca_file that are not usable as roots were left out"
-        );
+    // Without a ca_file the shared store itself, not a copy.
+    let mut store = base_roots(roots);
+    if !own.is_empty() {
+        let (_, ignored) = Arc::make_mut(&mut store).add_parsable_certificates(own.iter().cloned());
+        if ignored > 0 {
+            tracing::warn!(
+                ignored,
+                "certificates of a ca_file that are not usable as roots were left out"
+            );
+        }
     }
     let inner = if store.is_empty() {
         None
     } else {
         Some(
-            WebPkiServerVerifier::builder_with_provider(Arc::new(store), Arc::clone(&provider))
+            WebPkiServerVerifier::builder_with_provider(store, Arc::clone(&provider))
                 .build()
                 .context("building the certificate verifier")?,
         )
