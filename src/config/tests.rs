@@ -546,7 +546,8 @@ fn a_url_without_a_scheme_is_told_to_add_one() {
     for text in ["example.com/x", "localhost:8080/health", "example.com:80"] {
         let e = first_error(&format!("[[endpoint]]\nurl = \"{text}\"\n"));
         assert!(
-            e.message.contains(&format!("did you mean \"http://{text}\"")),
+            e.message
+                .contains(&format!("did you mean \"http://{text}\"")),
             "{e}"
         );
     }

@@ -98,14 +98,18 @@ impl FromStr for TlsRoots {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        [TlsRoots::SystemAndWebpki, TlsRoots::Webpki, TlsRoots::System]
-            .into_iter()
-            .find(|roots| roots.name() == text)
-            .ok_or_else(|| {
-                format!(
-                    "invalid tls_roots {text:?}: expected \"system+webpki\", \"webpki\" or \"system\""
-                )
-            })
+        [
+            TlsRoots::SystemAndWebpki,
+            TlsRoots::Webpki,
+            TlsRoots::System,
+        ]
+        .into_iter()
+        .find(|roots| roots.name() == text)
+        .ok_or_else(|| {
+            format!(
+                "invalid tls_roots {text:?}: expected \"system+webpki\", \"webpki\" or \"system\""
+            )
+        })
     }
 }
 

@@ -73,14 +73,21 @@ pub fn describe(error: &reqwest::Error) -> String {
         return explain::tls(tls);
     }
     let handshake = all.iter().any(|e| e.is::<HandshakeFailed>());
+    // hyper's connector says only `dns error` around the resolver's own error.
+    let lookup = all.iter().any(|e| e.to_string() == "dns error");
     if let Some(io) = all
         .iter()
         .rev()
         .find_map(|e| e.downcast_ref::<std::io::Error>())
-        .filter(|io| io.get_ref().is_none_or(|inner| !inner.is::<HandshakeFailed>()))
+        .filter(|io| {
+            io.get_ref()
+                .is_none_or(|inner| !inner.is::<HandshakeFailed>())
+        })
     {
         return if handshake {
             explain::handshake(io)
+        } else if lookup {
+            explain::lookup(io)
         } else {
             explain::io(io)
         };
@@ -107,7 +114,11 @@ pub fn describe(error: &reqwest::Error) -> String {
 
 /// `text` without the prefixes hyper and h2 put before what happened.
 fn strip_wrappers(mut text: &str) -> &str {
-    for prefix in ["http2 error: ", "connection error detected: ", "stream error detected: "] {
+    for prefix in [
+        "http2 error: ",
+        "connection error detected: ",
+        "stream error detected: ",
+    ] {
         text = text.strip_prefix(prefix).unwrap_or(text);
     }
     text

@@ -135,6 +135,11 @@ pub fn io(error: &io::Error) -> String {
     words.to_string()
 }
 
+/// Why a name lookup failed, in the words of the TCP probes and the HTTP ones alike.
+pub fn lookup(error: &io::Error) -> String {
+    format!("name lookup failed: {}", self::io(error))
+}
+
 /// How a TLS handshake failed, from the io error it ended with.
 pub fn handshake(error: &io::Error) -> String {
     if let Some(tls) = error

@@ -130,7 +130,7 @@ impl TcpProber {
     ) -> Result<Option<tokio_rustls::client::TlsStream<TcpStream>>, Failure> {
         let (addrs, lookup) = resolve(&self.host, self.port).await.map_err(|e| Failure {
             class: ErrorClass::Dns,
-            message: format!("dns error: {e}"),
+            message: super::explain::lookup(&e),
         })?;
         phases.dns = lookup;
         let connecting = Instant::now();
@@ -199,7 +199,7 @@ async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
         },
         None => Failure {
             class: ErrorClass::Dns,
-            message: "dns error: no address".to_string(),
+            message: "name lookup failed: no address".to_string(),
         },
     })
 }

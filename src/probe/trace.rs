@@ -231,18 +231,19 @@ where
             };
             let connecting = CONNECTING.scope(Arc::clone(&trace), connecting);
             let result = match deadline {
-                Some(deadline) => match tokio::time::timeout_at(deadline.into(), connecting).await
-                {
-                    Ok(result) => result,
-                    Err(_) => {
-                        report.failed();
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            "connection not made within the probe's timeout",
-                        )
-                        .into());
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline.into(), connecting).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            report.failed();
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "connection not made within the probe's timeout",
+                            )
+                            .into());
+                        }
                     }
-                },
+                }
                 None => connecting.await,
             };
             match result {

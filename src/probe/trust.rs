@@ -89,7 +89,11 @@ pub fn read_ca_file(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>>
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("parsing {}: {e:?}", path.display()))?;
-    anyhow::ensure!(!certs.is_empty(), "{} holds no PEM certificate", path.display());
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "{} holds no PEM certificate",
+        path.display()
+    );
     Ok(certs)
 }
 
@@ -152,8 +156,9 @@ impl TrustVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let (not_before, not_after) = validity(end_entity)
-            .ok_or(rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        let (not_before, not_after) = validity(end_entity).ok_or(
+            rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
+        )?;
         let seconds = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
         let time = now;
         if seconds < not_before {
@@ -193,7 +198,11 @@ impl TrustVerifier {
                 format!(
                     "the server presents a CA certificate as its own ({}{}); put that certificate in ca_file to trust it",
                     leaf.subject,
-                    if leaf.self_signed { ", self-signed" } else { "" }
+                    if leaf.self_signed {
+                        ", self-signed"
+                    } else {
+                        ""
+                    }
                 )
             }
             CertificateError::UnknownIssuer if leaf.self_signed && intermediates.is_empty() => {
@@ -209,7 +218,11 @@ impl TrustVerifier {
                     "the certificate is issued by an unknown authority: {}, which is not among the roots trusted (tls_roots = \"{}\"{})",
                     top.issuer,
                     self.roots.name(),
-                    if self.own.is_empty() { ", no ca_file" } else { ", and ca_file" },
+                    if self.own.is_empty() {
+                        ", no ca_file"
+                    } else {
+                        ", and ca_file"
+                    },
                 )
             }
             _ => return error,
@@ -238,7 +251,12 @@ impl ServerCertVerifier for TrustVerifier {
         };
         match verified {
             Ok(verified) => Ok(verified),
-            Err(_) if self.own.iter().any(|own| own.as_ref() == end_entity.as_ref()) => {
+            Err(_)
+                if self
+                    .own
+                    .iter()
+                    .any(|own| own.as_ref() == end_entity.as_ref()) =>
+            {
                 Self::verify_own(end_entity, server_name, now)
             }
             Err(error) => Err(self.explain(error, end_entity, intermediates)),
@@ -345,7 +363,10 @@ fn cut(text: &str) -> String {
 pub fn validity(der: &[u8]) -> Option<(i64, i64)> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let validity = cert.validity();
-    Some((validity.not_before.timestamp(), validity.not_after.timestamp()))
+    Some((
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    ))
 }
 
 /// `seconds` since 1970 as rustls's time (a date before 1970 as 1970 itself).

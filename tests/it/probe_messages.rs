@@ -125,7 +125,11 @@ async fn tls_to_a_plain_http_server_says_it_is_not_tls() {
     let server = TestServer::start();
     let port = server.addr().port();
     let outcome = probe(&format!("https://127.0.0.1:{port}/"), |_| {}).await;
-    assert_says(&outcome, ErrorClass::Tls, "did not answer like a TLS server");
+    assert_says(
+        &outcome,
+        ErrorClass::Tls,
+        "did not answer like a TLS server",
+    );
 }
 
 #[tokio::test]
@@ -161,7 +165,10 @@ fn a_url_without_a_scheme_suggests_http() {
     let dir = tempfile::tempdir().unwrap();
     // On the command line.
     for url in ["example.com/x", "localhost:8080/health"] {
-        let output = run(probetop(dir.path()).args(["--check", url]), Duration::from_secs(30));
+        let output = run(
+            probetop(dir.path()).args(["--check", url]),
+            Duration::from_secs(30),
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(&format!("http://{url}")), "{stderr}");

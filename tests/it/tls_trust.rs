@@ -98,7 +98,12 @@ fn assert_tls_failure(outcome: &ProbeOutcome, needles: &[&str]) {
             error.message
         );
     }
-    for wrapper in ["Other(", "OtherError", "client error", "error sending request"] {
+    for wrapper in [
+        "Other(",
+        "OtherError",
+        "client error",
+        "error sending request",
+    ] {
         assert!(!error.message.contains(wrapper), "{:?}", error.message);
     }
 }
@@ -234,9 +239,15 @@ async fn a_ca_file_of_several_certificates_trusts_each() {
     let own_server = TestServer::start_tls(&own);
     let stale_server = TestServer::start_tls(&stale);
     let by_ca = probe_once(&issued_server.url("/"), Some(&bundle)).await;
-    assert!(by_ca.is_ok(), "a server certificate the CA signed: {by_ca:?}");
+    assert!(
+        by_ca.is_ok(),
+        "a server certificate the CA signed: {by_ca:?}"
+    );
     let by_itself = probe_once(&own_server.url("/"), Some(&bundle)).await;
-    assert!(by_itself.is_ok(), "the server's own certificate: {by_itself:?}");
+    assert!(
+        by_itself.is_ok(),
+        "the server's own certificate: {by_itself:?}"
+    );
     let stale = probe_once(&stale_server.url("/"), Some(&bundle)).await;
     assert_tls_failure(&stale, &["expired"]);
 }
@@ -330,15 +341,15 @@ url = "https://localhost:2/"
 ca_file = "good.pem"
 "#,
     );
-    let output = run(
-        probetop(dir.path()).arg("--check"),
-        Duration::from_secs(30),
-    );
+    let output = run(probetop(dir.path()).arg("--check"), Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "still a valid config: {stderr}");
     assert!(stdout.contains("OK, 3 endpoints"), "{stdout}");
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
     assert_eq!(warnings.len(), 2, "{stderr}");
     assert!(
         warnings[0].contains("garbage.pem") && warnings[0].contains("not a certificate"),
@@ -349,4 +360,13 @@ ca_file = "good.pem"
         "{stderr}"
     );
     assert!(!stderr.contains("good.pem"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_untrusted_self_signed_certificate_is_named_as_such() {
+    // Not marked CA (rcgen's simple certificate), and in no ca_file.
+    let cert = TestCert::generate();
+    let server = TestServer::start_tls(&cert);
+    let outcome = probe_once(&server.url("/"), None).await;
+    assert_tls_failure(&outcome, &["self-signed", "not trusted", "ca_file"]);
 }

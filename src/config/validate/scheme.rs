@@ -235,7 +235,10 @@ pub(in crate::config) fn parse_url(text: &str) -> Result<url::Url, String> {
     let scheme = url.scheme();
     if !matches!(scheme, "http" | "https" | "tcp" | "tls") {
         // `localhost:8080/x` and `example.com:80` parse with the host as a scheme.
-        let rest = text.trim_start().get(scheme.len() + 1..).unwrap_or_default();
+        let rest = text
+            .trim_start()
+            .get(scheme.len() + 1..)
+            .unwrap_or_default();
         if !rest.starts_with("//")
             && (scheme.contains('.') || rest.starts_with(|c: char| c.is_ascii_digit()))
         {
