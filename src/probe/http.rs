@@ -107,13 +107,18 @@ impl HttpProber {
                 return match classify(&e) {
                     // The connection attempt ran out of the probe's time.
                     ErrorClass::Timeout => self.timed_out("no response"),
-                    ErrorClass::Other if self.prior_knowledge => ProbeOutcome::failed(
-                        ErrorClass::Other,
-                        format!(
-                            "the server does not speak HTTP/2 from the first byte ({}): http = \"2\" sends HTTP/2 without negotiating it, which an HTTP/1.1-only server does not understand; use http = \"1.1\", or leave `http` unset to negotiate",
-                            describe(&e)
-                        ),
-                    ),
+                    // The connection was made, and broke on the first HTTP/2 bytes.
+                    ErrorClass::Other | ErrorClass::Connect
+                        if self.prior_knowledge && !e.is_connect() =>
+                    {
+                        ProbeOutcome::failed(
+                            ErrorClass::Other,
+                            format!(
+                                "the server does not speak HTTP/2 from the first byte ({}): http = \"2\" sends HTTP/2 without negotiating it, which an HTTP/1.1-only server does not understand; use http = \"1.1\", or leave `http` unset to negotiate",
+                                describe(&e)
+                            ),
+                        )
+                    }
                     class => ProbeOutcome::failed(class, describe(&e)),
                 };
             }

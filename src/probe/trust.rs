@@ -259,6 +259,8 @@ impl ServerCertVerifier for TrustVerifier {
             {
                 Self::verify_own(end_entity, server_name, now)
             }
+            // Already in words: there was nothing to verify with.
+            Err(error) if self.inner.is_none() => Err(error),
             Err(error) => Err(self.explain(error, end_entity, intermediates)),
         }
     }

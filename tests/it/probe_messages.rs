@@ -40,6 +40,7 @@ async fn probe(url: &str, setup: impl FnOnce(&mut Endpoint)) -> ProbeOutcome {
 /// Asserts a failure of `class` whose message says `needle` and no wrapper.
 fn assert_says(outcome: &ProbeOutcome, class: ErrorClass, needle: &str) {
     let error = outcome.error.as_ref().expect("a failure");
+
     assert_eq!(error.class, class, "{error:?}");
     assert!(
         error.message.contains(needle),
@@ -143,6 +144,11 @@ async fn http2_prior_knowledge_to_an_http1_server_says_so() {
     let outcome = probe(&server.url("/"), |e| e.http = Some(HttpVersion::Http2)).await;
     assert_says(&outcome, ErrorClass::Other, "does not speak HTTP/2");
     assert_says(&outcome, ErrorClass::Other, "http = \"1.1\"");
+    // One that closes without a word (hyper: `operation was canceled: connection
+    // closed`).
+    let silent = RawServer::start(b"", Then::Close);
+    let outcome = probe(&silent.url("/"), |e| e.http = Some(HttpVersion::Http2)).await;
+    assert_says(&outcome, ErrorClass::Other, "does not speak HTTP/2");
     // Negotiated, the same server is understood: it answers its 400.
     let outcome = probe(&server.url("/"), |_| {}).await;
     assert_eq!(outcome.status, Some(400), "{outcome:?}");
