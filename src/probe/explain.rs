@@ -50,13 +50,13 @@ fn certificate(error: &CertificateError) -> String {
         }
         CertificateError::NotValidForName => "the certificate is not valid for this host".into(),
         CertificateError::ExpiredContext { not_after, .. } => {
-            format!("the certificate expired on {}", date(not_after.as_secs()))
+            format!("the certificate expired on {}", date(seconds(*not_after)))
         }
         CertificateError::Expired => "the certificate has expired".into(),
         CertificateError::NotValidYetContext { not_before, .. } => {
             format!(
                 "the certificate is not valid before {}",
-                date(not_before.as_secs())
+                date(seconds(*not_before))
             )
         }
         CertificateError::NotValidYet => "the certificate is not valid yet".into(),
@@ -167,11 +167,13 @@ pub fn strip_os_error(text: &str) -> String {
     }
 }
 
-/// `seconds` since 1970 as a UTC date and time, to the minute.
-pub fn date(seconds: u64) -> String {
-    let at = i64::try_from(seconds)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok());
+fn seconds(at: rustls::pki_types::UnixTime) -> i64 {
+    i64::try_from(at.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// `seconds` since 1970 (negative before) as a UTC date and time, to the minute.
+pub fn date(seconds: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(seconds).ok();
     match at {
         Some(at) => format!(
             "{:04}-{:02}-{:02} {:02}:{:02} UTC",
@@ -181,7 +183,7 @@ pub fn date(seconds: u64) -> String {
             at.hour(),
             at.minute()
         ),
-        None => format!("{seconds} s after 1970"),
+        None => format!("{seconds} s from 1970"),
     }
 }
 
@@ -204,6 +206,7 @@ mod tests {
     fn dates_read_as_utc_to_the_minute() {
         assert_eq!(date(0), "1970-01-01 00:00 UTC");
         assert_eq!(date(1_735_689_600), "2025-01-01 00:00 UTC");
+        assert_eq!(date(-86_400), "1969-12-31 00:00 UTC");
     }
 
     #[test]

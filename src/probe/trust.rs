@@ -24,7 +24,7 @@ use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore,
 
 use crate::config::TlsRoots;
 
-/// Mozilla's roots, built once.
+/// Mozilla's roots, compiled in.
 fn webpki_roots() -> &'static [rustls::pki_types::TrustAnchor<'static>] {
     webpki_roots::TLS_SERVER_ROOTS
 }
@@ -396,21 +396,21 @@ pub fn ca_file_warning(path: &Path) -> Option<String> {
         .enumerate()
         .filter_map(|(i, der)| {
             let which = if total == 1 {
-                "its certificate".to_string()
+                "its one certificate".to_string()
             } else {
                 format!("certificate {} of {total}", i + 1)
             };
             let why = match validity(der) {
-                None => "is not a certificate (it does not parse as X.509)".to_string(),
+                None => "is not a certificate at all (it does not parse as X.509)".to_string(),
                 Some((_, not_after)) if not_after < now => format!(
                     "({}) expired on {}",
                     Names::of(der).subject,
-                    super::explain::date(u64::try_from(not_after).unwrap_or(0))
+                    super::explain::date(not_after)
                 ),
                 Some((not_before, _)) if not_before > now => format!(
                     "({}) is not valid before {}",
                     Names::of(der).subject,
-                    super::explain::date(u64::try_from(not_before).unwrap_or(0))
+                    super::explain::date(not_before)
                 ),
                 Some(_) => return None,
             };
