@@ -431,3 +431,99 @@ pub fn ca_file_warning(path: &Path) -> Option<String> {
         problems.join("; ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate marked CA, as `openssl req -x509` makes, for `names`.
+    fn openssl_style(names: &[&str]) -> CertificateDer<'static> {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().clone()
+    }
+
+    fn name(text: &str) -> ServerName<'static> {
+        ServerName::try_from(text.to_string()).unwrap()
+    }
+
+    fn words(error: &rustls::Error) -> String {
+        super::super::explain::tls(error)
+    }
+
+    fn pinned(cert: &CertificateDer<'static>, inner: bool) -> TrustVerifier {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut store = RootCertStore::empty();
+        store.add(cert.clone()).unwrap();
+        TrustVerifier {
+            inner: inner.then(|| {
+                WebPkiServerVerifier::builder_with_provider(Arc::new(store), Arc::clone(&provider))
+                    .build()
+                    .unwrap()
+            }),
+            own: vec![cert.clone()],
+            roots: TlsRoots::Webpki,
+            provider,
+        }
+    }
+
+    #[test]
+    fn a_pinned_ca_certificate_is_checked_for_name_and_dates() {
+        let cert = openssl_style(&["localhost"]);
+        let verifier = pinned(&cert, true);
+        let now = UnixTime::now();
+        let verify = |host: &str, at: UnixTime| {
+            verifier.verify_server_cert(&cert, &[], &name(host), &[], at)
+        };
+        assert!(verify("localhost", now).is_ok());
+        let wrong_host = verify("127.0.0.1", now).unwrap_err();
+        assert_eq!(
+            words(&wrong_host),
+            "the certificate is valid for localhost, not 127.0.0.1"
+        );
+        // rcgen's default validity ends in 4096.
+        let far = UnixTime::since_unix_epoch(std::time::Duration::from_secs(100_000_000_000));
+        let expired = verify("localhost", far).unwrap_err();
+        assert!(
+            words(&expired).starts_with("the certificate expired on 4096-01-01"),
+            "{}",
+            words(&expired)
+        );
+        // The same certificate from another file is not trusted as the server's own.
+        let stranger = openssl_style(&["localhost"]);
+        let refused = verifier
+            .verify_server_cert(&stranger, &[], &name("localhost"), &[], now)
+            .unwrap_err();
+        assert!(
+            words(&refused).contains("a CA certificate as its own"),
+            "{}",
+            words(&refused)
+        );
+    }
+
+    #[test]
+    fn without_any_root_the_message_says_so() {
+        let cert = openssl_style(&["localhost"]);
+        let mut verifier = pinned(&cert, false);
+        verifier.own.clear();
+        verifier.roots = TlsRoots::System;
+        let error = verifier
+            .verify_server_cert(&cert, &[], &name("localhost"), &[], UnixTime::now())
+            .unwrap_err();
+        assert!(
+            words(&error).contains("no root certificate to trust (tls_roots = \"system\""),
+            "{}",
+            words(&error)
+        );
+        // A ca_file certificate still verifies with no other root.
+        let verifier = pinned(&cert, false);
+        assert!(
+            verifier
+                .verify_server_cert(&cert, &[], &name("localhost"), &[], UnixTime::now())
+                .is_ok()
+        );
+    }
+}
