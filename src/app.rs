@@ -188,6 +188,20 @@ fn print_check(config: &Config) -> std::io::Result<()> {
             e.url_as_written
         );
     }
+    // Warnings go to stderr: stdout stays the report scripts read, and the config
+    // is still valid. Each file once, however many endpoints share it.
+    let mut warned = std::collections::HashSet::new();
+    let mut warnings = String::new();
+    for e in &config.endpoints {
+        if let Some(path) = &e.ca_file
+            && warned.insert(path)
+            && let Some(warning) = crate::probe::ca_file_warning(path)
+        {
+            let _ = writeln!(warnings, "warning: {warning}");
+        }
+    }
+    // File names and certificate names are the user's or a server's: cleaned too.
+    eprint!("{}", crate::text::terminal_safe(&warnings));
     // Names and URLs are the config's: cleaned before they reach the terminal.
     let text = crate::text::terminal_safe(&text);
     let mut out = std::io::stdout().lock();
@@ -215,6 +229,8 @@ fn start(
     duration: Option<Duration>,
     retention: Duration,
 ) -> anyhow::Result<Running> {
+    // Before the clock starts: reading the system's trust store is no tick's lag.
+    crate::probe::preload_roots(&config.endpoints);
     let clock = Clock::now();
     let (recorder, stats, stats_thread) = stats::spawn(
         config

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::value::{ConnectionMode, ExportFormat, StateRule};
+use super::value::{ConnectionMode, ExportFormat, StateRule, TlsRoots};
 
 /// Probe interval (`interval`, `--interval`).
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -49,6 +49,9 @@ pub const METHOD: reqwest::Method = reqwest::Method::GET;
 pub const FOLLOW_REDIRECTS: bool = true;
 /// Whether any certificate is accepted (`insecure`).
 pub const INSECURE: bool = false;
+/// The roots TLS trusts beside `ca_file` (`tls_roots`): the system's and Mozilla's,
+/// as curl and browsers do, so a company CA installed on the machine is trusted.
+pub const TLS_ROOTS: TlsRoots = TlsRoots::SystemAndWebpki;
 /// How a probe gets its connection (`connection`).
 pub const CONNECTION: ConnectionMode = ConnectionMode::Reuse;
 /// The largest default overlap cap (`max_in_flight` when not given).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrors};
-use super::validate::{parse_str, parse_url};
+use super::validate::{parse_str, parse_url, scheme_hint};
 use super::{Config, Endpoint, defaults};
 
 /// What the command line contributes to the configuration.
@@ -97,7 +97,8 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
             Ok(url) => url,
             Err(why) => {
                 errors.push(ConfigError::usage(format!(
-                    "invalid URL argument {text:?}: {why}"
+                    "invalid URL argument {text:?}: {}",
+                    scheme_hint(why, text)
                 )));
                 continue;
             }

@@ -26,7 +26,7 @@ pub use duration::{MAX_DURATION, MIN_DURATION, parse_duration};
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use interpolate::interpolate;
 pub use load::{LoadOptions, default_config_path, load};
-pub use value::{ConnectionMode, ExportFormat, FailOn, HttpVersion, StateRule};
+pub use value::{ConnectionMode, ExportFormat, FailOn, HttpVersion, StateRule, TlsRoots};
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -87,10 +87,12 @@ pub struct Endpoint {
     pub http: Option<HttpVersion>,
     /// Whether redirects are followed (up to 10).
     pub follow_redirects: bool,
-    /// An extra CA certificate (PEM) to trust.
+    /// Extra certificates (PEM) to trust: CAs, or a server's own certificate.
     pub ca_file: Option<PathBuf>,
     /// Accept any certificate.
     pub insecure: bool,
+    /// The root certificates trusted beside `ca_file`.
+    pub tls_roots: TlsRoots,
     /// Reuse connections or open a fresh one per probe.
     pub connection: ConnectionMode,
     /// Most probes of this endpoint in flight at once; a tick beyond it is skipped.
@@ -128,6 +130,7 @@ impl Endpoint {
             follow_redirects: defaults::FOLLOW_REDIRECTS,
             ca_file: None,
             insecure: defaults::INSECURE,
+            tls_roots: defaults::TLS_ROOTS,
             connection: defaults::CONNECTION,
             max_in_flight: defaults::max_in_flight(interval, timeout),
             max_body_bytes: defaults::MAX_BODY_BYTES,

@@ -44,6 +44,7 @@ pub struct RawDefaults {
     pub max_body_bytes: Option<Spanned<u64>>,
     pub down_after: Option<Spanned<u32>>,
     pub up_after: Option<Spanned<u32>>,
+    pub tls_roots: Option<Spanned<String>>,
 }
 
 /// `[export]`.
@@ -76,6 +77,7 @@ pub struct RawEndpoint {
     pub user_agent: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
     pub insecure: Option<Spanned<bool>>,
+    pub tls_roots: Option<Spanned<String>>,
     pub connection: Option<Spanned<String>>,
     pub max_in_flight: Option<Spanned<u32>>,
     pub max_body_bytes: Option<Spanned<u64>>,

@@ -394,7 +394,11 @@ fn http_only_keys_are_rejected_on_tcp_and_tls() {
             assert_eq!((location.line, location.column), (3, column), "{e}");
         }
     }
-    for text in ["ca_file = \"ca.pem\"", "insecure = true"] {
+    for text in [
+        "ca_file = \"ca.pem\"",
+        "insecure = true",
+        "tls_roots = \"webpki\"",
+    ] {
         let name = text.split(' ').next().unwrap();
         let e = first_error(&format!("[[endpoint]]\nurl = \"tcp://db:5432\"\n{text}\n"));
         assert_eq!(e.key, Some(format!("endpoint[0].{name}")), "{e}");
@@ -516,4 +520,42 @@ fn locating_many_errors_reads_the_file_a_bounded_number_of_times() {
         "{}",
         duplicate.message
     );
+}
+
+#[test]
+fn tls_roots_default_inherit_and_reject_unknown_names() {
+    let config = parse(
+        "[defaults]\ntls_roots = \"webpki\"\n[[endpoint]]\nurl = \"https://a/\"\n[[endpoint]]\nurl = \"tls://b:443\"\ntls_roots = \"system\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.endpoints[0].tls_roots, TlsRoots::Webpki);
+    assert_eq!(config.endpoints[1].tls_roots, TlsRoots::System);
+    let config = parse("[[endpoint]]\nurl = \"https://a/\"\n").unwrap();
+    assert_eq!(config.endpoints[0].tls_roots, TlsRoots::SystemAndWebpki);
+    assert_eq!(defaults::TLS_ROOTS, TlsRoots::SystemAndWebpki);
+    let e = first_error("[[endpoint]]\nurl = \"https://a/\"\ntls_roots = \"os\"\n");
+    assert_eq!(e.key.as_deref(), Some("endpoint[0].tls_roots"), "{e}");
+    assert!(e.message.contains("\"system+webpki\""), "{e}");
+    assert_eq!(e.location.as_ref().map(|l| l.line), Some(3), "{e}");
+    let e = first_error("[defaults]\ntls_roots = \"all\"\n");
+    assert_eq!(e.key.as_deref(), Some("defaults.tls_roots"), "{e}");
+}
+
+#[test]
+fn a_url_without_a_scheme_is_told_to_add_one() {
+    for text in ["example.com/x", "localhost:8080/health", "example.com:80"] {
+        let e = first_error(&format!("[[endpoint]]\nurl = \"{text}\"\n"));
+        assert!(
+            e.message
+                .contains(&format!("did you mean \"http://{text}\"")),
+            "{e}"
+        );
+    }
+    // A scheme probetop does not probe is still named as such.
+    let e = first_error("[[endpoint]]\nurl = \"ftp://a/\"\n");
+    assert!(e.message.contains("unsupported scheme `ftp`"), "{e}");
+    // As written: the resolved URL may hold a secret.
+    let e = first_error("[[endpoint]]\nurl = \"${TOKEN}.example.com/x\"\n");
+    assert!(e.message.contains("http://${TOKEN}.example.com/x"), "{e}");
+    assert!(!e.message.contains("abc"), "{e}");
 }

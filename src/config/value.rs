@@ -55,6 +55,64 @@ impl FromStr for ExportFormat {
     }
 }
 
+/// Which root certificates a TLS connection trusts, beside its `ca_file` (`tls_roots`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TlsRoots {
+    /// The operating system's trust store and Mozilla's roots (the webpki roots).
+    #[default]
+    SystemAndWebpki,
+    /// Mozilla's roots only, the same on every machine.
+    Webpki,
+    /// The operating system's trust store only (a company CA installed there, say).
+    System,
+}
+
+impl TlsRoots {
+    /// Its name in the file.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TlsRoots::SystemAndWebpki => "system+webpki",
+            TlsRoots::Webpki => "webpki",
+            TlsRoots::System => "system",
+        }
+    }
+
+    /// Whether the operating system's store is read.
+    pub const fn system(self) -> bool {
+        matches!(self, TlsRoots::SystemAndWebpki | TlsRoots::System)
+    }
+
+    /// Whether Mozilla's roots are trusted.
+    pub const fn webpki(self) -> bool {
+        matches!(self, TlsRoots::SystemAndWebpki | TlsRoots::Webpki)
+    }
+}
+
+impl fmt::Display for TlsRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for TlsRoots {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        [
+            TlsRoots::SystemAndWebpki,
+            TlsRoots::Webpki,
+            TlsRoots::System,
+        ]
+        .into_iter()
+        .find(|roots| roots.name() == text)
+        .ok_or_else(|| {
+            format!(
+                "invalid tls_roots {text:?}: expected \"system+webpki\", \"webpki\" or \"system\""
+            )
+        })
+    }
+}
+
 /// How a probe gets its connection (`connection`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ConnectionMode {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::resolve::TimedResolver;
 use super::tls::{TlsOptions, client_config};
 use super::trace::TraceLayer;
-use crate::config::{ConnectionMode, Endpoint, HttpVersion};
+use crate::config::{ConnectionMode, Endpoint, HttpVersion, TlsRoots};
 
 /// What makes two endpoints need different clients: reqwest fixes TLS trust,
 /// pooling, the HTTP version and the redirect policy per client, so endpoints
@@ -17,6 +17,7 @@ use crate::config::{ConnectionMode, Endpoint, HttpVersion};
 struct ClientKey {
     ca_file: Option<std::path::PathBuf>,
     insecure: bool,
+    tls_roots: TlsRoots,
     connection: ConnectionMode,
     http: Option<HttpVersion>,
     follow_redirects: bool,
@@ -27,6 +28,7 @@ impl ClientKey {
         ClientKey {
             ca_file: endpoint.ca_file.clone(),
             insecure: endpoint.insecure,
+            tls_roots: endpoint.tls_roots,
             connection: endpoint.connection,
             http: endpoint.http,
             follow_redirects: endpoint.follow_redirects,
@@ -137,6 +139,7 @@ impl ClientPool {
         let tls = self.tls_config(TlsOptions {
             ca_file: endpoint.ca_file.clone(),
             insecure: endpoint.insecure,
+            roots: endpoint.tls_roots,
             resume: endpoint.connection == ConnectionMode::Reuse,
             alpn: alpn.iter().map(|p| p.to_vec()).collect(),
         })?;

@@ -9,7 +9,7 @@ use super::client::HostLimit;
 use super::phase::ConnectionSink;
 use super::trace::{ProbeScope, connection_ready};
 use super::{ErrorClass, ProbeError, ProbeOutcome};
-use crate::config::{Endpoint, Expect};
+use crate::config::{Endpoint, Expect, HttpVersion};
 
 /// Everything needed to probe one HTTP endpoint, prepared once.
 pub struct HttpProber {
@@ -20,6 +20,8 @@ pub struct HttpProber {
     timeout: Duration,
     max_body_bytes: u64,
     expect: Expect,
+    /// `http = "2"`: HTTP/2 from the first byte, without negotiating it.
+    prior_knowledge: bool,
     connections: ConnectionSink,
     /// The latest certificate seen (a hash of its DER) and its expiry, so that the
     /// same certificate is not parsed again for every response.
@@ -49,6 +51,7 @@ impl HttpProber {
             timeout: endpoint.timeout,
             max_body_bytes: endpoint.max_body_bytes,
             expect: endpoint.expect.clone(),
+            prior_knowledge: endpoint.http == Some(HttpVersion::Http2),
             connections,
             certificate: Mutex::new(None),
         })
@@ -104,6 +107,18 @@ impl HttpProber {
                 return match classify(&e) {
                     // The connection attempt ran out of the probe's time.
                     ErrorClass::Timeout => self.timed_out("no response"),
+                    // The connection was made, and broke on the first HTTP/2 bytes.
+                    ErrorClass::Other | ErrorClass::Connect
+                        if self.prior_knowledge && !e.is_connect() =>
+                    {
+                        ProbeOutcome::failed(
+                            ErrorClass::Other,
+                            format!(
+                                "the server does not speak HTTP/2 from the first byte ({}): http = \"2\" sends HTTP/2 without negotiating it, which an HTTP/1.1-only server does not understand; use http = \"1.1\", or leave `http` unset to negotiate",
+                                describe(&e)
+                            ),
+                        )
+                    }
                     class => ProbeOutcome::failed(class, describe(&e)),
                 };
             }
@@ -209,9 +224,14 @@ impl HttpProber {
                     .join(", "),
                 None => "2xx or 3xx".to_string(),
             };
+            let reason = reqwest::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|code| code.canonical_reason())
+                .map(|reason| format!(" {reason}"))
+                .unwrap_or_default();
             return fail(
                 ErrorClass::Status,
-                format!("status {status}, expected {expected}"),
+                format!("the server answered status {status}{reason}, expected {expected}"),
             );
         }
         if let Some(message) = header_error {

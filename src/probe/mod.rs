@@ -3,6 +3,7 @@
 
 mod classify;
 mod client;
+mod explain;
 mod http;
 mod outcome;
 mod phase;
@@ -10,12 +11,14 @@ mod resolve;
 mod tcp;
 mod tls;
 mod trace;
+mod trust;
 
 pub use classify::classify;
 pub use client::{ClientPool, HostLimit};
 pub use outcome::{ErrorClass, ProbeError, ProbeOutcome};
 pub use phase::{ConnectionPhases, ConnectionSink, Phase, discard_connections};
 pub use tls::{TlsOptions, not_after};
+pub use trust::{ca_file_warning, preload_roots};
 
 use crate::config::{Endpoint, ProbeKind};
 
@@ -47,6 +50,7 @@ impl Prober {
                 let tls = pool.tls_config(TlsOptions {
                     ca_file: endpoint.ca_file.clone(),
                     insecure: endpoint.insecure,
+                    roots: endpoint.tls_roots,
                     // Every TCP probe is a new connection with a full handshake.
                     resume: false,
                     alpn: Vec::new(),

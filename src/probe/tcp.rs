@@ -130,7 +130,7 @@ impl TcpProber {
     ) -> Result<Option<tokio_rustls::client::TlsStream<TcpStream>>, Failure> {
         let (addrs, lookup) = resolve(&self.host, self.port).await.map_err(|e| Failure {
             class: ErrorClass::Dns,
-            message: format!("dns error: {e}"),
+            message: super::explain::lookup(&e),
         })?;
         phases.dns = lookup;
         let connecting = Instant::now();
@@ -145,7 +145,7 @@ impl TcpProber {
             .await
             .map_err(|e| Failure {
                 class: ErrorClass::Tls,
-                message: format!("TLS handshake failed: {}", describe_io(&e)),
+                message: super::explain::handshake(&e),
             })?;
         phases.tls = Some(handshaking.elapsed());
         Ok(Some(stream))
@@ -195,23 +195,15 @@ async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
     Err(match last {
         Some((addr, e)) => Failure {
             class: ErrorClass::Connect,
-            message: format!("connect to {addr}: {e}"),
+            message: format!("connect to {addr}: {}", super::explain::io(&e)),
         },
         None => Failure {
             class: ErrorClass::Dns,
-            message: "dns error: no address".to_string(),
+            message: "name lookup failed: no address".to_string(),
         },
     })
 }
 
 async fn attempt(addr: SocketAddr) -> (SocketAddr, std::io::Result<TcpStream>) {
     (addr, TcpStream::connect(addr).await)
-}
-
-/// An io error's text, with the rustls error inside it when there is one.
-fn describe_io(error: &std::io::Error) -> String {
-    match error.get_ref() {
-        Some(inner) => inner.to_string(),
-        None => error.to_string(),
-    }
 }

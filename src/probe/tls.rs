@@ -5,7 +5,6 @@
 //! (see [`super::trace`]), and a `connection = "fresh"` endpoint must pay for a
 //! full handshake every time, so session resumption is off for it.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -14,9 +13,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12Resumption};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::trace::HandshakeClock;
+use crate::config::TlsRoots;
 
 /// How many TLS sessions a resuming configuration remembers (reqwest's default).
 const SESSION_CACHE: usize = 256;
@@ -24,8 +24,11 @@ const SESSION_CACHE: usize = 256;
 /// What distinguishes one TLS configuration from another.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TlsOptions {
-    /// An extra CA certificate bundle (PEM) to trust.
+    /// Extra certificates (PEM) to trust: as roots, and as the server's own (see
+    /// [`super::trust`]).
     pub ca_file: Option<std::path::PathBuf>,
+    /// The root certificates trusted beside `ca_file`.
+    pub roots: TlsRoots,
     /// Accept any certificate.
     pub insecure: bool,
     /// Resume earlier sessions (off for fresh connections: each pays a full handshake).
@@ -41,43 +44,6 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-/// The built-in webpki roots, built once and shared by every configuration.
-fn builtin_roots() -> Arc<RootCertStore> {
-    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    ROOTS
-        .get_or_init(|| {
-            Arc::new(RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            })
-        })
-        .clone()
-}
-
-fn roots(ca_file: Option<&Path>) -> anyhow::Result<Arc<RootCertStore>> {
-    let Some(path) = ca_file else {
-        return Ok(builtin_roots());
-    };
-    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut store = RootCertStore::clone(&builtin_roots());
-    let mut added = 0;
-    for cert in rustls_pemfile_certs(&pem).with_context(|| format!("parsing {}", path.display()))? {
-        store
-            .add(cert)
-            .with_context(|| format!("adding a certificate from {}", path.display()))?;
-        added += 1;
-    }
-    anyhow::ensure!(added > 0, "{} holds no PEM certificate", path.display());
-    Ok(Arc::new(store))
-}
-
-/// The certificates in a PEM bundle.
-fn rustls_pemfile_certs(pem: &[u8]) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-}
-
 /// A rustls client configuration for `options`.
 pub fn client_config(options: &TlsOptions) -> anyhow::Result<rustls::ClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
@@ -90,7 +56,12 @@ pub fn client_config(options: &TlsOptions) -> anyhow::Result<rustls::ClientConfi
             .with_no_client_auth()
     } else {
         builder
-            .with_root_certificates(roots(options.ca_file.as_deref())?)
+            .dangerous()
+            .with_custom_certificate_verifier(super::trust::verifier(
+                options.roots,
+                options.ca_file.as_deref(),
+                provider(),
+            )?)
             .with_no_client_auth()
     };
     let sessions: Arc<dyn ClientSessionStore> = if options.resume {

@@ -207,7 +207,7 @@ impl<S, Target> tower_service::Service<Target> for TraceService<S>
 where
     S: tower_service::Service<Target>,
     S::Response: Connection + Send + 'static,
-    S::Error: From<std::io::Error> + Send + 'static,
+    S::Error: From<std::io::Error> + Into<BoxError> + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -229,25 +229,66 @@ where
                 trace: Arc::clone(&trace),
                 probe,
             };
-            let connecting = CONNECTING.scope(trace, connecting);
+            let connecting = CONNECTING.scope(Arc::clone(&trace), connecting);
             let result = match deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline.into(), connecting)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            "connection not made within the probe's timeout",
-                        )
-                        .into())
-                    }),
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline.into(), connecting).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            report.failed();
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "connection not made within the probe's timeout",
+                            )
+                            .into());
+                        }
+                    }
+                }
                 None => connecting.await,
             };
-            match &result {
-                Ok(connection) => report.connected(connection),
-                Err(_) => report.failed(),
+            match result {
+                Ok(connection) => {
+                    report.connected(&connection);
+                    Ok(connection)
+                }
+                Err(error) => {
+                    report.failed();
+                    // Once the handshake started the TCP connection was up: whatever
+                    // broke now (an alert, a close, a reset) is the TLS handshake's.
+                    if lock(&trace.marks).tls_started.is_some() {
+                        Err(HandshakeFailed::wrap(error))
+                    } else {
+                        Err(error)
+                    }
+                }
             }
-            result
         })
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A connection that failed during its TLS handshake, whatever the error beneath
+/// says (a server closing the connection mid-handshake is an io error, not a rustls
+/// one): classified `tls`, as a `tls://` probe's handshake is.
+#[derive(Debug)]
+pub struct HandshakeFailed(BoxError);
+
+impl HandshakeFailed {
+    fn wrap<E: From<std::io::Error> + Into<BoxError>>(error: E) -> E {
+        E::from(std::io::Error::other(HandshakeFailed(error.into())))
+    }
+}
+
+impl std::fmt::Display for HandshakeFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TLS handshake failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for HandshakeFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
     }
 }
 

@@ -411,8 +411,10 @@ pub fn detail(stats: &StatsStore, index: usize, span: Span) -> Option<DetailData
             .recent_errors()
             .rev()
             .map(|e| {
+                // A status error's message names the status itself.
                 let status = e
                     .status
+                    .filter(|_| e.error.class != ErrorClass::Status)
                     .map(|s| format!(" (status {s})"))
                     .unwrap_or_default();
                 (

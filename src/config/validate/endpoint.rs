@@ -6,7 +6,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::scheme::Scheme;
-use super::{EndpointDefaults, Validator, parse_url};
+use super::{EndpointDefaults, Validator, parse_url, scheme_hint};
 use crate::config::raw::RawEndpoint;
 use crate::config::{Endpoint, Expect, defaults};
 
@@ -38,6 +38,9 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         self.auth_and_agent(key, &raw, &mut headers);
         let http = self.parsed(&format!("{key}.http"), raw.http.as_ref());
         let ca_file = self.ca_file(key, raw.ca_file.as_ref());
+        let tls_roots = self
+            .parsed(&format!("{key}.tls_roots"), raw.tls_roots.as_ref())
+            .unwrap_or(inherited.tls_roots);
         let connection = self
             .parsed(&format!("{key}.connection"), raw.connection.as_ref())
             .unwrap_or(defaults::CONNECTION);
@@ -82,6 +85,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 .insecure
                 .as_ref()
                 .map_or(defaults::INSECURE, |v| *v.get_ref()),
+            tls_roots,
             connection,
             max_in_flight,
             max_body_bytes,
@@ -116,7 +120,11 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                     url_key,
                     text.span(),
                     // As written: the interpolated text may hold a secret.
-                    format!("invalid URL {:?}: {why}", text.get_ref()),
+                    format!(
+                        "invalid URL {:?}: {}",
+                        text.get_ref(),
+                        scheme_hint(why, text.get_ref())
+                    ),
                 )
             })
             .ok();

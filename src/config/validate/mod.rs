@@ -23,12 +23,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-pub(super) use scheme::parse_url;
+pub(super) use scheme::{parse_url, scheme_hint};
 
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::locate::{Document, key_by_lines};
 use super::raw::{RawConfig, RawDefaults, RawEndpoint};
-use super::{Config, Endpoint, StateRule, defaults, interpolate, parse_duration};
+use super::{Config, Endpoint, StateRule, TlsRoots, defaults, interpolate, parse_duration};
 
 /// Parses and validates the text of a config file. `path` is only used in messages
 /// and to resolve relative paths (`ca_file`); `lookup` reads environment variables.
@@ -105,6 +105,7 @@ struct EndpointDefaults {
     max_in_flight: Option<u32>,
     max_body_bytes: u64,
     state_rule: StateRule,
+    tls_roots: TlsRoots,
 }
 
 /// Collects validation errors while building the config.
@@ -171,12 +172,16 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             (d.down_after.as_ref(), d.up_after.as_ref()),
             defaults::STATE_RULE,
         );
+        let tls_roots = self
+            .parsed("defaults.tls_roots", d.tls_roots.as_ref())
+            .unwrap_or(defaults::TLS_ROOTS);
         let inherited = EndpointDefaults {
             interval,
             timeout,
             max_in_flight,
             max_body_bytes,
             state_rule,
+            tls_roots,
         };
         (inherited, window)
     }

@@ -165,6 +165,7 @@ const KEY_RULES: &[KeyRule] = {
         }),
         KeyRule::take("ca_file", Tls, |r| took(&mut r.ca_file)),
         KeyRule::take("insecure", Tls, |r| took(&mut r.insecure)),
+        KeyRule::take("tls_roots", Tls, |r| took(&mut r.tls_roots)),
         KeyRule::peek("expect.min_cert_days", Certificate, |r| {
             r.expect.as_ref().is_some_and(|e| e.min_cert_days.is_some())
         }),
@@ -208,12 +209,41 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     }
 }
 
+/// [`parse_url`]'s reason for a URL without a scheme (`example.com/x`), which
+/// [`scheme_hint`] turns into a suggestion.
+const NO_SCHEME: &str = "it has no scheme";
+
+/// `why` a URL written as `written` is invalid; for a URL without a scheme, with the
+/// URL it likely meant. Built from the URL as written, not as resolved: that may hold
+/// a secret.
+pub(in crate::config) fn scheme_hint(why: String, written: &str) -> String {
+    if why == NO_SCHEME {
+        format!("{NO_SCHEME}; did you mean \"http://{written}\" (or https://)?")
+    } else {
+        why
+    }
+}
+
 /// Parses an endpoint URL: `http://` or `https://` with a host, or `tcp://` or
 /// `tls://` with a host and a port and nothing else.
 pub(in crate::config) fn parse_url(text: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(text).map_err(|e| e.to_string())?;
+    let url = match url::Url::parse(text) {
+        Ok(url) => url,
+        Err(url::ParseError::RelativeUrlWithoutBase) => return Err(NO_SCHEME.into()),
+        Err(e) => return Err(e.to_string()),
+    };
     let scheme = url.scheme();
     if !matches!(scheme, "http" | "https" | "tcp" | "tls") {
+        // `localhost:8080/x` and `example.com:80` parse with the host as a scheme.
+        let rest = text
+            .trim_start()
+            .get(scheme.len() + 1..)
+            .unwrap_or_default();
+        if !rest.starts_with("//")
+            && (scheme.contains('.') || rest.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            return Err(NO_SCHEME.into());
+        }
         return Err(format!(
             "unsupported scheme `{scheme}` (use http, https, tcp or tls)"
         ));
