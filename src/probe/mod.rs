@@ -13,7 +13,7 @@ mod trace;
 
 pub use classify::classify;
 pub use client::{ClientPool, HostLimit};
-pub use outcome::{ErrorClass, ProbeError, ProbeOutcome};
+pub use outcome::{ErrorClass, ProbeError, ProbeOutcome, ResponseInfo};
 pub use phase::{ConnectionPhases, ConnectionSink, Phase, discard_connections};
 pub use tls::{TlsOptions, not_after};
 
