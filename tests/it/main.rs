@@ -24,6 +24,7 @@ mod metrics;
 mod overload;
 mod phases;
 mod probe_outcomes;
+mod redirects_secrets;
 mod serve_limits;
 mod tcp_probes;
 mod ui_views;
