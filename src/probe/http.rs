@@ -175,11 +175,19 @@ impl HttpProber {
                     let e = e.without_url();
                     return Err(Box::new(match classify(&e) {
                         // The connection attempt ran out of the probe's time.
-                        ErrorClass::Timeout => self.timed_out(&after("no response".into())),
+                        ErrorClass::Timeout => ProbeOutcome::failed(
+                            ErrorClass::Timeout,
+                            after(self.timeout_message("no response")),
+                        ),
                         class => ProbeOutcome::failed(class, after(describe(&e))),
                     }));
                 }
-                Err(_) => return Err(Box::new(self.timed_out(&after("no response".into())))),
+                Err(_) => {
+                    return Err(Box::new(ProbeOutcome::failed(
+                        ErrorClass::Timeout,
+                        after(self.timeout_message("no response")),
+                    )));
+                }
             };
             if !self.follow_redirects {
                 return Ok(response);
@@ -195,7 +203,7 @@ impl HttpProber {
                     response.status().as_u16()
                 ));
             };
-            let shown = cut(&mask_url(location));
+            let shown = cut_to(&mask_url(location), LOCATION_SHOWN);
             if redirects == ClientPool::MAX_REDIRECTS {
                 return fail(format!(
                     "stopped after {redirects} redirects; last Location: {shown}"
@@ -259,6 +267,8 @@ impl HttpProber {
         if !same_origin {
             drop_secret_params(&mut url);
         }
+        // A fragment is the client's alone; it is never sent.
+        url.set_fragment(None);
         let mut request = reqwest::Request::new(method, url);
         *request.headers_mut() = headers;
         if keep_body && let Some(body) = &self.body {
@@ -268,10 +278,11 @@ impl HttpProber {
     }
 
     fn timed_out(&self, what: &str) -> ProbeOutcome {
-        ProbeOutcome::failed(
-            ErrorClass::Timeout,
-            format!("{what} within {}", humantime::format_duration(self.timeout)),
-        )
+        ProbeOutcome::failed(ErrorClass::Timeout, self.timeout_message(what))
+    }
+
+    fn timeout_message(&self, what: &str) -> String {
+        format!("{what} within {}", humantime::format_duration(self.timeout))
     }
 
     async fn read_body(
@@ -487,9 +498,18 @@ fn json_equal(found: &serde_json::Value, expected: &serde_json::Value) -> bool {
     }
 }
 
+/// The most characters of a `Location` a message quotes: enough for any URL a person
+/// reads, while a hostile server's megabyte header stays out of every output.
+const LOCATION_SHOWN: usize = 200;
+
 /// At most 60 characters of `text`, for messages.
 fn cut(text: &str) -> String {
-    let mut out: String = text.chars().take(60).collect();
+    cut_to(text, 60)
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+fn cut_to(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
     if out.len() < text.len() {
         out.push('…');
     }
