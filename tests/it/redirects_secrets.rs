@@ -514,6 +514,36 @@ fn secrets_in_urls_are_masked_in_every_output() {
         &format!("{check_text}{}", String::from_utf8_lossy(&check.stderr)),
     );
 
+    // URLs on the command line: named and listed masked, and so are their errors.
+    let listed = run(
+        probetop(dir.path()).env("TOKEN", ENV_TOKEN).args([
+            "--check",
+            &format!("https://bob:{PASSWORD}@127.0.0.1:1/?sig={LITERAL_KEY}"),
+        ]),
+        Duration::from_secs(30),
+    );
+    let listed_text = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(
+        listed_text.contains("https://bob:***@127.0.0.1:1/?sig=***"),
+        "{listed_text}"
+    );
+    assert_masked("--check with a URL argument", &listed_text);
+    let invalid = run(
+        probetop(dir.path()).env("TOKEN", ENV_TOKEN).args([
+            "--check",
+            &format!("https://bob:{PASSWORD}@/?key={LITERAL_KEY}"),
+        ]),
+        Duration::from_secs(30),
+    );
+    let invalid_text = String::from_utf8_lossy(&invalid.stderr);
+    assert_eq!(invalid.status.code(), Some(2), "{invalid_text}");
+    assert!(
+        invalid_text.contains("invalid URL argument"),
+        "{invalid_text}"
+    );
+    assert_masked("an invalid URL argument", &invalid_text);
+
     // Every stdout format, with the log file, the hlog and /metrics during the run.
     for format in ["json", "csv", "md"] {
         let port = free_port();
