@@ -173,6 +173,24 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_show_their_url_masked_and_request_it_whole() {
+        let text = "[[endpoint]]\nurl = \"https://ann:pw@h/?token=${T}&key=lit\"\n";
+        let config =
+            crate::config::validate::parse_str(std::path::Path::new("t.toml"), text, |_| {
+                Some("expanded".into())
+            })
+            .unwrap();
+        let endpoint = &config.endpoints[0];
+        assert_eq!(
+            endpoint.url_as_written,
+            "https://ann:***@h/?token=${T}&key=***"
+        );
+        assert_eq!(endpoint.name, endpoint.url_as_written);
+        assert_eq!(endpoint.url.password(), Some("pw"));
+        assert_eq!(endpoint.url.query(), Some("token=expanded&key=lit"));
+    }
+
+    #[test]
     fn text_that_is_not_a_url_is_masked_as_far_as_it_reads() {
         assert_eq!(mask_url("host/?secret=x"), "host/?secret=***");
         assert_eq!(mask_url(""), "");
