@@ -549,7 +549,7 @@ fn secrets_in_urls_are_masked_in_every_output() {
         let port = free_port();
         let child = probetop(dir.path())
             .env("TOKEN", ENV_TOKEN)
-            .args(["--headless", "--duration", "2s", "--fail-on", "down"])
+            .args(["--headless", "--duration", "3s", "--fail-on", "down"])
             .args(["--export-format", format, "--log-file", "run.log"])
             .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
             .spawn()
