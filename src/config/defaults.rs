@@ -47,6 +47,8 @@ pub const STATE_RULE: StateRule = StateRule {
 pub const METHOD: reqwest::Method = reqwest::Method::GET;
 /// Whether redirects are followed (`follow_redirects`).
 pub const FOLLOW_REDIRECTS: bool = true;
+/// Whether a redirect from https:// to http:// is followed (`allow_downgrade`).
+pub const ALLOW_DOWNGRADE: bool = false;
 /// Whether any certificate is accepted (`insecure`).
 pub const INSECURE: bool = false;
 /// The roots TLS trusts beside `ca_file` (`tls_roots`): the system's and Mozilla's,

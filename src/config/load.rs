@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrors};
+use super::mask::mask_url;
 use super::validate::{parse_str, parse_url, scheme_hint};
 use super::{Config, Endpoint, defaults};
 
@@ -97,21 +98,24 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
             Ok(url) => url,
             Err(why) => {
                 errors.push(ConfigError::usage(format!(
-                    "invalid URL argument {text:?}: {}",
-                    scheme_hint(why, text)
+                    "invalid URL argument {:?}: {}",
+                    mask_url(text),
+                    scheme_hint(why, &mask_url(text))
                 )));
                 continue;
             }
         };
-        if !names.insert(text.clone()) {
+        // Named and shown as typed (the parsed form may differ, e.g. by a trailing
+        // slash), secrets masked.
+        let shown = mask_url(text);
+        if !names.insert(shown.clone()) {
             errors.push(ConfigError::usage(format!(
-                "URL argument {text:?} is given twice (or also names an endpoint of the config file)"
+                "URL argument {shown:?} is given twice (or also names an endpoint of the config file)"
             )));
             continue;
         }
-        let mut endpoint = Endpoint::new(text, url, interval, timeout);
-        // Shown as typed (the parsed form may differ, e.g. by a trailing slash).
-        endpoint.url_as_written = text.clone();
+        let mut endpoint = Endpoint::new(&shown, url, interval, timeout);
+        endpoint.url_as_written = shown;
         config.endpoints.push(endpoint);
     }
     if errors.is_empty() {

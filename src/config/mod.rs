@@ -12,6 +12,7 @@ mod error;
 mod interpolate;
 mod load;
 mod locate;
+pub mod mask;
 mod raw;
 mod validate;
 mod value;
@@ -70,8 +71,9 @@ pub struct Endpoint {
     pub name: String,
     /// What to request, `${VAR}` references resolved.
     pub url: url::Url,
-    /// The URL as written, `${VAR}` references kept: what snapshots and screens show,
-    /// so that a secret in the URL stays out of them.
+    /// The URL as written, `${VAR}` references kept and secrets masked
+    /// ([`mask::mask_url`]): what every output shows, so that a secret in the URL
+    /// stays out of them.
     pub url_as_written: String,
     /// Time between scheduled probes.
     pub interval: Duration,
@@ -87,6 +89,11 @@ pub struct Endpoint {
     pub http: Option<HttpVersion>,
     /// Whether redirects are followed (up to 10).
     pub follow_redirects: bool,
+    /// Whether a redirect from https:// to http:// is followed.
+    pub allow_downgrade: bool,
+    /// Connect to this address instead of looking the URL's host up (the host still
+    /// names the server in `Host` and SNI); the port is the URL's.
+    pub resolve: Option<std::net::IpAddr>,
     /// Extra certificates (PEM) to trust: CAs, or a server's own certificate.
     pub ca_file: Option<PathBuf>,
     /// Accept any certificate.
@@ -119,7 +126,7 @@ impl Endpoint {
     pub fn new(name: &str, url: url::Url, interval: Duration, timeout: Duration) -> Self {
         Endpoint {
             name: name.to_string(),
-            url_as_written: url.to_string(),
+            url_as_written: mask::mask_url(url.as_str()),
             url,
             interval,
             timeout,
@@ -128,6 +135,8 @@ impl Endpoint {
             body: None,
             http: None,
             follow_redirects: defaults::FOLLOW_REDIRECTS,
+            allow_downgrade: defaults::ALLOW_DOWNGRADE,
+            resolve: None,
             ca_file: None,
             insecure: defaults::INSECURE,
             tls_roots: defaults::TLS_ROOTS,

@@ -74,6 +74,8 @@ pub struct RawEndpoint {
     pub bearer_token: Option<Spanned<String>>,
     pub http: Option<Spanned<String>>,
     pub follow_redirects: Option<Spanned<bool>>,
+    pub allow_downgrade: Option<Spanned<bool>>,
+    pub resolve: Option<Spanned<String>>,
     pub user_agent: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
     pub insecure: Option<Spanned<bool>>,

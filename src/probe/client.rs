@@ -11,7 +11,7 @@ use super::trace::TraceLayer;
 use crate::config::{ConnectionMode, Endpoint, HttpVersion, TlsRoots};
 
 /// What makes two endpoints need different clients: reqwest fixes TLS trust,
-/// pooling, the HTTP version and the redirect policy per client, so endpoints
+/// pooling, the HTTP version and name overrides (`resolve`) per client, so endpoints
 /// differing in these get clients of their own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ClientKey {
@@ -20,7 +20,8 @@ struct ClientKey {
     tls_roots: TlsRoots,
     connection: ConnectionMode,
     http: Option<HttpVersion>,
-    follow_redirects: bool,
+    /// `resolve`: the URL's host and the address it is connected to instead.
+    resolve: Option<(String, std::net::IpAddr)>,
 }
 
 impl ClientKey {
@@ -31,7 +32,9 @@ impl ClientKey {
             tls_roots: endpoint.tls_roots,
             connection: endpoint.connection,
             http: endpoint.http,
-            follow_redirects: endpoint.follow_redirects,
+            resolve: endpoint
+                .resolve
+                .map(|ip| (endpoint.url.host_str().unwrap_or_default().to_string(), ip)),
         }
     }
 }
@@ -152,12 +155,17 @@ impl ClientPool {
             // phases and the certificate would be the proxy's.
             .no_proxy()
             .user_agent(concat!("probetop/", env!("CARGO_PKG_VERSION")))
-            .redirect(if endpoint.follow_redirects {
-                reqwest::redirect::Policy::limited(Self::MAX_REDIRECTS)
-            } else {
-                reqwest::redirect::Policy::none()
-            })
+            // Redirects are followed by the probe (`http.rs`), which decides what each
+            // hop carries; and no Referer, ever: a monitor is not a browser.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .tcp_nodelay(true);
+        if let Some((host, ip)) = ClientKey::of(endpoint).resolve {
+            // Port 0: the URL's port. The override answers without a lookup, so
+            // the probe records no DNS phase.
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            builder = builder.resolve(host, std::net::SocketAddr::new(ip, 0));
+        }
         builder = match endpoint.http {
             None => builder,
             Some(HttpVersion::Http1) => builder.http1_only(),

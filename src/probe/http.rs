@@ -4,11 +4,14 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use reqwest::header::{self, HeaderMap};
+
 use super::classify::{classify, describe};
-use super::client::HostLimit;
+use super::client::{ClientPool, HostLimit};
 use super::phase::ConnectionSink;
 use super::trace::{ProbeScope, connection_ready};
-use super::{ErrorClass, ProbeError, ProbeOutcome};
+use super::{ErrorClass, ProbeError, ProbeOutcome, ResponseInfo};
+use crate::config::mask::{is_secret_param, mask_url};
 use crate::config::{Endpoint, Expect, HttpVersion};
 
 /// Everything needed to probe one HTTP endpoint, prepared once.
@@ -17,6 +20,11 @@ pub struct HttpProber {
     /// Shared with every endpoint on the same host (see [`HostLimit`]).
     limit: HostLimit,
     template: reqwest::Request,
+    /// The request body, for a redirect that keeps it (307, 308).
+    body: Option<String>,
+    /// Whether redirects are followed, and from https:// to http:// too.
+    follow_redirects: bool,
+    allow_downgrade: bool,
     timeout: Duration,
     max_body_bytes: u64,
     expect: Expect,
@@ -46,6 +54,9 @@ impl HttpProber {
         }
         Ok(HttpProber {
             template: builder.build()?,
+            body: endpoint.body.clone(),
+            follow_redirects: endpoint.follow_redirects,
+            allow_downgrade: endpoint.allow_downgrade,
             client,
             limit,
             timeout: endpoint.timeout,
@@ -93,36 +104,16 @@ impl HttpProber {
         (waited, self.send(started).await)
     }
 
-    /// Sends one request, timed from `started`, and reads the whole body.
+    /// Sends one request, timed from `started`, follows its redirects, and reads the
+    /// whole body of the last response.
     async fn send(&self, started: Instant) -> ProbeOutcome {
-        let Some(request) = self.template.try_clone() else {
+        let Some(first) = self.template.try_clone() else {
             return ProbeOutcome::failed(ErrorClass::Other, "request body cannot be replayed");
         };
         let deadline = tokio::time::Instant::from_std(started + self.timeout);
-        let scope = ProbeScope::new(self.connections.clone(), deadline.into_std());
-        let sending = scope.run(self.client.execute(request));
-        let response = match tokio::time::timeout_at(deadline, sending).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => {
-                return match classify(&e) {
-                    // The connection attempt ran out of the probe's time.
-                    ErrorClass::Timeout => self.timed_out("no response"),
-                    // The connection was made, and broke on the first HTTP/2 bytes.
-                    ErrorClass::Other | ErrorClass::Connect
-                        if self.prior_knowledge && !e.is_connect() =>
-                    {
-                        ProbeOutcome::failed(
-                            ErrorClass::Other,
-                            format!(
-                                "the server does not speak HTTP/2 from the first byte ({}): http = \"2\" sends HTTP/2 without negotiating it, which an HTTP/1.1-only server does not understand; use http = \"1.1\", or leave `http` unset to negotiate",
-                                describe(&e)
-                            ),
-                        )
-                    }
-                    class => ProbeOutcome::failed(class, describe(&e)),
-                };
-            }
-            Err(_) => return self.timed_out("no response"),
+        let response = match self.follow(first, deadline).await {
+            Ok(response) => response,
+            Err(outcome) => return *outcome,
         };
         let headers_at = Instant::now();
         // The request went out once its connection was ready: at once on a connection
@@ -133,6 +124,10 @@ impl HttpProber {
         let ttfb = headers_at.saturating_duration_since(sent_at);
         let cert_not_after = self.cert_not_after(&response);
         let status = response.status().as_u16();
+        let response_info = ResponseInfo {
+            http_version: Some(version_name(response.version())),
+            remote_addr: response.remote_addr(),
+        };
         // The same deadline bounds the body, so a slow body is a timeout too; the
         // status that did arrive is still counted.
         let reading = self.read_body(response, status, started, headers_at);
@@ -147,14 +142,162 @@ impl HttpProber {
         // Headers came, so the TTFB holds even when the body then failed.
         outcome.ttfb = Some(ttfb);
         outcome.cert_not_after = cert_not_after;
+        outcome.response = Some(response_info);
         outcome
     }
 
+    /// Sends `request` and, when redirects are followed, the requests its redirects
+    /// lead to, all within `deadline` and in one probe's scope (so each new
+    /// connection's phases are reported as for a single request); returns the last
+    /// response, its body unread.
+    ///
+    /// Each hop's request is built here, not by reqwest, so that what leaves the
+    /// endpoint's origin is decided in one place ([`HttpProber::next_request`]).
+    async fn follow(
+        &self,
+        mut request: reqwest::Request,
+        deadline: tokio::time::Instant,
+    ) -> Result<reqwest::Response, Box<ProbeOutcome>> {
+        let scope = ProbeScope::new(self.connections.clone(), deadline.into_std());
+        let mut redirects = 0usize;
+        let mut last_location: Option<String> = None;
+        loop {
+            let method = request.method().clone();
+            let sending = scope.run(self.client.execute(request));
+            let after = |message: String| match &last_location {
+                None => message,
+                Some(location) => format!(
+                    "{message} (after {redirects} redirect{}; last Location: {location})",
+                    if redirects == 1 { "" } else { "s" }
+                ),
+            };
+            let response = match tokio::time::timeout_at(deadline, sending).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => {
+                    // reqwest's outer message repeats the URL, which may hold a secret.
+                    let e = e.without_url();
+                    return Err(Box::new(match classify(&e) {
+                        // The connection attempt ran out of the probe's time.
+                        ErrorClass::Timeout => ProbeOutcome::failed(
+                            ErrorClass::Timeout,
+                            after(self.timeout_message("no response")),
+                        ),
+                        // The connection was made, and broke on the first HTTP/2 bytes.
+                        ErrorClass::Other | ErrorClass::Connect
+                            if self.prior_knowledge && !e.is_connect() =>
+                        {
+                            ProbeOutcome::failed(
+                                ErrorClass::Other,
+                                after(format!(
+                                    "the server does not speak HTTP/2 from the first byte ({}): http = \"2\" sends HTTP/2 without negotiating it, which an HTTP/1.1-only server does not understand; use http = \"1.1\", or leave `http` unset to negotiate",
+                                    describe(&e)
+                                )),
+                            )
+                        }
+                        class => ProbeOutcome::failed(class, after(describe(&e))),
+                    }));
+                }
+                Err(_) => {
+                    return Err(Box::new(ProbeOutcome::failed(
+                        ErrorClass::Timeout,
+                        after(self.timeout_message("no response")),
+                    )));
+                }
+            };
+            if !self.follow_redirects {
+                return Ok(response);
+            }
+            let Some(location) = redirect_location(&response) else {
+                return Ok(response);
+            };
+            let fail =
+                |message: String| Err(Box::new(ProbeOutcome::failed(ErrorClass::Other, message)));
+            let Ok(location) = location.to_str() else {
+                return fail(format!(
+                    "redirect {} with a Location that is not text",
+                    response.status().as_u16()
+                ));
+            };
+            let shown = cut_to(&mask_url(location), LOCATION_SHOWN);
+            if redirects == ClientPool::MAX_REDIRECTS {
+                return fail(format!(
+                    "stopped after {redirects} redirects; last Location: {shown}"
+                ));
+            }
+            let next = match response.url().join(location) {
+                Ok(next) => next,
+                Err(e) => return fail(format!("redirect to an invalid Location ({e}): {shown}")),
+            };
+            if !matches!(next.scheme(), "http" | "https") {
+                return fail(format!(
+                    "redirect to a {}: URL, which cannot be followed; Location: {shown}",
+                    next.scheme()
+                ));
+            }
+            if response.url().scheme() == "https"
+                && next.scheme() == "http"
+                && !self.allow_downgrade
+            {
+                return fail(format!(
+                    "redirect from https:// to http:// refused (allow_downgrade = true follows it); Location: {shown}"
+                ));
+            }
+            redirects += 1;
+            last_location = Some(shown);
+            let status = response.status().as_u16();
+            drain(response, deadline).await;
+            request = self.next_request(method, status, next);
+        }
+    }
+
+    /// The request a `status` redirect of a `method` request to `url` makes.
+    ///
+    /// To the endpoint's own origin (scheme, host and port) it carries the
+    /// configured headers; to another origin none of them (no `Authorization`, no
+    /// `Cookie`, nothing from `headers`) but the `User-Agent`, and the URL's secret
+    /// query parameters are left out. No hop carries a `Referer`.
+    fn next_request(
+        &self,
+        method: reqwest::Method,
+        status: u16,
+        mut url: url::Url,
+    ) -> reqwest::Request {
+        // As browsers and reqwest do: 301, 302 and 303 turn into a GET without a body
+        // (HEAD stays HEAD); 307 and 308 repeat the request.
+        let keep_body = matches!(status, 307 | 308);
+        let method = if keep_body || method == reqwest::Method::HEAD {
+            method
+        } else {
+            reqwest::Method::GET
+        };
+        let same_origin = url.origin() == self.template.url().origin();
+        let mut headers = HeaderMap::new();
+        for (name, value) in self.template.headers() {
+            let content =
+                name.as_str().starts_with("content-") || name == header::TRANSFER_ENCODING;
+            if (same_origin || name == header::USER_AGENT) && (keep_body || !content) {
+                headers.append(name, value.clone());
+            }
+        }
+        if !same_origin {
+            drop_secret_params(&mut url);
+        }
+        // A fragment is the client's alone; it is never sent.
+        url.set_fragment(None);
+        let mut request = reqwest::Request::new(method, url);
+        *request.headers_mut() = headers;
+        if keep_body && let Some(body) = &self.body {
+            *request.body_mut() = Some(body.clone().into());
+        }
+        request
+    }
+
     fn timed_out(&self, what: &str) -> ProbeOutcome {
-        ProbeOutcome::failed(
-            ErrorClass::Timeout,
-            format!("{what} within {}", humantime::format_duration(self.timeout)),
-        )
+        ProbeOutcome::failed(ErrorClass::Timeout, self.timeout_message(what))
+    }
+
+    fn timeout_message(&self, what: &str) -> String {
+        format!("{what} within {}", humantime::format_duration(self.timeout))
     }
 
     async fn read_body(
@@ -312,6 +455,61 @@ impl HttpProber {
     }
 }
 
+/// The Location of a redirect response (301, 302, 303, 307, 308), if it has one; a
+/// redirect without one is the response.
+fn redirect_location(response: &reqwest::Response) -> Option<&header::HeaderValue> {
+    if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    response.headers().get(header::LOCATION)
+}
+
+/// The most of a redirect's body read so that its connection can be reused; beyond
+/// it the connection is dropped instead.
+const DRAIN_BYTES: usize = 64 * 1024;
+
+/// Reads (and discards) a redirect's body, within `deadline`.
+async fn drain(mut response: reqwest::Response, deadline: tokio::time::Instant) {
+    let mut read = 0usize;
+    // An error or the deadline only means the connection is not reused: the next
+    // request finds out about the deadline itself.
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, response.chunk()).await {
+        read += chunk.len();
+        if read > DRAIN_BYTES {
+            break;
+        }
+    }
+}
+
+/// `url` without the query parameters whose names look secret (see
+/// [`is_secret_param`]), the others kept exactly as they were.
+fn drop_secret_params(url: &mut url::Url) {
+    let Some(query) = url.query() else {
+        return;
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !is_secret_param(pair.split_once('=').map_or(*pair, |(name, _)| name)))
+        .collect();
+    if kept.len() == query.split('&').count() {
+        return;
+    }
+    let kept = kept.join("&");
+    url.set_query(if kept.is_empty() { None } else { Some(&kept) });
+}
+
+/// How an HTTP version is shown.
+fn version_name(version: reqwest::Version) -> &'static str {
+    match version {
+        reqwest::Version::HTTP_09 => "HTTP/0.9",
+        reqwest::Version::HTTP_10 => "HTTP/1.0",
+        reqwest::Version::HTTP_11 => "HTTP/1.1",
+        reqwest::Version::HTTP_2 => "HTTP/2",
+        reqwest::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/?",
+    }
+}
+
 /// JSON equality where numbers compare by value (TOML's `1` equals JSON's `1.0`).
 fn json_equal(found: &serde_json::Value, expected: &serde_json::Value) -> bool {
     match (found.as_f64(), expected.as_f64()) {
@@ -320,9 +518,18 @@ fn json_equal(found: &serde_json::Value, expected: &serde_json::Value) -> bool {
     }
 }
 
+/// The most characters of a `Location` a message quotes: enough for any URL a person
+/// reads, while a hostile server's megabyte header stays out of every output.
+const LOCATION_SHOWN: usize = 200;
+
 /// At most 60 characters of `text`, for messages.
 fn cut(text: &str) -> String {
-    let mut out: String = text.chars().take(60).collect();
+    cut_to(text, 60)
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+fn cut_to(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
     if out.len() < text.len() {
         out.push('…');
     }

@@ -15,7 +15,7 @@ mod trust;
 
 pub use classify::classify;
 pub use client::{ClientPool, HostLimit};
-pub use outcome::{ErrorClass, ProbeError, ProbeOutcome};
+pub use outcome::{ErrorClass, ProbeError, ProbeOutcome, ResponseInfo};
 pub use phase::{ConnectionPhases, ConnectionSink, Phase, discard_connections};
 pub use tls::{TlsOptions, not_after};
 pub use trust::{ca_file_warning, preload_roots};

@@ -85,6 +85,19 @@ pub struct ProbeOutcome {
     pub transfer: Option<Duration>,
     /// When the certificate of the TLS connection that answered expires.
     pub cert_not_after: Option<std::time::SystemTime>,
+    /// Where the latest response came from (HTTP: when headers came; `tcp://` and
+    /// `tls://`: when the connection was made).
+    pub response: Option<ResponseInfo>,
+}
+
+/// The connection a response came over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseInfo {
+    /// The negotiated HTTP version (`"HTTP/1.1"`, `"HTTP/2"`); `None` for `tcp://`
+    /// and `tls://`.
+    pub http_version: Option<&'static str>,
+    /// The server's address, when known.
+    pub remote_addr: Option<std::net::SocketAddr>,
 }
 
 impl ProbeOutcome {
@@ -101,6 +114,7 @@ impl ProbeOutcome {
             ttfb: None,
             transfer: None,
             cert_not_after: None,
+            response: None,
         }
     }
 

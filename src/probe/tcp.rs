@@ -10,13 +10,15 @@ use tokio::net::TcpStream;
 use super::phase::{ConnectionPhases, ConnectionSink};
 use super::resolve::resolve;
 use super::tls::not_after;
-use super::{ErrorClass, ProbeOutcome};
+use super::{ErrorClass, ProbeOutcome, ResponseInfo};
 use crate::config::Endpoint;
 
 /// Everything needed to probe one TCP endpoint, prepared once.
 pub struct TcpProber {
     host: String,
     port: u16,
+    /// `resolve`: the address connected to instead of looking `host` up.
+    resolve: Option<std::net::IpAddr>,
     /// For `tls://`: the configuration and the name the certificate must carry.
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     timeout: Duration,
@@ -59,6 +61,7 @@ impl TcpProber {
         Ok(TcpProber {
             host,
             port,
+            resolve: endpoint.resolve,
             tls,
             timeout: endpoint.timeout,
             max_latency: endpoint.expect.max_latency,
@@ -76,7 +79,7 @@ impl TcpProber {
         // Whatever completed is reported, even when a later phase failed.
         (self.connections)(phases);
         match attempt {
-            Ok(Ok(tls)) => {
+            Ok(Ok((remote_addr, tls))) => {
                 let mut cert_not_after = None;
                 if let Some(mut stream) = tls {
                     cert_not_after = stream
@@ -95,6 +98,10 @@ impl TcpProber {
                     latency: Some(latency),
                     slow: self.max_latency.is_some_and(|max| latency > max),
                     cert_not_after,
+                    response: Some(ResponseInfo {
+                        http_version: None,
+                        remote_addr,
+                    }),
                     ..ProbeOutcome::default()
                 }
             }
@@ -118,26 +125,41 @@ impl TcpProber {
     }
 
     fn needs_lookup(&self) -> bool {
+        if self.resolve.is_some() {
+            return false;
+        }
         let bare = self.host.trim_start_matches('[').trim_end_matches(']');
         bare.parse::<std::net::IpAddr>().is_err()
     }
 
     /// Makes the connection, noting each phase in `phases` as it completes; returns
-    /// the TLS stream for `tls://` (for its certificate, and to be closed politely).
+    /// the server's address and the TLS stream for `tls://` (for its certificate, and
+    /// to be closed politely).
     async fn connect(
         &self,
         phases: &mut ConnectionPhases,
-    ) -> Result<Option<tokio_rustls::client::TlsStream<TcpStream>>, Failure> {
-        let (addrs, lookup) = resolve(&self.host, self.port).await.map_err(|e| Failure {
-            class: ErrorClass::Dns,
-            message: super::explain::lookup(&e),
-        })?;
+    ) -> Result<
+        (
+            Option<SocketAddr>,
+            Option<tokio_rustls::client::TlsStream<TcpStream>>,
+        ),
+        Failure,
+    > {
+        let (addrs, lookup) = match self.resolve {
+            // No lookup, so no DNS phase.
+            Some(ip) => (vec![SocketAddr::new(ip, self.port)], None),
+            None => resolve(&self.host, self.port).await.map_err(|e| Failure {
+                class: ErrorClass::Dns,
+                message: super::explain::lookup(&e),
+            })?,
+        };
         phases.dns = lookup;
         let connecting = Instant::now();
         let stream = connect_any(&addrs).await?;
         phases.connect = Some(connecting.elapsed());
+        let remote = stream.peer_addr().ok();
         let Some((connector, name)) = &self.tls else {
-            return Ok(None);
+            return Ok((remote, None));
         };
         let handshaking = Instant::now();
         let stream = connector
@@ -148,7 +170,7 @@ impl TcpProber {
                 message: super::explain::handshake(&e),
             })?;
         phases.tls = Some(handshaking.elapsed());
-        Ok(Some(stream))
+        Ok((remote, Some(stream)))
     }
 }
 

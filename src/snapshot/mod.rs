@@ -14,7 +14,7 @@ use serde::Serialize;
 pub use histogram::{ENCODING, decode_histogram, encode_histogram};
 
 use crate::config::{Endpoint, ExportFormat};
-use crate::probe::Phase;
+use crate::probe::{Phase, ResponseInfo};
 use crate::stats::{
     CompactHistogram, EndpointStats, LatencySummary, Overload, PhaseSummaries, PhaseSummary,
     QueueDepth, SpanSummary, StatsStore,
@@ -142,12 +142,33 @@ pub struct EndpointSnapshot {
     pub cert_days_left: Option<i64>,
     /// When that certificate expires (RFC 3339, UTC), or null.
     pub cert_not_after: Option<String>,
+    /// Where the latest response (or `tcp://`/`tls://` connection) came from, or
+    /// null before any.
+    pub last_response: Option<ResponseSnapshot>,
     /// The rolling window.
     pub window: WindowSnapshot,
     /// The all-time histogram.
     pub histogram: HistogramSnapshot,
     /// The latest state changes (at most 50), oldest first.
     pub transitions: Vec<TransitionSnapshot>,
+}
+
+/// The HTTP version and the server's address of the latest response.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseSnapshot {
+    /// `"HTTP/1.1"`, `"HTTP/2"`…; null for `tcp://` and `tls://`.
+    pub http_version: Option<&'static str>,
+    /// `IP:port` (`[IPv6]:port`), or null when unknown.
+    pub remote_addr: Option<String>,
+}
+
+impl From<ResponseInfo> for ResponseSnapshot {
+    fn from(info: ResponseInfo) -> Self {
+        ResponseSnapshot {
+            http_version: info.http_version,
+            remote_addr: info.remote_addr.map(|addr| addr.to_string()),
+        }
+    }
 }
 
 /// Count and p50/p90/p99 (ms, null when the count is 0) of each phase.
@@ -269,6 +290,7 @@ struct EndpointCapture {
     phases: [CompactHistogram; Phase::ALL.len()],
     cert_days_left: Option<i64>,
     cert_not_after: Option<String>,
+    last_response: Option<ResponseInfo>,
     window: SpanSummary,
     window_phases: PhaseSummaries,
     transitions: Vec<TransitionSnapshot>,
@@ -313,6 +335,7 @@ fn endpoint_capture(endpoint: &Endpoint, s: &EndpointStats, store: &StatsStore) 
         phases: Phase::ALL.map(|phase| s.phase_all_time(phase).clone()),
         cert_days_left: certificate.map(|c| c.days_left),
         cert_not_after: certificate.map(|c| timestamp(c.not_after)),
+        last_response: s.last_response(),
         window: s.summary_over(window, now),
         window_phases: s.phases_over(window, now),
         transitions: s
@@ -368,6 +391,7 @@ impl EndpointCapture {
             ),
             cert_days_left: self.cert_days_left,
             cert_not_after: self.cert_not_after,
+            last_response: self.last_response.map(ResponseSnapshot::from),
             window: WindowSnapshot {
                 seconds: window_seconds,
                 probes: self.window.probes,

@@ -215,6 +215,9 @@ pub struct DetailData {
     /// Latency of the latest probe in milliseconds, when it had a complete response
     /// (says whether a degraded endpoint is slow).
     pub last_latency_ms: Option<f64>,
+    /// The HTTP version and the server's address of the latest response (or
+    /// `tcp://`/`tls://` connection).
+    pub last_response: Option<crate::probe::ResponseInfo>,
 }
 
 /// The percentiles of the detail view's curve.
@@ -430,6 +433,7 @@ pub fn detail(stats: &StatsStore, index: usize, span: Span) -> Option<DetailData
         min_cert_days: s.min_cert_days(),
         transitions: s.transitions().rev().copied().collect(),
         last_latency_ms: s.last_latency().map(ms),
+        last_response: s.last_response(),
     })
 }
 

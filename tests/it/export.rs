@@ -9,7 +9,8 @@ use std::path::Path;
 use probetop::snapshot::csv::header;
 use probetop::snapshot::export::export;
 use probetop::snapshot::{
-    EndpointSnapshot, HistogramSnapshot, Snapshot, VERSION, WindowSnapshot, encode_histogram,
+    EndpointSnapshot, HistogramSnapshot, ResponseSnapshot, Snapshot, VERSION, WindowSnapshot,
+    encode_histogram,
 };
 use probetop::stats::{LatencySummary, new_histogram};
 use serde_json::Value;
@@ -66,6 +67,10 @@ fn fixture(probes: u64) -> Snapshot {
                 phases_ms: phases(Some(2.5)),
                 cert_days_left: Some(12),
                 cert_not_after: Some("2026-12-03T22:40:00Z".into()),
+                last_response: Some(ResponseSnapshot {
+                    http_version: Some("HTTP/2"),
+                    remote_addr: Some("[2001:db8::7]:443".into()),
+                }),
                 window: WindowSnapshot {
                     seconds: 300,
                     probes: 250,
@@ -98,6 +103,7 @@ fn fixture(probes: u64) -> Snapshot {
                 phases_ms: phases(None),
                 cert_days_left: None,
                 cert_not_after: None,
+                last_response: None,
                 window: WindowSnapshot {
                     seconds: 300,
                     probes: 5,

@@ -256,6 +256,17 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
                 phases_ms: serde_json::from_value(e["phases_ms"].clone()).unwrap(),
                 cert_days_left: e["cert_days_left"].as_i64(),
                 cert_not_after: e["cert_not_after"].as_str().map(String::from),
+                last_response: e["last_response"].as_object().map(|r| {
+                    probetop::snapshot::ResponseSnapshot {
+                        http_version: r["http_version"].as_str().map(|v| {
+                            ["HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3"]
+                                .into_iter()
+                                .find(|x| *x == v)
+                                .unwrap()
+                        }),
+                        remote_addr: r["remote_addr"].as_str().map(String::from),
+                    }
+                }),
                 window: WindowSnapshot {
                     seconds: e["window"]["seconds"].as_u64().unwrap(),
                     probes: e["window"]["probes"].as_u64().unwrap(),

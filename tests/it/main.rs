@@ -25,6 +25,7 @@ mod overload;
 mod phases;
 mod probe_messages;
 mod probe_outcomes;
+mod redirects_secrets;
 mod serve_limits;
 mod tcp_probes;
 mod tls_trust;

@@ -285,6 +285,7 @@ fn detail_data() -> DetailData {
             transition(taken - 3_600, State::Unknown, State::Up),
         ],
         last_latency_ms: Some(1.1),
+        last_response: None,
     }
 }
 

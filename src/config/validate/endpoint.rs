@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::scheme::Scheme;
 use super::{EndpointDefaults, Validator, parse_url, scheme_hint};
+use crate::config::mask::mask_url;
 use crate::config::raw::RawEndpoint;
 use crate::config::{Endpoint, Expect, defaults};
 
@@ -37,6 +38,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         let body = self.body(key, &raw);
         self.auth_and_agent(key, &raw, &mut headers);
         let http = self.parsed(&format!("{key}.http"), raw.http.as_ref());
+        let resolve = self.resolve(key, raw.resolve.as_ref());
         let ca_file = self.ca_file(key, raw.ca_file.as_ref());
         let tls_roots = self
             .parsed(&format!("{key}.tls_roots"), raw.tls_roots.as_ref())
@@ -68,7 +70,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         }
         Some(Endpoint {
             name: name?,
-            url_as_written: raw.url.as_ref()?.get_ref().clone(),
+            url_as_written: mask_url(raw.url.as_ref()?.get_ref()),
             url: url?,
             interval,
             timeout,
@@ -80,6 +82,11 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 .follow_redirects
                 .as_ref()
                 .map_or(defaults::FOLLOW_REDIRECTS, |f| *f.get_ref()),
+            allow_downgrade: raw
+                .allow_downgrade
+                .as_ref()
+                .map_or(defaults::ALLOW_DOWNGRADE, |f| *f.get_ref()),
+            resolve,
             ca_file,
             insecure: raw
                 .insecure
@@ -122,8 +129,8 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                     // As written: the interpolated text may hold a secret.
                     format!(
                         "invalid URL {:?}: {}",
-                        text.get_ref(),
-                        scheme_hint(why, text.get_ref())
+                        mask_url(text.get_ref()),
+                        scheme_hint(why, &mask_url(text.get_ref()))
                     ),
                 )
             })
@@ -131,7 +138,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         (url, scheme)
     }
 
-    /// The name: as given (not blank), else the URL as written.
+    /// The name: as given (not blank), else the URL as written, secrets masked.
     fn name(&mut self, key: &str, raw: &RawEndpoint) -> Option<String> {
         match &raw.name {
             Some(name) if name.get_ref().trim().is_empty() => {
@@ -143,7 +150,32 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 None
             }
             Some(name) => Some(name.get_ref().clone()),
-            None => raw.url.as_ref().map(|u| u.get_ref().clone()),
+            None => raw.url.as_ref().map(|u| mask_url(u.get_ref())),
+        }
+    }
+
+    /// `resolve`: the IP address to connect to instead of looking the host up.
+    fn resolve(&mut self, key: &str, raw: Option<&Spanned<String>>) -> Option<std::net::IpAddr> {
+        let value = raw?;
+        let text = value.get_ref();
+        let bare = text.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<std::net::IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                let hint = if text.parse::<std::net::SocketAddr>().is_ok() {
+                    " without a port (the URL's port is used)"
+                } else {
+                    ""
+                };
+                self.error(
+                    format!("{key}.resolve"),
+                    value.span(),
+                    format!(
+                        "`resolve` must be an IP address{hint}, e.g. \"10.0.0.7\" or \"::1\"; got {text:?}"
+                    ),
+                );
+                None
+            }
         }
     }
 

@@ -201,24 +201,29 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         for (i, raw_endpoint) in raw.into_iter().enumerate() {
             let table_span = raw_endpoint.span();
             let raw_endpoint = raw_endpoint.into_inner();
-            let named = raw_endpoint.name.as_ref().or(raw_endpoint.url.as_ref());
+            // The name an endpoint without one gets is its URL, masked: two URLs
+            // differing only in a secret would show (and be labelled) the same.
+            let named = match (&raw_endpoint.name, &raw_endpoint.url) {
+                (Some(name), _) => Some((name.get_ref().clone(), name.span())),
+                (None, Some(url)) => Some((super::mask::mask_url(url.get_ref()), url.span())),
+                (None, None) => None,
+            };
             let mut duplicate = false;
-            if let Some(name) = named {
-                match seen.entry(name.get_ref().clone()) {
+            if let Some((name, span)) = named {
+                match seen.entry(name.clone()) {
                     Entry::Occupied(first) => {
                         let first_line = self.doc.location(self.path, first.get().clone()).line;
                         self.error(
                             format!("endpoint[{i}].name"),
-                            name.span(),
+                            span,
                             format!(
-                                "duplicate endpoint name {:?} (first used on line {first_line}); names must be unique",
-                                name.get_ref()
+                                "duplicate endpoint name {name:?} (first used on line {first_line}); names must be unique"
                             ),
                         );
                         duplicate = true;
                     }
                     Entry::Vacant(slot) => {
-                        slot.insert(name.span());
+                        slot.insert(span);
                     }
                 }
             }

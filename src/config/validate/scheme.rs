@@ -148,6 +148,7 @@ const KEY_RULES: &[KeyRule] = {
         KeyRule::take("user_agent", Http, |r| took(&mut r.user_agent)),
         KeyRule::take("http", Http, |r| took(&mut r.http)),
         KeyRule::take("follow_redirects", Http, |r| took(&mut r.follow_redirects)),
+        KeyRule::take("allow_downgrade", Http, |r| took(&mut r.allow_downgrade)),
         KeyRule::take("connection", Http, |r| took(&mut r.connection)),
         KeyRule::take("max_body_bytes", Http, |r| took(&mut r.max_body_bytes)),
         KeyRule::take("expect.status", Http, |r| {

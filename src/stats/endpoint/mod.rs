@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use super::state::{EndpointRules, State, StateRule, TRANSITIONS, Transition, next_state};
 use super::window::Window;
 use super::{CompactHistogram, duration_to_us};
-use crate::probe::{ConnectionPhases, ErrorClass, Phase, ProbeError, ProbeOutcome};
+use crate::probe::{ConnectionPhases, ErrorClass, Phase, ProbeError, ProbeOutcome, ResponseInfo};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -58,6 +58,8 @@ pub struct EndpointStats {
     connections: u64,
     /// When the certificate of the latest TLS response or handshake expires.
     cert_not_after: Option<SystemTime>,
+    /// Where the latest response (HTTP) or connection (`tcp://`, `tls://`) came from.
+    last_response: Option<ResponseInfo>,
     /// Recent probes and connections, kept for the retention.
     window: Window,
     /// Finished probes.
@@ -100,6 +102,7 @@ impl Default for EndpointStats {
             phases: Default::default(),
             connections: 0,
             cert_not_after: None,
+            last_response: None,
             window: Window::default(),
             probes: 0,
             ok: 0,
@@ -199,6 +202,9 @@ impl EndpointStats {
         }
         if outcome.cert_not_after.is_some() {
             self.cert_not_after = outcome.cert_not_after;
+        }
+        if outcome.response.is_some() {
+            self.last_response = outcome.response;
         }
         let degraded = outcome.slow || self.cert_expires_soon(at);
         let next = next_state(self.state, ok, degraded, self.streak(ok), self.rule);

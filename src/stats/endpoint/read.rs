@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::Histogram;
 
 use super::{DAY, EndpointStats, LastProbe, RecentError};
-use crate::probe::{ErrorClass, Phase};
+use crate::probe::{ErrorClass, Phase, ResponseInfo};
 use crate::stats::{
     CompactHistogram, LatencySummary, PhaseSummaries, PhaseSummary, SpanSummary, SpanTally, State,
     Transition, WindowEntry,
@@ -203,6 +203,12 @@ impl EndpointStats {
     /// Certificate days below which a good response is degraded, if set.
     pub fn min_cert_days(&self) -> Option<u32> {
         self.min_cert_days
+    }
+
+    /// Where the latest response (HTTP) or connection (`tcp://`, `tls://`) came
+    /// from: its HTTP version and the server's address.
+    pub fn last_response(&self) -> Option<ResponseInfo> {
+        self.last_response
     }
 
     /// When the certificate of the latest TLS response or handshake expires.

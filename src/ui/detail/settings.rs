@@ -5,6 +5,7 @@
 use ratatui::text::{Line, Span as TextSpan};
 
 use crate::config::{ConnectionMode, Endpoint, HttpVersion, ProbeKind};
+use crate::probe::ResponseInfo;
 use crate::ui::format::fit;
 use crate::ui::sanitize::clean;
 use crate::ui::theme::Theme;
@@ -27,9 +28,13 @@ fn keyed(name: &str, values: Vec<String>, theme: &Theme) -> impl Iterator<Item =
     })
 }
 
-/// The endpoint's settings, one per line; header values are never shown, since they
-/// often hold tokens.
-pub fn settings_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> {
+/// The endpoint's settings, one per line, and where the latest response came from
+/// (`last_response`); header values are never shown, since they often hold tokens.
+pub fn settings_lines(
+    endpoint: &Endpoint,
+    last_response: Option<ResponseInfo>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let line = |name: &str, value: String| Line::from(vec![key(name, theme), TextSpan::raw(value)]);
     let kind = endpoint.kind();
     // A tcp:// or tls:// probe sends no request: its method would mislead.
@@ -38,8 +43,14 @@ pub fn settings_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> 
         ProbeKind::Tcp => "connect".to_string(),
         ProbeKind::Tls => "handshake".to_string(),
     };
-    let mut lines = vec![
-        line("url", clean(&endpoint.url_as_written)),
+    let mut lines = vec![line("url", clean(&endpoint.url_as_written))];
+    if let Some(ip) = endpoint.resolve {
+        lines.push(line("resolve", format!("{ip} (no DNS lookup)")));
+    }
+    if let Some(answered) = last_response.and_then(answered) {
+        lines.push(line("answered", answered));
+    }
+    lines.extend([
         line(
             "request",
             format!(
@@ -49,7 +60,7 @@ pub fn settings_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> 
             ),
         ),
         line("overlap", format!("≤ {} in flight", endpoint.max_in_flight)),
-    ];
+    ]);
     // Every tcp:// and tls:// probe opens its own connection: no choice to show.
     if kind == ProbeKind::Http {
         lines.push(line(
@@ -69,6 +80,11 @@ pub fn settings_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> 
         }
         if !endpoint.follow_redirects {
             lines.push(line("redirects", "not followed".to_string()));
+        } else if endpoint.allow_downgrade {
+            lines.push(line(
+                "redirects",
+                "followed, also https:// to http://".to_string(),
+            ));
         }
     }
     let headers = endpoint
@@ -83,6 +99,16 @@ pub fn settings_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> 
     lines.extend(keyed("expect", conditions(endpoint), theme));
     lines.extend(tls_line(endpoint, theme));
     lines
+}
+
+/// "HTTP/2 from 127.0.0.1:443": how the latest response came, when anything is known.
+fn answered(info: ResponseInfo) -> Option<String> {
+    match (info.http_version, info.remote_addr) {
+        (Some(version), Some(addr)) => Some(format!("{version} from {addr}")),
+        (Some(version), None) => Some(version.to_string()),
+        (None, Some(addr)) => Some(format!("from {addr}")),
+        (None, None) => None,
+    }
 }
 
 /// Every success condition, one per entry, cleaned.
@@ -146,4 +172,50 @@ fn tls_line(endpoint: &Endpoint, theme: &Theme) -> Option<Line<'static>> {
         return None;
     };
     Some(Line::from(vec![key("tls", theme), value]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn text(lines: &[Line<'_>]) -> String {
+        lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_latest_response_and_resolve_are_shown() {
+        let url = url::Url::parse("https://svc.test:8443/").unwrap();
+        let mut endpoint =
+            Endpoint::new("svc", url, Duration::from_secs(1), Duration::from_secs(5));
+        endpoint.resolve = Some([127, 0, 0, 1].into());
+        let info = ResponseInfo {
+            http_version: Some("HTTP/2"),
+            remote_addr: Some("127.0.0.1:8443".parse().unwrap()),
+        };
+        let shown = text(&settings_lines(
+            &endpoint,
+            Some(info),
+            &Theme { color: false },
+        ));
+        assert!(
+            shown.contains("answered   HTTP/2 from 127.0.0.1:8443"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("resolve    127.0.0.1 (no DNS lookup)"),
+            "{shown}"
+        );
+        let before = text(&settings_lines(&endpoint, None, &Theme { color: false }));
+        assert!(!before.contains("answered"), "{before}");
+    }
 }
