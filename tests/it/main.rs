@@ -25,5 +25,6 @@ mod overload;
 mod phases;
 mod probe_outcomes;
 mod serve_limits;
+mod small_fixes;
 mod tcp_probes;
 mod ui_views;
