@@ -43,3 +43,108 @@ fn a_short_run_probes_every_endpoint_even_a_slow_one() {
     assert_eq!(count(endpoint(&snapshot, "fast"), "probes"), 4);
     assert_eq!(count(endpoint(&snapshot, "slow"), "probes"), 1);
 }
+
+/// Runs `probetop --check` on `config` (bytes, so they need not be UTF-8) in a fresh
+/// directory; returns the exit code and stderr, with the directory's path removed.
+fn check_bytes(config: &[u8]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("probetop.toml"), config).unwrap();
+    let output = run(probetop(dir.path()).arg("--check"), Duration::from_secs(30));
+    let stderr =
+        String::from_utf8_lossy(&output.stderr).replace(&format!("{}/", dir.path().display()), "");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (output.status.code(), stderr)
+}
+
+/// A config that `--check` must refuse with exit 2 and a report naming the file,
+/// line and column `line_col` and `key`; returns the report.
+fn refused(config: &str, line_col: &str, key: &str) -> String {
+    let (code, stderr) = check_bytes(config.as_bytes());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("probetop.toml:{line_col}")),
+        "want {line_col}:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("(key `{key}`)")),
+        "want {key}:\n{stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn a_json_pointer_escape_other_than_tilde_0_or_1_is_refused() {
+    let report = refused(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect.json]\n\"/a~2b\" = 1\n",
+        "4:1",
+        "endpoint[0].expect.json.\"/a~2b\"",
+    );
+    insta::assert_snapshot!("json_pointer_bad_escape", report);
+    // The valid escapes still load.
+    let (code, stderr) = check_bytes(
+        b"[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\n[endpoint.expect.json]\n\"/a~0b/c~1d\" = 1\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn a_basic_auth_username_with_a_colon_or_a_control_character_is_refused() {
+    let report = refused(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nbasic_auth = { username = \"ann:x\", password = \"pw\" }\n",
+        "3:27",
+        "endpoint[0].basic_auth.username",
+    );
+    insta::assert_snapshot!("basic_auth_username_colon", report);
+    let report = refused(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nbasic_auth = { username = \"ann\\nbob\" }\n",
+        "3:27",
+        "endpoint[0].basic_auth.username",
+    );
+    assert!(report.contains("control character"), "{report}");
+    // A password may hold a colon (only the first one separates), not a newline.
+    let (code, stderr) = check_bytes(
+        b"[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nbasic_auth = { username = \"ann\", password = \"a:b\" }\n",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let report = refused(
+        "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nbasic_auth = { username = \"ann\", password = \"a\\u0007b\" }\n",
+        "3:45",
+        "endpoint[0].basic_auth.password",
+    );
+    assert!(!report.contains("a\u{7}b"), "{report}");
+}
+
+#[test]
+fn a_url_without_a_host_is_refused() {
+    let report = refused(
+        "[[endpoint]]\nname = \"x\"\nurl = \"http:///path\"\n",
+        "3:7",
+        "endpoint[0].url",
+    );
+    insta::assert_snapshot!("url_without_host", report);
+    refused(
+        "[[endpoint]]\nname = \"x\"\nurl = \"https:example.com\"\n",
+        "3:7",
+        "endpoint[0].url",
+    );
+    // On the command line too.
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        probetop(dir.path()).args(["--check", "http:///path"]),
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("has no host"), "{stderr}");
+}
+
+#[test]
+fn invalid_utf8_in_a_config_gets_a_line_and_column() {
+    let mut config = b"[[endpoint]]\nname = \"caf".to_vec();
+    config.push(0xe9); // Latin-1 é
+    config.extend_from_slice(b"\"\nurl = \"http://127.0.0.1:9/\"\n");
+    let (code, report) = check_bytes(&config);
+    assert_eq!(code, Some(2), "{report}");
+    assert!(report.contains("probetop.toml:2:12"), "{report}");
+    insta::assert_snapshot!("invalid_utf8", report);
+}
