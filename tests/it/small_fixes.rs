@@ -148,3 +148,92 @@ fn invalid_utf8_in_a_config_gets_a_line_and_column() {
     assert!(report.contains("probetop.toml:2:12"), "{report}");
     insta::assert_snapshot!("invalid_utf8", report);
 }
+
+/// The line a failed write to stdout leaves on stderr, after checking the exit code
+/// is 1 and that the error is said once. (Other lines, such as a headless run's
+/// diagnostics, may come before it.)
+fn stdout_error(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("standard output"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one line: {stderr}");
+    errors[0].to_string()
+}
+
+/// A config of one healthy endpoint, so that nothing but the write can fail.
+fn healthy_config(dir: &std::path::Path, server: &TestServer) {
+    write_config(
+        dir,
+        &format!(
+            "[[endpoint]]\nname = \"ok\"\nurl = \"{}\"\ninterval = \"100ms\"\n",
+            server.url("/ok")
+        ),
+    );
+}
+
+#[test]
+fn a_full_stdout_is_reported_on_stderr_and_exits_1() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    healthy_config(dir.path(), &server);
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let output = run(
+        probetop(dir.path())
+            .args(["--headless", "--duration", "200ms"])
+            .stdout(full()),
+        Duration::from_secs(60),
+    );
+    let stderr = stdout_error(&output);
+    assert!(
+        stderr.starts_with("error: cannot write the snapshot to standard output: "),
+        "{stderr}"
+    );
+    for format in ["csv", "md"] {
+        let output = run(
+            probetop(dir.path())
+                .args([
+                    "--headless",
+                    "--duration",
+                    "200ms",
+                    "--export-format",
+                    format,
+                ])
+                .stdout(full()),
+            Duration::from_secs(60),
+        );
+        stdout_error(&output);
+    }
+    let output = run(
+        probetop(dir.path()).arg("--check").stdout(full()),
+        Duration::from_secs(30),
+    );
+    let stderr = stdout_error(&output);
+    assert!(
+        stderr.starts_with("error: cannot write the check to standard output: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_reported_on_stderr_and_exits_1() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    healthy_config(dir.path(), &server);
+    for args in [&["--headless", "--duration", "300ms"][..], &["--check"][..]] {
+        let mut child = probetop(dir.path()).args(args).spawn().unwrap();
+        // Nobody reads: the first write meets a closed pipe.
+        drop(child.stdout.take());
+        let output = support::wait_bounded(child, Duration::from_secs(60));
+        let stderr = stdout_error(&output);
+        assert!(stderr.contains("standard output"), "{args:?}: {stderr}");
+    }
+}
