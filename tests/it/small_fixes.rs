@@ -237,3 +237,45 @@ fn a_closed_stdout_pipe_is_reported_on_stderr_and_exits_1() {
         assert!(stderr.contains("standard output"), "{args:?}: {stderr}");
     }
 }
+
+/// A self-signed certificate for 127.0.0.1 valid from 1950 to 1960.
+fn cert_of_the_sixties() -> support::TestCert {
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.not_before = time::macros::datetime!(1950-01-01 0:00 UTC);
+    params.not_after = time::macros::datetime!(1960-06-30 12:00 UTC);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    support::TestCert {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+/// A certificate that expired before 1970 is reported like any other expired one,
+/// in every format: no panic, no lost snapshot.
+#[test]
+fn a_certificate_expiring_before_1970_is_reported_in_every_format() {
+    let server = TestServer::start_tls(&cert_of_the_sixties());
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &format!(
+            "[[endpoint]]\nname = \"old\"\nurl = \"{}\"\ninterval = \"200ms\"\ninsecure = true\n",
+            server.url("/ok")
+        ),
+    );
+    let snapshot = support::headless(dir.path(), &["--duration", "1s"]);
+    let old = endpoint(&snapshot, "old");
+    assert!(count(old, "ok") >= 1, "{old:#}");
+    assert_eq!(old["cert_not_after"], "1960-06-30T12:00:00Z", "{old:#}");
+    let days = old["cert_days_left"].as_i64().unwrap();
+    assert!(days < -20_000, "{old:#}");
+    for format in ["csv", "md"] {
+        let text = support::headless_output(
+            dir.path(),
+            &["--duration", "500ms", "--export-format", format],
+        );
+        assert!(text.contains("old"), "{format}: {text}");
+        assert!(text.contains(&days.to_string()), "{format}: {text}");
+    }
+}
