@@ -279,3 +279,118 @@ fn a_certificate_expiring_before_1970_is_reported_in_every_format() {
         assert!(text.contains(&days.to_string()), "{format}: {text}");
     }
 }
+
+/// The tags of every interval histogram in the log at `path`, each with its count of
+/// headers (`#[StartTime`) in the file; read by the hdrhistogram crate's reader.
+fn hlog_tags(path: &std::path::Path) -> (Vec<String>, usize) {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let log = std::fs::read(path).unwrap();
+    let text = String::from_utf8_lossy(&log);
+    let headers = text.matches("#[StartTime: ").count();
+    let tags = IntervalLogIterator::new(&log)
+        .filter_map(|entry| match entry.expect("a well-formed log line") {
+            LogEntry::Interval(h) => Some(h.tag().expect("tagged").as_str().to_string()),
+            _ => None,
+        })
+        .collect();
+    (tags, headers)
+}
+
+/// A second run with the same `--hlog` starts a fresh log and keeps the first as
+/// `FILE.1`; names that clean up to the same tag get distinct tags.
+#[test]
+fn hlog_runs_never_share_a_file_and_tags_stay_distinct() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &format!(
+            "[defaults]\ninterval = \"100ms\"\n\n[export]\nhlog_interval = \"1s\"\n\n\
+             [[endpoint]]\nname = \"my api, eu\"\nurl = \"{}\"\n\n\
+             [[endpoint]]\nname = \"my_api__eu\"\nurl = \"{}\"\n",
+            server.url("/a"),
+            server.url("/b"),
+        ),
+    );
+    let hlog = dir.path().join("run.hlog");
+    let hlog_arg = hlog.to_str().unwrap();
+    let first = support::headless(dir.path(), &["--duration", "1500ms", "--hlog", hlog_arg]);
+    let (first_tags, headers) = hlog_tags(&hlog);
+    assert_eq!(headers, 1);
+    let second = support::headless(dir.path(), &["--duration", "1500ms", "--hlog", hlog_arg]);
+    let kept = dir.path().join("run.hlog.1");
+    let (kept_tags, kept_headers) = hlog_tags(&kept);
+    assert_eq!(
+        (kept_tags, kept_headers),
+        (first_tags, 1),
+        "the first log, as it was"
+    );
+    let (tags, headers) = hlog_tags(&hlog);
+    assert_eq!(headers, 1, "one log per file");
+    // Each endpoint's tag is its own, and its intervals hold its probes of this run.
+    for (name, tag) in [("my api, eu", "my_api__eu"), ("my_api__eu", "my_api__eu#1")] {
+        assert!(tags.iter().any(|t| t == tag), "{tag} in {tags:?}");
+        assert!(count(endpoint(&second, name), "ok") > 0);
+        assert!(count(endpoint(&first, name), "ok") > 0);
+    }
+    assert!(
+        tags.iter()
+            .all(|t| t == "my_api__eu" || t == "my_api__eu#1"),
+        "{tags:?}"
+    );
+}
+
+/// What probetop writes is relative to the current directory, whether written in the
+/// config or not; what it reads is relative to the config file.
+#[test]
+fn relative_output_paths_are_taken_from_the_current_directory() {
+    use probetop::config::{LoadOptions, load};
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    std::fs::write(conf.join("body.txt"), "hello").unwrap();
+    let config_path = conf.join("probetop.toml");
+    let endpoint_table = format!(
+        "[[endpoint]]\nname = \"ok\"\nurl = \"{}\"\ninterval = \"100ms\"\nmethod = \"POST\"\nbody_file = \"body.txt\"\n",
+        server.url("/echo-body")
+    );
+    let load_with = |export: &str| {
+        std::fs::write(&config_path, format!("{export}\n{endpoint_table}")).unwrap();
+        load(&LoadOptions {
+            config_path: Some(config_path.clone()),
+            ..LoadOptions::default()
+        })
+        .unwrap()
+    };
+    let written = load_with("[export]\ndir = \"exports\"\nhlog = \"logs/run.hlog\"\n");
+    assert_eq!(written.export_dir, std::path::Path::new("exports"));
+    assert_eq!(
+        written.hlog.as_deref(),
+        Some(std::path::Path::new("logs/run.hlog"))
+    );
+    // The body file, read, is found beside the config.
+    assert_eq!(written.endpoints[0].body.as_deref(), Some("hello"));
+    let default = load_with("");
+    assert_eq!(
+        default.export_dir,
+        std::path::Path::new("probetop-snapshots")
+    );
+
+    // A run from elsewhere writes its hlog in its own directory.
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::create_dir(work.join("logs")).unwrap();
+    std::fs::write(
+        &config_path,
+        format!("[export]\nhlog = \"logs/run.hlog\"\nhlog_interval = \"1s\"\n\n{endpoint_table}"),
+    )
+    .unwrap();
+    let snapshot = support::headless(
+        &work,
+        &["--duration", "500ms", "-c", config_path.to_str().unwrap()],
+    );
+    assert!(count(endpoint(&snapshot, "ok"), "ok") > 0, "{snapshot:#}");
+    assert!(work.join("logs/run.hlog").is_file());
+    assert!(!conf.join("logs").exists());
+}
