@@ -394,3 +394,80 @@ fn relative_output_paths_are_taken_from_the_current_directory() {
     assert!(work.join("logs/run.hlog").is_file());
     assert!(!conf.join("logs").exists());
 }
+
+/// The counter `probetop_probes_total{endpoint="e",result="ok"}` in a scrape.
+fn ok_total(text: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.starts_with("probetop_probes_total{") && l.contains("result=\"ok\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// What the README says `r` does to `/metrics`: the reset zeroes its counters (so
+/// Prometheus sees a counter reset) and its histograms. Driven through the same
+/// reset the dashboard's `r` sends, with a real engine, statistics and server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_zeroes_the_metrics_counters() {
+    use probetop::config::{Endpoint, defaults};
+    use probetop::stats::{Clock, EndpointRules};
+    let server = TestServer::start();
+    let endpoints: std::sync::Arc<[Endpoint]> = vec![Endpoint::new(
+        "e",
+        server.url("/ok").parse().unwrap(),
+        Duration::from_millis(50),
+        Duration::from_secs(2),
+    )]
+    .into();
+    let clock = Clock::now();
+    let window = Duration::from_secs(60);
+    let rules = vec![EndpointRules {
+        state: defaults::STATE_RULE,
+        min_cert_days: None,
+    }];
+    let (recorder, stats, _thread) = probetop::stats::spawn(rules, window, window, clock).unwrap();
+    let deadline = clock.start + Duration::from_millis(500);
+    let engine =
+        probetop::engine::Engine::start(&endpoints, &recorder, clock, Some(deadline)).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), engine.wait())
+        .await
+        .expect("the run ends");
+    let metrics = probetop::metrics::MetricsServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        endpoints,
+        stats.clone(),
+        probetop::metrics::Settings {
+            buckets: defaults::METRICS_BUCKETS.to_vec(),
+            phases: false,
+        },
+    )
+    .await
+    .unwrap();
+    let port = metrics.addr().port();
+    let scrape =
+        move || tokio::task::spawn_blocking(move || support::get_metrics(port).expect("a scrape"));
+    let before = scrape().await.unwrap();
+    assert!(ok_total(&before).is_some_and(|n| n >= 5), "{before}");
+    stats.reset();
+    let after = scrape().await.unwrap();
+    assert_eq!(ok_total(&after), Some(0), "{after}");
+    let count = after
+        .lines()
+        .find(|l| l.starts_with("probetop_probe_duration_seconds_count{"))
+        .unwrap_or_else(|| panic!("{after}"));
+    assert!(count.ends_with(" 0"), "{count}");
+    metrics.shutdown().await;
+}
+
+/// The dashboard has no exit code to fail with: `--fail-on` needs `--headless`, and
+/// the binary says so with exit 2 instead of ignoring it.
+#[test]
+fn fail_on_without_headless_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(
+        probetop(dir.path()).args(["--fail-on", "down", "http://127.0.0.1:9/"]),
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--headless"), "{stderr}");
+}
