@@ -23,8 +23,9 @@ fn a_short_run_probes_every_endpoint_even_a_slow_one() {
              [[endpoint]]\nname = \"slow\"\nurl = \"{}\"\ninterval = \"30s\"\n",
             server.url("/a"),
             server.url("/b"),
-            // Still in flight when the 2 s run ends, if its tick comes at ~0.7 s.
-            server.url("/delay/1200"),
+            // Due at ~0.67 s, answered at ~2.5 s: still in flight when the 2 s run
+            // ends, and waited for.
+            server.url("/delay/1800"),
         ),
     );
     let output = run(
