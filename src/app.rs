@@ -92,10 +92,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     if cli.check {
         return match print_check(&config) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: cannot write to standard output: {e}");
-                ExitCode::from(EXIT_FAILURE)
-            }
+            Err(e) => stdout_failed("the check", &e),
         };
     }
     if !cli.headless && !std::io::stdout().is_terminal() {
@@ -150,6 +147,18 @@ async fn start_demo(config: &mut Config) -> Result<DemoServer, ExitCode> {
     }
     tracing::info!(addr = %demo.addr(), "demo target started");
     Ok(demo)
+}
+
+/// Reports on stderr, in one line, that `what` could not be written to stdout (a
+/// full disk, a closed pipe), and returns the exit code of a failure.
+fn stdout_failed(what: &str, error: &std::io::Error) -> ExitCode {
+    // Not `eprintln!`, which panics when stderr fails too: then there is no one
+    // left to tell, and the exit code says it.
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: cannot write {what} to standard output: {error}"
+    );
+    ExitCode::from(EXIT_FAILURE)
 }
 
 /// Writes what `--check` found; a failed write (a closed pipe, a full disk) is the
@@ -469,8 +478,8 @@ async fn print_snapshot(
     match built {
         Ok(json) => {
             let mut out = std::io::stdout().lock();
-            if write!(out, "{json}").and_then(|()| out.flush()).is_err() {
-                return ExitCode::from(EXIT_FAILURE);
+            if let Err(e) = write!(out, "{json}").and_then(|()| out.flush()) {
+                return stdout_failed("the snapshot", &e);
             }
             if unhealthy.is_empty() {
                 ExitCode::SUCCESS

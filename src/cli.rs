@@ -62,7 +62,8 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
 
-    /// Append an HdrHistogram interval log to this file (see [export] hlog_interval).
+    /// Write an HdrHistogram interval log to this file (see [export] hlog_interval; an
+    /// older log there is kept as FILE.1).
     #[arg(long, value_name = "FILE")]
     pub hlog: Option<PathBuf>,
 

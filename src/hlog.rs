@@ -41,9 +41,10 @@ pub struct HlogWriter {
 }
 
 impl HlogWriter {
-    /// Opens `path` (created, or appended to) and writes the header; then logs every
-    /// `interval` until [`HlogWriter::finish`]. Fails at once if the file cannot be
-    /// opened, so a bad path is reported at start-up.
+    /// Opens `path` (see [`open_fresh`]: an earlier log there is kept under another
+    /// name, never appended to) and writes the header; then logs every `interval`
+    /// until [`HlogWriter::finish`]. Fails at once if the file cannot be opened, so
+    /// a bad path is reported at start-up.
     pub fn start(
         path: &Path,
         interval: Duration,
@@ -51,9 +52,9 @@ impl HlogWriter {
         stats: StatsHandle,
         started_at: SystemTime,
     ) -> io::Result<Self> {
-        let file = File::options().create(true).append(true).open(path)?;
+        let file = open_fresh(path)?;
         let (tx, rx) = sync_channel::<Interval>(4);
-        let names: Vec<String> = endpoints.iter().map(|e| tag_text(&e.name)).collect();
+        let names = unique_tags(endpoints.iter().map(|e| tag_text(&e.name)));
         let path_for_thread: PathBuf = path.to_path_buf();
         let writer = std::thread::Builder::new()
             .name("probetop-hlog".into())
@@ -149,6 +150,65 @@ fn interval_histograms(
         .collect()
 }
 
+/// Most numbered names tried for an earlier log before giving up.
+const MAX_KEPT_LOGS: u32 = 1000;
+
+/// Opens `path` for a log of its own. A log must start a file: the log readers take
+/// a second header in one file for more intervals of the first log, and misread
+/// them. So a regular file already at `path`, unless it is empty, is first renamed
+/// to `path.1` (or `.2`, …, the first name free), keeping it. Anything else there (a
+/// FIFO, `/dev/stdout`) is written to as it is.
+fn open_fresh(path: &Path) -> io::Result<File> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() > 0 => keep_earlier_log(path)?,
+        Ok(meta) if !meta.is_file() => return File::options().write(true).open(path),
+        // Missing or empty: nothing to keep.
+        _ => {}
+    }
+    File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+}
+
+/// Renames the log at `path` to the first free `path.N`.
+fn keep_earlier_log(path: &Path) -> io::Result<()> {
+    for n in 1..=MAX_KEPT_LOGS {
+        let mut kept = path.as_os_str().to_os_string();
+        kept.push(format!(".{n}"));
+        let kept = PathBuf::from(kept);
+        if std::fs::symlink_metadata(&kept).is_err() {
+            std::fs::rename(path, &kept)?;
+            tracing::info!(kept = %kept.display(), "an earlier hlog was kept under another name");
+            return Ok(());
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{MAX_KEPT_LOGS} earlier logs are kept beside it already ({}.1 …); remove some",
+            path.display()
+        ),
+    ))
+}
+
+/// The tags, made distinct: different names can make the same tag (`my api, eu` and
+/// `my_api__eu` are both `my_api__eu`), and a reader would add them up. The first
+/// keeps it; a later one gets `#` and its endpoint's index (`my_api__eu#1`, as in
+/// the config key `endpoint[1]`), again until distinct.
+fn unique_tags(tags: impl Iterator<Item = String>) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    tags.enumerate()
+        .map(|(index, mut tag)| {
+            while !taken.insert(tag.clone()) {
+                tag = format!("{tag}#{index}");
+            }
+            tag
+        })
+        .collect()
+}
+
 /// A tag must not contain the log's separators or line breaks.
 fn tag_text(name: &str) -> String {
     name.chars()
@@ -209,4 +269,44 @@ fn write_log(
     }
     drop(log);
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_stay_distinct_whatever_the_names() {
+        let names = ["my api, eu", "my_api__eu", "my_api__eu#1", "b", "my api,eu"];
+        let tags = unique_tags(names.iter().map(|n| tag_text(n)));
+        assert_eq!(
+            tags,
+            [
+                "my_api__eu",
+                "my_api__eu#1",
+                "my_api__eu#1#2",
+                "b",
+                "my_api_eu"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_earlier_log_is_kept_and_the_new_one_starts_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.hlog");
+        // Empty: reused as it is.
+        std::fs::write(&path, "").unwrap();
+        drop(open_fresh(&path).unwrap());
+        assert!(!dir.path().join("run.hlog.1").exists());
+        for (run, text) in ["first", "second", "third"].iter().enumerate() {
+            let mut file = open_fresh(&path).unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), run + 1);
+        }
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert_eq!(read("run.hlog"), "third");
+        assert_eq!(read("run.hlog.1"), "first");
+        assert_eq!(read("run.hlog.2"), "second");
+    }
 }

@@ -75,8 +75,35 @@ pub fn terminal_safe(report: &str) -> String {
 }
 
 /// RFC 3339 in UTC, to the second: the snapshot's times.
+///
+/// Any time at all, since a certificate's expiry is whatever its issuer wrote:
+/// before 1970 too (`humantime`'s formatter panics there, which took exports and
+/// headless runs down with it), and clamped to years 0000 to 9999, RFC 3339's.
 pub fn timestamp(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
+    // Whole seconds, rounded down (towards the past) either side of 1970.
+    let seconds = match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let before = before.duration();
+            let whole = before.as_secs() + u64::from(before.subsec_nanos() > 0);
+            i64::try_from(whole).map_or(i64::MIN, |s| -s)
+        }
+    };
+    // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    let seconds = seconds.clamp(-62_167_219_200, 253_402_300_799);
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(seconds) else {
+        // Unreachable within the clamp; a placeholder rather than a panic.
+        return "0000-01-01T00:00:00Z".into();
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 /// A duration as the config writes it: `250ms`, `1s`, `1m 30s`.
@@ -87,6 +114,31 @@ pub fn duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_of_any_time_never_panic() {
+        let epoch = SystemTime::UNIX_EPOCH;
+        assert_eq!(
+            timestamp(epoch + Duration::from_secs(1_795_301_100)),
+            "2026-11-21T22:45:00Z"
+        );
+        assert_eq!(timestamp(epoch), "1970-01-01T00:00:00Z");
+        // A second and a half before 1970 rounds towards the past, as after it.
+        assert_eq!(
+            timestamp(epoch - Duration::from_millis(1500)),
+            "1969-12-31T23:59:58Z"
+        );
+        assert_eq!(
+            timestamp(epoch - Duration::from_secs(86_400 * 365 * 20)),
+            "1950-01-06T00:00:00Z"
+        );
+        // Past RFC 3339's years: clamped.
+        let far = Duration::from_secs(400_000_000_000);
+        assert_eq!(timestamp(epoch + far), "9999-12-31T23:59:59Z");
+        if let Some(before) = epoch.checked_sub(far) {
+            assert_eq!(timestamp(before), "0000-01-01T00:00:00Z");
+        }
+    }
 
     #[test]
     fn strips_escape_sequences_and_invisible_marks() {

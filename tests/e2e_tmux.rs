@@ -319,8 +319,8 @@ fn dashboard_shows_exports_and_quits_cleanly() {
 }
 
 /// Starts the dashboard, sends it `signal` from outside, and checks it exits 0 with
-/// the terminal restored.
-fn signal_exits_zero_and_restores_the_terminal(signal: libc::c_int, tag: &str) {
+/// the terminal restored; returns the run, for what it left behind.
+fn signal_exits_zero_and_restores_the_terminal(signal: libc::c_int, tag: &str) -> Run {
     let server = TestServer::start();
     let run = Run::new(&server);
     let mut tmux = must(Tmux::new(tag));
@@ -340,21 +340,92 @@ fn signal_exits_zero_and_restores_the_terminal(signal: libc::c_int, tag: &str) {
     assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
 
     assert_exited_cleanly(&tmux, &run);
+    run
 }
 
 #[test]
 fn sigterm_exits_zero_and_restores_the_terminal() {
-    signal_exits_zero_and_restores_the_terminal(libc::SIGTERM, "e2e-sigterm");
+    let run = signal_exits_zero_and_restores_the_terminal(libc::SIGTERM, "e2e-sigterm");
+    // A deliberate stop, not a lost terminal: nothing written unasked.
+    assert!(run.exports().is_none(), "SIGTERM wrote a snapshot");
 }
 
-/// The terminal closing (an ssh session dropped) must not leave it raw.
+/// The terminal closing (an ssh session dropped) must not leave it raw, and loses
+/// nothing measured: the final snapshot is in the export directory.
 #[test]
 fn sighup_exits_zero_and_restores_the_terminal() {
-    signal_exits_zero_and_restores_the_terminal(libc::SIGHUP, "e2e-sighup");
+    let run = signal_exits_zero_and_restores_the_terminal(libc::SIGHUP, "e2e-sighup");
+    let (json, _csv) = run.exports().expect("the final snapshot after SIGHUP");
+    assert_final_snapshot(&json);
+}
+
+/// The snapshot at `path` parses and holds probes of both endpoints.
+fn assert_final_snapshot(path: &std::path::Path) {
+    let text = std::fs::read_to_string(path).expect("reading the final snapshot");
+    let snapshot: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the final snapshot does not parse ({e}):\n{text}"));
+    for name in [OK_NAME, FAIL_NAME] {
+        let entry = support::endpoint(&snapshot, name);
+        assert!(support::count(entry, "probes") > 0, "{entry:#}");
+    }
+}
+
+/// The pane's process, if it is still alive (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the parenthesised command name.
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        !state.is_some_and(|s| s.starts_with('Z'))
+    })
+}
+
+/// A dashboard whose terminal disappears (its tmux session killed: the pty hangs up,
+/// SIGHUP, reads fail) writes its final snapshot and ends.
+#[test]
+fn a_dashboard_that_loses_its_terminal_writes_a_final_snapshot_and_exits() {
+    let server = TestServer::start();
+    let run = Run::new(&server);
+    let mut tmux = must(Tmux::new("e2e-lost"));
+    start_dashboard(&mut tmux, &run);
+    let pid: u32 = run
+        .file("pid")
+        .and_then(|text| text.trim().parse().ok())
+        .expect("the pid file");
+    assert!(alive(pid), "probetop is not running");
+    assert!(
+        run.exports().is_none(),
+        "exported before the terminal went away"
+    );
+
+    let output = must(support::tmux::run_bounded(
+        tmux.command()
+            .args(["kill-session", "-t", support::tmux::SESSION]),
+        "tmux kill-session",
+    ));
+    assert!(
+        output.status.success(),
+        "kill-session: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let deadline = Instant::now() + WAIT_LIMIT;
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(POLL_STEP);
+    }
+    assert!(
+        !alive(pid),
+        "probetop still runs {WAIT_LIMIT:?} after its terminal went away; log:\n{}",
+        run.log()
+    );
+    let (json, csv) = run
+        .exports()
+        .unwrap_or_else(|| panic!("no final snapshot; log:\n{}", run.log()));
+    assert_final_snapshot(&json);
+    assert!(std::fs::metadata(csv).is_ok_and(|m| m.len() > 0));
 }
 
 /// Ctrl-\ must not leave the terminal raw either.
 #[test]
 fn sigquit_exits_zero_and_restores_the_terminal() {
-    signal_exits_zero_and_restores_the_terminal(libc::SIGQUIT, "e2e-sigquit");
+    let _run = signal_exits_zero_and_restores_the_terminal(libc::SIGQUIT, "e2e-sigquit");
 }

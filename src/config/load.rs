@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::error::{ConfigError, ConfigErrors};
+use super::error::{ConfigError, ConfigErrors, Location};
 use super::mask::mask_url;
 use super::validate::{parse_str, parse_url, scheme_hint};
 use super::{Config, Endpoint, defaults};
@@ -51,7 +51,7 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
     let path = options.config_path.clone().or_else(default_config_path);
     let mut config = match &path {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            let bytes = std::fs::read(path).map_err(|e| {
                 let what = if e.kind() == std::io::ErrorKind::NotFound {
                     "config file not found".to_string()
                 } else {
@@ -59,6 +59,7 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
                 };
                 ConfigError::file(path, what)
             })?;
+            let text = String::from_utf8(bytes).map_err(|e| not_utf8(path, e.as_bytes()))?;
             parse_str(path, &text, lookup)?
         }
         None => Config {
@@ -81,6 +82,29 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
         config.hlog = Some(hlog.clone());
     }
     Ok(config)
+}
+
+/// The error for a config file that is not UTF-8 (TOML must be): where the first
+/// invalid byte is, by line and column, and which it is.
+fn not_utf8(path: &std::path::Path, bytes: &[u8]) -> ConfigError {
+    let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), |_| bytes.len());
+    // Replacement starts at the first invalid byte, so byte offsets before it, and
+    // the first replacement character's, are the file's own; the span covers that
+    // whole character (three bytes), never part of it.
+    let text = String::from_utf8_lossy(bytes);
+    let byte = bytes.get(valid).copied().unwrap_or_default();
+    ConfigError {
+        message: format!(
+            "the config file is not valid UTF-8 (byte 0x{byte:02x}): TOML files are UTF-8; save it as such"
+        ),
+        key: None,
+        location: Some(Location::from_span(
+            path,
+            &text,
+            valid..valid + char::REPLACEMENT_CHARACTER.len_utf8(),
+        )),
+        file: Some(path.to_path_buf()),
+    }
 }
 
 fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), ConfigErrors> {

@@ -60,8 +60,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the schedule of every endpoint, spreading their first ticks across
-    /// their interval.
+    /// Starts the schedule of every endpoint, spreading their first ticks across the
+    /// first second (or their interval, if shorter; see [`schedule::first_offset`]).
     ///
     /// With a `deadline`, only ticks due before it are probed; the probes in flight
     /// then finish and the engine ends by itself (a run of `--duration`).
@@ -101,7 +101,7 @@ impl Engine {
                 Arc::new(move |record| recorder.record_connection(index, record))
             };
             let prober = Arc::new(Prober::new(endpoint, &mut clients, connections)?);
-            let offset = endpoint.interval / count * index as u32;
+            let offset = schedule::first_offset(endpoint.interval, index as u32, count);
             shards[index % shard_count].add(Slot {
                 index,
                 schedule: Schedule::new(clock.start + offset, endpoint.interval),

@@ -2,6 +2,19 @@
 
 use std::time::{Duration, Instant};
 
+/// Over how long the endpoints' first ticks are spread (at most): long enough to
+/// spread the load of many endpoints, short enough that a short run (a CI check of a
+/// few seconds) probes every endpoint, even one with an interval of minutes.
+pub const FIRST_TICK_SPREAD: Duration = Duration::from_secs(1);
+
+/// When endpoint `index` of `count` has its first tick, after the start: spread
+/// evenly over [`FIRST_TICK_SPREAD`], or over `interval` if that is shorter. Later
+/// ticks follow at first + k × interval.
+pub fn first_offset(interval: Duration, index: u32, count: u32) -> Duration {
+    let count = count.max(1);
+    interval.min(FIRST_TICK_SPREAD) / count * (index % count)
+}
+
 /// Due times `first + k × interval`, computed from k (not by adding up intervals), so
 /// rounding never drifts and a late tick does not push later ones back.
 #[derive(Debug, Clone)]
@@ -74,6 +87,23 @@ mod tests {
         // A deadline bounds what counts.
         let deadline = Some(start + Duration::from_millis(1500));
         assert_eq!(s.skip_past(start + Duration::from_secs(60), deadline), 5);
+    }
+
+    #[test]
+    fn first_ticks_spread_over_a_second_at_most() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(first_offset(minute, 0, 4), Duration::ZERO);
+        assert_eq!(first_offset(minute, 1, 4), Duration::from_millis(250));
+        assert_eq!(first_offset(minute, 3, 4), Duration::from_millis(750));
+        // A short interval spreads over itself, so no tick waits past its first.
+        let short = Duration::from_millis(200);
+        assert_eq!(first_offset(short, 1, 2), Duration::from_millis(100));
+        // Every offset stays below both bounds, however many endpoints.
+        for index in 0..10_000 {
+            let offset = first_offset(minute, index, 10_000);
+            assert!(offset < FIRST_TICK_SPREAD, "{offset:?}");
+        }
+        assert_eq!(first_offset(minute, 0, 0), Duration::ZERO);
     }
 
     #[test]

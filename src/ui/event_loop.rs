@@ -119,6 +119,8 @@ pub struct EventLoop<'a> {
     /// The overview's rows kept between fetches (only the changed ones are
     /// recomputed). Locked only on the statistics thread, by one fetch at a time.
     overview_cache: Arc<Mutex<OverviewCache>>,
+    /// The loop ended because the terminal went away ([`Event::TerminalClosed`]).
+    terminal_lost: bool,
 }
 
 impl<'a> EventLoop<'a> {
@@ -140,7 +142,14 @@ impl<'a> EventLoop<'a> {
             dirty: true,
             next_frame: now,
             overview_cache: Arc::default(),
+            terminal_lost: false,
         }
+    }
+
+    /// Whether the terminal went away ([`Event::TerminalClosed`]): then nothing
+    /// measured may be lost, and [`EventLoop::final_export`] is due.
+    pub fn terminal_lost(&self) -> bool {
+        self.terminal_lost
     }
 
     /// The dashboard's state.
@@ -242,7 +251,11 @@ impl<'a> EventLoop<'a> {
                 }
                 None
             }
-            Event::TerminalClosed | Event::Signal | Event::Deadline => Some(Effect::Quit),
+            Event::TerminalClosed => {
+                self.terminal_lost = true;
+                Some(Effect::Quit)
+            }
+            Event::Signal | Event::Deadline => Some(Effect::Quit),
         };
         Ok(self.apply(effect))
     }
@@ -341,14 +354,29 @@ impl<'a> EventLoop<'a> {
     /// Writes a snapshot into the export directory, off the runtime, and reports
     /// where it went or why it could not be written.
     fn export(&mut self) {
+        let export = self.export_task();
+        self.tasks
+            .spawn(async move { Done::Exported(export.await) });
+    }
+
+    /// Writes a last snapshot into the export directory in the configured formats,
+    /// and says where it went: for a dashboard whose terminal is gone, so that
+    /// nothing measured is lost with it.
+    pub async fn final_export(&self) -> Status {
+        self.export_task().await
+    }
+
+    /// An export of every endpoint in the configured formats, as a future of its
+    /// status line.
+    fn export_task(&self) -> impl Future<Output = Status> + Send + 'static {
         let stats = self.services.stats.clone();
         let endpoints = self.services.endpoints.clone();
         let dir = self.services.export_dir.clone();
         let formats = self.services.export_formats.clone();
-        self.tasks.spawn(async move {
+        async move {
             // Only the copy runs on the statistics thread; decoding and compressing
             // the histograms happen below, off it and off the runtime.
-            let status = match stats
+            match stats
                 .read(move |s| crate::snapshot::capture(&endpoints, s))
                 .await
             {
@@ -377,9 +405,8 @@ impl<'a> EventLoop<'a> {
                         },
                     }
                 }
-            };
-            Done::Exported(status)
-        });
+            }
+        }
     }
 
     /// Cancels the fetches and exports still waiting for the statistics thread.
@@ -689,6 +716,32 @@ mod tests {
         app.handle(Event::Mouse(wheel), t0).unwrap();
         assert_eq!(app.state().mode, Mode::Detail(2));
         assert_eq!(app.refresh_due(), None);
+        app.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_lost_terminal_is_told_apart_and_its_final_export_written() {
+        let rig = rig();
+        let t0 = Instant::now();
+        let mut app = event_loop(&rig, t0);
+        for event in [Event::Signal, Event::Deadline] {
+            assert_eq!(app.handle(event, t0).unwrap(), Flow::Quit);
+            assert!(!app.terminal_lost(), "a deliberate stop");
+        }
+        assert_eq!(app.handle(Event::TerminalClosed, t0).unwrap(), Flow::Quit);
+        assert!(app.terminal_lost());
+        let status = app.final_export().await;
+        assert!(!status.is_error, "{}", status.text);
+        let written: Vec<_> = std::fs::read_dir(rig.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(written.len(), 1, "{written:?}");
+        assert_eq!(
+            written[0].extension().unwrap(),
+            "json",
+            "the configured format"
+        );
         app.shutdown().await;
     }
 }

@@ -35,6 +35,7 @@ use futures_util::StreamExt;
 
 use crate::config::Endpoint;
 use crate::engine::Engine;
+use crate::signals::Signal;
 use crate::stats::StatsHandle;
 use event_loop::{Event, EventLoop, Flow, Services};
 use model::Span;
@@ -44,6 +45,9 @@ use theme::Theme;
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(50);
 /// How often fresh data is fetched from the statistics.
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
+/// Longest wait for the final snapshot of a dashboard whose terminal is gone: the
+/// process must end (nothing shows it any more), not hang.
+pub const FINAL_EXPORT_LIMIT: Duration = Duration::from_secs(10);
 
 /// What the dashboard works with.
 pub struct Dashboard<'a> {
@@ -65,7 +69,11 @@ pub struct Dashboard<'a> {
     pub signals: &'a mut crate::signals::Signals,
 }
 
-/// Runs the dashboard until `q`, Ctrl-C, SIGINT/SIGTERM or the deadline.
+/// Runs the dashboard until `q`, Ctrl-C, a signal or the deadline.
+///
+/// When the terminal goes away (SIGHUP, its events end or fail, drawing fails), a
+/// final snapshot is written to the export directory before returning, so nothing
+/// measured is lost with it.
 pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
     let Dashboard {
         endpoints,
@@ -94,11 +102,14 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
     let mut events = EventStream::new();
     let deadline = sleep_until(deadline);
     tokio::pin!(deadline);
+    // A terminal that cannot be drawn on is as good as gone.
+    let mut draw_failed = false;
     let result = loop {
         if app.should_draw(Instant::now()) {
             let input = app.view();
             let mut layout = None;
             if let Err(e) = terminal.draw(|frame| layout = view::draw(frame, &input)) {
+                draw_failed = true;
                 break Err(e.into());
             }
             app.drawn(layout, Instant::now());
@@ -113,7 +124,13 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             event = app.next_done() => event,
             signal = signals.recv() => {
                 tracing::info!(signal = signal.name(), "signal received: leaving the dashboard");
-                Event::Signal
+                // SIGHUP is the terminal going away (a closed window, a dropped ssh
+                // session), whatever else it means to a headless run.
+                if signal == Signal::HangUp {
+                    Event::TerminalClosed
+                } else {
+                    Event::Signal
+                }
             }
             () = &mut deadline => Event::Deadline,
         };
@@ -123,8 +140,31 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             Err(e) => break Err(e),
         }
     };
+    if draw_failed || app.terminal_lost() {
+        keep_what_was_measured(&app).await;
+    }
     app.shutdown().await;
     result
+}
+
+/// The terminal is gone: gives it back as far as it still listens, stops writing to
+/// it if it does not, and writes the final snapshot.
+async fn keep_what_was_measured(app: &EventLoop<'_>) {
+    // Restored first: a SIGHUP may come from `kill` with the terminal still there.
+    if let Err(e) = terminal::try_restore() {
+        tracing::info!("the terminal is gone ({e}): output goes to /dev/null from here");
+        terminal::detach();
+    }
+    match tokio::time::timeout(FINAL_EXPORT_LIMIT, app.final_export()).await {
+        Ok(status) if status.is_error => {
+            tracing::error!(status = %status.text, "the final snapshot was not written");
+        }
+        Ok(status) => tracing::info!(status = %status.text, "final snapshot written"),
+        Err(_) => tracing::error!(
+            limit = ?FINAL_EXPORT_LIMIT,
+            "the final snapshot took too long and was given up"
+        ),
+    }
 }
 
 /// Sleeps until `at`; forever without one.

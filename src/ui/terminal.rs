@@ -44,14 +44,40 @@ pub fn enter() -> std::io::Result<(Tui, Guard)> {
 
 /// Leaves the alternate screen and raw mode; safe to call more than once.
 pub fn restore() {
+    // A failure is not reported: this runs on the way out (also from the panic hook,
+    // where logging could wait on a lock the panicking thread holds), and the
+    // terminal it would be reported on is the one that could not be restored.
+    let _ = try_restore();
+}
+
+/// [`restore`], saying whether the terminal took it: an error means it is gone.
+pub fn try_restore() -> std::io::Result<()> {
     let mut out = std::io::stdout();
-    // Each step is tried whatever the others did, and a failure is not reported:
-    // this runs on the way out (also from the panic hook, where logging could wait
-    // on a lock the panicking thread holds), and the terminal it would be reported
-    // on is the one that could not be restored.
-    let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
-    let _ = disable_raw_mode();
-    let _ = out.flush();
+    // Each step is tried whatever the others did; the first error is the answer.
+    let screen = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
+    let raw = disable_raw_mode();
+    let flushed = out.flush();
+    screen.and(raw).and(flushed)
+}
+
+/// Points standard output and standard error at `/dev/null`, for a terminal that is
+/// gone (hung up): every later write there fails otherwise, and `eprintln!` (or
+/// ratatui's drop, which shows the cursor) panics on a failed write.
+pub fn detach() {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+            // Nowhere to point them: later writes fail, as they would have anyway.
+            return;
+        };
+        for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+            // SAFETY: dup2(2) on two open descriptors has no memory-safety
+            // preconditions; `null` stays open for the call, and closing it after
+            // leaves the duplicates open.
+            let _ = unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
 }
 
 fn install_panic_hook() {

@@ -27,6 +27,7 @@ mod probe_messages;
 mod probe_outcomes;
 mod redirects_secrets;
 mod serve_limits;
+mod small_fixes;
 mod tcp_probes;
 mod tls_trust;
 mod ui_views;

@@ -53,6 +53,30 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         }
     }
 
+    /// `value` if it can be a Basic credential (RFC 7617): no control characters,
+    /// and no `:` in a username, where it would end the username early. The value
+    /// itself is never quoted: it may come from a secret `${VAR}`.
+    fn credential(
+        &mut self,
+        key: String,
+        span: std::ops::Range<usize>,
+        value: String,
+        is_username: bool,
+    ) -> Option<String> {
+        let what = if is_username { "username" } else { "password" };
+        let problem = if value.chars().any(char::is_control) {
+            format!(
+                "the basic_auth {what} holds a control character (a newline, a tab …), which no server reads as part of it"
+            )
+        } else if is_username && value.contains(':') {
+            "the basic_auth username holds a `:`, which separates it from the password: the server would read the rest as the password".into()
+        } else {
+            return Some(value);
+        };
+        self.error(key, span, problem);
+        None
+    }
+
     /// The `Authorization` value from `basic_auth` or `bearer_token` (not both), with
     /// the key and span it came from.
     fn authorization(
@@ -64,9 +88,17 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         let mut authorization = None;
         if let Some(auth) = &raw.basic_auth {
             let auth_key = format!("{key}.basic_auth");
-            let user = self.interpolated(&format!("{auth_key}.username"), &auth.get_ref().username);
+            let user_key = format!("{auth_key}.username");
+            let username = &auth.get_ref().username;
+            let user = self
+                .interpolated(&user_key, username)
+                .and_then(|user| self.credential(user_key, username.span(), user, true));
             let password = match &auth.get_ref().password {
-                Some(p) => self.interpolated(&format!("{auth_key}.password"), p),
+                Some(p) => {
+                    let password_key = format!("{auth_key}.password");
+                    self.interpolated(&password_key, p)
+                        .and_then(|pw| self.credential(password_key, p.span(), pw, false))
+                }
                 None => Some(String::new()),
             };
             if let (Some(user), Some(password)) = (user, password) {

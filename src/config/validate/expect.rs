@@ -97,6 +97,17 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 );
                 continue;
             }
+            if let Some(escape) = invalid_escape(pointer.get_ref()) {
+                self.error(
+                    json_key,
+                    pointer.span(),
+                    format!(
+                        "{:?} is not a JSON Pointer: `{escape}` is no escape; a `~` is written `~0` and a `/` inside a name `~1`",
+                        pointer.get_ref()
+                    ),
+                );
+                continue;
+            }
             match serde_json::to_value(value.get_ref()) {
                 Ok(expected) => json.push((pointer.get_ref().clone(), expected)),
                 Err(e) => self.error(json_key, value.span(), format!("unusable value: {e}")),
@@ -156,5 +167,36 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 None
             }
         }
+    }
+}
+
+/// The first `~` in `pointer` not followed by `0` or `1` (RFC 6901's only escapes),
+/// with what follows it (`~2`, or `~` at the end).
+fn invalid_escape(pointer: &str) -> Option<String> {
+    let mut chars = pointer.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' {
+            match chars.next() {
+                Some('0' | '1') => {}
+                Some(next) => return Some(format!("~{next}")),
+                None => return Some("~".into()),
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::invalid_escape;
+
+    #[test]
+    fn only_tilde_zero_and_one_are_escapes() {
+        for valid in ["", "/", "/a~0b", "/a~1b/~0~1", "/items/0"] {
+            assert_eq!(invalid_escape(valid), None, "{valid}");
+        }
+        assert_eq!(invalid_escape("/a~2").as_deref(), Some("~2"));
+        assert_eq!(invalid_escape("/a~").as_deref(), Some("~"));
+        assert_eq!(invalid_escape("/~0/~x").as_deref(), Some("~x"));
     }
 }

@@ -23,11 +23,17 @@ pub(super) struct ExportSettings {
 
 impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     pub(super) fn export(&mut self, export: &RawExport, metrics: &RawMetrics) -> ExportSettings {
-        let dir = match &export.dir {
-            Some(dir) => self.relative_path(dir),
-            None => PathBuf::from(defaults::EXPORT_DIR),
-        };
-        let hlog = export.hlog.as_ref().map(|p| self.relative_path(p));
+        // One rule for what probetop writes: a relative path is taken from the
+        // current directory, whether it is written here, given on the command line
+        // or the default, so a run's outputs land where it runs (not beside a config
+        // in ~/.config). What it reads (`ca_file`, `body_file`) is found beside the
+        // config file instead.
+        let output = |path: &Spanned<String>| PathBuf::from(path.get_ref());
+        let dir = export
+            .dir
+            .as_ref()
+            .map_or_else(|| PathBuf::from(defaults::EXPORT_DIR), output);
+        let hlog = export.hlog.as_ref().map(output);
         let hlog_interval = self
             .duration("export.hlog_interval", export.hlog_interval.as_ref())
             .unwrap_or(defaults::HLOG_INTERVAL);

@@ -319,7 +319,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         }
     }
 
-    /// A path from the file, relative to the file's directory.
+    /// A path the file names for probetop to read, relative to the file's directory.
     fn relative_path(&self, value: &Spanned<String>) -> PathBuf {
         let path = PathBuf::from(value.get_ref());
         if path.is_absolute() {

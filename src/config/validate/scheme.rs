@@ -252,6 +252,11 @@ pub(in crate::config) fn parse_url(text: &str) -> Result<url::Url, String> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err("the URL has no host".into());
     }
+    if !has_authority(text) {
+        return Err(format!(
+            "the URL has no host: write it right after `{scheme}://` (e.g. {scheme}://example.com/path)"
+        ));
+    }
     if matches!(scheme, "tcp" | "tls") {
         // The parts are named, never quoted: after interpolation they may hold a secret.
         let form = format!("{scheme}://host:port");
@@ -281,9 +286,48 @@ pub(in crate::config) fn parse_url(text: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
+/// Whether `text` has a host where it is written: `scheme://` then something other
+/// than a slash. The URL standard (which the url crate follows) reads `http:///path`
+/// as the host `path` and `http:host` as `http://host`, a name never meant as one.
+fn has_authority(text: &str) -> bool {
+    // Url::parse ignores leading spaces and control characters, and for http(s) a
+    // backslash counts as a slash.
+    let text = text.trim_start_matches(|c: char| c <= ' ');
+    let Some((_, rest)) = text.split_once(':') else {
+        return false;
+    };
+    let is_slash = |c: char| c == '/' || c == '\\';
+    let mut chars = rest.chars();
+    matches!((chars.next(), chars.next()), (Some(a), Some(b)) if is_slash(a) && is_slash(b))
+        && !chars.next().is_some_and(is_slash)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_must_follow_the_two_slashes() {
+        for url in [
+            "http:///path",
+            "https:////x",
+            "http:example.com",
+            "http:/x",
+            "http:\\\\\\x",
+        ] {
+            let error = parse_url(url).expect_err(url);
+            assert!(error.contains("has no host"), "{url}: {error}");
+        }
+        for url in [
+            "http://a/",
+            " http://a",
+            "HTTP://a:1/b",
+            "http:\\\\a/",
+            "tcp://db:1",
+        ] {
+            assert!(parse_url(url).is_ok(), "{url}");
+        }
+    }
 
     #[test]
     fn every_rule_names_a_key_of_the_endpoint_schema() {
