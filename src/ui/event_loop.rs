@@ -13,14 +13,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::layout::Rect;
 use tokio::task::{JoinError, JoinSet};
 
 use super::model::{self, DetailData, OverviewCache, OverviewData, Span};
 use super::sanitize;
-use super::state::{Effect, Screen, Status, UiState};
+use super::state::{Effect, Mode, Screen, Status, UiState};
 use super::theme::Theme;
 use super::view::{FrameLayout, ViewInput};
-use super::{FRAME_INTERVAL, REFRESH_INTERVAL};
+use super::{FRAME_INTERVAL, REFRESH_INTERVAL, STATUS_TIME, help};
 use crate::config::{Endpoint, ExportFormat};
 use crate::engine::Engine;
 use crate::stats::StatsHandle;
@@ -61,7 +62,8 @@ pub enum Event {
     Resize,
     /// The terminal's events ended: nothing is left to draw on.
     TerminalClosed,
-    /// The next frame may be drawn (nothing to apply: the loop draws next).
+    /// The next frame may be drawn, or the status line's message is due to go
+    /// (nothing else to apply: the loop draws next).
     FrameDue,
     /// Time to fetch fresh data.
     RefreshDue,
@@ -119,16 +121,23 @@ pub struct EventLoop<'a> {
     /// The overview's rows kept between fetches (only the changed ones are
     /// recomputed). Locked only on the statistics thread, by one fetch at a time.
     overview_cache: Arc<Mutex<OverviewCache>>,
+    /// The message last seen on the status line (and how many had been said), to
+    /// tell a new one.
+    status_seen: (Option<Status>, u64),
+    /// When the message on the status line goes.
+    status_until: Option<Instant>,
 }
 
 impl<'a> EventLoop<'a> {
     /// A dashboard showing `span`, with nothing fetched yet: the first fetch is due at
     /// `now`, and so is the first frame.
     pub fn new(services: Services<'a>, span: Span, theme: Theme, now: Instant) -> Self {
+        let mut state = UiState::new(span);
+        state.export_formats = services.export_formats.clone();
         EventLoop {
             services,
             theme,
-            state: UiState::new(span),
+            state,
             data: OverviewData::empty(span),
             detail: None,
             rate: None,
@@ -140,6 +149,8 @@ impl<'a> EventLoop<'a> {
             dirty: true,
             next_frame: now,
             overview_cache: Arc::default(),
+            status_seen: (None, 0),
+            status_until: None,
         }
     }
 
@@ -156,6 +167,16 @@ impl<'a> EventLoop<'a> {
     /// When the next frame should be drawn: `None` while nothing changed.
     pub fn frame_due(&self) -> Option<Instant> {
         self.dirty.then_some(self.next_frame)
+    }
+
+    /// When the loop must wake up even if nothing happens: the next frame, or the
+    /// moment the status line's message goes (`None` while idle: an idle dashboard
+    /// sleeps until its next refresh or an input).
+    pub fn wake_due(&self) -> Option<Instant> {
+        match (self.frame_due(), self.status_until) {
+            (Some(frame), Some(status)) => Some(frame.min(status)),
+            (frame, status) => frame.or(status),
+        }
     }
 
     /// Whether a frame should be drawn at `now`.
@@ -190,6 +211,16 @@ impl<'a> EventLoop<'a> {
         self.next_frame = now + FRAME_INTERVAL;
     }
 
+    /// Records the size of the frame just drawn (after [`EventLoop::drawn`]): the
+    /// help overlay scrolls by what fits. If the help showed a stale position (the
+    /// terminal grew), another frame is due.
+    pub fn frame_area(&mut self, area: Rect) {
+        let (shown, total) = help::room(area, &self.state.export_formats);
+        if self.state.set_help_room(shown, total) && matches!(self.state.mode, Mode::Help(_)) {
+            self.dirty = true;
+        }
+    }
+
     /// The next background task to finish, as an event; never resolves while none
     /// runs. Cancel-safe, so it can race the other inputs.
     pub async fn next_done(&mut self) -> Event {
@@ -205,6 +236,32 @@ impl<'a> EventLoop<'a> {
     ///
     /// Fails when the statistics thread is gone: nothing true is left to show.
     pub fn handle(&mut self, event: Event, now: Instant) -> anyhow::Result<Flow> {
+        self.expire_status(now);
+        let flow = self.handle_event(event, now);
+        self.note_status(now);
+        flow
+    }
+
+    /// Clears the status line once its message has had its time.
+    fn expire_status(&mut self, now: Instant) {
+        if self.status_until.is_some_and(|until| now >= until) {
+            self.status_until = None;
+            self.state.status = None;
+            self.status_seen = (None, self.state.said);
+            self.dirty = true;
+        }
+    }
+
+    /// Starts the time of a message that is new on the status line.
+    fn note_status(&mut self, now: Instant) {
+        let seen = (&self.status_seen.0, self.status_seen.1);
+        if seen != (&self.state.status, self.state.said) {
+            self.status_until = self.state.status.is_some().then(|| now + STATUS_TIME);
+            self.status_seen = (self.state.status.clone(), self.state.said);
+        }
+    }
+
+    fn handle_event(&mut self, event: Event, now: Instant) -> anyhow::Result<Flow> {
         let effect = match event {
             Event::Key(key) => {
                 self.dirty = true;
@@ -227,7 +284,7 @@ impl<'a> EventLoop<'a> {
             Event::Data(None) => anyhow::bail!("the statistics stopped"),
             Event::Data(Some(fetched)) => self.fetched(fetched, now),
             Event::Exported(status) => {
-                self.state.status = Some(status);
+                self.state.say(status.text, status.is_error);
                 self.dirty = true;
                 None
             }
@@ -276,14 +333,12 @@ impl<'a> EventLoop<'a> {
                 let engine = self.services.engine;
                 let paused = !engine.is_paused();
                 engine.set_paused(paused);
-                self.state.status = Some(Status {
-                    text: if paused {
-                        "probing paused".into()
-                    } else {
-                        "probing resumed".into()
-                    },
-                    is_error: false,
-                });
+                let text = if paused {
+                    "probing paused"
+                } else {
+                    "probing resumed"
+                };
+                self.state.say(text, false);
             }
             Some(Effect::Reset) => {
                 self.services.stats.reset();
@@ -291,10 +346,7 @@ impl<'a> EventLoop<'a> {
                 self.fetch();
             }
             Some(Effect::Export) => {
-                self.state.status = Some(Status {
-                    text: "exporting…".into(),
-                    is_error: false,
-                });
+                self.state.say("exporting…", false);
                 self.export();
             }
             Some(Effect::Refresh) => self.fetch(),

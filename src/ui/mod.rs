@@ -44,6 +44,8 @@ use theme::Theme;
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(50);
 /// How often fresh data is fetched from the statistics.
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a message stays on the status line.
+pub const STATUS_TIME: Duration = Duration::from_secs(5);
 
 /// What the dashboard works with.
 pub struct Dashboard<'a> {
@@ -98,13 +100,15 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         if app.should_draw(Instant::now()) {
             let input = app.view();
             let mut layout = None;
-            if let Err(e) = terminal.draw(|frame| layout = view::draw(frame, &input)) {
-                break Err(e.into());
-            }
+            let area = match terminal.draw(|frame| layout = view::draw(frame, &input)) {
+                Ok(done) => done.area,
+                Err(e) => break Err(e.into()),
+            };
             app.drawn(layout, Instant::now());
+            app.frame_area(area);
         }
         let event = tokio::select! {
-            () = sleep_until(app.frame_due()) => Event::FrameDue,
+            () = sleep_until(app.wake_due()) => Event::FrameDue,
             event = events.next() => match terminal_event(event) {
                 Some(event) => event,
                 None => continue,
