@@ -624,6 +624,75 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn status_lines_expire_with_one_wake_up_and_none_when_idle() {
+        let rig = rig();
+        let t0 = Instant::now();
+        let mut app = event_loop(&rig, t0);
+        app.drawn(None, t0);
+        assert_eq!(app.wake_due(), None, "idle: nothing to wake up for");
+        app.handle(key(KeyCode::Char('p')), t0).unwrap();
+        assert_eq!(status(&app), "probing paused");
+        app.drawn(None, t0 + ms(50));
+        assert_eq!(app.frame_due(), None);
+        assert_eq!(app.wake_due(), Some(t0 + STATUS_TIME), "once, when it goes");
+        app.handle(Event::FrameDue, t0 + STATUS_TIME - ms(1)).unwrap();
+        assert_eq!(status(&app), "probing paused", "not before its time");
+        assert_eq!(app.frame_due(), None);
+        app.handle(Event::FrameDue, t0 + STATUS_TIME).unwrap();
+        assert_eq!(status(&app), "", "gone after its time");
+        assert!(app.should_draw(t0 + STATUS_TIME), "and the screen says so");
+        app.drawn(None, t0 + STATUS_TIME);
+        assert_eq!(app.wake_due(), None, "idle again");
+
+        // A new message gets its own time; the same one said again too.
+        let t1 = t0 + Duration::from_secs(60);
+        app.handle(key(KeyCode::Char('r')), t1).unwrap();
+        app.handle(key(KeyCode::Char('n')), t1).unwrap();
+        assert_eq!(status(&app), "reset cancelled");
+        let t2 = t1 + Duration::from_secs(3);
+        app.handle(key(KeyCode::Char('r')), t2).unwrap();
+        app.handle(key(KeyCode::Char('n')), t2).unwrap();
+        app.drawn(None, t2);
+        assert_eq!(app.wake_due(), Some(t2 + STATUS_TIME));
+        // Any event past the time clears it, not only the wake-up.
+        app.handle(Event::Resize, t2 + STATUS_TIME + ms(1)).unwrap();
+        assert_eq!(status(&app), "");
+
+        // "statistics reset" goes like any other message.
+        let t3 = t2 + Duration::from_secs(60);
+        app.handle(key(KeyCode::Char('r')), t3).unwrap();
+        app.handle(key(KeyCode::Char('y')), t3).unwrap();
+        assert_eq!(status(&app), "statistics reset");
+        app.handle(Event::FrameDue, t3 + STATUS_TIME).unwrap();
+        assert_eq!(status(&app), "");
+        app.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_help_scrolls_by_what_the_last_frame_showed() {
+        let rig = rig();
+        let t0 = Instant::now();
+        let mut app = event_loop(&rig, t0);
+        app.handle(key(KeyCode::Char('?')), t0).unwrap();
+        let small = Rect::new(0, 0, 45, 10);
+        let (shown, total) = help::room(small, &app.state().export_formats);
+        assert!(shown < total, "{shown} of {total}");
+        app.drawn(None, t0);
+        app.frame_area(small);
+        for _ in 0..total {
+            app.handle(key(KeyCode::Down), t0).unwrap();
+        }
+        assert_eq!(app.state().help_offset, total - shown);
+        // The terminal grows: the whole help fits, and the frame that showed it
+        // scrolled is stale.
+        app.drawn(None, t0 + ms(100));
+        app.frame_area(Rect::new(0, 0, 100, 40));
+        assert_eq!(app.state().help_offset, 0);
+        assert!(app.frame_due().is_some());
+        app.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn fresh_data_marks_the_screen_dirty_only_when_it_changes() {
         let rig = rig();
         let t0 = Instant::now();

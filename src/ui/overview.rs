@@ -33,6 +33,9 @@ enum Column {
 
 const NUMBER_WIDTH: usize = 7;
 
+/// The sparkline's heading, with the legend of its failure mark.
+const SPARK_HEADING: &str = "RECENT (✖ failed)";
+
 /// Columns that fit in `width`, and the widths of the flexible ones (name, spark).
 /// `longest_name` is the widest name to show, in columns.
 fn layout(width: usize, longest_name: usize) -> (Vec<Column>, usize, usize) {
@@ -104,7 +107,9 @@ fn heading(column: Column, name_width: usize, spark_width: usize) -> String {
         Column::Max => right("MAX ms", NUMBER_WIDTH),
         Column::Ok => right("OK%", 6),
         Column::Probes => right("PROBES", NUMBER_WIDTH),
-        Column::Spark => fit("RECENT (✖ failed)", spark_width),
+        // The legend whole or not at all: `RECENT (✖…` tells nothing.
+        Column::Spark if spark_width >= SPARK_HEADING.width() => fit(SPARK_HEADING, spark_width),
+        Column::Spark => fit("RECENT", spark_width),
         Column::Result => "LAST RESULT".to_string(),
     }
 }
@@ -130,7 +135,8 @@ pub fn draw(
         heading_text.push_str(&heading(*column, name_width, spark_width));
         heading_text.push(' ');
     }
-    lines.push(Line::styled(fit(&heading_text, width), theme.title()));
+    // Trimmed: the gap after the last column is no reason to cut the line.
+    lines.push(Line::styled(fit(heading_text.trim_end(), width), theme.title()));
     let page = (area.height as usize).saturating_sub(4);
     let table_top = area.y + 2;
     for &index in state.visible.iter().skip(state.offset).take(page) {
@@ -176,12 +182,12 @@ enum Squeeze {
     NoSort,
     /// `lag p99 0.42 ms` → `lag 0.42 ms`.
     ShortLag,
-    /// `20.5 probes/s` → `20.5/s`.
-    ShortRate,
     /// `window 5m`.
     NoWindow,
     /// `probetop`.
     NoBrand,
+    /// `20.5 probes/s` → `20.5/s`.
+    ShortRate,
     /// `OVERLOADED: ticks fire late (…)` → `OVERLOADED: ticks 320 ms late`.
     ShortOverload,
     /// `● 3 up ◐ 1 degraded …` → `●3 ◐1 …`.
@@ -192,9 +198,9 @@ const SQUEEZES: [Squeeze; 8] = [
     Squeeze::NoTotal,
     Squeeze::NoSort,
     Squeeze::ShortLag,
-    Squeeze::ShortRate,
     Squeeze::NoWindow,
     Squeeze::NoBrand,
+    Squeeze::ShortRate,
     Squeeze::ShortOverload,
     Squeeze::ShortStates,
 ];
@@ -291,6 +297,11 @@ fn header_spans(
         rest.push_str(&format!("  {} probes in all", count(data.total_probes)));
     }
     spans.push(Span::raw(rest));
+    // Without the name, the line starts with what followed it.
+    if let Some(first) = spans.first_mut() {
+        let trimmed = first.content.trim_start().to_string();
+        first.content = trimmed.into();
+    }
     spans
 }
 

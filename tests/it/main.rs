@@ -26,4 +26,5 @@ mod phases;
 mod probe_outcomes;
 mod serve_limits;
 mod tcp_probes;
+mod ui_polish;
 mod ui_views;
