@@ -635,7 +635,8 @@ mod tests {
         app.drawn(None, t0 + ms(50));
         assert_eq!(app.frame_due(), None);
         assert_eq!(app.wake_due(), Some(t0 + STATUS_TIME), "once, when it goes");
-        app.handle(Event::FrameDue, t0 + STATUS_TIME - ms(1)).unwrap();
+        app.handle(Event::FrameDue, t0 + STATUS_TIME - ms(1))
+            .unwrap();
         assert_eq!(status(&app), "probing paused", "not before its time");
         assert_eq!(app.frame_due(), None);
         app.handle(Event::FrameDue, t0 + STATUS_TIME).unwrap();

@@ -136,7 +136,10 @@ pub fn draw(
         heading_text.push(' ');
     }
     // Trimmed: the gap after the last column is no reason to cut the line.
-    lines.push(Line::styled(fit(heading_text.trim_end(), width), theme.title()));
+    lines.push(Line::styled(
+        fit(heading_text.trim_end(), width),
+        theme.title(),
+    ));
     let page = (area.height as usize).saturating_sub(4);
     let table_top = area.y + 2;
     for &index in state.visible.iter().skip(state.offset).take(page) {
@@ -188,7 +191,7 @@ enum Squeeze {
     NoBrand,
     /// `20.5 probes/s` → `20.5/s`.
     ShortRate,
-    /// `OVERLOADED: ticks fire late (…)` → `OVERLOADED: ticks 320 ms late`.
+    /// `OVERLOADED: ticks fire late (…)` → `OVERLOADED: 320 ms late`.
     ShortOverload,
     /// `● 3 up ◐ 1 degraded …` → `●3 ◐1 …`.
     ShortStates,
@@ -308,8 +311,8 @@ fn header_spans(
 /// The overload's reason in a few words, for a narrow header.
 fn short_reason(reason: OverloadReason) -> String {
     match reason {
-        OverloadReason::SchedulerLag { lag_ms } => format!("ticks {lag_ms} ms late"),
-        OverloadReason::StatsQueue { depth } => format!("queue {depth} deep"),
+        OverloadReason::SchedulerLag { lag_ms } => format!("{lag_ms} ms late"),
+        OverloadReason::StatsQueue { depth } => format!("queue {depth}"),
     }
 }
 

@@ -50,7 +50,9 @@ fn row(name: &str, state: State, p50: f64) -> EndpointRow {
         span_ok: 300,
         probes: 1234,
         skipped: 0,
-        spark: (0..60).map(|i| SparkPoint::Latency(1000 + i * 10)).collect(),
+        spark: (0..60)
+            .map(|i| SparkPoint::Latency(1000 + i * 10))
+            .collect(),
         last_result: "200".into(),
         last_failed: false,
     }
@@ -195,8 +197,14 @@ fn names_stay_distinguishable_when_cut() {
     insta::assert_snapshot!("overview_80x24", screen);
     let (a, b) = (name_cell(&screen, '◐'), name_cell(&screen, '✖'));
     assert_ne!(a, b, "{screen}");
-    assert!(a.contains('…') && a.starts_with("tls-") && a.ends_with("-a"), "{a}");
-    assert!(b.contains('…') && b.starts_with("tls-") && b.ends_with("-b"), "{b}");
+    assert!(
+        a.contains('…') && a.starts_with("tls-") && a.ends_with("-a"),
+        "{a}"
+    );
+    assert!(
+        b.contains('…') && b.starts_with("tls-") && b.ends_with("-b"),
+        "{b}"
+    );
 
     // Longer names, at 100 columns: cut too, still told apart.
     let mut long = overview_data();
@@ -212,7 +220,10 @@ fn names_stay_distinguishable_when_cut() {
         assert!(b.ends_with(&tail.replace('a', "b")), "{width}:\n{screen}");
         assert!(a.starts_with("tls-se") && a.contains('…'), "{width}: {a}");
         // The percentiles are still there.
-        assert!(screen.lines().nth(1).unwrap().contains("P99 ms"), "{screen}");
+        assert!(
+            screen.lines().nth(1).unwrap().contains("P99 ms"),
+            "{screen}"
+        );
     }
 }
 
@@ -249,7 +260,10 @@ fn the_header_keeps_its_essentials_at_80_columns() {
     both.paused = true;
     let screen = render(80, 24, &both);
     let header = screen.lines().next().unwrap();
-    assert!(header.starts_with("OVERLOADED: ticks 320 ms late PAUSED"), "{header}");
+    assert!(
+        header.starts_with("OVERLOADED: 320 ms late PAUSED"),
+        "{header}"
+    );
     for part in ["01:02:03", "●2", "✖1", "20.5", "lag 0.42 ms"] {
         assert!(header.contains(part), "{part:?} missing: {header}");
     }
@@ -262,7 +276,12 @@ fn the_header_keeps_its_essentials_at_80_columns() {
         header.starts_with("probetop OVERLOADED: ticks fire late (scheduler lag 320 ms > 50 ms)"),
         "{header}"
     );
-    for part in ["window 5m", "sort config", "6170 probes in all", "lag p99 0.42 ms"] {
+    for part in [
+        "window 5m",
+        "sort config",
+        "6170 probes in all",
+        "lag p99 0.42 ms",
+    ] {
         assert!(header.contains(part), "{part:?} missing: {header}");
     }
     // 120 columns (the tmux tests' pane): the name and the run time lead.
@@ -306,7 +325,10 @@ fn the_help_scrolls_when_it_does_not_fit() {
         screen.contains(&format!("1–{shown} of {total} ↓")),
         "{screen}"
     );
-    assert!(rows.last().unwrap().contains("PgUp PgDn scroll"), "{screen}");
+    assert!(
+        rows.last().unwrap().contains("PgUp PgDn scroll"),
+        "{screen}"
+    );
     assert!(!screen.contains("wheel scrolls"), "the last line is below");
 
     // Every help line shows at some position, whole (wrapped, never cut).
@@ -322,7 +344,11 @@ fn the_help_scrolls_when_it_does_not_fit() {
     }
     let seen = seen.join(" ");
     for line in keymap::help_lines_for(&state.export_formats) {
-        for word in line.text.split_whitespace().chain(line.keys.split_whitespace()) {
+        for word in line
+            .text
+            .split_whitespace()
+            .chain(line.keys.split_whitespace())
+        {
             assert!(seen.contains(word), "{word:?} of {line:?} never shown");
         }
     }
@@ -362,12 +388,19 @@ fn the_help_names_the_configured_formats() {
     let mut state = state_for(&data);
     state.mode = Mode::Help(Screen::Overview);
     let screen = render(100, 30, &input(&state, &data, None, &endpoints));
-    assert!(screen.contains("export a snapshot (JSON and CSV)"), "{screen}");
+    assert!(
+        screen.contains("export a snapshot (JSON and CSV)"),
+        "{screen}"
+    );
     state.export_formats = vec![ExportFormat::Markdown];
     let screen = render(100, 30, &input(&state, &data, None, &endpoints));
     assert!(screen.contains("export a snapshot (Markdown)"), "{screen}");
     assert!(!screen.contains("JSON"), "{screen}");
-    state.export_formats = vec![ExportFormat::Csv, ExportFormat::Json, ExportFormat::Markdown];
+    state.export_formats = vec![
+        ExportFormat::Csv,
+        ExportFormat::Json,
+        ExportFormat::Markdown,
+    ];
     let screen = render(100, 30, &input(&state, &data, None, &endpoints));
     assert!(
         screen.contains("export a snapshot (CSV, JSON and Markdown)"),
@@ -404,8 +437,11 @@ async fn status_lines_expire_on_screen() {
     assert_eq!(status_row(&app), "statistics reset");
     app.drawn(None, t0);
     assert!(app.wake_due().is_some_and(|at| at <= t0 + STATUS_TIME));
-    app.handle(Event::FrameDue, t0 + STATUS_TIME - Duration::from_millis(10))
-        .unwrap();
+    app.handle(
+        Event::FrameDue,
+        t0 + STATUS_TIME - Duration::from_millis(10),
+    )
+    .unwrap();
     assert_eq!(status_row(&app), "statistics reset");
     app.handle(Event::FrameDue, t0 + STATUS_TIME).unwrap();
     assert_eq!(status_row(&app), "", "gone after {STATUS_TIME:?}");
@@ -453,14 +489,23 @@ fn detail_screen(detail: &DetailData) -> String {
 fn the_counts_say_they_are_all_time() {
     let detail = detail_data(Span::OneMinute, vec![(1.0, Some(1.0), true)]);
     let screen = detail_screen(&detail);
-    assert!(screen.lines().next().unwrap().contains("window 1m"), "{screen}");
-    assert!(line(&screen, " counts").contains("counts, all-time"), "{screen}");
+    assert!(
+        screen.lines().next().unwrap().contains("window 1m"),
+        "{screen}"
+    );
+    assert!(
+        line(&screen, " counts").contains("counts, all-time"),
+        "{screen}"
+    );
     assert!(line(&screen, "probes").contains("1234"), "{screen}");
 }
 
 /// The labels under the chart's time axis.
 fn time_axis(screen: &str) -> String {
-    line(screen, "now").split_whitespace().collect::<Vec<_>>().join(" ")
+    line(screen, "now")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
@@ -470,21 +515,29 @@ fn the_chart_spans_the_data_it_has() {
     let screen = detail_screen(&detail_data(Span::FiveMinutes, series));
     insta::assert_snapshot!("detail_14s_of_data", screen);
     let axis = time_axis(&screen);
-    assert!(axis.contains("-20s") && axis.contains("-10s"), "{axis}\n{screen}");
+    assert!(
+        axis.contains("-20s") && axis.contains("-10s"),
+        "{axis}\n{screen}"
+    );
     assert!(!screen.contains("-5m"), "{screen}");
     // More data than the window: the window.
     let series: Vec<_> = (0..180).map(|s| (f64::from(s), Some(1.0), true)).collect();
     let axis = time_axis(&detail_screen(&detail_data(Span::OneMinute, series)));
     assert!(axis.contains("-1m") && axis.contains("-30s"), "{axis}");
     // All-time: as long as the kept history, rounded.
-    let series: Vec<_> = (0..50).map(|s| (f64::from(s * 10), Some(1.0), true)).collect();
+    let series: Vec<_> = (0..50)
+        .map(|s| (f64::from(s * 10), Some(1.0), true))
+        .collect();
     let axis = time_axis(&detail_screen(&detail_data(Span::AllTime, series)));
     assert!(axis.contains("-10m") && axis.contains("-5m"), "{axis}");
 }
 
 /// The chart's latency axis labels (the numbers left of its `┤`/`│` axis line).
 fn latency_axis(screen: &str) -> Vec<String> {
-    let top = screen.lines().position(|l| l.contains("over time")).unwrap();
+    let top = screen
+        .lines()
+        .position(|l| l.contains("over time"))
+        .unwrap();
     screen
         .lines()
         .skip(top + 1)
@@ -506,10 +559,21 @@ fn the_latency_scale_follows_the_probes_on_screen() {
     series.push((90.0, Some(900.0), true));
     let screen = detail_screen(&detail_data(Span::OneMinute, series.clone()));
     let labels = latency_axis(&screen);
-    assert_eq!(labels.first().map(String::as_str), Some("2.5"), "{labels:?}\n{screen}");
-    assert!(!labels.iter().any(|l| l.parse::<f64>().unwrap() > 10.0), "{labels:?}");
+    assert_eq!(
+        labels.first().map(String::as_str),
+        Some("2.5"),
+        "{labels:?}\n{screen}"
+    );
+    assert!(
+        !labels.iter().any(|l| l.parse::<f64>().unwrap() > 10.0),
+        "{labels:?}"
+    );
     // In a 5m window the spike is on screen, and the scale makes room for it.
     let screen = detail_screen(&detail_data(Span::FiveMinutes, series));
     let labels = latency_axis(&screen);
-    assert_eq!(labels.first().map(String::as_str), Some("2000"), "{labels:?}\n{screen}");
+    assert_eq!(
+        labels.first().map(String::as_str),
+        Some("2000"),
+        "{labels:?}\n{screen}"
+    );
 }
