@@ -12,7 +12,7 @@ use super::model::{EndpointRow, OverviewData};
 use super::sparkline;
 use super::state::{Mode, UiState};
 use super::theme::Theme;
-use super::widgets::{clip, footer_spans, message, reset_question};
+use super::widgets::{clip, footer_fitted, message, reset_question};
 use crate::stats::{OverloadReason, State};
 use unicode_width::UnicodeWidthStr;
 
@@ -167,7 +167,7 @@ pub fn draw(
         lines.push(Line::raw(""));
     }
     lines.push(status_line(state, theme, width, data.rows.len()));
-    lines.push(clip(footer_spans(keymap::overview_footer(), theme), width));
+    lines.push(footer_fitted(keymap::overview_footer(), theme, width));
     lines.truncate(area.height as usize);
     frame.render_widget(Paragraph::new(lines), area);
     (page, table_top)

@@ -292,6 +292,33 @@ fn the_header_keeps_its_essentials_at_80_columns() {
     assert!(header.contains("window 5m"), "{header}");
 }
 
+#[test]
+fn the_footer_keeps_whole_keys() {
+    let data = overview_data();
+    let endpoints = endpoints(&data);
+    let state = state_for(&data);
+    let screen = render(80, 24, &input(&state, &data, None, &endpoints));
+    let footer = screen.lines().last().unwrap();
+    assert!(footer.ends_with("? help q quit"), "{footer}");
+    assert!(!footer.contains('…'), "{footer}");
+    // Narrower still: the keys that do not fit whole are left out.
+    let screen = render(50, 24, &input(&state, &data, None, &endpoints));
+    let footer = screen.lines().last().unwrap();
+    assert!(footer.starts_with("↑↓ move ⏎ detail"), "{footer}");
+    assert!(!footer.contains('…'), "{footer}");
+    let last_word = footer.split_whitespace().last().unwrap();
+    assert!(
+        [
+            "move", "detail", "filter", "sort", "window", "pause", "reset", "export"
+        ]
+        .contains(&last_word),
+        "{footer}"
+    );
+    // With room, double gaps.
+    let screen = render(100, 24, &input(&state, &data, None, &endpoints));
+    assert!(screen.lines().last().unwrap().contains("? help  q quit"));
+}
+
 /// `total` rows of help, of which the screen shows the rows of its box.
 fn help_rows(screen: &str) -> Vec<String> {
     screen
