@@ -215,8 +215,13 @@ impl<'a> EventLoop<'a> {
     /// help overlay scrolls by what fits. If the help showed a stale position (the
     /// terminal grew), another frame is due.
     pub fn frame_area(&mut self, area: Rect) {
+        // Only the help needs it; it is measured by the frame that opens it, before
+        // any key can scroll it.
+        if !matches!(self.state.mode, Mode::Help(_)) {
+            return;
+        }
         let (shown, total) = help::room(area, &self.state.export_formats);
-        if self.state.set_help_room(shown, total) && matches!(self.state.mode, Mode::Help(_)) {
+        if self.state.set_help_room(shown, total) {
             self.dirty = true;
         }
     }

@@ -97,6 +97,22 @@ fn name_width(spare: usize, longest_name: usize, others_min: usize) -> usize {
         .max(NAME_MIN)
 }
 
+/// The widest name, in columns, as far as the name column cares (up to
+/// [`NAME_MAX`]). Cheap with thousands of rows: a name's width is at most its
+/// length in bytes, so most names need no measuring.
+fn longest_name(data: &OverviewData) -> usize {
+    let mut longest = 0;
+    for row in &data.rows {
+        if row.name.len() > longest {
+            longest = longest.max(row.name.width());
+            if longest >= NAME_MAX {
+                break;
+            }
+        }
+    }
+    longest
+}
+
 fn heading(column: Column, name_width: usize, spark_width: usize) -> String {
     match column {
         Column::Name => fit("NAME", name_width),
@@ -126,8 +142,7 @@ pub fn draw(
     theme: &Theme,
 ) -> (usize, u16) {
     let width = area.width as usize;
-    let longest_name = data.rows.iter().map(|r| r.name.width()).max().unwrap_or(0);
-    let (columns, name_width, spark_width) = layout(width, longest_name);
+    let (columns, name_width, spark_width) = layout(width, longest_name(data));
     let mut lines: Vec<Line<'static>> = Vec::with_capacity(area.height as usize);
     lines.push(header(state, data, rate, paused, theme, width));
     let mut heading_text = String::from("  ");
