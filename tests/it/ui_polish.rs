@@ -409,6 +409,35 @@ fn the_help_scrolls_when_it_does_not_fit() {
 }
 
 #[test]
+fn the_help_draws_at_every_size_and_every_position() {
+    let mut state = UiState::new(Span::FiveMinutes);
+    state.mode = Mode::Help(Screen::Overview);
+    for width in 1..=70u16 {
+        for height in 1..=30u16 {
+            let area = Rect::new(0, 0, width, height);
+            let (shown, total) = help::room(area, &state.export_formats);
+            assert!(shown <= total, "{width}×{height}: {shown} of {total}");
+            state.set_help_room(shown, total);
+            for offset in [0, total / 2, total] {
+                state.help_offset = offset;
+                let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+                terminal
+                    .draw(|frame| help::draw(frame, frame.area(), &state, &THEME))
+                    .unwrap();
+                let screen = text(terminal.backend().buffer());
+                if height >= 8 && width >= 40 {
+                    // The last row is in reach: scrolled to the end, it shows.
+                    assert!(
+                        offset < total || screen.contains("wheel scrolls"),
+                        "{width}×{height} at {offset}:\n{screen}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn the_help_names_the_configured_formats() {
     let data = overview_data();
     let endpoints = endpoints(&data);
