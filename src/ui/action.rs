@@ -51,11 +51,19 @@ pub enum Action {
     Reset,
     /// No, keep the statistics.
     CancelReset,
+    /// Scroll the help overlay a line up.
+    ScrollHelpUp,
+    /// Scroll the help overlay a line down.
+    ScrollHelpDown,
+    /// Scroll the help overlay a page up.
+    ScrollHelpPageUp,
+    /// Scroll the help overlay a page down.
+    ScrollHelpPageDown,
 }
 
 impl Action {
     /// Every action, for the tests that check each is bound.
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 27] = [
         Action::Quit,
         Action::Up,
         Action::Down,
@@ -79,5 +87,9 @@ impl Action {
         Action::TypeChar,
         Action::Reset,
         Action::CancelReset,
+        Action::ScrollHelpUp,
+        Action::ScrollHelpDown,
+        Action::ScrollHelpPageUp,
+        Action::ScrollHelpPageDown,
     ];
 }

@@ -13,14 +13,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::layout::Rect;
 use tokio::task::{JoinError, JoinSet};
 
 use super::model::{self, DetailData, OverviewCache, OverviewData, Span};
 use super::sanitize;
-use super::state::{Effect, Screen, Status, UiState};
+use super::state::{Effect, Mode, Screen, Status, UiState};
 use super::theme::Theme;
 use super::view::{FrameLayout, ViewInput};
-use super::{FRAME_INTERVAL, REFRESH_INTERVAL};
+use super::{FRAME_INTERVAL, REFRESH_INTERVAL, STATUS_TIME, help};
 use crate::config::{Endpoint, ExportFormat};
 use crate::engine::Engine;
 use crate::stats::StatsHandle;
@@ -61,7 +62,8 @@ pub enum Event {
     Resize,
     /// The terminal's events ended: nothing is left to draw on.
     TerminalClosed,
-    /// The next frame may be drawn (nothing to apply: the loop draws next).
+    /// The next frame may be drawn, or the status line's message is due to go
+    /// (nothing else to apply: the loop draws next).
     FrameDue,
     /// Time to fetch fresh data.
     RefreshDue,
@@ -121,16 +123,23 @@ pub struct EventLoop<'a> {
     overview_cache: Arc<Mutex<OverviewCache>>,
     /// The loop ended because the terminal went away ([`Event::TerminalClosed`]).
     terminal_lost: bool,
+    /// The message last seen on the status line (and how many had been said), to
+    /// tell a new one.
+    status_seen: (Option<Status>, u64),
+    /// When the message on the status line goes.
+    status_until: Option<Instant>,
 }
 
 impl<'a> EventLoop<'a> {
     /// A dashboard showing `span`, with nothing fetched yet: the first fetch is due at
     /// `now`, and so is the first frame.
     pub fn new(services: Services<'a>, span: Span, theme: Theme, now: Instant) -> Self {
+        let mut state = UiState::new(span);
+        state.export_formats = services.export_formats.clone();
         EventLoop {
             services,
             theme,
-            state: UiState::new(span),
+            state,
             data: OverviewData::empty(span),
             detail: None,
             rate: None,
@@ -143,6 +152,8 @@ impl<'a> EventLoop<'a> {
             next_frame: now,
             overview_cache: Arc::default(),
             terminal_lost: false,
+            status_seen: (None, 0),
+            status_until: None,
         }
     }
 
@@ -165,6 +176,16 @@ impl<'a> EventLoop<'a> {
     /// When the next frame should be drawn: `None` while nothing changed.
     pub fn frame_due(&self) -> Option<Instant> {
         self.dirty.then_some(self.next_frame)
+    }
+
+    /// When the loop must wake up even if nothing happens: the next frame, or the
+    /// moment the status line's message goes (`None` while idle: an idle dashboard
+    /// sleeps until its next refresh or an input).
+    pub fn wake_due(&self) -> Option<Instant> {
+        match (self.frame_due(), self.status_until) {
+            (Some(frame), Some(status)) => Some(frame.min(status)),
+            (frame, status) => frame.or(status),
+        }
     }
 
     /// Whether a frame should be drawn at `now`.
@@ -199,6 +220,21 @@ impl<'a> EventLoop<'a> {
         self.next_frame = now + FRAME_INTERVAL;
     }
 
+    /// Records the size of the frame just drawn (after [`EventLoop::drawn`]): the
+    /// help overlay scrolls by what fits. If the help showed a stale position (the
+    /// terminal grew), another frame is due.
+    pub fn frame_area(&mut self, area: Rect) {
+        // Only the help needs it; it is measured by the frame that opens it, before
+        // any key can scroll it.
+        if !matches!(self.state.mode, Mode::Help(_)) {
+            return;
+        }
+        let (shown, total) = help::room(area, &self.state.export_formats);
+        if self.state.set_help_room(shown, total) {
+            self.dirty = true;
+        }
+    }
+
     /// The next background task to finish, as an event; never resolves while none
     /// runs. Cancel-safe, so it can race the other inputs.
     pub async fn next_done(&mut self) -> Event {
@@ -214,6 +250,32 @@ impl<'a> EventLoop<'a> {
     ///
     /// Fails when the statistics thread is gone: nothing true is left to show.
     pub fn handle(&mut self, event: Event, now: Instant) -> anyhow::Result<Flow> {
+        self.expire_status(now);
+        let flow = self.handle_event(event, now);
+        self.note_status(now);
+        flow
+    }
+
+    /// Clears the status line once its message has had its time.
+    fn expire_status(&mut self, now: Instant) {
+        if self.status_until.is_some_and(|until| now >= until) {
+            self.status_until = None;
+            self.state.status = None;
+            self.status_seen = (None, self.state.said);
+            self.dirty = true;
+        }
+    }
+
+    /// Starts the time of a message that is new on the status line.
+    fn note_status(&mut self, now: Instant) {
+        let seen = (&self.status_seen.0, self.status_seen.1);
+        if seen != (&self.state.status, self.state.said) {
+            self.status_until = self.state.status.is_some().then(|| now + STATUS_TIME);
+            self.status_seen = (self.state.status.clone(), self.state.said);
+        }
+    }
+
+    fn handle_event(&mut self, event: Event, now: Instant) -> anyhow::Result<Flow> {
         let effect = match event {
             Event::Key(key) => {
                 self.dirty = true;
@@ -236,7 +298,7 @@ impl<'a> EventLoop<'a> {
             Event::Data(None) => anyhow::bail!("the statistics stopped"),
             Event::Data(Some(fetched)) => self.fetched(fetched, now),
             Event::Exported(status) => {
-                self.state.status = Some(status);
+                self.state.say(status.text, status.is_error);
                 self.dirty = true;
                 None
             }
@@ -289,14 +351,12 @@ impl<'a> EventLoop<'a> {
                 let engine = self.services.engine;
                 let paused = !engine.is_paused();
                 engine.set_paused(paused);
-                self.state.status = Some(Status {
-                    text: if paused {
-                        "probing paused".into()
-                    } else {
-                        "probing resumed".into()
-                    },
-                    is_error: false,
-                });
+                let text = if paused {
+                    "probing paused"
+                } else {
+                    "probing resumed"
+                };
+                self.state.say(text, false);
             }
             Some(Effect::Reset) => {
                 self.services.stats.reset();
@@ -304,10 +364,7 @@ impl<'a> EventLoop<'a> {
                 self.fetch();
             }
             Some(Effect::Export) => {
-                self.state.status = Some(Status {
-                    text: "exporting…".into(),
-                    is_error: false,
-                });
+                self.state.say("exporting…", false);
                 self.export();
             }
             Some(Effect::Refresh) => self.fetch(),
@@ -596,6 +653,76 @@ mod tests {
         assert_eq!(app.frame_due(), Some(t1 + FRAME_INTERVAL));
         app.drawn(Some(layout), t1 + FRAME_INTERVAL);
         assert_eq!(app.frame_due(), None, "the same layout again: done");
+    }
+
+    #[tokio::test]
+    async fn status_lines_expire_with_one_wake_up_and_none_when_idle() {
+        let rig = rig();
+        let t0 = Instant::now();
+        let mut app = event_loop(&rig, t0);
+        app.drawn(None, t0);
+        assert_eq!(app.wake_due(), None, "idle: nothing to wake up for");
+        app.handle(key(KeyCode::Char('p')), t0).unwrap();
+        assert_eq!(status(&app), "probing paused");
+        app.drawn(None, t0 + ms(50));
+        assert_eq!(app.frame_due(), None);
+        assert_eq!(app.wake_due(), Some(t0 + STATUS_TIME), "once, when it goes");
+        app.handle(Event::FrameDue, t0 + STATUS_TIME - ms(1))
+            .unwrap();
+        assert_eq!(status(&app), "probing paused", "not before its time");
+        assert_eq!(app.frame_due(), None);
+        app.handle(Event::FrameDue, t0 + STATUS_TIME).unwrap();
+        assert_eq!(status(&app), "", "gone after its time");
+        assert!(app.should_draw(t0 + STATUS_TIME), "and the screen says so");
+        app.drawn(None, t0 + STATUS_TIME);
+        assert_eq!(app.wake_due(), None, "idle again");
+
+        // A new message gets its own time; the same one said again too.
+        let t1 = t0 + Duration::from_secs(60);
+        app.handle(key(KeyCode::Char('r')), t1).unwrap();
+        app.handle(key(KeyCode::Char('n')), t1).unwrap();
+        assert_eq!(status(&app), "reset cancelled");
+        let t2 = t1 + Duration::from_secs(3);
+        app.handle(key(KeyCode::Char('r')), t2).unwrap();
+        app.handle(key(KeyCode::Char('n')), t2).unwrap();
+        app.drawn(None, t2);
+        assert_eq!(app.wake_due(), Some(t2 + STATUS_TIME));
+        // Any event past the time clears it, not only the wake-up.
+        app.handle(Event::Resize, t2 + STATUS_TIME + ms(1)).unwrap();
+        assert_eq!(status(&app), "");
+
+        // "statistics reset" goes like any other message.
+        let t3 = t2 + Duration::from_secs(60);
+        app.handle(key(KeyCode::Char('r')), t3).unwrap();
+        app.handle(key(KeyCode::Char('y')), t3).unwrap();
+        assert_eq!(status(&app), "statistics reset");
+        app.handle(Event::FrameDue, t3 + STATUS_TIME).unwrap();
+        assert_eq!(status(&app), "");
+        app.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_help_scrolls_by_what_the_last_frame_showed() {
+        let rig = rig();
+        let t0 = Instant::now();
+        let mut app = event_loop(&rig, t0);
+        app.handle(key(KeyCode::Char('?')), t0).unwrap();
+        let small = Rect::new(0, 0, 45, 10);
+        let (shown, total) = help::room(small, &app.state().export_formats);
+        assert!(shown < total, "{shown} of {total}");
+        app.drawn(None, t0);
+        app.frame_area(small);
+        for _ in 0..total {
+            app.handle(key(KeyCode::Down), t0).unwrap();
+        }
+        assert_eq!(app.state().help_offset, total - shown);
+        // The terminal grows: the whole help fits, and the frame that showed it
+        // scrolled is stale.
+        app.drawn(None, t0 + ms(100));
+        app.frame_area(Rect::new(0, 0, 100, 40));
+        assert_eq!(app.state().help_offset, 0);
+        assert!(app.frame_due().is_some());
+        app.shutdown().await;
     }
 
     #[tokio::test]

@@ -67,6 +67,41 @@ pub fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` cut in the middle or padded to exactly `width` columns (left-aligned):
+/// `tls-sel…gned-a`. Names that differ only at their end (`…-a`, `…-b`) or only at
+/// their start stay distinguishable, which a cut at the end would lose.
+pub fn fit_middle(text: &str, width: usize) -> String {
+    if text.width() <= width || width < 4 {
+        return fit(text, width);
+    }
+    // One column for the ellipsis; the head gets the odd one.
+    let room = width - 1;
+    let mut tail: Vec<char> = Vec::new();
+    let mut tail_used = 0;
+    for c in text.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if tail_used + w > room / 2 {
+            break;
+        }
+        tail.push(c);
+        tail_used += w;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + tail_used > room {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out.extend(tail.into_iter().rev());
+    out.push_str(&" ".repeat(room - used - tail_used));
+    out
+}
+
 /// `text` right-aligned in `width` columns (cut with `fit` when too long).
 pub fn right(text: &str, width: usize) -> String {
     if text.width() >= width {
@@ -163,6 +198,20 @@ mod tests {
         assert_eq!(fit("ab", 4), "ab  ");
         assert_eq!(fit("日本語", 5), "日本…");
         assert_eq!(right("7", 3), "  7");
+    }
+
+    #[test]
+    fn middle_cuts_keep_both_ends() {
+        assert_eq!(fit_middle("tls-selfsigned-a", 14), "tls-sel…gned-a");
+        assert_eq!(fit_middle("tls-selfsigned-b", 12), "tls-se…ned-b");
+        assert_eq!(fit_middle("short", 8), "short   ");
+        assert_eq!(fit_middle("abcdefgh", 3), "ab…");
+        // Wide characters never overflow the column: padded where one does not fit.
+        assert_eq!(fit_middle("日本語のなまえ", 8), "日本…え ");
+        for width in 0..20 {
+            let cut = fit_middle("checkout-service-eu-west", width);
+            assert_eq!(cut.width(), width, "{cut:?}");
+        }
     }
 
     #[test]

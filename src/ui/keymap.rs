@@ -8,6 +8,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::config::ExportFormat;
+use crate::config::defaults::EXPORT_FORMATS;
+
 pub use super::action::Action;
 use super::mode::{Mode, Screen};
 
@@ -224,7 +227,7 @@ pub const BINDINGS: &[Binding] = &{
         bind(char('p'),       BROWSE,   A::Pause,    line("pause / resume probing", Always("pause"))),
         bind(char('r'),       BROWSE,   A::AskReset, line("reset statistics (asks first)", Always("reset"))),
         bind(char('e'),       BROWSE,   A::Export,
-            line("export a snapshot (JSON and CSV)", Always("export"))),
+            line("export a snapshot", Always("export"))),
         bind(char('?'),       BROWSE,   A::Help,     line("this help", Always("help"))),
         bind(char('q'),       BROWSE.and(HELP), A::Quit, line("quit", Always("quit"))),
         // Before every mode's fallback: Ctrl-C quits whatever is asked or typed.
@@ -233,6 +236,12 @@ pub const BINDINGS: &[Binding] = &{
         bind(char('?'),       HELP,     A::CloseHelp,   Hint),
         bind(code(Esc),       HELP,     A::CloseHelp,   Hint),
         bind(code(Enter),     HELP,     A::CloseHelp,   Silent),
+        bind(code(Up),        HELP,     A::ScrollHelpUp,       Hint),
+        bind(code(Down),      HELP,     A::ScrollHelpDown,     Hint),
+        bind(char('j'),       HELP,     A::ScrollHelpDown,     Hint),
+        bind(char('k'),       HELP,     A::ScrollHelpUp,       Hint),
+        bind(code(PageUp),    HELP,     A::ScrollHelpPageUp,   Hint),
+        bind(code(PageDown),  HELP,     A::ScrollHelpPageDown, Hint),
 
         bind(code(Enter),     FILTER,   A::KeepFilter,  Hint),
         bind(code(Esc),       FILTER,   A::ClearFilter, Hint),
@@ -299,6 +308,48 @@ pub fn close_help_hint() -> String {
     )
 }
 
+/// The keys that scroll the help overlay, in table order: `↑ ↓ j k PgUp PgDn`.
+pub fn help_scroll_keys() -> String {
+    use Action::{ScrollHelpDown, ScrollHelpPageDown, ScrollHelpPageUp, ScrollHelpUp};
+    BINDINGS
+        .iter()
+        .filter(|b| {
+            b.modes.includes(Mode::Help(Screen::Overview))
+                && [
+                    ScrollHelpUp,
+                    ScrollHelpDown,
+                    ScrollHelpPageUp,
+                    ScrollHelpPageDown,
+                ]
+                .contains(&b.action)
+        })
+        .map(|b| b.key.name())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The keys that close the help overlay: `? or Esc`.
+pub fn close_help_keys() -> String {
+    hint(Mode::Help(Screen::Overview), Action::CloseHelp)
+}
+
+/// What the export key writes, as the help says it: `JSON and CSV`.
+pub fn formats_text(formats: &[ExportFormat]) -> String {
+    let names: Vec<&str> = formats
+        .iter()
+        .map(|f| match f {
+            ExportFormat::Json => "JSON",
+            ExportFormat::Csv => "CSV",
+            ExportFormat::Markdown => "Markdown",
+        })
+        .collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// A line of the help overlay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelpLine {
@@ -308,9 +359,14 @@ pub struct HelpLine {
     pub text: String,
 }
 
-/// The help overlay's key lines, in table order. A key that opens a mode of its
-/// own tells that mode's keys too.
+/// The help overlay's key lines, in table order, for the default export formats.
 pub fn help_lines() -> Vec<HelpLine> {
+    help_lines_for(&EXPORT_FORMATS)
+}
+
+/// The help overlay's key lines, in table order, naming the `formats` the export
+/// key writes. A key that opens a mode of its own tells that mode's keys too.
+pub fn help_lines_for(formats: &[ExportFormat]) -> Vec<HelpLine> {
     let mut lines: Vec<HelpLine> = Vec::new();
     for b in BINDINGS {
         match (b.help, lines.last_mut()) {
@@ -318,6 +374,9 @@ pub fn help_lines() -> Vec<HelpLine> {
                 keys: b.key.name(),
                 text: match b.action {
                     Action::Filter => format!("{text} ({})", filter_hint()),
+                    Action::Export if !formats.is_empty() => {
+                        format!("{text} ({})", formats_text(formats))
+                    }
                     _ => text.to_string(),
                 },
             }),
@@ -410,7 +469,8 @@ mod tests {
         match action {
             Quit | Up | Down | PageUp | PageDown | First | Last | Open | Back | Filter | Sort
             | Window | Pause | AskReset | Export | Help | CloseHelp | KeepFilter | ClearFilter
-            | DeleteChar | TypeChar | Reset | CancelReset => Action::ALL.contains(&action),
+            | DeleteChar | TypeChar | Reset | CancelReset | ScrollHelpUp | ScrollHelpDown
+            | ScrollHelpPageUp | ScrollHelpPageDown => Action::ALL.contains(&action),
         }
     }
 
@@ -494,6 +554,43 @@ mod tests {
         );
         assert_eq!(filter_hint(), "Enter keeps, Esc clears");
         assert_eq!(first_key(Mode::Overview, Action::Quit), "q");
+        assert_eq!(help_scroll_keys(), "↑ ↓ j k PgUp PgDn");
+        assert_eq!(close_help_keys(), "? or Esc");
+    }
+
+    #[test]
+    fn the_help_names_the_configured_formats() {
+        let export = |formats: &[ExportFormat]| {
+            help_lines_for(formats)
+                .into_iter()
+                .find(|l| l.keys == "e")
+                .map(|l| l.text)
+                .unwrap()
+        };
+        use ExportFormat::{Csv, Json, Markdown};
+        assert_eq!(export(&[Json, Csv]), "export a snapshot (JSON and CSV)");
+        assert_eq!(export(&[Markdown]), "export a snapshot (Markdown)");
+        assert_eq!(
+            export(&[Csv, Json, Markdown]),
+            "export a snapshot (CSV, JSON and Markdown)"
+        );
+        assert_eq!(export(&[]), "export a snapshot");
+    }
+
+    #[test]
+    fn the_help_scrolls_with_the_moving_keys() {
+        let help = Mode::Help(Screen::Detail(2));
+        let press = |code| lookup(help, &KeyEvent::from(code));
+        assert_eq!(press(KeyCode::Up), Some(Action::ScrollHelpUp));
+        assert_eq!(press(KeyCode::Char('k')), Some(Action::ScrollHelpUp));
+        assert_eq!(press(KeyCode::Down), Some(Action::ScrollHelpDown));
+        assert_eq!(press(KeyCode::Char('j')), Some(Action::ScrollHelpDown));
+        assert_eq!(press(KeyCode::PageUp), Some(Action::ScrollHelpPageUp));
+        assert_eq!(press(KeyCode::PageDown), Some(Action::ScrollHelpPageDown));
+        // Outside the help the same keys still move the selection.
+        let down = KeyEvent::from(KeyCode::Down);
+        assert_eq!(lookup(Mode::Overview, &down), Some(Action::Down));
+        assert_eq!(lookup(Mode::Filter, &down), Some(Action::Down));
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 /// Longest wait for the final snapshot of a dashboard whose terminal is gone: the
 /// process must end (nothing shows it any more), not hang.
 pub const FINAL_EXPORT_LIMIT: Duration = Duration::from_secs(10);
+/// How long a message stays on the status line.
+pub const STATUS_TIME: Duration = Duration::from_secs(5);
 
 /// What the dashboard works with.
 pub struct Dashboard<'a> {
@@ -108,14 +110,18 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         if app.should_draw(Instant::now()) {
             let input = app.view();
             let mut layout = None;
-            if let Err(e) = terminal.draw(|frame| layout = view::draw(frame, &input)) {
-                draw_failed = true;
-                break Err(e.into());
-            }
+            let area = match terminal.draw(|frame| layout = view::draw(frame, &input)) {
+                Ok(done) => done.area,
+                Err(e) => {
+                    draw_failed = true;
+                    break Err(e.into());
+                }
+            };
             app.drawn(layout, Instant::now());
+            app.frame_area(area);
         }
         let event = tokio::select! {
-            () = sleep_until(app.frame_due()) => Event::FrameDue,
+            () = sleep_until(app.wake_due()) => Event::FrameDue,
             event = events.next() => match terminal_event(event) {
                 Some(event) => event,
                 None => continue,

@@ -6,14 +6,15 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format::{count, elapsed, fit, opt_ms, right};
+use super::format::{count, elapsed, fit, fit_middle, opt_ms, right};
 use super::keymap::{self, Action};
 use super::model::{EndpointRow, OverviewData};
 use super::sparkline;
 use super::state::{Mode, UiState};
 use super::theme::Theme;
-use super::widgets::{clip, footer_spans, message, reset_question};
-use crate::stats::State;
+use super::widgets::{clip, footer_fitted, message, reset_question};
+use crate::stats::{OverloadReason, State};
+use unicode_width::UnicodeWidthStr;
 
 /// A column of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +33,12 @@ enum Column {
 
 const NUMBER_WIDTH: usize = 7;
 
+/// The sparkline's heading, with the legend of its failure mark.
+const SPARK_HEADING: &str = "RECENT (✖ failed)";
+
 /// Columns that fit in `width`, and the widths of the flexible ones (name, spark).
-fn layout(width: usize) -> (Vec<Column>, usize, usize) {
+/// `longest_name` is the widest name to show, in columns.
+fn layout(width: usize, longest_name: usize) -> (Vec<Column>, usize, usize) {
     use Column::*;
     // Dropped first to last as the terminal narrows.
     let candidates: [&[Column]; 5] = [
@@ -55,10 +60,10 @@ fn layout(width: usize) -> (Vec<Column>, usize, usize) {
             + 2;
         let has_spark = columns.contains(&Spark);
         let has_result = columns.contains(&Result);
-        let min_flex = 12 + usize::from(has_spark) * 11 + usize::from(has_result) * 13;
-        if fixed + min_flex <= width || columns.len() == 2 {
+        let others_min = usize::from(has_spark) * 11 + usize::from(has_result) * 13;
+        if fixed + NAME_MIN + others_min <= width || columns.len() == 2 {
             let spare = width.saturating_sub(fixed);
-            let name = (spare / 3).clamp(12, 32);
+            let name = name_width(spare, longest_name, others_min);
             let rest = spare.saturating_sub(name + 1);
             let spark = if has_spark {
                 if has_result {
@@ -75,17 +80,52 @@ fn layout(width: usize) -> (Vec<Column>, usize, usize) {
     unreachable!("the last candidate always fits")
 }
 
+/// The narrowest name column.
+const NAME_MIN: usize = 12;
+/// The widest name column: longer names are cut in the middle.
+const NAME_MAX: usize = 32;
+
+/// The name column: as wide as the longest name (within [`NAME_MIN`] and
+/// [`NAME_MAX`]), taking room from the sparkline and the last result down to their
+/// least (`others_min`), so that names differing at their end are not cut at all
+/// when there is room for them.
+fn name_width(spare: usize, longest_name: usize, others_min: usize) -> usize {
+    let room = spare.saturating_sub(1 + others_min);
+    longest_name
+        .clamp(NAME_MIN, NAME_MAX)
+        .min(room)
+        .max(NAME_MIN)
+}
+
+/// The widest name, in columns, as far as the name column cares (up to
+/// [`NAME_MAX`]). Cheap with thousands of rows: a name's width is at most its
+/// length in bytes, so most names need no measuring.
+fn longest_name(data: &OverviewData) -> usize {
+    let mut longest = 0;
+    for row in &data.rows {
+        if row.name.len() > longest {
+            longest = longest.max(row.name.width());
+            if longest >= NAME_MAX {
+                break;
+            }
+        }
+    }
+    longest
+}
+
 fn heading(column: Column, name_width: usize, spark_width: usize) -> String {
     match column {
         Column::Name => fit("NAME", name_width),
-        Column::Last => right("LAST", NUMBER_WIDTH),
-        Column::P50 => right("P50", NUMBER_WIDTH),
-        Column::P90 => right("P90", NUMBER_WIDTH),
-        Column::P99 => right("P99", NUMBER_WIDTH),
-        Column::Max => right("MAX", NUMBER_WIDTH),
+        Column::Last => right("LAST ms", NUMBER_WIDTH),
+        Column::P50 => right("P50 ms", NUMBER_WIDTH),
+        Column::P90 => right("P90 ms", NUMBER_WIDTH),
+        Column::P99 => right("P99 ms", NUMBER_WIDTH),
+        Column::Max => right("MAX ms", NUMBER_WIDTH),
         Column::Ok => right("OK%", 6),
         Column::Probes => right("PROBES", NUMBER_WIDTH),
-        Column::Spark => fit("RECENT (✖ failed)", spark_width),
+        // The legend whole or not at all: `RECENT (✖…` tells nothing.
+        Column::Spark if spark_width >= SPARK_HEADING.width() => fit(SPARK_HEADING, spark_width),
+        Column::Spark => fit("RECENT", spark_width),
         Column::Result => "LAST RESULT".to_string(),
     }
 }
@@ -102,7 +142,7 @@ pub fn draw(
     theme: &Theme,
 ) -> (usize, u16) {
     let width = area.width as usize;
-    let (columns, name_width, spark_width) = layout(width);
+    let (columns, name_width, spark_width) = layout(width, longest_name(data));
     let mut lines: Vec<Line<'static>> = Vec::with_capacity(area.height as usize);
     lines.push(header(state, data, rate, paused, theme, width));
     let mut heading_text = String::from("  ");
@@ -110,7 +150,11 @@ pub fn draw(
         heading_text.push_str(&heading(*column, name_width, spark_width));
         heading_text.push(' ');
     }
-    lines.push(Line::styled(fit(&heading_text, width), theme.title()));
+    // Trimmed: the gap after the last column is no reason to cut the line.
+    lines.push(Line::styled(
+        fit(heading_text.trim_end(), width),
+        theme.title(),
+    ));
     let page = (area.height as usize).saturating_sub(4);
     let table_top = area.y + 2;
     for &index in state.visible.iter().skip(state.offset).take(page) {
@@ -138,11 +182,46 @@ pub fn draw(
         lines.push(Line::raw(""));
     }
     lines.push(status_line(state, theme, width, data.rows.len()));
-    lines.push(clip(footer_spans(keymap::overview_footer(), theme), width));
+    lines.push(footer_fitted(keymap::overview_footer(), theme, width));
     lines.truncate(area.height as usize);
     frame.render_widget(Paragraph::new(lines), area);
     (page, table_top)
 }
+
+/// What the header gives up, in this order, until it fits the terminal: the least
+/// telling first. What never goes: the run time, the counts of endpoints by state,
+/// the probe rate, probetop's own lag, the OVERLOADED notice and PAUSED (the
+/// window and the sort, once gone, are told on the status line when changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Squeeze {
+    /// `6170 probes in all`.
+    NoTotal,
+    /// `sort config`.
+    NoSort,
+    /// `lag p99 0.42 ms` → `lag 0.42 ms`.
+    ShortLag,
+    /// `window 5m`.
+    NoWindow,
+    /// `probetop`.
+    NoBrand,
+    /// `20.5 probes/s` → `20.5/s`.
+    ShortRate,
+    /// `OVERLOADED: ticks fire late (…)` → `OVERLOADED: 320 ms late`.
+    ShortOverload,
+    /// `● 3 up ◐ 1 degraded …` → `●3 ◐1 …`.
+    ShortStates,
+}
+
+const SQUEEZES: [Squeeze; 8] = [
+    Squeeze::NoTotal,
+    Squeeze::NoSort,
+    Squeeze::ShortLag,
+    Squeeze::NoWindow,
+    Squeeze::NoBrand,
+    Squeeze::ShortRate,
+    Squeeze::ShortOverload,
+    Squeeze::ShortStates,
+];
 
 fn header(
     state: &UiState,
@@ -161,38 +240,95 @@ fn header(
             State::Unknown => 3,
         }] += 1;
     }
-    // Most important first: a narrow terminal cuts the end of the line.
-    let mut spans = vec![Span::styled("probetop", theme.title())];
+    let mut spans = Vec::new();
+    for given_up in 0..=SQUEEZES.len() {
+        let squeezed = &SQUEEZES[..given_up];
+        spans = header_spans(state, data, counts, rate, paused, theme, squeezed);
+        if spans.iter().map(|s| s.width()).sum::<usize>() <= width {
+            break;
+        }
+    }
+    // Only an unusually narrow terminal (or huge counts) still cuts the end.
+    clip(spans, width)
+}
+
+/// The header's spans, without what `squeezed` gave up.
+fn header_spans(
+    state: &UiState,
+    data: &OverviewData,
+    counts: [usize; 4],
+    rate: Option<f64>,
+    paused: bool,
+    theme: &Theme,
+    squeezed: &[Squeeze],
+) -> Vec<Span<'static>> {
+    let given_up = |s: Squeeze| squeezed.contains(&s);
+    let mut spans = Vec::new();
+    if !given_up(Squeeze::NoBrand) {
+        spans.push(Span::styled("probetop", theme.title()));
+    }
     if let Some(reason) = data.overload {
         // probetop's own numbers are suspect while it is behind: say so first.
-        spans.push(Span::styled(
-            format!(" OVERLOADED: {reason}"),
-            theme.alarm(),
-        ));
+        let text = if given_up(Squeeze::ShortOverload) {
+            short_reason(reason)
+        } else {
+            reason.to_string()
+        };
+        spans.push(Span::styled(format!(" OVERLOADED: {text}"), theme.alarm()));
     }
     if paused {
         spans.push(Span::styled(" PAUSED", theme.warning()));
     }
     spans.push(Span::raw(format!(" {} ", elapsed(data.elapsed))));
+    let short_states = given_up(Squeeze::ShortStates);
     for (state, n) in [State::Up, State::Degraded, State::Down, State::Unknown]
         .into_iter()
         .zip(counts)
     {
+        let text = if short_states {
+            format!("{}{n}", Theme::symbol(state))
+        } else {
+            format!("{} {n} {}", Theme::symbol(state), state.as_str())
+        };
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(
-            format!("{} {n} {}", Theme::symbol(state), state.as_str()),
-            theme.state(state),
-        ));
+        spans.push(Span::styled(text, theme.state(state)));
     }
-    spans.push(Span::raw(format!(
-        "  {} probes/s  lag p99 {} ms  window {}  sort {}  {} probes in all",
-        rate.map_or_else(|| "-".to_string(), |r| format!("{r:.1}")),
-        opt_ms(data.lag_p99_ms),
-        state.span.label(),
-        state.sort.label(),
-        count(data.total_probes),
-    )));
-    clip(spans, width)
+    let rate = rate.map_or_else(|| "-".to_string(), |r| format!("{r:.1}"));
+    let mut rest = if given_up(Squeeze::ShortRate) {
+        format!("  {rate}/s")
+    } else {
+        format!("  {rate} probes/s")
+    };
+    let lag = opt_ms(data.lag_p99_ms);
+    if given_up(Squeeze::ShortLag) {
+        rest.push_str(&format!("  lag {lag} ms"));
+    } else {
+        rest.push_str(&format!("  lag p99 {lag} ms"));
+    }
+    if !given_up(Squeeze::NoWindow) {
+        rest.push_str(&format!("  window {}", state.span.label()));
+    }
+    if !given_up(Squeeze::NoSort) {
+        rest.push_str(&format!("  sort {}", state.sort.label()));
+    }
+    if !given_up(Squeeze::NoTotal) {
+        rest.push_str(&format!("  {} probes in all", count(data.total_probes)));
+    }
+    spans.push(Span::raw(rest));
+    // Without the name, the line starts with what followed it.
+    if let Some(first) = spans.first_mut() {
+        let trimmed = first.content.trim_start().to_string();
+        first.content = trimmed.into();
+    }
+    spans
+}
+
+/// The overload's reason in a few words, for a narrow header.
+fn short_reason(reason: OverloadReason) -> String {
+    match reason {
+        OverloadReason::SchedulerLag { lag_ms } => format!("{lag_ms} ms late"),
+        OverloadReason::StatsQueue { depth } => format!("queue {depth}"),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -213,7 +349,10 @@ fn row_line(
     let number = |v: Option<f64>| Span::raw(format!("{} ", right(&opt_ms(v), NUMBER_WIDTH)));
     for column in columns {
         match column {
-            Column::Name => spans.push(Span::raw(format!("{} ", fit(&row.name, name_width)))),
+            // Cut in the middle: names often differ only at their end (`…-a`, `…-b`).
+            Column::Name => {
+                spans.push(Span::raw(format!("{} ", fit_middle(&row.name, name_width))))
+            }
             Column::Last => spans.push(number(row.last_latency_ms)),
             Column::P50 => spans.push(number(latency.map(|l| l.p50))),
             Column::P90 => spans.push(number(latency.map(|l| l.p90))),

@@ -7,6 +7,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKi
 use super::keymap::{self, Action};
 pub use super::mode::{Mode, Screen};
 use super::model::{EndpointRow, OverviewData, Span};
+use crate::config::ExportFormat;
+use crate::config::defaults::EXPORT_FORMATS;
 use crate::stats::State;
 
 /// The order of the overview's rows; `s` cycles through them.
@@ -93,8 +95,19 @@ pub struct UiState {
     pub table_top: u16,
     /// Endpoints shown, in display order (config indices), after filter and sort.
     pub visible: Vec<usize>,
-    /// The latest message.
+    /// The latest message (the event loop lets it expire).
     pub status: Option<Status>,
+    /// Messages said through [`UiState::say`], so that the same message said again
+    /// shows for its full time again.
+    pub said: u64,
+    /// The formats the export key writes, as configured (the help names them).
+    pub export_formats: Vec<ExportFormat>,
+    /// The help overlay's scroll position: its first row shown.
+    pub help_offset: usize,
+    /// Rows of the help overlay shown at once, and the most it can scroll, as of
+    /// the last frame (see [`UiState::set_help_room`]).
+    help_page: usize,
+    help_max_offset: usize,
 }
 
 impl UiState {
@@ -111,7 +124,39 @@ impl UiState {
             table_top: 0,
             visible: Vec::new(),
             status: None,
+            said: 0,
+            export_formats: EXPORT_FORMATS.to_vec(),
+            help_offset: 0,
+            help_page: 1,
+            help_max_offset: 0,
         }
+    }
+
+    /// Shows `text` on the status line (until the event loop lets it expire).
+    pub fn say(&mut self, text: impl Into<String>, is_error: bool) {
+        self.status = Some(Status {
+            text: text.into(),
+            is_error,
+        });
+        self.said += 1;
+    }
+
+    /// Sets how much of the help overlay the last frame showed: `shown` rows of
+    /// `total`. Returns whether the scroll position had to move (the terminal grew,
+    /// so the frame showed less than it could: another is due).
+    pub fn set_help_room(&mut self, shown: usize, total: usize) -> bool {
+        self.help_page = shown.max(1);
+        self.help_max_offset = total.saturating_sub(shown);
+        let before = self.help_offset;
+        self.help_offset = self.help_offset.min(self.help_max_offset);
+        before != self.help_offset
+    }
+
+    fn scroll_help(&mut self, delta: isize) {
+        self.help_offset = self
+            .help_offset
+            .saturating_add_signed(delta)
+            .min(self.help_max_offset);
     }
 
     /// Recomputes the visible rows from `data` after new data, a filter or sort change,
@@ -248,18 +293,28 @@ impl UiState {
                 Screen::Overview => {}
             },
             Action::Filter => self.mode = Mode::Filter,
+            // Said on the status line too: a narrow header leaves them out.
             Action::Sort => {
                 self.sort = self.sort.next();
                 self.refresh_rows(data);
+                self.say(format!("sort: {}", self.sort.label()), false);
             }
             Action::Window => {
                 self.span = self.span.next();
+                let text = match self.span.duration() {
+                    Some(_) => format!("window: last {}", self.span.label()),
+                    None => "window: all-time".to_string(),
+                };
+                self.say(text, false);
                 return Some(Effect::Refresh);
             }
             Action::Pause => return Some(Effect::TogglePause),
             Action::AskReset => self.mode = Mode::ConfirmReset(self.screen()),
             Action::Export => return Some(Effect::Export),
-            Action::Help => self.mode = Mode::Help(self.screen()),
+            Action::Help => {
+                self.mode = Mode::Help(self.screen());
+                self.help_offset = 0;
+            }
             Action::CloseHelp => self.mode = self.screen().into(),
             Action::KeepFilter => self.mode = Mode::Overview,
             Action::ClearFilter => {
@@ -276,19 +331,17 @@ impl UiState {
             }
             Action::Reset => {
                 self.mode = self.screen().into();
-                self.status = Some(Status {
-                    text: "statistics reset".into(),
-                    is_error: false,
-                });
+                self.say("statistics reset", false);
                 return Some(Effect::Reset);
             }
             Action::CancelReset => {
                 self.mode = self.screen().into();
-                self.status = Some(Status {
-                    text: "reset cancelled".into(),
-                    is_error: false,
-                });
+                self.say("reset cancelled", false);
             }
+            Action::ScrollHelpUp => self.scroll_help(-1),
+            Action::ScrollHelpDown => self.scroll_help(1),
+            Action::ScrollHelpPageUp => self.scroll_help(-(self.help_page as isize)),
+            Action::ScrollHelpPageDown => self.scroll_help(self.help_page as isize),
         }
         None
     }
@@ -525,6 +578,52 @@ mod tests {
         );
         key(&mut s, &d, KeyCode::Esc);
         assert!(!matches!(s.mode, Mode::Help(_)));
+    }
+
+    #[test]
+    fn the_help_scrolls_within_what_it_has() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Char('?'));
+        // As the frame measured it: 5 rows of 18 shown.
+        assert!(!s.set_help_room(5, 18));
+        key(&mut s, &d, KeyCode::Down);
+        key(&mut s, &d, KeyCode::Char('j'));
+        assert_eq!(s.help_offset, 2);
+        assert_eq!(s.selected, Some(0), "the selection stays");
+        key(&mut s, &d, KeyCode::PageDown);
+        assert_eq!(s.help_offset, 7);
+        for _ in 0..20 {
+            key(&mut s, &d, KeyCode::Down);
+        }
+        assert_eq!(s.help_offset, 13, "no further than the last row");
+        key(&mut s, &d, KeyCode::Char('k'));
+        assert_eq!(s.help_offset, 12, "every key moves it back at once");
+        key(&mut s, &d, KeyCode::PageUp);
+        key(&mut s, &d, KeyCode::PageUp);
+        key(&mut s, &d, KeyCode::PageUp);
+        assert_eq!(s.help_offset, 0);
+        key(&mut s, &d, KeyCode::PageDown);
+        // A taller terminal shows more: the position follows.
+        assert!(s.set_help_room(16, 18));
+        assert_eq!(s.help_offset, 2);
+        // Opened again, it starts at the top.
+        key(&mut s, &d, KeyCode::Esc);
+        key(&mut s, &d, KeyCode::Char('?'));
+        assert_eq!(s.help_offset, 0);
+        assert!(matches!(s.mode, Mode::Help(_)));
+    }
+
+    #[test]
+    fn sort_and_window_say_what_they_chose() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Char('s'));
+        assert_eq!(s.status.as_ref().unwrap().text, "sort: name");
+        let said = s.said;
+        key(&mut s, &d, KeyCode::Char('w'));
+        assert_eq!(s.status.as_ref().unwrap().text, "window: last 15m");
+        key(&mut s, &d, KeyCode::Char('w'));
+        assert_eq!(s.status.as_ref().unwrap().text, "window: all-time");
+        assert_eq!(s.said, said + 2);
     }
 
     #[test]

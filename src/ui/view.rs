@@ -81,7 +81,7 @@ pub fn draw(frame: &mut Frame<'_>, input: &ViewInput<'_>) -> Option<FrameLayout>
         }
     };
     if let Mode::Help(_) = input.state.mode {
-        help::draw(frame, area, &input.theme);
+        help::draw(frame, area, input.state, &input.theme);
     }
     layout
 }

@@ -43,6 +43,37 @@ pub fn footer_spans(items: Vec<FooterItem>, theme: &Theme) -> Vec<Span<'static>>
     spans
 }
 
+/// The keys of a footer cut to `width` columns: whole keys only (a cut meaning or
+/// a key without one tells nothing), with single gaps between them when the double
+/// ones would leave keys out.
+pub fn footer_fitted(items: Vec<FooterItem>, theme: &Theme, width: usize) -> Line<'static> {
+    use unicode_width::UnicodeWidthStr;
+    let width_of = |gap: usize| {
+        items
+            .iter()
+            .map(|i| i.keys.width() + 1 + i.text.width() + gap)
+            .sum::<usize>()
+            .saturating_sub(gap)
+    };
+    let gap = if width_of(2) <= width { 2 } else { 1 };
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for item in items {
+        let w = item.keys.width() + 1 + item.text.width();
+        let sep = if spans.is_empty() { 0 } else { gap };
+        if used + sep + w > width {
+            break;
+        }
+        if sep > 0 {
+            spans.push(Span::raw(" ".repeat(sep)));
+        }
+        spans.push(Span::styled(item.keys, theme.key()));
+        spans.push(Span::raw(format!(" {}", item.text)));
+        used += sep + w;
+    }
+    Line::from(spans)
+}
+
 /// The reset question, in the warning style, for the status line.
 pub fn reset_question(theme: &Theme, width: usize) -> Line<'static> {
     Line::styled(fit(&keymap::reset_question(), width), theme.warning())

@@ -30,4 +30,5 @@ mod serve_limits;
 mod small_fixes;
 mod tcp_probes;
 mod tls_trust;
+mod ui_polish;
 mod ui_views;

@@ -7,19 +7,65 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
 
 use super::panels::panel_block;
 use crate::ui::format::{axis_ms, short_duration};
-use crate::ui::model::{DetailData, Span};
+use crate::ui::model::DetailData;
 use crate::ui::sparkline::FAILURE_MARK;
 use crate::ui::theme::Theme;
 
-/// The time axis in seconds before now: the span, or for all-time the kept history.
+/// Round lengths of the time axis, in seconds, whose halves are round too (the
+/// middle label): the axis is the shortest of them that holds the data.
+const AXIS_SECONDS: [f64; 14] = [
+    10.0, 20.0, 30.0, 40.0, 60.0, 90.0, 120.0, 180.0, 240.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+];
+
+/// The time axis in seconds before now: as long as the data it has, rounded up to a
+/// round length, and never longer than the span (14 s of data get a 20 s axis, not
+/// five minutes with the points huddled at the right edge).
 fn history_seconds(data: &DetailData) -> f64 {
-    match data.span.duration() {
-        Some(d) => d.as_secs_f64(),
-        None => data
-            .series
-            .iter()
-            .map(|(ago, _, _)| *ago)
-            .fold(Span::LONGEST.as_secs_f64(), f64::max),
+    let window = data.span.duration().map(|d| d.as_secs_f64());
+    let oldest = data
+        .series
+        .iter()
+        .map(|(ago, _, _)| *ago)
+        .filter(|ago| window.is_none_or(|w| *ago <= w))
+        .fold(0.0, f64::max);
+    let round = AXIS_SECONDS
+        .into_iter()
+        .find(|s| *s >= oldest)
+        // Beyond an hour (all-time), whole hours.
+        .unwrap_or_else(|| (oldest / 3600.0).ceil() * 3600.0);
+    window.map_or(round, |w| round.min(w))
+}
+
+/// What the chart shows: the time axis, successful probes as (-seconds ago,
+/// latency), failures as -seconds ago, and the latency axis's top, which follows the
+/// probes on screen only (a spike that left the axis no longer squashes the rest).
+struct Points {
+    history: f64,
+    ok: Vec<(f64, f64)>,
+    failed_at: Vec<f64>,
+    top: f64,
+}
+
+fn points(data: &DetailData) -> Points {
+    let history = history_seconds(data);
+    let mut ok = Vec::new();
+    let mut failed_at = Vec::new();
+    for &(ago, latency, success) in &data.series {
+        if !(0.0..=history).contains(&ago) {
+            continue;
+        }
+        match (success, latency) {
+            (true, Some(latency)) => ok.push((-ago, latency)),
+            _ => failed_at.push(-ago),
+        }
+    }
+    // Headroom above the slowest probe keeps the top row for the failure marks.
+    let top = nice_ceiling(ok.iter().map(|(_, y)| *y).fold(0.0, f64::max) * 1.15);
+    Points {
+        history,
+        ok,
+        failed_at,
+        top,
     }
 }
 
@@ -49,20 +95,12 @@ pub(super) fn draw_chart(frame: &mut Frame<'_>, rect: Rect, data: &DetailData, t
     if inner.height < 3 || inner.width < 10 {
         return;
     }
-    let history = history_seconds(data);
-    let mut ok = Vec::new();
-    let mut failed_at = Vec::new();
-    for &(ago, latency, success) in &data.series {
-        if !(0.0..=history).contains(&ago) {
-            continue;
-        }
-        match (success, latency) {
-            (true, Some(latency)) => ok.push((-ago, latency)),
-            _ => failed_at.push(-ago),
-        }
-    }
-    // Headroom above the slowest probe keeps the top row for the failure marks.
-    let top = nice_ceiling(ok.iter().map(|(_, y)| *y).fold(0.0, f64::max) * 1.15);
+    let Points {
+        history,
+        ok,
+        failed_at,
+        top,
+    } = points(data);
     let failed: Vec<(f64, f64)> = failed_at.into_iter().map(|x| (x, top)).collect();
     let datasets = vec![
         Dataset::default()

@@ -11,6 +11,10 @@ use crate::ui::model::DetailData;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::clip;
 
+/// The counts panel's heading: its counts are all-time whatever the window (the
+/// title's `window 5m` is the span of the latency panels).
+pub(super) const COUNTS_HEADING: &str = "counts, all-time";
+
 /// Width of the key column of the counts panel.
 const COUNT_KEY_WIDTH: usize = 7;
 

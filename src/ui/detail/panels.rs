@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::Ctx;
 use super::chart::draw_chart;
-use super::counts::{counts_lines, error_lines};
+use super::counts::{COUNTS_HEADING, counts_lines, error_lines};
 use super::health::{certificate_lines, transition_lines};
 use super::layout::{Panel, Want, allocate, height_of};
 use super::percentiles::percentile_lines;
@@ -201,7 +201,7 @@ fn draw_panel(frame: &mut Frame<'_>, rect: Rect, panel: Panel, data: &DetailData
     match panel {
         Panel::Chart => draw_chart(frame, rect, data, theme),
         Panel::Counts => {
-            draw_text_panel(frame, rect, "counts", counts_lines(data, ctx), theme);
+            draw_text_panel(frame, rect, COUNTS_HEADING, counts_lines(data, ctx), theme);
         }
         Panel::Percentiles => {
             let heading = format!("latency percentiles, {} (ms)", span_text(data.span));
