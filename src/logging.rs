@@ -131,7 +131,13 @@ impl Observer for EventLog {
         let due = limit
             .last
             .is_none_or(|last| at.saturating_duration_since(last) >= LOG_EVERY);
-        if recorded.is_notable() {
+        // A first probe that finds the endpoint up is no news (a thousand endpoints
+        // would start with a thousand lines); finding it down or degraded is.
+        let news = recorded.is_notable()
+            && !recorded
+                .transition
+                .is_some_and(|t| t.from == State::Unknown && t.to == State::Up);
+        if news {
             let line = describe(config, recorded, stats);
             if due {
                 let note = match limit.held_back {

@@ -32,18 +32,23 @@ enum Column {
 
 const NUMBER_WIDTH: usize = 7;
 
+/// Narrowest LAST RESULT worth showing: room for the class and the start of the why.
+const RESULT_MIN: usize = 20;
+
 /// Columns that fit in `width`, and the widths of the flexible ones (name, spark).
 fn layout(width: usize) -> (Vec<Column>, usize, usize) {
     use Column::*;
-    // Dropped first to last as the terminal narrows.
-    let candidates: [&[Column]; 5] = [
+    // Dropped first to last as the terminal narrows. LAST RESULT (what failed, and
+    // why) goes last: the percentiles and the sparkline say how bad, it says why.
+    let candidates: [&[Column]; 6] = [
         &[Name, Last, P50, P90, P99, Max, Ok, Probes, Spark, Result],
-        &[Name, Last, P50, P90, P99, Max, Ok, Probes, Spark],
-        &[Name, Last, P50, P99, Max, Ok, Spark],
-        &[Name, P50, P99, Ok],
-        &[Name, P99],
+        &[Name, Last, P50, P99, Max, Ok, Spark, Result],
+        &[Name, Last, P50, P99, Max, Ok, Result],
+        &[Name, P50, P99, Ok, Result],
+        &[Name, P99, Result],
+        &[Name, Result],
     ];
-    for columns in candidates {
+    for (i, columns) in candidates.iter().enumerate() {
         let fixed: usize = columns
             .iter()
             .map(|c| match c {
@@ -55,8 +60,8 @@ fn layout(width: usize) -> (Vec<Column>, usize, usize) {
             + 2;
         let has_spark = columns.contains(&Spark);
         let has_result = columns.contains(&Result);
-        let min_flex = 12 + usize::from(has_spark) * 11 + usize::from(has_result) * 13;
-        if fixed + min_flex <= width || columns.len() == 2 {
+        let min_flex = 12 + usize::from(has_spark) * 11 + usize::from(has_result) * RESULT_MIN;
+        if fixed + min_flex <= width || i == candidates.len() - 1 {
             let spare = width.saturating_sub(fixed);
             let name = (spare / 3).clamp(12, 32);
             let rest = spare.saturating_sub(name + 1);
