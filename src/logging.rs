@@ -64,7 +64,10 @@ pub fn init(log_file: Option<&Path>, headless: bool) -> anyhow::Result<()> {
     if file.is_none() && stderr.is_none() {
         return Ok(());
     }
-    tracing_subscriber::registry().with(file).with(stderr).init();
+    tracing_subscriber::registry()
+        .with(file)
+        .with(stderr)
+        .init();
     GUARDS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -123,8 +126,15 @@ impl EventLog {
 }
 
 impl Observer for EventLog {
-    fn recorded(&mut self, endpoint: usize, at: Instant, recorded: Recorded, stats: &EndpointStats) {
-        let (Some(config), Some(limit)) = (self.endpoints.get(endpoint), self.limits.get_mut(endpoint))
+    fn recorded(
+        &mut self,
+        endpoint: usize,
+        at: Instant,
+        recorded: Recorded,
+        stats: &EndpointStats,
+    ) {
+        let (Some(config), Some(limit)) =
+            (self.endpoints.get(endpoint), self.limits.get_mut(endpoint))
         else {
             return;
         };
@@ -142,10 +152,20 @@ impl Observer for EventLog {
             if due {
                 let note = match limit.held_back {
                     0 => String::new(),
-                    n => format!(" ({n} earlier line{} held back by the {}s limit)", plural(n), LOG_EVERY.as_secs()),
+                    n => format!(
+                        " ({n} earlier line{} held back by the {}s limit)",
+                        plural(n),
+                        LOG_EVERY.as_secs()
+                    ),
                 };
-                write(&Line { text: line.text + &note, ..line });
-                *limit = Limit { last: Some(at), ..Limit::default() };
+                write(&Line {
+                    text: line.text + &note,
+                    ..line
+                });
+                *limit = Limit {
+                    last: Some(at),
+                    ..Limit::default()
+                };
             } else {
                 limit.held_back += 1;
                 let when = stats.last().map(|l| timestamp(l.at)).unwrap_or_default();
@@ -192,12 +212,24 @@ fn plural(n: u32) -> &'static str {
 /// MESSAGE` for a state change (the reason for a worse state), `NAME: first CLASS
 /// error: MESSAGE (still STATE)` for a first error without one.
 fn describe(endpoint: &Endpoint, recorded: Recorded, stats: &EndpointStats) -> Line {
-    let now = stats.last().map_or(std::time::SystemTime::UNIX_EPOCH, |l| l.at);
-    let message = || stats.last().and_then(|l| l.error.as_ref()).map(|e| e.message.as_str());
+    let now = stats
+        .last()
+        .map_or(std::time::SystemTime::UNIX_EPOCH, |l| l.at);
+    let message = || {
+        stats
+            .last()
+            .and_then(|l| l.error.as_ref())
+            .map(|e| e.message.as_str())
+    };
     let first = |class: ErrorClass| format!("first {class} error");
     match recorded.transition {
         Some(t) => {
-            let mut text = format!("{}: {} -> {}", endpoint.name, t.from.as_str(), t.to.as_str());
+            let mut text = format!(
+                "{}: {} -> {}",
+                endpoint.name,
+                t.from.as_str(),
+                t.to.as_str()
+            );
             if t.to != State::Up
                 && let Some(why) = crate::reason::why(endpoint, stats, now)
             {

@@ -9,7 +9,8 @@ use std::path::Path;
 use probetop::snapshot::csv::header;
 use probetop::snapshot::export::export;
 use probetop::snapshot::{
-    EndpointSnapshot, ErrorSnapshot, HistogramSnapshot, Snapshot, VERSION, WindowSnapshot, encode_histogram,
+    EndpointSnapshot, ErrorSnapshot, HistogramSnapshot, Snapshot, VERSION, WindowSnapshot,
+    encode_histogram,
 };
 use probetop::stats::{LatencySummary, new_histogram};
 use serde_json::Value;

@@ -115,7 +115,10 @@ fn the_three_renderings_of_one_snapshot_agree() {
         .filter(|e| !e["last_error"].is_null())
         .collect();
     assert_eq!(failures.len(), failed.len() + 2, "{md_text}");
-    assert_eq!(failures[0], ["endpoint", "state", "class", "when", "message"]);
+    assert_eq!(
+        failures[0],
+        ["endpoint", "state", "class", "when", "message"]
+    );
     for (row, e) in failures[2..].iter().zip(&failed) {
         let last = &e["last_error"];
         assert_eq!(row[0], e["name"].as_str().unwrap());

@@ -259,8 +259,10 @@ fn fail_on_exits_3_when_an_endpoint_ends_too_unhealthy() {
     assert_eq!(code, Some(3), "{stderr}");
     // With the reason: the latest response against max_latency.
     assert!(
-        stderr.lines().any(|l| l.starts_with("slow: degraded: slow: the latest response took ")
-            && l.ends_with(" ms, over max_latency 20ms")),
+        stderr.lines().any(
+            |l| l.starts_with("slow: degraded: slow: the latest response took ")
+                && l.ends_with(" ms, over max_latency 20ms")
+        ),
         "{stderr}"
     );
     // A failing endpoint given on the command line ends down.

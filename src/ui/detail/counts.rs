@@ -97,7 +97,11 @@ pub(super) fn error_lines(
                 // Already sanitised by the model.
                 TextSpan::styled(
                     text.clone(),
-                    if i == 0 { theme.failure() } else { Style::new() },
+                    if i == 0 {
+                        theme.failure()
+                    } else {
+                        Style::new()
+                    },
                 ),
             ];
             if i == 0 && whole {
