@@ -268,3 +268,101 @@ fn write(line: &Line) {
         tracing::info!(target: TARGET, "{text}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::probe::ProbeOutcome;
+    use crate::stats::{EndpointRules, StateRule};
+
+    /// What the subscriber wrote, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_line_per_endpoint_per_ten_seconds_saying_what_was_held_back() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let endpoint = Endpoint::new(
+            "api\u{1b}[2J",
+            url::Url::parse("http://127.0.0.1:9/").unwrap(),
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+        );
+        let mut log = EventLog::new(vec![endpoint].into());
+        let mut stats = EndpointStats::with_rules(EndpointRules {
+            state: StateRule {
+                down_after: 1,
+                up_after: 1,
+            },
+            min_cert_days: None,
+        });
+        let start = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_301_100);
+        let ok = || ProbeOutcome {
+            latency: Some(Duration::from_millis(3)),
+            status: Some(200),
+            ..ProbeOutcome::default()
+        };
+        let refused = || ProbeOutcome::failed(ErrorClass::Connect, "refused\u{1b}]0;pwned\u{7}");
+        let timeout = || ProbeOutcome::failed(ErrorClass::Timeout, "no answer within 5s");
+        tracing::subscriber::with_default(subscriber, || {
+            // Seconds after the start, and what each probe found.
+            let probes = [
+                (0, refused()),  // unknown -> down, first connect error: written
+                (1, ok()),       // down -> up: held back
+                (2, timeout()),  // up -> down, first timeout: held back, replaces it
+                (3, refused()),  // nothing new
+                (11, ok()),      // down -> up: due again, written with the count
+                (12, refused()), // up -> down: held back, written at the end
+            ];
+            for (i, (secs, outcome)) in probes.into_iter().enumerate() {
+                let at = start + Duration::from_secs(secs);
+                let recorded = stats.record(
+                    outcome,
+                    i as u32,
+                    wall + Duration::from_secs(secs),
+                    Duration::from_secs(60),
+                );
+                log.recorded(0, at, recorded, &stats);
+            }
+            log.finish();
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(|l| l.split_once("probetop::endpoint: ").unwrap().1)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "api[2J: unknown -> down: connect: refused]0;pwned (first connect error)",
+                "api[2J: down -> up (2 earlier lines held back by the 10s limit)",
+                "api[2J: up -> down: connect: refused]0;pwned (at 2026-11-21T22:45:12Z; \
+                 held back by the 10s limit, the latest of 1 line)",
+            ],
+            "{text}"
+        );
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+    }
+}

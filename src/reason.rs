@@ -70,3 +70,73 @@ fn millis(d: Duration) -> String {
     let ms = (d.as_secs_f64() * 10_000.0).round() / 10.0;
     format!("{} ms", number(ms))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{ErrorClass, ProbeOutcome};
+    use crate::stats::{EndpointRules, StateRule};
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn endpoint() -> Endpoint {
+        let mut e = Endpoint::new(
+            "api",
+            url::Url::parse("https://127.0.0.1:9/").unwrap(),
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+        );
+        e.expect.max_latency = Some(Duration::from_millis(20));
+        e
+    }
+
+    fn answered(ms: u64, cert_not_after: SystemTime) -> ProbeOutcome {
+        ProbeOutcome {
+            latency: Some(Duration::from_millis(ms)),
+            status: Some(200),
+            slow: ms > 20,
+            cert_not_after: Some(cert_not_after),
+            ..ProbeOutcome::default()
+        }
+    }
+
+    #[test]
+    fn each_state_says_why() {
+        let now = SystemTime::UNIX_EPOCH + DAY * 20_000;
+        let mut stats = EndpointStats::with_rules(EndpointRules {
+            state: StateRule {
+                down_after: 1,
+                up_after: 2,
+            },
+            min_cert_days: Some(7),
+        });
+        let span = Duration::from_secs(60);
+        let (e, soon) = (endpoint(), now + DAY * 5 + Duration::from_secs(60));
+        stats.record(answered(5, now + DAY * 90), 1, now, span);
+        assert_eq!(why(&e, &stats, now), None, "up");
+        stats.record(answered(31, soon), 2, now, span);
+        assert_eq!(
+            why(&e, &stats, now).as_deref(),
+            Some(
+                "certificate: expires in 5 days (2024-10-09T00:01:00Z), under min_cert_days 7; \
+                 slow: the latest response took 31.0 ms, over max_latency 20ms"
+            )
+        );
+        stats.record(
+            ProbeOutcome::failed(ErrorClass::Connect, "refused"),
+            3,
+            now,
+            span,
+        );
+        assert_eq!(why(&e, &stats, now).as_deref(), Some("connect: refused"));
+        // Down until two successes: the latest failure, though the latest probe passed.
+        stats.record(answered(5, now + DAY * 90), 4, now, span);
+        assert_eq!(stats.state(), State::Down);
+        assert_eq!(
+            why(&e, &stats, now).as_deref(),
+            Some(
+                "connect: refused (at 2024-10-04T00:00:00Z; recovering: the latest probe succeeded)"
+            )
+        );
+    }
+}
