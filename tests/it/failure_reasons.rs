@@ -298,13 +298,15 @@ fn state_changes_and_first_errors_reach_the_log_and_stderr() {
     // Its first probe found it up (no news); then the first error, and the change to
     // down within 10 s of it, held back and written at the end with its count.
     assert_eq!(vanishing.len(), 2, "{log}");
+    // (Refused, as a rule; a probe in flight as the server went may end otherwise.)
     assert!(
-        vanishing[0].contains("vanishing: first connect error: ")
+        vanishing[0].contains("vanishing: first ")
+            && vanishing[0].contains(" error: ")
             && vanishing[0].ends_with("(still up)"),
         "{log}"
     );
     assert!(
-        vanishing[1].contains("vanishing: up -> down: connect: ")
+        vanishing[1].contains("vanishing: up -> down: ")
             && vanishing[1].contains("held back by the 10s limit, the latest of 1 line)"),
         "{log}"
     );
