@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Parser;
 
@@ -46,6 +46,7 @@ pub fn main() -> ExitCode {
     let code = runtime.block_on(run(cli));
     // Stalled demo connections and the like must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
+    crate::logging::flush();
     code
 }
 
@@ -254,6 +255,10 @@ fn start(
         retention,
         clock,
     )?;
+    // Before the engine starts, so that no probe goes unheard.
+    stats.observe(Box::new(crate::logging::EventLog::new(
+        config.endpoints.clone().into(),
+    )));
     let deadline = duration.map(|d| clock.start + d);
     let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?;
     Ok(Running {
@@ -306,21 +311,17 @@ async fn run_headless(
     code
 }
 
-/// One line of `--fail-on`'s report: `NAME: STATE: CLASS: MESSAGE` when the latest
-/// probe failed, `NAME: STATE` otherwise (`unknown: no probe finished` when none did).
-fn unhealthy_line(endpoint: &Endpoint, stats: &stats::EndpointStats) -> String {
+/// One line of `--fail-on`'s report: `NAME: STATE: CLASS: MESSAGE`, with the latest
+/// error of a failing endpoint or what degrades a degraded one ([`crate::reason`]),
+/// `NAME: STATE` when no reason is known (`unknown: no probe finished` when none did).
+fn unhealthy_line(endpoint: &Endpoint, stats: &stats::EndpointStats, now: SystemTime) -> String {
     let state = stats.state().as_str();
-    match stats.last() {
-        None => format!("{}: {state}: no probe finished", endpoint.name),
-        Some(last) => match &last.error {
-            Some(error) => format!(
-                "{}: {state}: {}: {}",
-                endpoint.name,
-                error.class.as_str(),
-                error.message
-            ),
-            None => format!("{}: {state}", endpoint.name),
-        },
+    if stats.last().is_none() {
+        return format!("{}: {state}: no probe finished", endpoint.name);
+    }
+    match crate::reason::why(endpoint, stats, now) {
+        Some(why) => format!("{}: {state}: {why}", endpoint.name),
+        None => format!("{}: {state}", endpoint.name),
     }
 }
 
@@ -462,6 +463,8 @@ async fn print_snapshot(
         eprintln!("error: the statistics task ended early");
         return ExitCode::from(EXIT_FAILURE);
     };
+    // The log's last lines (written as the statistics finished) before the report.
+    crate::logging::flush();
     let unhealthy: Vec<String> = endpoints
         .iter()
         .zip(copy.endpoints())
@@ -470,7 +473,7 @@ async fn print_snapshot(
             Some(FailOn::Degraded) => !matches!(s.state(), State::Up),
             None => false,
         })
-        .map(|(e, s)| unhealthy_line(e, s))
+        .map(|(e, s)| unhealthy_line(e, s, copy.taken_at()))
         .collect();
     let built =
         tokio::task::spawn_blocking(move || format.render(&snapshot::build(&endpoints, &copy)))

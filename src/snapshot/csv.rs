@@ -13,7 +13,7 @@ use crate::probe::{ErrorClass, Phase};
 use crate::stats::{LatencySummary, PhaseSummary};
 use crate::text::number_or;
 
-use super::{EndpointSnapshot, Snapshot};
+use super::{EndpointSnapshot, ErrorSnapshot, Snapshot};
 
 /// What an empty cell means: the JSON's null.
 const ABSENT: &str = "";
@@ -100,6 +100,21 @@ fn columns() -> Vec<Column> {
     columns.push(Column::new("cert_days_left", |_, e| {
         e.cert_days_left.map(|d| d.to_string()).unwrap_or_default()
     }));
+    // The latest failure, empty when there was none (the JSON's null).
+    let last_error = |e: &EndpointSnapshot, cell: fn(&ErrorSnapshot) -> String| {
+        e.last_error.as_ref().map(cell).unwrap_or_default()
+    };
+    columns.extend([
+        Column::new("last_error_class", move |_, e| {
+            last_error(e, |error| error.class.to_string())
+        }),
+        Column::new("last_error", move |_, e| {
+            last_error(e, |error| error.message.clone())
+        }),
+        Column::new("last_error_at", move |_, e| {
+            last_error(e, |error| error.at.clone())
+        }),
+    ]);
     columns
 }
 
@@ -164,13 +179,17 @@ mod tests {
     #[test]
     fn header_has_one_column_per_field() {
         let header = header();
-        assert_eq!(header.len(), 7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1);
+        assert_eq!(header.len(), 7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1 + 3);
         assert_eq!(header[7], "errors_timeout");
         assert_eq!(header[15], "latency_min_ms");
         // The first release's columns keep their places; later ones are appended.
         assert_eq!(header[33], "taken_at");
         assert_eq!(header[34], "dns_count");
         assert_eq!(header[53], "transfer_p99_ms");
-        assert_eq!(header.last().unwrap(), "cert_days_left");
+        assert_eq!(header[54], "cert_days_left");
+        assert_eq!(
+            header[55..],
+            ["last_error_class", "last_error", "last_error_at"]
+        );
     }
 }

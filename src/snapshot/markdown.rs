@@ -1,8 +1,9 @@
-//! The snapshot as Markdown: tables (all-time, the rolling window, and where the time
-//! goes), ready to paste into an incident note.
+//! The snapshot as Markdown: tables (all-time, the rolling window, where the time
+//! goes, and the latest failures), ready to paste into an incident note.
 //!
 //! Every number is the JSON's, printed as the JSON prints it ([`crate::text`]), so the
-//! formats of one snapshot never disagree. Names are escaped so that no endpoint can break the table.
+//! formats of one snapshot never disagree. Names and error messages are escaped so
+//! that no endpoint can break the table.
 
 use std::fmt::Write as _;
 
@@ -87,7 +88,36 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
         );
         table_row(&mut out, &cells);
     }
+    failures(&mut out, snapshot);
     out
+}
+
+/// The failures table: each endpoint's latest failure, for the endpoints that had
+/// one; a sentence when none had.
+fn failures(out: &mut String, snapshot: &Snapshot) {
+    out.push_str("\n### Failures (the latest per endpoint, UTC)\n\n");
+    let failed: Vec<_> = snapshot
+        .endpoints
+        .iter()
+        .filter_map(|e| Some((e, e.last_error.as_ref()?)))
+        .collect();
+    if failed.is_empty() {
+        out.push_str("No probe failed.\n");
+        return;
+    }
+    table_head(out, &["endpoint", "state", "class", "when", "message"], 5);
+    for (e, error) in failed {
+        table_row(
+            out,
+            &[
+                escape(&e.name),
+                e.state.to_string(),
+                error.class.to_string(),
+                error.at.clone(),
+                escape(&error.message),
+            ],
+        );
+    }
 }
 
 /// A header row and its separator; numeric columns (from `first_number` on) align right.

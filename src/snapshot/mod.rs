@@ -17,9 +17,9 @@ use crate::config::{Endpoint, ExportFormat};
 use crate::probe::{Phase, ResponseInfo};
 use crate::stats::{
     CompactHistogram, EndpointStats, LatencySummary, Overload, PhaseSummaries, PhaseSummary,
-    QueueDepth, SpanSummary, StatsStore,
+    QueueDepth, RecentError, SpanSummary, StatsStore,
 };
-use crate::text::timestamp;
+use crate::text::{clean, timestamp};
 
 /// Writing a snapshot in one of the formats of the config's `export.formats`.
 pub trait Render {
@@ -151,6 +151,37 @@ pub struct EndpointSnapshot {
     pub histogram: HistogramSnapshot,
     /// The latest state changes (at most 50), oldest first.
     pub transitions: Vec<TransitionSnapshot>,
+    /// The latest failure, or null when none was recorded.
+    pub last_error: Option<ErrorSnapshot>,
+    /// The latest failures (at most [`RECENT_ERRORS`]), newest first: the first is
+    /// `last_error`.
+    pub recent_errors: Vec<ErrorSnapshot>,
+}
+
+/// How many failures an endpoint snapshot lists.
+pub const RECENT_ERRORS: usize = 10;
+
+/// A failed probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorSnapshot {
+    /// When the probe finished (RFC 3339, UTC).
+    pub at: String,
+    /// Its error class (an `errors` key).
+    pub class: &'static str,
+    /// What went wrong, in one line, cleaned of control characters (it may carry
+    /// text from the endpoint).
+    pub message: String,
+}
+
+impl ErrorSnapshot {
+    /// From a kept failure.
+    pub fn of(error: &RecentError) -> Self {
+        ErrorSnapshot {
+            at: timestamp(error.at),
+            class: error.error.class.as_str(),
+            message: clean(&error.error.message),
+        }
+    }
 }
 
 /// The HTTP version and the server's address of the latest response.
@@ -294,6 +325,8 @@ struct EndpointCapture {
     window: SpanSummary,
     window_phases: PhaseSummaries,
     transitions: Vec<TransitionSnapshot>,
+    /// Newest first.
+    recent_errors: Vec<ErrorSnapshot>,
 }
 
 /// Copies what the snapshot of `endpoints` (config order) needs from `stats`: run it
@@ -345,6 +378,12 @@ fn endpoint_capture(endpoint: &Endpoint, s: &EndpointStats, store: &StatsStore) 
                 from: t.from.as_str(),
                 to: t.to.as_str(),
             })
+            .collect(),
+        recent_errors: s
+            .recent_errors()
+            .rev()
+            .take(RECENT_ERRORS)
+            .map(ErrorSnapshot::of)
             .collect(),
     }
 }
@@ -405,6 +444,8 @@ impl EndpointCapture {
                 data: encode_histogram(&histogram),
             },
             transitions: self.transitions,
+            last_error: self.recent_errors.first().cloned(),
+            recent_errors: self.recent_errors,
         }
     }
 }

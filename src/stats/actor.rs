@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::health::{LATE_TICK, QueueCounter, QueueDepth};
-use super::{Clock, EndpointRules, EndpointStats, StatsStore};
+use super::{Clock, EndpointRules, EndpointStats, Observer, StatsStore};
 use crate::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
 
 /// What happened at one tick of one endpoint.
@@ -51,6 +51,7 @@ enum Command {
     Read(Reader),
     Finish(oneshot::Sender<StatsStore>),
     Reset,
+    Observe(Box<dyn Observer>),
 }
 
 /// The sending end of the statistics queue, counting what it sends: the queue stays
@@ -131,6 +132,14 @@ impl StatsHandle {
         answer.await.ok()
     }
 
+    /// Has `observer` hear of every probe recorded from now on (after every sample
+    /// sent before this call): call it before the engine starts to miss none. One
+    /// observer at a time; a second replaces the first.
+    pub fn observe(&self, observer: Box<dyn Observer>) {
+        // After the statistics thread has ended there is nothing left to observe.
+        self.queue.send(Command::Observe(observer));
+    }
+
     /// Forgets every statistic and starts counting again.
     pub fn reset(&self) {
         // After the statistics thread has ended there is nothing left to reset.
@@ -157,6 +166,7 @@ pub fn spawn(
         taken: 0,
         queue: QueueDepth::default(),
         retention: retention.max(window),
+        observer: None,
         store: StatsStore::new(
             clock.start_wall,
             window,
@@ -188,6 +198,8 @@ struct Actor {
     queue: QueueDepth,
     /// How long raw window entries are kept.
     retention: Duration,
+    /// Hears of every recorded probe (the log of state changes and first errors).
+    observer: Option<Box<dyn Observer>>,
     store: StatsStore,
 }
 
@@ -240,12 +252,16 @@ impl Actor {
             }
             Command::Finish(reply) => return Some(reply),
             Command::Reset => self.reset(),
+            Command::Observe(observer) => self.observer = Some(observer),
         }
         None
     }
 
     /// Answers [`StatsHandle::finish`]: the store moves out, and the thread ends.
     fn finish(mut self, reply: oneshot::Sender<StatsStore>) {
+        if let Some(observer) = &mut self.observer {
+            observer.finish();
+        }
         self.stamp();
         // The caller stopped waiting: the statistics end unread either way.
         let _ = reply.send(self.store);
@@ -275,12 +291,15 @@ impl Actor {
         match sample.kind {
             SampleKind::Probed(mut outcome) => {
                 excuse_timeout(&mut outcome, sample.lag, overloaded);
-                stats.record(
+                let recorded = stats.record(
                     outcome,
                     self.clock.ds_since_start(sample.at),
                     self.clock.wall(sample.at),
                     self.retention,
                 );
+                if let Some(observer) = &mut self.observer {
+                    observer.recorded(sample.endpoint, sample.at, recorded, stats);
+                }
             }
             SampleKind::Skipped(ticks) => stats.record_skipped(ticks),
         }

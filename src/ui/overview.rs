@@ -35,20 +35,24 @@ const NUMBER_WIDTH: usize = 7;
 
 /// The sparkline's heading, with the legend of its failure mark.
 const SPARK_HEADING: &str = "RECENT (✖ failed)";
+/// Narrowest LAST RESULT worth showing: room for the class and the start of the why.
+const RESULT_MIN: usize = 20;
 
 /// Columns that fit in `width`, and the widths of the flexible ones (name, spark).
 /// `longest_name` is the widest name to show, in columns.
 fn layout(width: usize, longest_name: usize) -> (Vec<Column>, usize, usize) {
     use Column::*;
-    // Dropped first to last as the terminal narrows.
-    let candidates: [&[Column]; 5] = [
+    // Dropped first to last as the terminal narrows. LAST RESULT (what failed, and
+    // why) goes last: the percentiles and the sparkline say how bad, it says why.
+    let candidates: [&[Column]; 6] = [
         &[Name, Last, P50, P90, P99, Max, Ok, Probes, Spark, Result],
-        &[Name, Last, P50, P90, P99, Max, Ok, Probes, Spark],
-        &[Name, Last, P50, P99, Max, Ok, Spark],
-        &[Name, P50, P99, Ok],
-        &[Name, P99],
+        &[Name, Last, P50, P99, Max, Ok, Spark, Result],
+        &[Name, Last, P50, P99, Max, Ok, Result],
+        &[Name, P50, P99, Ok, Result],
+        &[Name, P99, Result],
+        &[Name, Result],
     ];
-    for columns in candidates {
+    for (i, columns) in candidates.iter().enumerate() {
         let fixed: usize = columns
             .iter()
             .map(|c| match c {
@@ -60,14 +64,20 @@ fn layout(width: usize, longest_name: usize) -> (Vec<Column>, usize, usize) {
             + 2;
         let has_spark = columns.contains(&Spark);
         let has_result = columns.contains(&Result);
-        let others_min = usize::from(has_spark) * 11 + usize::from(has_result) * 13;
-        if fixed + NAME_MIN + others_min <= width || columns.len() == 2 {
+        let others_min = usize::from(has_spark) * 11 + usize::from(has_result) * RESULT_MIN;
+        // A layout fits when it leaves the names room to be read whole (up to
+        // NAME_FIT columns; longer ones are cut in the middle) beside the others' least.
+        let name_need = longest_name.clamp(NAME_MIN, NAME_FIT);
+        if fixed + name_need + others_min <= width || i == candidates.len() - 1 {
             let spare = width.saturating_sub(fixed);
             let name = name_width(spare, longest_name, others_min);
             let rest = spare.saturating_sub(name + 1);
             let spark = if has_spark {
                 if has_result {
-                    (rest / 2).clamp(10, 60)
+                    // Half of what is left, but never taking LAST RESULT under its least.
+                    (rest / 2)
+                        .min(rest.saturating_sub(RESULT_MIN + 1))
+                        .clamp(10, 60)
                 } else {
                     rest.saturating_sub(1).clamp(10, 60)
                 }
@@ -82,6 +92,8 @@ fn layout(width: usize, longest_name: usize) -> (Vec<Column>, usize, usize) {
 
 /// The narrowest name column.
 const NAME_MIN: usize = 12;
+/// The widest name a layout makes room for by dropping columns.
+const NAME_FIT: usize = 20;
 /// The widest name column: longer names are cut in the middle.
 const NAME_MAX: usize = 32;
 

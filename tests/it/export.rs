@@ -9,8 +9,8 @@ use std::path::Path;
 use probetop::snapshot::csv::header;
 use probetop::snapshot::export::export;
 use probetop::snapshot::{
-    EndpointSnapshot, HistogramSnapshot, ResponseSnapshot, Snapshot, VERSION, WindowSnapshot,
-    encode_histogram,
+    EndpointSnapshot, ErrorSnapshot, HistogramSnapshot, ResponseSnapshot, Snapshot, VERSION,
+    WindowSnapshot, encode_histogram,
 };
 use probetop::stats::{LatencySummary, new_histogram};
 use serde_json::Value;
@@ -88,6 +88,15 @@ fn fixture(probes: u64) -> Snapshot {
                 },
                 histogram: histogram(),
                 transitions: Vec::new(),
+                last_error: Some(hostile_error()),
+                recent_errors: vec![
+                    hostile_error(),
+                    ErrorSnapshot {
+                        at: "2026-11-21T22:44:00Z".into(),
+                        class: "timeout",
+                        message: "no complete response within 5s".into(),
+                    },
+                ],
             },
             EndpointSnapshot {
                 name: "down".into(),
@@ -117,8 +126,19 @@ fn fixture(probes: u64) -> Snapshot {
                     data: encode_histogram(&new_histogram()),
                 },
                 transitions: Vec::new(),
+                last_error: None,
+                recent_errors: Vec::new(),
             },
         ],
+    }
+}
+
+/// A failure whose message needs quoting in CSV: a comma, quotes, a pipe.
+fn hostile_error() -> ErrorSnapshot {
+    ErrorSnapshot {
+        at: "2026-11-21T22:44:30Z".into(),
+        class: "status",
+        message: "status 404, expected \"2xx\" | 3xx".into(),
     }
 }
 
@@ -180,6 +200,9 @@ fn expected_field(s: &Value, e: &Value, column: &str) -> String {
             .collect::<Vec<_>>()
             .join(" "),
         "started_at" | "taken_at" => text(&s[column]),
+        "last_error_class" => text(&e["last_error"]["class"]),
+        "last_error" => text(&e["last_error"]["message"]),
+        "last_error_at" => text(&e["last_error"]["at"]),
         _ => text(&e[column]),
     }
 }

@@ -104,8 +104,29 @@ fn the_three_renderings_of_one_snapshot_agree() {
     let headers = reader.headers().unwrap().clone();
     let csv_rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let tables = markdown_tables(&md_text);
-    assert_eq!(tables.len(), 3, "{md_text}");
+    assert_eq!(tables.len(), 4, "{md_text}");
     let (all_time, window, phases) = (&tables[0], &tables[1], &tables[2]);
+    // The failures table: the endpoints with a last error, in config order.
+    let failures = &tables[3];
+    let failed: Vec<&serde_json::Value> = json["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["last_error"].is_null())
+        .collect();
+    assert_eq!(failures.len(), failed.len() + 2, "{md_text}");
+    assert_eq!(
+        failures[0],
+        ["endpoint", "state", "class", "when", "message"]
+    );
+    for (row, e) in failures[2..].iter().zip(&failed) {
+        let last = &e["last_error"];
+        assert_eq!(row[0], e["name"].as_str().unwrap());
+        assert_eq!(row[1], e["state"].as_str().unwrap());
+        assert_eq!(row[2], last["class"].as_str().unwrap());
+        assert_eq!(row[3], last["at"].as_str().unwrap());
+        assert_eq!(row[4], last["message"].as_str().unwrap(), "{md_text}");
+    }
     let endpoints = json["endpoints"].as_array().unwrap();
     assert_eq!(csv_rows.len(), endpoints.len());
     assert_eq!(
@@ -174,6 +195,18 @@ fn the_three_renderings_of_one_snapshot_agree() {
                 );
             }
         }
+        let last = &e["last_error"];
+        for (column, key) in [
+            ("last_error_class", "class"),
+            ("last_error", "message"),
+            ("last_error_at", "at"),
+        ] {
+            assert_eq!(
+                csv_field(column),
+                last[key].as_str().unwrap_or_default(),
+                "csv {column}"
+            );
+        }
         assert_eq!(
             csv_field("cert_days_left"),
             e["cert_days_left"]
@@ -186,7 +219,9 @@ fn the_three_renderings_of_one_snapshot_agree() {
 
 /// The library's snapshot model, rebuilt from its JSON.
 fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
-    use probetop::snapshot::{EndpointSnapshot, HistogramSnapshot, Snapshot, WindowSnapshot};
+    use probetop::snapshot::{
+        EndpointSnapshot, ErrorSnapshot, HistogramSnapshot, Snapshot, WindowSnapshot,
+    };
     use probetop::stats::LatencySummary;
     let latency = |l: &serde_json::Value| -> Option<LatencySummary> {
         l.as_object()?;
@@ -213,6 +248,14 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
             .map(|c| c.as_str())
             .find(|x| *x == s)
             .unwrap()
+    };
+    let error = |r: &serde_json::Value| {
+        r.as_object()?;
+        Some(ErrorSnapshot {
+            at: r["at"].as_str().unwrap().into(),
+            class: class(r["class"].as_str().unwrap()),
+            message: r["message"].as_str().unwrap().into(),
+        })
     };
     Snapshot {
         probetop_snapshot: 1,
@@ -280,6 +323,13 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
                     data: e["histogram"]["data"].as_str().unwrap().into(),
                 },
                 transitions: Vec::new(),
+                last_error: error(&e["last_error"]),
+                recent_errors: e["recent_errors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| error(r).unwrap())
+                    .collect(),
             })
             .collect(),
     }

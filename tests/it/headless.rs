@@ -257,7 +257,14 @@ fn fail_on_exits_3_when_an_endpoint_ends_too_unhealthy() {
     assert_eq!(code, Some(0), "{stderr}");
     let (code, _, stderr) = run_with("degraded", &[]);
     assert_eq!(code, Some(3), "{stderr}");
-    assert!(stderr.lines().any(|l| l == "slow: degraded"), "{stderr}");
+    // With the reason: the latest response against max_latency.
+    assert!(
+        stderr.lines().any(
+            |l| l.starts_with("slow: degraded: slow: the latest response took ")
+                && l.ends_with(" ms, over max_latency 20ms")
+        ),
+        "{stderr}"
+    );
     // A failing endpoint given on the command line ends down.
     let (code, snapshot, stderr) = run_with("down", &[&server.url("/status/500")]);
     assert_eq!(

@@ -17,6 +17,7 @@ mod architecture;
 mod config_errors;
 mod expectations;
 mod export;
+mod failure_reasons;
 mod formats;
 mod headless;
 mod hlog;

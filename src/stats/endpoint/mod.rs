@@ -8,6 +8,7 @@ pub use read::Certificate;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
+use super::events::Recorded;
 use super::state::{EndpointRules, State, StateRule, TRANSITIONS, Transition, next_state};
 use super::window::Window;
 use super::{CompactHistogram, duration_to_us};
@@ -166,13 +167,16 @@ impl EndpointStats {
 
     /// Records a probe that finished at `at_ds` (deciseconds since the clock's start)
     /// and `at` (wall clock). Raw entries older than `retention` are dropped.
+    /// Returns what changed beyond the counts (a state change, a first error of its
+    /// class), for [`crate::stats::Observer`]s.
     pub fn record(
         &mut self,
         outcome: ProbeOutcome,
         at_ds: u32,
         at: SystemTime,
         retention: Duration,
-    ) {
+    ) -> Recorded {
+        let mut recorded = Recorded::default();
         self.generation += 1;
         self.probes += 1;
         if let Some(latency) = outcome.latency {
@@ -193,6 +197,9 @@ impl EndpointStats {
         if let Some(error) = &outcome.error {
             self.failed += 1;
             self.errors[error.class.index()] += 1;
+            if self.errors[error.class.index()] == 1 {
+                recorded.first_of_class = Some(error.class);
+            }
             self.consecutive_failures = self.consecutive_failures.saturating_add(1);
             self.consecutive_successes = 0;
         } else {
@@ -212,11 +219,13 @@ impl EndpointStats {
             if self.transitions.len() == TRANSITIONS {
                 self.transitions.pop_front();
             }
-            self.transitions.push_back(Transition {
+            let transition = Transition {
                 at,
                 from: self.state,
                 to: next,
-            });
+            };
+            self.transitions.push_back(transition);
+            recorded.transition = Some(transition);
             self.state = next;
         }
         self.window.push(at_ds, &outcome, retention);
@@ -236,6 +245,7 @@ impl EndpointStats {
             status: outcome.status,
             error: outcome.error,
         });
+        recorded
     }
 
     fn streak(&self, ok: bool) -> u32 {

@@ -195,6 +195,11 @@ impl EndpointStats {
         self.recent_errors.iter()
     }
 
+    /// The latest failure, if any was kept (since the start or the latest reset).
+    pub fn last_error(&self) -> Option<&RecentError> {
+        self.recent_errors.back()
+    }
+
     /// The latest state changes (at most [`crate::stats::TRANSITIONS`]), oldest first.
     pub fn transitions(&self) -> impl DoubleEndedIterator<Item = &Transition> + ExactSizeIterator {
         self.transitions.iter()

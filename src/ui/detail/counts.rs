@@ -1,8 +1,9 @@
 //! The detail view's counts (probes, status codes, error classes) and its latest
-//! errors.
+//! errors, the newest in full.
 
 use ratatui::style::Style;
 use ratatui::text::{Line, Span as TextSpan};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::Ctx;
 use crate::config::ProbeKind;
@@ -77,22 +78,55 @@ fn status_line_of(data: &DetailData, ctx: &Ctx<'_>) -> Line<'static> {
     Line::from(codes)
 }
 
-/// The latest errors, newest first, with their UTC time of day.
-pub(super) fn error_lines(data: &DetailData, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+/// The latest errors, newest first, with their UTC time of day: the latest in full
+/// when `rows` hold it wrapped ([`latest_error_rows`]; the panel wraps it), the
+/// older ones (and a latest that does not fit) cut to one line each, so that a cut
+/// shows as one.
+pub(super) fn error_lines(
+    data: &DetailData,
+    width: usize,
+    rows: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let whole = usize::from(latest_error_rows(data, width as u16)) <= rows;
     if data.recent_errors.is_empty() {
         return vec![Line::styled("none", theme.dim())];
     }
     data.recent_errors
         .iter()
-        .map(|(at, text)| {
-            clip(
-                vec![
-                    TextSpan::styled(format!("{} ", utc_clock(*at)), theme.dim()),
-                    // Already sanitised by the model.
-                    TextSpan::raw(text.clone()),
-                ],
-                width,
-            )
+        .enumerate()
+        .map(|(i, (at, text))| {
+            let spans = vec![
+                TextSpan::styled(format!("{} ", utc_clock(*at)), theme.dim()),
+                // Already sanitised by the model.
+                TextSpan::styled(
+                    text.clone(),
+                    if i == 0 {
+                        theme.failure()
+                    } else {
+                        Style::new()
+                    },
+                ),
+            ];
+            if i == 0 && whole {
+                Line::from(spans)
+            } else {
+                clip(spans, width)
+            }
         })
         .collect()
 }
+
+/// The rows the latest error takes, wrapped at `width` (1 without errors).
+pub(super) fn latest_error_rows(data: &DetailData, width: u16) -> u16 {
+    let Some((at, text)) = data.recent_errors.first() else {
+        return 1;
+    };
+    let line = Line::raw(format!("{} {text}", utc_clock(*at)));
+    let rows = Paragraph::new(line).wrap(WRAP).line_count(width.max(1));
+    u16::try_from(rows).unwrap_or(u16::MAX).max(1)
+}
+
+/// How the errors panel wraps: words kept whole where they fit, spaces kept (the
+/// message is shown as it is).
+pub(super) const WRAP: Wrap = Wrap { trim: false };

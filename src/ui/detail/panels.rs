@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::Ctx;
 use super::chart::draw_chart;
-use super::counts::{COUNTS_HEADING, counts_lines, error_lines};
+use super::counts::{COUNTS_HEADING, WRAP, counts_lines, error_lines, latest_error_rows};
 use super::health::{certificate_lines, transition_lines};
 use super::layout::{Panel, Want, allocate, height_of};
 use super::percentiles::percentile_lines;
@@ -45,9 +45,17 @@ fn want_chart(pref: u16, grow: u8) -> Want {
     Want::core(Panel::Chart, 6, pref, u16::MAX, grow)
 }
 
-fn want_errors(data: &DetailData, cap: u16, grow: u8) -> Want {
-    let max = 1 + data.recent_errors.len().clamp(1, 100) as u16;
-    Want::core(Panel::Errors, 2, max.min(cap.max(2)), max, grow)
+/// Rows of the latest error the errors panel wants before other panels grow.
+const LATEST_ERROR_PREF: u16 = 6;
+
+/// The errors panel: its heading, the latest error wrapped in full (as much of it as
+/// [`LATEST_ERROR_PREF`] before other panels grow), one line for each older one.
+fn want_errors(data: &DetailData, width: u16, cap: u16, grow: u8) -> Want {
+    let latest = latest_error_rows(data, width);
+    let older = data.recent_errors.len().saturating_sub(1).min(100) as u16;
+    let max = 1 + latest + older;
+    let pref = max.min(cap.max(2)).max(1 + latest.min(LATEST_ERROR_PREF));
+    Want::core(Panel::Errors, 2, pref.min(max), max, grow)
 }
 
 fn want_settings(ctx: &Ctx<'_>, pref_cap: u16, grow: u8) -> Want {
@@ -83,7 +91,7 @@ pub(super) fn draw_one_column(frame: &mut Frame<'_>, area: Rect, data: &DetailDa
         want_counts(ctx, 0),
         want_percentiles(data, 2),
         want_chart(10, 1),
-        want_errors(data, 6, 3),
+        want_errors(data, area.width, 6, 3),
     ];
     wants.extend(want_certificate(ctx, 4));
     wants.extend([
@@ -135,7 +143,7 @@ pub(super) fn draw_two_columns(
     // everything they leave.
     let left_wants = [
         want_chart((left.height * 3 / 7).max(8), 0),
-        want_errors(data, (left.height / 3).max(3), 1),
+        want_errors(data, left.width, (left.height / 3).max(3), 1),
         want_phases(data, ctx, 2),
     ];
     let order = [Panel::Chart, Panel::Phases, Panel::Errors];
@@ -209,13 +217,13 @@ fn draw_panel(frame: &mut Frame<'_>, rect: Rect, panel: Panel, data: &DetailData
             draw_text_panel(frame, rect, &heading, lines, theme);
         }
         Panel::Errors => {
-            let lines = error_lines(data, width, theme);
-            draw_text_panel(
-                frame,
+            // Wrapped: the latest error in full; the older ones are cut to fit a row.
+            let lines = error_lines(data, width, rows, theme);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(WRAP)
+                    .block(panel_block("latest errors, newest first (UTC)", theme)),
                 rect,
-                "latest errors, newest first (UTC)",
-                lines,
-                theme,
             );
         }
         Panel::Settings => {
