@@ -51,6 +51,7 @@ enum Command {
     Read(Reader),
     Finish(oneshot::Sender<StatsStore>),
     Reset,
+    Resume(Box<super::Resume>),
 }
 
 /// The sending end of the statistics queue, counting what it sends: the queue stays
@@ -129,6 +130,13 @@ impl StatsHandle {
         let (reply, answer) = oneshot::channel();
         self.queue.send(Command::Finish(reply)).then_some(())?;
         answer.await.ok()
+    }
+
+    /// Continues from an earlier run's statistics (`--resume`). Send it before the
+    /// engine starts: the queue is in order, so every sample lands on top of it.
+    pub fn resume(&self, resume: super::Resume) {
+        // After the statistics thread has ended there is nothing left to seed.
+        self.queue.send(Command::Resume(Box::new(resume)));
     }
 
     /// Forgets every statistic and starts counting again.
@@ -240,6 +248,7 @@ impl Actor {
             }
             Command::Finish(reply) => return Some(reply),
             Command::Reset => self.reset(),
+            Command::Resume(resume) => self.store.resume(*resume),
         }
         None
     }

@@ -99,7 +99,7 @@ impl<'a> Sorted<'a> {
 }
 
 /// Latency summary in milliseconds, read from a histogram of microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct LatencySummary {
     /// Lowest value.
     pub min: f64,
