@@ -124,7 +124,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         )
         .await
     } else {
-        run_dashboard(&config, cli.duration, cli.metrics_addr, resume, &mut signals).await
+        run_dashboard(
+            &config,
+            cli.duration,
+            cli.metrics_addr,
+            resume,
+            &mut signals,
+        )
+        .await
     };
     if let Some(demo) = demo {
         demo.shutdown().await;

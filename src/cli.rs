@@ -143,18 +143,27 @@ mod tests {
         let cli = Cli::try_parse_from(["probetop", "http://x/", "https://y/"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.urls, ["http://x/", "https://y/"]);
-        let cli =
-            Cli::try_parse_from(["probetop", "merge", "a.json", "b.json", "--export-format", "md"])
-                .unwrap();
+        let cli = Cli::try_parse_from([
+            "probetop",
+            "merge",
+            "a.json",
+            "b.json",
+            "--export-format",
+            "md",
+        ])
+        .unwrap();
         let Some(Command::Merge(merge)) = cli.command else {
             panic!("not a merge: {cli:?}");
         };
-        assert_eq!(merge.files, [PathBuf::from("a.json"), PathBuf::from("b.json")]);
+        assert_eq!(
+            merge.files,
+            [PathBuf::from("a.json"), PathBuf::from("b.json")]
+        );
         assert_eq!(merge.export_format, ExportFormat::Markdown);
         assert!(Cli::try_parse_from(["probetop", "merge"]).is_err());
         assert!(Cli::try_parse_from(["probetop", "--headless", "merge", "a.json"]).is_err());
-        let cli = Cli::try_parse_from(["probetop", "--resume", "a.json", "--vantage", "eu-1"])
-            .unwrap();
+        let cli =
+            Cli::try_parse_from(["probetop", "--resume", "a.json", "--vantage", "eu-1"]).unwrap();
         assert_eq!(cli.resume, Some(PathBuf::from("a.json")));
         assert_eq!(cli.vantage.as_deref(), Some("eu-1"));
         assert!(Cli::try_parse_from(["probetop", "--vantage", "eu 1"]).is_err());

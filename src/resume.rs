@@ -45,7 +45,11 @@ pub fn load(path: &Path, config: &Config) -> Result<Loaded, String> {
     let mut endpoints = Vec::with_capacity(decoded.endpoints.len());
     let mut ignored = Vec::new();
     for endpoint in decoded.endpoints {
-        match config.endpoints.iter().position(|e| e.name == endpoint.name) {
+        match config
+            .endpoints
+            .iter()
+            .position(|e| e.name == endpoint.name)
+        {
             Some(index) => endpoints.push((index, endpoint.all_time)),
             None => ignored.push(format!("{:?}", endpoint.name)),
         }

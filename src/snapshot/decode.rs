@@ -204,7 +204,11 @@ impl RawSnapshot {
 impl RawEndpoint {
     fn check(self) -> Result<DecodedEndpoint, String> {
         let current = state(&self.state)?;
-        if self.ok.checked_add(self.failed).is_none_or(|n| n > self.probes) {
+        if self
+            .ok
+            .checked_add(self.failed)
+            .is_none_or(|n| n > self.probes)
+        {
             return Err(format!(
                 "ok ({}) + failed ({}) is more than probes ({})",
                 self.ok, self.failed, self.probes

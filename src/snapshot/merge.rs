@@ -146,7 +146,10 @@ fn merge_endpoint(
         .map(|(_, e)| e.all_time.state)
         .max()
         .unwrap_or(sum.state);
-    sum.cert_not_after = seen.iter().filter_map(|(_, e)| e.all_time.cert_not_after).min();
+    sum.cert_not_after = seen
+        .iter()
+        .filter_map(|(_, e)| e.all_time.cert_not_after)
+        .min();
     let cert_days_left = seen.iter().filter_map(|(_, e)| e.cert_days_left).min();
     let window = merge_windows(name, seen, warnings);
     let mut merged = EndpointSnapshot::of_all_time(name.into(), url, &sum, cert_days_left, window);
@@ -214,7 +217,9 @@ fn merge_windows(
     }
     let phases = PhasesSnapshot::new(Phase::ALL.map(|phase| PhaseSummary {
         count: if same_span {
-            seen.iter().map(|(_, e)| e.window.phases_ms.get(phase).count).sum()
+            seen.iter()
+                .map(|(_, e)| e.window.phases_ms.get(phase).count)
+                .sum()
         } else {
             0
         },

@@ -85,7 +85,10 @@ mod tests {
         assert!(validate("eu 1").is_err());
         assert!(validate("a+b").is_err());
         assert!(validate(&"x".repeat(MAX_LEN + 1)).is_err());
-        assert_eq!(sanitise("probe-eu-1.example.com\n"), "probe-eu-1.example.com");
+        assert_eq!(
+            sanitise("probe-eu-1.example.com\n"),
+            "probe-eu-1.example.com"
+        );
         assert_eq!(sanitise("héllo wörld"), "h-llo-w-rld");
         assert_eq!(sanitise("\u{1b}[31m"), "31m");
         assert_eq!(sanitise("  "), UNKNOWN);

@@ -9,7 +9,8 @@ use std::path::Path;
 use probetop::snapshot::csv::header;
 use probetop::snapshot::export::export;
 use probetop::snapshot::{
-    EndpointSnapshot, HistogramSnapshot, Snapshot, VERSION, WindowSnapshot, encode_histogram,
+    EndpointSnapshot, HistogramSnapshot, PhaseHistogramsSnapshot, Snapshot, VERSION,
+    WindowSnapshot, encode_histogram,
 };
 use probetop::stats::{LatencySummary, new_histogram};
 use serde_json::Value;
@@ -48,6 +49,8 @@ fn fixture(probes: u64) -> Snapshot {
         probetop_snapshot: VERSION,
         started_at: "2026-11-21T22:40:00Z".into(),
         taken_at: TAKEN_AT.into(),
+        vantage: "eu-1".into(),
+        merged_from: Vec::new(),
         scheduler_lag_ms: Some(latency),
         overload: Default::default(),
         stats_queue: Default::default(),
@@ -82,7 +85,11 @@ fn fixture(probes: u64) -> Snapshot {
                     phases_ms: phases(Some(1.0)),
                 },
                 histogram: histogram(),
+                phase_histograms: PhaseHistogramsSnapshot::new(&std::array::from_fn(|_| {
+                    new_histogram()
+                })),
                 transitions: Vec::new(),
+                vantages: Default::default(),
             },
             EndpointSnapshot {
                 name: "down".into(),
@@ -110,7 +117,11 @@ fn fixture(probes: u64) -> Snapshot {
                     encoding: probetop::snapshot::ENCODING,
                     data: encode_histogram(&new_histogram()),
                 },
+                phase_histograms: PhaseHistogramsSnapshot::new(&std::array::from_fn(|_| {
+                    new_histogram()
+                })),
                 transitions: Vec::new(),
+                vantages: Default::default(),
             },
         ],
     }
@@ -173,7 +184,7 @@ fn expected_field(s: &Value, e: &Value, column: &str) -> String {
             .map(|(code, n)| format!("{code}:{n}"))
             .collect::<Vec<_>>()
             .join(" "),
-        "started_at" | "taken_at" => text(&s[column]),
+        "started_at" | "taken_at" | "vantage" => text(&s[column]),
         _ => text(&e[column]),
     }
 }

@@ -372,7 +372,11 @@ mod tests {
                 (State::Down, State::Up)
             ]
         );
-        assert_eq!(s.window.entries().len(), 1, "the window holds only the new probe");
+        assert_eq!(
+            s.window.entries().len(),
+            1,
+            "the window holds only the new probe"
+        );
     }
 
     #[test]
