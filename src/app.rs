@@ -33,6 +33,13 @@ pub fn main() -> ExitCode {
         // Reads files and prints: no runtime, no logging set-up needed.
         return crate::fleet::run(args);
     }
+    if cli.urls.iter().any(|url| url == "merge") {
+        // Options before it made clap take it for a URL.
+        eprintln!(
+            "error: `merge` is a subcommand and comes first, without the options of a run: probetop merge A.json B.json …"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     if let Err(e) = crate::logging::init(cli.log_file.as_deref(), cli.headless) {
         eprintln!("error: {e:#}");
         return ExitCode::from(EXIT_USAGE);

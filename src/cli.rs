@@ -161,7 +161,10 @@ mod tests {
         );
         assert_eq!(merge.export_format, ExportFormat::Markdown);
         assert!(Cli::try_parse_from(["probetop", "merge"]).is_err());
-        assert!(Cli::try_parse_from(["probetop", "--headless", "merge", "a.json"]).is_err());
+        // After an option, `merge` is taken for a URL (the app refuses it with a hint).
+        let cli = Cli::try_parse_from(["probetop", "--headless", "merge", "a.json"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.urls, ["merge", "a.json"]);
         let cli =
             Cli::try_parse_from(["probetop", "--resume", "a.json", "--vantage", "eu-1"]).unwrap();
         assert_eq!(cli.resume, Some(PathBuf::from("a.json")));

@@ -410,6 +410,12 @@ fn urls_still_probe_beside_the_subcommand() {
     let output = merge(&[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("SNAPSHOT"));
+    let output = run(
+        probetop(dir.path()).args(["--headless", "merge", "a.json"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("comes first"));
     let output = merge(&["/nonexistent/a.json"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot merge /nonexistent/a.json"));
