@@ -46,11 +46,15 @@ pub fn merge(inputs: &[Input]) -> Result<(Snapshot, Vec<String>), String> {
                 input.label
             ));
         }
-        let name = input
-            .snapshot
-            .vantage
-            .clone()
-            .unwrap_or_else(|| vantage::sanitise(&input.fallback_vantage));
+        // Names come from the files: sanitised like a host name, so that one cannot
+        // smuggle a `+` or an escape sequence into the merge.
+        let name = vantage::sanitise(
+            input
+                .snapshot
+                .vantage
+                .as_deref()
+                .unwrap_or(&input.fallback_vantage),
+        );
         if let Some(j) = vantages.iter().position(|v| *v == name) {
             return Err(format!(
                 "{} and {} were both taken at vantage point {name:?}: give each agent its own --vantage",
