@@ -50,7 +50,16 @@ pub fn load(path: &Path, config: &Config) -> Result<Loaded, String> {
             .iter()
             .position(|e| e.name == endpoint.name)
         {
-            Some(index) => endpoints.push((index, endpoint.all_time)),
+            Some(index) => {
+                let now = &config.endpoints[index].url_as_written;
+                if *now != endpoint.url {
+                    warnings.push(format!(
+                        "endpoint {:?} was {}, is now {now}: its statistics continue",
+                        endpoint.name, endpoint.url
+                    ));
+                }
+                endpoints.push((index, endpoint.all_time));
+            }
             None => ignored.push(format!("{:?}", endpoint.name)),
         }
     }

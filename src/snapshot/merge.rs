@@ -244,3 +244,76 @@ fn merge_windows(
         phases_ms: phases,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::decode::parse;
+
+    /// A snapshot of one endpoint `api` with two latencies, at `vantage`, whose
+    /// window spans `seconds`.
+    fn input(label: &str, vantage: Option<&str>, seconds: u64, extra: &str) -> Input {
+        let mut h = new_histogram();
+        h.record(1_000).unwrap();
+        h.record(2_000).unwrap();
+        let vantage = vantage.map_or(String::new(), |v| format!(r#""vantage": "{v}","#));
+        let text = format!(
+            r#"{{"probetop_snapshot": 1, {vantage} {extra} "started_at": "2026-11-21T22:40:00Z", "taken_at": "2026-11-21T22:45:00Z",
+              "endpoints": [{{"name": "api", "url": "http://x/", "state": "up", "probes": 2, "ok": 2, "failed": 0,
+                "window": {{"seconds": {seconds}, "probes": 2, "ok": 2, "latency_ms": null,
+                  "phases_ms": {{"dns": {{"count": 0}}, "connect": {{"count": 1}}, "tls": {{"count": 0}}, "ttfb": {{"count": 2}}, "transfer": {{"count": 2}}}}}},
+                "histogram": {{"unit": "us", "encoding": "{}", "data": "{}"}}}}]}}"#,
+            super::super::ENCODING,
+            super::super::encode_histogram(&h),
+        );
+        Input {
+            label: label.into(),
+            fallback_vantage: label.trim_end_matches(".json").into(),
+            snapshot: parse(&text).unwrap(),
+        }
+    }
+
+    #[test]
+    fn windows_of_different_spans_are_left_empty() {
+        let (merged, warnings) = merge(&[
+            input("a.json", Some("eu-1"), 300, ""),
+            input("b.json", None, 60, ""),
+        ])
+        .unwrap();
+        assert_eq!(merged.vantage, "eu-1+b");
+        let api = &merged.endpoints[0];
+        assert_eq!(
+            (api.probes, api.window.seconds, api.window.probes),
+            (4, 0, 0)
+        );
+        assert_eq!(api.window.phases_ms.ttfb.count, 0);
+        assert_eq!(api.vantages["b"].window.seconds, 60);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        let (same, warnings) = merge(&[
+            input("a.json", Some("eu-1"), 300, ""),
+            input("b.json", Some("us-2"), 300, ""),
+        ])
+        .unwrap();
+        let api = &same.endpoints[0];
+        assert_eq!((api.window.seconds, api.window.probes), (300, 4));
+        assert_eq!(api.window.phases_ms.ttfb.count, 4);
+        assert!(
+            api.window.latency_ms.is_none(),
+            "window percentiles do not add"
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_merge_or_a_vantage_point_twice_is_refused() {
+        let e = merge(&[
+            input("a.json", Some("eu-1"), 300, ""),
+            input("b.json", Some("eu-1"), 300, ""),
+        ])
+        .unwrap_err();
+        assert!(e.contains("a.json and b.json"), "{e}");
+        let merged = input("m.json", Some("eu-1+us-2"), 300, r#""merged_from": [{}],"#);
+        let e = merge(&[merged]).unwrap_err();
+        assert!(e.contains("itself a merge"), "{e}");
+    }
+}
