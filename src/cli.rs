@@ -77,7 +77,8 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 
-    /// Continue the all-time statistics of this snapshot (JSON), per endpoint name.
+    /// Continue the all-time statistics of this snapshot (JSON), per endpoint name;
+    /// a directory: its newest probetop-*.json.
     #[arg(long, value_name = "SNAPSHOT")]
     pub resume: Option<PathBuf>,
 

@@ -22,11 +22,18 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-/// Reads `path` and matches its endpoints to `config`'s by name. Endpoints only in
+/// Reads `path` (a snapshot, or a directory: its newest `probetop-*.json`) and
+/// matches its endpoints to `config`'s by name. Endpoints only in
 /// the snapshot are left out (with a warning); endpoints only in the config start
 /// fresh. The error is one line for `error: cannot resume from PATH: …`.
 pub fn load(path: &Path, config: &Config) -> Result<Loaded, String> {
-    let decoded = decode::read(path)?;
+    let decoded = if path.is_dir() {
+        // The caller names the directory; the message names the file chosen in it.
+        let newest = newest_snapshot(path)?;
+        decode::read(&newest).map_err(|e| format!("{}: {e}", newest.display()))?
+    } else {
+        decode::read(path)?
+    };
     if decoded.merged {
         return Err(
             "it is a merge of several vantage points: resume from one probetop's own snapshot"
@@ -77,6 +84,26 @@ pub fn load(path: &Path, config: &Config) -> Result<Loaded, String> {
         },
         warnings,
     })
+}
+
+/// The newest `probetop-*.json` in `dir` (by modification time, then name): what
+/// `[export] on_exit` wrote last when `dir` is its export directory.
+fn newest_snapshot(dir: &Path) -> Result<PathBuf, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list it: {e}"))?;
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("probetop-") && name.ends_with(".json")
+        })
+        .filter_map(|entry| {
+            let modified = entry.metadata().ok()?.modified().ok()?;
+            Some((modified, entry.path()))
+        })
+        .max()
+        .map(|(_, path)| path)
+        .ok_or_else(|| "the directory holds no probetop-*.json snapshot".into())
 }
 
 /// `[export] on_exit`: where and how the snapshot written on exit goes.

@@ -140,6 +140,15 @@ fn resume_continues_counts_and_histograms_exactly() {
     );
     assert_eq!(b_refused["state"], "down");
 
+    // A directory resumes its newest snapshot: run 2's exit snapshot, run 1's moved away.
+    let c = headless(dir.path(), &["--duration", "300ms", "--resume", "snaps"]);
+    let c_ok = endpoint(&c, "ok");
+    assert_eq!(
+        count(c_ok, "probes"),
+        count(b_ok, "probes") + count(&c_ok["window"], "probes")
+    );
+    assert_eq!(c["started_at"], a["started_at"]);
+
     let fresh = endpoint(&b, "fresh");
     assert_eq!(count(fresh, "probes"), count(&fresh["window"], "probes"));
     assert!(
