@@ -90,9 +90,10 @@ pub struct Cli {
 /// What probetop can do besides probing.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
-    /// Merge snapshots of several vantage points into one, on stdout: per endpoint
-    /// name, counters summed and histograms added exactly, and each vantage point's
-    /// own numbers under `vantages`.
+    /// Merge the snapshots of several vantage points into one, on stdout.
+    ///
+    /// Per endpoint name, counters are summed and histograms added exactly; each
+    /// vantage point's own numbers stay under `vantages`.
     Merge(MergeArgs),
 }
 
