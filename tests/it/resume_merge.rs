@@ -429,3 +429,77 @@ fn urls_still_probe_beside_the_subcommand() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot merge /nonexistent/a.json"));
 }
+
+/// Runs the dashboard in tmux until an `api` row shows a 200, quits with `q` and
+/// returns the newest exit snapshot in `dir/snaps`.
+fn dashboard_until_quit(dir: &Path, extra: &str) -> Value {
+    let mut tmux = support::tmux::Tmux::new("resume").unwrap();
+    let command = format!(
+        "{} -c probetop.toml --vantage dash-1 --log-file log.txt {extra}; echo $? > rc.txt; sleep 60",
+        support::tmux::sh_quote(env!("CARGO_BIN_EXE_probetop")),
+    );
+    let _ = std::fs::remove_file(dir.join("rc.txt"));
+    tmux.start(dir, (120, 30), &command).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let screen = tmux.capture().unwrap();
+        if screen
+            .lines()
+            .any(|l| l.contains(" api ") && l.contains("200"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no probe shown:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux.send_key("q").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let rc = loop {
+        if let Ok(rc) = std::fs::read_to_string(dir.join("rc.txt")) {
+            break rc;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "probetop did not quit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(rc.trim(), "0");
+    let newest = std::fs::read_dir(dir.join("snaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .unwrap();
+    serde_json::from_str(&std::fs::read_to_string(newest).unwrap()).unwrap()
+}
+
+/// The dashboard writes its exit snapshot on `q`, and resumes from it.
+#[test]
+fn the_dashboard_writes_its_exit_snapshot_and_resumes_it() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &format!(
+            "[export]\ndir = \"snaps\"\non_exit = true\n\n[[endpoint]]\nname = \"api\"\nurl = \"{}\"\ninterval = \"100ms\"\n",
+            server.url("/")
+        ),
+    );
+    let first = dashboard_until_quit(dir.path(), "");
+    assert_eq!(first["vantage"], "dash-1");
+    let first_api = endpoint(&first, "api");
+    assert!(count(first_api, "probes") >= 1, "{first_api:#}");
+    let second = dashboard_until_quit(dir.path(), "--resume snaps");
+    let api = endpoint(&second, "api");
+    assert_eq!(
+        count(api, "probes"),
+        count(first_api, "probes") + count(&api["window"], "probes")
+    );
+    // `q` cancels probes in flight: a request may have reached the server uncounted.
+    assert!(count(api, "probes") <= server.requests());
+    assert_eq!(second["started_at"], first["started_at"]);
+}
