@@ -29,6 +29,17 @@ pub const EXIT_UNHEALTHY: u8 = 3;
 /// Runs probetop with the process's arguments and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(crate::cli::Command::Merge(args)) = &cli.command {
+        // Reads files and prints: no runtime, no logging set-up needed.
+        return crate::fleet::run(args);
+    }
+    if cli.urls.iter().any(|url| url == "merge") {
+        // Options before it made clap take it for a URL.
+        eprintln!(
+            "error: `merge` is a subcommand and comes first, without the options of a run: probetop merge A.json B.json …"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     if let Err(e) = crate::logging::init(cli.log_file.as_deref(), cli.headless) {
         eprintln!("error: {e:#}");
         return ExitCode::from(EXIT_USAGE);
@@ -96,6 +107,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(e) => stdout_failed("the check", &e),
         };
     }
+    let resume = match carry_over(&cli, &config) {
+        Ok(resume) => resume,
+        Err(code) => return code,
+    };
     if !cli.headless && !std::io::stdout().is_terminal() {
         eprintln!(
             "error: standard output is not a terminal; use --headless (with --duration) to print a JSON snapshot instead"
@@ -109,16 +124,51 @@ pub async fn run(cli: Cli) -> ExitCode {
             cli.export_format,
             cli.metrics_addr,
             cli.fail_on,
+            resume,
             &mut signals,
         )
         .await
     } else {
-        run_dashboard(&config, cli.duration, cli.metrics_addr, &mut signals).await
+        run_dashboard(
+            &config,
+            cli.duration,
+            cli.metrics_addr,
+            resume,
+            &mut signals,
+        )
+        .await
     };
     if let Some(demo) = demo {
         demo.shutdown().await;
     }
     code
+}
+
+/// `--vantage` and `--resume`: names this run's vantage point, then reads and checks
+/// the snapshot to continue from (all of it, before anything is seeded). A snapshot
+/// that cannot be used is a usage error.
+fn carry_over(cli: &Cli, config: &Config) -> Result<Option<stats::Resume>, ExitCode> {
+    if let Some(vantage) = &cli.vantage {
+        snapshot::vantage::set(vantage.clone());
+    }
+    let Some(path) = &cli.resume else {
+        return Ok(None);
+    };
+    match crate::resume::load(path, config) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                tracing::warn!("--resume {}: {warning}", path.display());
+                let line = format!("warning: --resume {}: {warning}", path.display());
+                eprintln!("{}", crate::text::terminal_safe(&line));
+            }
+            Ok(Some(loaded.resume))
+        }
+        Err(e) => {
+            let line = format!("error: cannot resume from {}: {e}", path.display());
+            eprintln!("{}", crate::text::terminal_safe(&line));
+            Err(ExitCode::from(EXIT_USAGE))
+        }
+    }
 }
 
 fn usage_error(errors: &ConfigErrors) -> ExitCode {
@@ -233,11 +283,13 @@ struct Running {
 }
 
 /// Starts the statistics and the engine. `retention` is how long raw window entries
-/// are kept (the dashboard summarises spans up to it).
+/// are kept (the dashboard summarises spans up to it); `resume`, when given, seeds
+/// the statistics before the first probe.
 fn start(
     config: &Config,
     duration: Option<Duration>,
     retention: Duration,
+    resume: Option<stats::Resume>,
 ) -> anyhow::Result<Running> {
     // Before the clock starts: reading the system's trust store is no tick's lag.
     crate::probe::preload_roots(&config.endpoints);
@@ -255,6 +307,10 @@ fn start(
         retention,
         clock,
     )?;
+    if let Some(resume) = resume {
+        // Queued ahead of every sample: the engine has not started yet.
+        stats.resume(resume);
+    }
     // Before the engine starts, so that no probe goes unheard.
     stats.observe(Box::new(crate::logging::EventLog::new(
         config.endpoints.clone().into(),
@@ -296,16 +352,26 @@ async fn run_headless(
     format: ExportFormat,
     metrics_addr: Option<std::net::SocketAddr>,
     fail_on: Option<FailOn>,
+    resume: Option<stats::Resume>,
     signals: &mut Signals,
 ) -> ExitCode {
     let retention = retention_for(config, config.window);
-    let (running, outputs) = match launch(config, duration, retention, metrics_addr).await {
+    let launched = launch(config, duration, retention, metrics_addr, resume).await;
+    let (running, outputs) = match launched {
         Ok(launched) => launched,
         Err(code) => return code,
     };
     running.wait(signals).await;
     outputs.finish().await;
-    let code = print_snapshot(config.endpoints.clone(), &running.stats, format, fail_on).await;
+    let on_exit = crate::resume::OnExit::of(config);
+    let code = print_snapshot(
+        config.endpoints.clone(),
+        &running.stats,
+        format,
+        fail_on,
+        on_exit,
+    )
+    .await;
     // It has answered `finish`, so it is ending: joining cannot block for long.
     join_stats_thread(running.stats_thread).await;
     code
@@ -372,8 +438,9 @@ async fn launch(
     duration: Option<Duration>,
     retention: Duration,
     metrics_addr: Option<std::net::SocketAddr>,
+    resume: Option<stats::Resume>,
 ) -> Result<(Running, Outputs), ExitCode> {
-    let running = start(config, duration, retention).map_err(|e| {
+    let running = start(config, duration, retention, resume).map_err(|e| {
         eprintln!("error: {e:#}");
         ExitCode::from(EXIT_FAILURE)
     })?;
@@ -458,6 +525,7 @@ async fn print_snapshot(
     stats: &StatsHandle,
     format: ExportFormat,
     fail_on: Option<FailOn>,
+    on_exit: Option<crate::resume::OnExit>,
 ) -> ExitCode {
     let Some(copy) = stats.finish().await else {
         eprintln!("error: the statistics task ended early");
@@ -475,14 +543,20 @@ async fn print_snapshot(
         })
         .map(|(e, s)| unhealthy_line(e, s, copy.taken_at()))
         .collect();
-    let built =
-        tokio::task::spawn_blocking(move || format.render(&snapshot::build(&endpoints, &copy)))
-            .await;
+    let built = tokio::task::spawn_blocking(move || {
+        let snapshot = snapshot::build(&endpoints, &copy);
+        let saved = on_exit.is_none_or(|on_exit| on_exit.write(&snapshot));
+        (format.render(&snapshot), saved)
+    })
+    .await;
     match built {
-        Ok(json) => {
+        Ok((json, saved)) => {
             let mut out = std::io::stdout().lock();
             if let Err(e) = write!(out, "{json}").and_then(|()| out.flush()) {
                 return stdout_failed("the snapshot", &e);
+            }
+            if !saved {
+                return ExitCode::from(EXIT_FAILURE);
             }
             if unhealthy.is_empty() {
                 ExitCode::SUCCESS
@@ -510,11 +584,13 @@ async fn run_dashboard(
     config: &Config,
     duration: Option<Duration>,
     metrics_addr: Option<std::net::SocketAddr>,
+    resume: Option<stats::Resume>,
     signals: &mut Signals,
 ) -> ExitCode {
     // The dashboard can summarise up to its longest span, so keep raw entries that long.
     let retention = retention_for(config, crate::ui::model::Span::LONGEST.max(config.window));
-    let (running, outputs) = match launch(config, duration, retention, metrics_addr).await {
+    let launched = launch(config, duration, retention, metrics_addr, resume).await;
+    let (running, outputs) = match launched {
         Ok(launched) => launched,
         Err(code) => return code,
     };
@@ -535,14 +611,32 @@ async fn run_dashboard(
     outputs.finish().await;
     // Ending the statistics thread explicitly (rather than waiting for the last
     // recorder to go) lets it be joined, so a panic there is not lost.
-    if running.stats.finish().await.is_some() {
+    let mut saved = true;
+    if let Some(store) = running.stats.finish().await {
         join_stats_thread(running.stats_thread).await;
+        saved = write_exit_snapshot(config, store).await;
     }
     match result {
+        Ok(()) if !saved => ExitCode::from(EXIT_FAILURE),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: the dashboard failed: {e:#}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// `[export] on_exit` for the dashboard (the terminal is restored by now): builds
+/// and writes the snapshot off the runtime; `false` when it could not be written.
+async fn write_exit_snapshot(config: &Config, store: stats::StatsStore) -> bool {
+    let Some(on_exit) = crate::resume::OnExit::of(config) else {
+        return true;
+    };
+    let endpoints = config.endpoints.clone();
+    tokio::task::spawn_blocking(move || on_exit.write(&snapshot::build(&endpoints, &store)))
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("error: building the exit snapshot failed: {e}");
+            false
+        })
 }

@@ -3,14 +3,21 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ExportFormat, FailOn, defaults, parse_duration};
 
 /// Live terminal dashboard for HTTP(S) endpoint latency.
+// `args_conflicts_with_subcommands`: a first argument that names a subcommand is
+// one (`probetop merge a.json`); anything else is a URL as before (`probetop
+// http://x`), and options of the probing run cannot be mixed into `merge`.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "probetop", version, about, long_about = None)]
+#[command(name = "probetop", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// A subcommand instead of probing.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Watch these URLs too (with the interval and timeout below).
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
@@ -70,6 +77,37 @@ pub struct Cli {
     /// Diagnostics go to this file (the UI owns the terminal).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+
+    /// Continue the all-time statistics of this snapshot (JSON), per endpoint name;
+    /// a directory: its newest probetop-*.json.
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub resume: Option<PathBuf>,
+
+    /// Name of this vantage point in snapshots (default: the host name).
+    #[arg(long, value_name = "NAME", value_parser = crate::snapshot::vantage::validate)]
+    pub vantage: Option<String>,
+}
+
+/// What probetop can do besides probing.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Merge the snapshots of several vantage points into one, on stdout.
+    ///
+    /// Per endpoint name, counters are summed and histograms added exactly; each
+    /// vantage point's own numbers stay under `vantages`.
+    Merge(MergeArgs),
+}
+
+/// `probetop merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The snapshots (JSON), one per vantage point.
+    #[arg(value_name = "SNAPSHOT", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Format of the merged snapshot: json, csv or md.
+    #[arg(long, value_name = "FMT", default_value_t = defaults::STDOUT_FORMAT, value_parser = str::parse::<ExportFormat>)]
+    pub export_format: ExportFormat,
 }
 
 #[cfg(test)]
@@ -101,6 +139,40 @@ mod tests {
         let cli = Cli::try_parse_from(["probetop", "--headless", "--fail-on", "degraded"]).unwrap();
         assert_eq!(cli.fail_on, Some(FailOn::Degraded));
         assert!(Cli::try_parse_from(["probetop", "--headless", "--fail-on", "up"]).is_err());
+    }
+
+    #[test]
+    fn merge_is_a_subcommand_beside_the_urls() {
+        let cli = Cli::try_parse_from(["probetop", "http://x/", "https://y/"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.urls, ["http://x/", "https://y/"]);
+        let cli = Cli::try_parse_from([
+            "probetop",
+            "merge",
+            "a.json",
+            "b.json",
+            "--export-format",
+            "md",
+        ])
+        .unwrap();
+        let Some(Command::Merge(merge)) = cli.command else {
+            panic!("not a merge: {cli:?}");
+        };
+        assert_eq!(
+            merge.files,
+            [PathBuf::from("a.json"), PathBuf::from("b.json")]
+        );
+        assert_eq!(merge.export_format, ExportFormat::Markdown);
+        assert!(Cli::try_parse_from(["probetop", "merge"]).is_err());
+        // After an option, `merge` is taken for a URL (the app refuses it with a hint).
+        let cli = Cli::try_parse_from(["probetop", "--headless", "merge", "a.json"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.urls, ["merge", "a.json"]);
+        let cli =
+            Cli::try_parse_from(["probetop", "--resume", "a.json", "--vantage", "eu-1"]).unwrap();
+        assert_eq!(cli.resume, Some(PathBuf::from("a.json")));
+        assert_eq!(cli.vantage.as_deref(), Some("eu-1"));
+        assert!(Cli::try_parse_from(["probetop", "--vantage", "eu 1"]).is_err());
     }
 
     /// The dashboard has no exit code to fail with: asking for one is a usage error,

@@ -24,6 +24,8 @@ pub const EXPORT_DIR: &str = "probetop-snapshots";
 pub const EXPORT_FORMATS: [ExportFormat; 2] = [ExportFormat::Json, ExportFormat::Csv];
 /// The format of the headless snapshot on stdout (`--export-format`).
 pub const STDOUT_FORMAT: ExportFormat = ExportFormat::Json;
+/// Whether every exit writes a snapshot into the export directory (`export.on_exit`).
+pub const EXPORT_ON_EXIT: bool = false;
 /// Time between two interval histograms in the HdrHistogram log (`export.hlog_interval`).
 pub const HLOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Upper bounds (seconds) of the Prometheus latency histogram buckets

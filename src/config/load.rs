@@ -67,6 +67,7 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
             window: defaults::WINDOW,
             export_dir: PathBuf::from(defaults::EXPORT_DIR),
             export_formats: defaults::EXPORT_FORMATS.to_vec(),
+            export_on_exit: defaults::EXPORT_ON_EXIT,
             hlog: None,
             hlog_interval: defaults::HLOG_INTERVAL,
             metrics_buckets: defaults::METRICS_BUCKETS.to_vec(),

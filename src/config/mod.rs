@@ -40,6 +40,8 @@ pub struct Config {
     pub export_dir: PathBuf,
     /// The formats the export key writes.
     pub export_formats: Vec<ExportFormat>,
+    /// Whether every exit writes a snapshot (in `export_formats`) into `export_dir`.
+    pub export_on_exit: bool,
     /// The HdrHistogram interval log to append to, if any.
     pub hlog: Option<PathBuf>,
     /// Time between two interval histograms in the log.

@@ -55,6 +55,7 @@ pub struct RawExport {
     pub formats: Option<Spanned<Vec<Spanned<String>>>>,
     pub hlog: Option<Spanned<String>>,
     pub hlog_interval: Option<Spanned<String>>,
+    pub on_exit: Option<Spanned<bool>>,
 }
 
 /// One `[[endpoint]]`.

@@ -160,6 +160,8 @@ fn metrics_buckets_and_hlog_keys_are_checked() {
     assert_eq!(config.metrics_buckets, [0.01, 0.1, 1.0]);
     assert_eq!(config.hlog.as_deref(), Some(Path::new("x.hlog")));
     assert_eq!(config.hlog_interval, Duration::from_secs(2));
+    assert!(!config.export_on_exit, "off by default");
+    assert!(parse("[export]\non_exit = true\n").unwrap().export_on_exit);
     for text in [
         "[metrics]\nbuckets = [0.1, 0.01]\n",
         "[metrics]\nbuckets = []\n",

@@ -115,6 +115,9 @@ fn columns() -> Vec<Column> {
             last_error(e, |error| error.at.clone())
         }),
     ]);
+    // Where the row's numbers were taken: in a merge, `eu-1+us-2` on the merged rows
+    // and the vantage point's own name on the rows that follow them.
+    columns.push(Column::new("vantage", |s, _| s.vantage.clone()));
     columns
 }
 
@@ -153,6 +156,25 @@ pub fn write_csv<W: io::Write>(snapshot: &Snapshot, out: W) -> io::Result<()> {
     for endpoint in &snapshot.endpoints {
         writer.write_record(row(snapshot, endpoint))?;
     }
+    // A merge: each vantage point's own rows follow, its times and name in them.
+    for from in &snapshot.merged_from {
+        let own = Snapshot {
+            probetop_snapshot: snapshot.probetop_snapshot,
+            started_at: from.started_at.clone(),
+            taken_at: from.taken_at.clone(),
+            vantage: from.vantage.clone(),
+            merged_from: Vec::new(),
+            scheduler_lag_ms: None,
+            overload: Default::default(),
+            stats_queue: Default::default(),
+            endpoints: Vec::new(),
+        };
+        for endpoint in &snapshot.endpoints {
+            if let Some(seen) = endpoint.vantages.get(&from.vantage) {
+                writer.write_record(row(&own, seen))?;
+            }
+        }
+    }
     writer.flush()
 }
 
@@ -179,7 +201,7 @@ mod tests {
     #[test]
     fn header_has_one_column_per_field() {
         let header = header();
-        assert_eq!(header.len(), 7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1 + 3);
+        assert_eq!(header.len(), 7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1 + 3 + 1);
         assert_eq!(header[7], "errors_timeout");
         assert_eq!(header[15], "latency_min_ms");
         // The first release's columns keep their places; later ones are appended.
@@ -188,8 +210,9 @@ mod tests {
         assert_eq!(header[53], "transfer_p99_ms");
         assert_eq!(header[54], "cert_days_left");
         assert_eq!(
-            header[55..],
+            header[55..58],
             ["last_error_class", "last_error", "last_error_at"]
         );
+        assert_eq!(header.last().unwrap(), "vantage");
     }
 }

@@ -26,8 +26,9 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
     let _ = writeln!(out, "## probetop snapshot {}\n", snapshot.taken_at);
     let _ = writeln!(
         out,
-        "Started {}. Latency in milliseconds, from HDR histograms of every complete response.\n",
-        snapshot.started_at
+        "Started {}, taken at vantage point {}. Latency in milliseconds, from HDR histograms of every complete response.\n",
+        snapshot.started_at,
+        escape(&snapshot.vantage)
     );
     out.push_str("### All time\n\n");
     let mut columns = vec![
@@ -89,6 +90,7 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
         table_row(&mut out, &cells);
     }
     failures(&mut out, snapshot);
+    vantages(&mut out, snapshot);
     out
 }
 
@@ -117,6 +119,34 @@ fn failures(out: &mut String, snapshot: &Snapshot) {
                 escape(&error.message),
             ],
         );
+    }
+}
+
+/// In a merge: each endpoint as each vantage point saw it, all time.
+fn vantages(out: &mut String, snapshot: &Snapshot) {
+    if snapshot.merged_from.is_empty() {
+        return;
+    }
+    out.push_str("\n### By vantage point (all time)\n\n");
+    let mut columns = vec![
+        "endpoint", "vantage", "state", "probes", "ok", "failed", "skipped",
+    ];
+    columns.extend(LATENCY_COLUMNS);
+    table_head(out, &columns, 3);
+    for e in &snapshot.endpoints {
+        for (vantage, v) in &e.vantages {
+            let mut cells = vec![
+                escape(&e.name),
+                escape(vantage),
+                v.state.to_string(),
+                v.probes.to_string(),
+                v.ok.to_string(),
+                v.failed.to_string(),
+                v.skipped.to_string(),
+            ];
+            cells.extend(latency_numbers(v.latency_ms.as_ref(), ABSENT));
+            table_row(out, &cells);
+        }
     }
 }
 

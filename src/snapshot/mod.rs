@@ -3,9 +3,12 @@
 //! times through [`crate::text`].
 
 pub mod csv;
+pub mod decode;
 pub mod export;
 mod histogram;
 pub mod markdown;
+pub mod merge;
+pub mod vantage;
 
 use std::collections::BTreeMap;
 
@@ -16,8 +19,8 @@ pub use histogram::{ENCODING, decode_histogram, encode_histogram};
 use crate::config::{Endpoint, ExportFormat};
 use crate::probe::{Phase, ResponseInfo};
 use crate::stats::{
-    CompactHistogram, EndpointStats, LatencySummary, Overload, PhaseSummaries, PhaseSummary,
-    QueueDepth, RecentError, SpanSummary, StatsStore,
+    AllTime, CompactHistogram, EndpointStats, LatencySummary, Overload, PhaseSummaries,
+    PhaseSummary, QueueDepth, RecentError, SpanSummary, StatsStore,
 };
 use crate::text::{clean, timestamp};
 
@@ -59,6 +62,12 @@ pub struct Snapshot {
     pub started_at: String,
     /// When the snapshot was taken (RFC 3339, UTC).
     pub taken_at: String,
+    /// Where it was taken: `--vantage`, else the host name ([`vantage`]); in a merge,
+    /// the names of the merged vantage points joined by `+`.
+    pub vantage: String,
+    /// In a merge: each snapshot merged, in the order given (absent otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedFrom>,
     /// How late probetop itself fired its ticks (its own health), or null before any tick.
     pub scheduler_lag_ms: Option<LatencySummary>,
     /// When and how badly probetop itself fell behind (its own health).
@@ -69,10 +78,21 @@ pub struct Snapshot {
     pub endpoints: Vec<EndpointSnapshot>,
 }
 
+/// One snapshot that went into a merge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergedFrom {
+    /// Its vantage point.
+    pub vantage: String,
+    /// When its statistics started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it was taken (RFC 3339, UTC).
+    pub taken_at: String,
+}
+
 /// probetop's own overload: seconds of the run in which more than 1 % of the ticks
 /// fired more than [`crate::stats::LATE_TICK`] late or the statistics queue was
 /// deeper than [`crate::stats::DEEP_QUEUE`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct OverloadSnapshot {
     /// Seconds during which probetop was overloaded (0 in a run it can hold).
     pub seconds: u64,
@@ -94,7 +114,7 @@ impl OverloadSnapshot {
 }
 
 /// The statistics queue's depth when the snapshot was taken, and its deepest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct QueueSnapshot {
     /// Messages (samples, reads) waiting for the statistics thread.
     pub depth: u64,
@@ -149,6 +169,8 @@ pub struct EndpointSnapshot {
     pub window: WindowSnapshot,
     /// The all-time histogram.
     pub histogram: HistogramSnapshot,
+    /// The all-time histogram of each phase (what `--resume` and `merge` add up).
+    pub phase_histograms: PhaseHistogramsSnapshot,
     /// The latest state changes (at most 50), oldest first.
     pub transitions: Vec<TransitionSnapshot>,
     /// The latest failure, or null when none was recorded.
@@ -156,6 +178,10 @@ pub struct EndpointSnapshot {
     /// The latest failures (at most [`RECENT_ERRORS`]), newest first: the first is
     /// `last_error`.
     pub recent_errors: Vec<ErrorSnapshot>,
+    /// In a merge: this endpoint as each vantage point saw it, by vantage name
+    /// (absent otherwise).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub vantages: BTreeMap<String, EndpointSnapshot>,
 }
 
 /// How many failures an endpoint snapshot lists.
@@ -198,6 +224,52 @@ impl From<ResponseInfo> for ResponseSnapshot {
         ResponseSnapshot {
             http_version: info.http_version,
             remote_addr: info.remote_addr.map(|addr| addr.to_string()),
+        }
+    }
+}
+
+/// The encoded all-time histogram of each phase, in [`ENCODING`].
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseHistogramsSnapshot {
+    /// Unit of the recorded values: `us`.
+    pub unit: &'static str,
+    /// [`ENCODING`].
+    pub encoding: &'static str,
+    /// Name resolution.
+    pub dns: String,
+    /// TCP connect.
+    pub connect: String,
+    /// TLS handshake.
+    pub tls: String,
+    /// Time to first byte.
+    pub ttfb: String,
+    /// Response headers to the end of the body.
+    pub transfer: String,
+}
+
+impl PhaseHistogramsSnapshot {
+    /// The encoding of `histograms`, indexed by [`Phase::index`].
+    pub fn new(histograms: &[hdrhistogram::Histogram<u64>; Phase::ALL.len()]) -> Self {
+        let [dns, connect, tls, ttfb, transfer] = histograms.each_ref().map(encode_histogram);
+        PhaseHistogramsSnapshot {
+            unit: "us",
+            encoding: ENCODING,
+            dns,
+            connect,
+            tls,
+            ttfb,
+            transfer,
+        }
+    }
+
+    /// The encoded histogram of `phase`.
+    pub fn get(&self, phase: Phase) -> &str {
+        match phase {
+            Phase::Dns => &self.dns,
+            Phase::Connect => &self.connect,
+            Phase::Tls => &self.tls,
+            Phase::Ttfb => &self.ttfb,
+            Phase::Transfer => &self.transfer,
         }
     }
 }
@@ -254,7 +326,7 @@ pub struct TransitionSnapshot {
 }
 
 /// The rolling window part of an endpoint snapshot.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct WindowSnapshot {
     /// Span of the window.
     pub seconds: u64,
@@ -297,6 +369,7 @@ pub fn build(endpoints: &[Endpoint], stats: &StatsStore) -> Snapshot {
 pub struct Capture {
     started_at: String,
     taken_at: String,
+    vantage: String,
     scheduler_lag_ms: Option<LatencySummary>,
     overload: OverloadSnapshot,
     stats_queue: QueueSnapshot,
@@ -335,6 +408,7 @@ pub fn capture(endpoints: &[Endpoint], stats: &StatsStore) -> Capture {
     Capture {
         started_at: timestamp(stats.started_at()),
         taken_at: timestamp(stats.taken_at()),
+        vantage: vantage::current().to_string(),
         scheduler_lag_ms: LatencySummary::of(stats.scheduler_lag()),
         overload: OverloadSnapshot::of(stats.overload()),
         stats_queue: stats.stats_queue().into(),
@@ -397,6 +471,8 @@ impl Capture {
             probetop_snapshot: VERSION,
             started_at: self.started_at,
             taken_at: self.taken_at,
+            vantage: self.vantage,
+            merged_from: Vec::new(),
             scheduler_lag_ms: self.scheduler_lag_ms,
             overload: self.overload,
             stats_queue: self.stats_queue,
@@ -412,6 +488,7 @@ impl Capture {
 impl EndpointCapture {
     fn encode(self, window_seconds: u64) -> EndpointSnapshot {
         let histogram = self.latency.to_histogram();
+        let phases = self.phases.each_ref().map(CompactHistogram::to_histogram);
         EndpointSnapshot {
             name: self.name,
             url: self.url,
@@ -423,11 +500,7 @@ impl EndpointCapture {
             errors: self.errors,
             status_codes: self.status_codes,
             latency_ms: LatencySummary::of(&histogram),
-            phases_ms: PhasesSnapshot::new(
-                self.phases
-                    .each_ref()
-                    .map(|h| PhaseSummary::of(&h.to_histogram())),
-            ),
+            phases_ms: PhasesSnapshot::new(phases.each_ref().map(PhaseSummary::of)),
             cert_days_left: self.cert_days_left,
             cert_not_after: self.cert_not_after,
             last_response: self.last_response.map(ResponseSnapshot::from),
@@ -443,9 +516,69 @@ impl EndpointCapture {
                 encoding: ENCODING,
                 data: encode_histogram(&histogram),
             },
+            phase_histograms: PhaseHistogramsSnapshot::new(&phases),
             transitions: self.transitions,
             last_error: self.recent_errors.first().cloned(),
             recent_errors: self.recent_errors,
+            vantages: BTreeMap::new(),
+        }
+    }
+}
+
+impl EndpointSnapshot {
+    /// The snapshot of an endpoint's all-time statistics (`all_time`) with the given
+    /// window and certificate days: how a merge writes what it added up.
+    pub fn of_all_time(
+        name: String,
+        url: String,
+        all_time: &AllTime,
+        cert_days_left: Option<i64>,
+        window: WindowSnapshot,
+    ) -> Self {
+        EndpointSnapshot {
+            name,
+            url,
+            state: all_time.state.as_str(),
+            probes: all_time.probes,
+            ok: all_time.ok,
+            failed: all_time.failed,
+            skipped: all_time.skipped,
+            errors: crate::probe::ErrorClass::ALL
+                .into_iter()
+                .map(|class| (class.as_str(), all_time.errors[class.index()]))
+                .filter(|&(_, n)| n > 0)
+                .collect(),
+            status_codes: all_time
+                .status_codes
+                .iter()
+                .map(|(code, n)| (code.to_string(), *n))
+                .collect(),
+            latency_ms: LatencySummary::of(&all_time.latency),
+            phases_ms: PhasesSnapshot::new(all_time.phases.each_ref().map(PhaseSummary::of)),
+            cert_days_left,
+            cert_not_after: all_time.cert_not_after.map(timestamp),
+            window,
+            histogram: HistogramSnapshot {
+                unit: "us",
+                encoding: ENCODING,
+                data: encode_histogram(&all_time.latency),
+            },
+            phase_histograms: PhaseHistogramsSnapshot::new(&all_time.phases),
+            // A merge keeps no single latest response or failure: each vantage
+            // point's own are in `vantages`.
+            last_response: None,
+            last_error: None,
+            recent_errors: Vec::new(),
+            transitions: all_time
+                .transitions
+                .iter()
+                .map(|t| TransitionSnapshot {
+                    at: timestamp(t.at),
+                    from: t.from.as_str(),
+                    to: t.to.as_str(),
+                })
+                .collect(),
+            vantages: BTreeMap::new(),
         }
     }
 }

@@ -52,6 +52,7 @@ enum Command {
     Finish(oneshot::Sender<StatsStore>),
     Reset,
     Observe(Box<dyn Observer>),
+    Resume(Box<super::Resume>),
 }
 
 /// The sending end of the statistics queue, counting what it sends: the queue stays
@@ -138,6 +139,13 @@ impl StatsHandle {
     pub fn observe(&self, observer: Box<dyn Observer>) {
         // After the statistics thread has ended there is nothing left to observe.
         self.queue.send(Command::Observe(observer));
+    }
+
+    /// Continues from an earlier run's statistics (`--resume`). Send it before the
+    /// engine starts: the queue is in order, so every sample lands on top of it.
+    pub fn resume(&self, resume: super::Resume) {
+        // After the statistics thread has ended there is nothing left to seed.
+        self.queue.send(Command::Resume(Box::new(resume)));
     }
 
     /// Forgets every statistic and starts counting again.
@@ -253,6 +261,7 @@ impl Actor {
             Command::Finish(reply) => return Some(reply),
             Command::Reset => self.reset(),
             Command::Observe(observer) => self.observer = Some(observer),
+            Command::Resume(resume) => self.store.resume(*resume),
         }
         None
     }

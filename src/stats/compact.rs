@@ -43,6 +43,28 @@ impl CompactHistogram {
         }
     }
 
+    /// Adds every count of `histogram` (microseconds), as if its samples had been
+    /// recorded here: how statistics carried over from a snapshot continue.
+    pub fn add(&mut self, histogram: &Histogram<u64>) {
+        if histogram.is_empty() {
+            return;
+        }
+        let mut sum = self.to_histogram();
+        if sum.add(histogram).is_err() {
+            // Only a value beyond the auto-resizing range fails: record it capped, as
+            // a live sample would be.
+            for value in histogram.iter_recorded() {
+                let micros = value.value_iterated_to();
+                for _ in 0..value.count_at_value() {
+                    record_us(&mut sum, micros);
+                }
+            }
+        }
+        self.count += histogram.len();
+        self.encoded = encode(&sum);
+        self.pending.clear();
+    }
+
     /// How many samples were recorded.
     pub fn len(&self) -> u64 {
         self.count
@@ -127,6 +149,32 @@ mod tests {
         assert_eq!(h.len(), 2 * FOLD_AT as u64 + 10);
         assert_eq!(h.max() / 1000, 2000, "max {} µs", h.max());
         assert_eq!(h.value_at_quantile(0.99) / 1000, 2000);
+    }
+
+    #[test]
+    fn adding_a_histogram_equals_recording_its_samples() {
+        let mut compact = CompactHistogram::default();
+        let mut direct = new_histogram();
+        let mut other = new_histogram();
+        for micros in [150u32, 900, 12_000] {
+            compact.record(micros);
+            record_us(&mut direct, u64::from(micros));
+        }
+        for micros in [80u64, 2_500_000, 2_500_000] {
+            record_us(&mut other, micros);
+            record_us(&mut direct, micros);
+        }
+        compact.add(&other);
+        compact.record(5_000);
+        record_us(&mut direct, 5_000);
+        let h = compact.to_histogram();
+        assert_eq!((compact.len(), h.len()), (direct.len(), direct.len()));
+        let counts = |h: &Histogram<u64>| -> Vec<(u64, u64)> {
+            h.iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect()
+        };
+        assert_eq!(counts(&h), counts(&direct));
     }
 
     #[test]

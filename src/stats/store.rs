@@ -158,6 +158,18 @@ impl StatsStore {
         Some(stats)
     }
 
+    /// Continues from an earlier run: its start becomes this store's, and each
+    /// endpoint listed continues from its all-time statistics (an index it does not
+    /// have is ignored). Call it before anything is recorded.
+    pub(super) fn resume(&mut self, resume: super::Resume) {
+        self.started_at = resume.started_at;
+        for (index, all_time) in resume.endpoints {
+            if let Some(stats) = self.endpoints.get_mut(index) {
+                stats.resume_from(all_time);
+            }
+        }
+    }
+
     /// Forgets every statistic (each endpoint keeps its rules) and starts again at
     /// `started_at`.
     pub(super) fn reset(&mut self, started_at: SystemTime) {

@@ -218,7 +218,7 @@ fn bucket_of(us: u32) -> u32 {
 }
 
 /// Latency summary in milliseconds, read from a histogram of microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct LatencySummary {
     /// Lowest value.
     pub min: f64,

@@ -15,8 +15,8 @@ const LAYERS: &[(&str, &[&str])] = &[
 
 /// Everything `src/` names a module by.
 const MODULES: &[&str] = &[
-    "app", "cli", "config", "demo", "engine", "hlog", "logging", "metrics", "probe", "serve",
-    "signals", "snapshot", "stats", "ui",
+    "app", "cli", "config", "demo", "engine", "fleet", "hlog", "logging", "metrics", "probe",
+    "resume", "serve", "signals", "snapshot", "stats", "ui",
 ];
 
 fn sources(root: &Path) -> Vec<PathBuf> {

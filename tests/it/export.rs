@@ -9,8 +9,8 @@ use std::path::Path;
 use probetop::snapshot::csv::header;
 use probetop::snapshot::export::export;
 use probetop::snapshot::{
-    EndpointSnapshot, ErrorSnapshot, HistogramSnapshot, ResponseSnapshot, Snapshot, VERSION,
-    WindowSnapshot, encode_histogram,
+    EndpointSnapshot, ErrorSnapshot, HistogramSnapshot, PhaseHistogramsSnapshot, ResponseSnapshot,
+    Snapshot, VERSION, WindowSnapshot, encode_histogram,
 };
 use probetop::stats::{LatencySummary, new_histogram};
 use serde_json::Value;
@@ -49,6 +49,8 @@ fn fixture(probes: u64) -> Snapshot {
         probetop_snapshot: VERSION,
         started_at: "2026-11-21T22:40:00Z".into(),
         taken_at: TAKEN_AT.into(),
+        vantage: "eu-1".into(),
+        merged_from: Vec::new(),
         scheduler_lag_ms: Some(latency),
         overload: Default::default(),
         stats_queue: Default::default(),
@@ -87,6 +89,9 @@ fn fixture(probes: u64) -> Snapshot {
                     phases_ms: phases(Some(1.0)),
                 },
                 histogram: histogram(),
+                phase_histograms: PhaseHistogramsSnapshot::new(&std::array::from_fn(|_| {
+                    new_histogram()
+                })),
                 transitions: Vec::new(),
                 last_error: Some(hostile_error()),
                 recent_errors: vec![
@@ -97,6 +102,7 @@ fn fixture(probes: u64) -> Snapshot {
                         message: "no complete response within 5s".into(),
                     },
                 ],
+                vantages: Default::default(),
             },
             EndpointSnapshot {
                 name: "down".into(),
@@ -125,9 +131,13 @@ fn fixture(probes: u64) -> Snapshot {
                     encoding: probetop::snapshot::ENCODING,
                     data: encode_histogram(&new_histogram()),
                 },
+                phase_histograms: PhaseHistogramsSnapshot::new(&std::array::from_fn(|_| {
+                    new_histogram()
+                })),
                 transitions: Vec::new(),
                 last_error: None,
                 recent_errors: Vec::new(),
+                vantages: Default::default(),
             },
         ],
     }
@@ -199,7 +209,7 @@ fn expected_field(s: &Value, e: &Value, column: &str) -> String {
             .map(|(code, n)| format!("{code}:{n}"))
             .collect::<Vec<_>>()
             .join(" "),
-        "started_at" | "taken_at" => text(&s[column]),
+        "started_at" | "taken_at" | "vantage" => text(&s[column]),
         "last_error_class" => text(&e["last_error"]["class"]),
         "last_error" => text(&e["last_error"]["message"]),
         "last_error_at" => text(&e["last_error"]["at"]),

@@ -261,6 +261,8 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
         probetop_snapshot: 1,
         started_at: v["started_at"].as_str().unwrap().into(),
         taken_at: v["taken_at"].as_str().unwrap().into(),
+        vantage: v["vantage"].as_str().unwrap().into(),
+        merged_from: Vec::new(),
         scheduler_lag_ms: latency(&v["scheduler_lag_ms"]),
         overload: probetop::snapshot::OverloadSnapshot {
             seconds: v["overload"]["seconds"].as_u64().unwrap(),
@@ -322,6 +324,9 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
                     encoding: probetop::snapshot::ENCODING,
                     data: e["histogram"]["data"].as_str().unwrap().into(),
                 },
+                phase_histograms: probetop::snapshot::PhaseHistogramsSnapshot::new(
+                    &std::array::from_fn(|_| probetop::stats::new_histogram()),
+                ),
                 transitions: Vec::new(),
                 last_error: error(&e["last_error"]),
                 recent_errors: e["recent_errors"]
@@ -330,6 +335,7 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
                     .iter()
                     .map(|r| error(r).unwrap())
                     .collect(),
+                vantages: Default::default(),
             })
             .collect(),
     }

@@ -15,6 +15,7 @@ use crate::config::raw::{RawExport, RawMetrics};
 pub(super) struct ExportSettings {
     pub dir: PathBuf,
     pub formats: Vec<ExportFormat>,
+    pub on_exit: bool,
     pub hlog: Option<PathBuf>,
     pub hlog_interval: Duration,
     pub metrics_buckets: Vec<f64>,
@@ -45,6 +46,10 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             Some(list) => self.formats(list),
             None => defaults::EXPORT_FORMATS.to_vec(),
         };
+        let on_exit = export
+            .on_exit
+            .as_ref()
+            .map_or(defaults::EXPORT_ON_EXIT, |b| *b.get_ref());
         let metrics_phases = metrics
             .phases
             .as_ref()
@@ -52,6 +57,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         ExportSettings {
             dir,
             formats,
+            on_exit,
             hlog,
             hlog_interval,
             metrics_buckets,

@@ -135,6 +135,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             window,
             export_dir: export.dir,
             export_formats: export.formats,
+            export_on_exit: export.on_exit,
             hlog: export.hlog,
             hlog_interval: export.hlog_interval,
             metrics_buckets: export.metrics_buckets,

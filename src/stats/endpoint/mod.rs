@@ -262,6 +262,34 @@ impl EndpointStats {
         self.skipped += ticks;
     }
 
+    /// Continues from `all_time`, the statistics of an earlier run (a snapshot's):
+    /// its histograms and counts are added to these, its state and transitions carry
+    /// on. Call it before recording anything: the streaks start at zero and the
+    /// rolling window empty, since the time between the runs was not watched.
+    pub fn resume_from(&mut self, all_time: super::AllTime) {
+        self.generation += 1;
+        self.histogram.add(&all_time.latency);
+        for (mine, theirs) in self.phases.iter_mut().zip(&all_time.phases) {
+            mine.add(theirs);
+        }
+        self.probes += all_time.probes;
+        self.ok += all_time.ok;
+        self.failed += all_time.failed;
+        self.skipped += all_time.skipped;
+        for (mine, theirs) in self.errors.iter_mut().zip(all_time.errors) {
+            *mine += theirs;
+        }
+        for (code, n) in all_time.status_codes {
+            *self.status_codes.entry(code).or_default() += n;
+        }
+        self.state = all_time.state;
+        let keep = all_time.transitions.len().saturating_sub(TRANSITIONS);
+        self.transitions = all_time.transitions.into_iter().skip(keep).collect();
+        if self.cert_not_after.is_none() {
+            self.cert_not_after = all_time.cert_not_after;
+        }
+    }
+
     /// Forgets everything recorded, keeping the rules; the generation moves on (a
     /// summary kept from before must not pass for one of the fresh statistics).
     pub fn reset(&mut self) {
@@ -313,6 +341,57 @@ mod tests {
                 (State::Up, State::Down),
                 (State::Down, State::Up)
             ]
+        );
+    }
+
+    #[test]
+    fn resumed_statistics_continue_counts_histograms_and_state() {
+        let span = Duration::from_secs(60);
+        let mut first = EndpointStats::default();
+        first.record(outcome(true, Some(5)), 1, SystemTime::now(), span);
+        first.record(outcome(false, None), 2, SystemTime::now(), span);
+        first.record(outcome(false, None), 3, SystemTime::now(), span);
+        let mut all_time = super::super::AllTime {
+            probes: first.probes,
+            ok: first.ok,
+            failed: first.failed,
+            skipped: 4,
+            errors: first.errors,
+            status_codes: first.status_codes.clone(),
+            latency: first.histogram.to_histogram(),
+            state: first.state,
+            transitions: first.transitions.iter().copied().collect(),
+            ..Default::default()
+        };
+        all_time.phases[Phase::Ttfb.index()] = {
+            let mut h = crate::stats::new_histogram();
+            h.record(700).unwrap();
+            h
+        };
+        let mut s = EndpointStats::default();
+        s.resume_from(all_time);
+        assert_eq!((s.probes, s.ok, s.failed, s.skipped), (3, 1, 2, 4));
+        assert_eq!(s.state, State::Down, "the state carries on");
+        s.record(outcome(true, Some(9)), 4, SystemTime::now(), span);
+        assert_eq!((s.probes, s.ok, s.failed), (4, 2, 2));
+        assert_eq!(s.errors[ErrorClass::Timeout.index()], 2);
+        assert_eq!(s.status_codes.get(&200), Some(&2));
+        assert_eq!(s.histogram.len(), 2);
+        assert_eq!(s.histogram.to_histogram().max() / 1000, 9);
+        assert_eq!(s.phases[Phase::Ttfb.index()].len(), 1);
+        let changes: Vec<(State, State)> = s.transitions.iter().map(|t| (t.from, t.to)).collect();
+        assert_eq!(
+            changes,
+            [
+                (State::Unknown, State::Up),
+                (State::Up, State::Down),
+                (State::Down, State::Up)
+            ]
+        );
+        assert_eq!(
+            s.window.entries().len(),
+            1,
+            "the window holds only the new probe"
         );
     }
 
