@@ -16,7 +16,8 @@ use crate::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
 /// What happened at one tick of one endpoint.
 #[derive(Debug, Clone)]
 pub struct Sample {
-    /// Index of the endpoint, in config order.
+    /// The endpoint's id: its index in config order, unless reloads moved it
+    /// ([`super::EndpointSet`]).
     pub endpoint: usize,
     /// When the probe finished (or the tick was skipped).
     pub at: Instant,
@@ -51,6 +52,7 @@ enum Command {
     Read(Reader),
     Finish(oneshot::Sender<StatsStore>),
     Reset,
+    Reconfigure(Arc<super::EndpointSet>),
 }
 
 /// The sending end of the statistics queue, counting what it sends: the queue stays
@@ -129,6 +131,13 @@ impl StatsHandle {
         let (reply, answer) = oneshot::channel();
         self.queue.send(Command::Finish(reply)).then_some(())?;
         answer.await.ok()
+    }
+
+    /// Takes on a new set of endpoints (a reload): kept ones keep every statistic,
+    /// removed ones go, added ones start. Samples sent after this call count by it.
+    pub fn reconfigure(&self, set: Arc<super::EndpointSet>) {
+        // After the statistics thread has ended there is nothing left to change.
+        self.queue.send(Command::Reconfigure(set));
     }
 
     /// Forgets every statistic and starts counting again.
@@ -240,6 +249,7 @@ impl Actor {
             }
             Command::Finish(reply) => return Some(reply),
             Command::Reset => self.reset(),
+            Command::Reconfigure(set) => self.store.reconfigure(set),
         }
         None
     }

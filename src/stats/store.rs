@@ -2,12 +2,16 @@
 //! the statistics thread holds them. Views read it through [`super::StatsHandle::read`]
 //! and its methods, never its fields.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 
 use super::health::{Overload, OverloadReason, QueueDepth};
+use super::set::{EndpointId, EndpointSet};
 use super::{EndpointStats, new_histogram, record_duration};
+use crate::config::Endpoint;
 
 /// Every statistic of a run, live: the statistics thread records into it and lends it
 /// to readers between samples.
@@ -29,6 +33,11 @@ pub struct StatsStore {
     overload: Overload,
     /// The statistics queue as of the latest stamp.
     stats_queue: QueueDepth,
+    /// The endpoints as of the latest reload; `None` before any (the views' own
+    /// list is current then, and ids are positions).
+    set: Option<Arc<EndpointSet>>,
+    /// Position of each id after a reload; `None` before any.
+    positions: Option<HashMap<EndpointId, usize>>,
 }
 
 impl StatsStore {
@@ -45,6 +54,70 @@ impl StatsStore {
             endpoints,
             overload: Overload::default(),
             stats_queue: QueueDepth::default(),
+            set: None,
+            positions: None,
+        }
+    }
+
+    /// The endpoints as of the latest reload, position for position with
+    /// [`StatsStore::endpoints`]; `None` if there was none.
+    pub fn endpoint_set(&self) -> Option<&Arc<EndpointSet>> {
+        self.set.as_ref()
+    }
+
+    /// The endpoints' settings, position for position with [`StatsStore::endpoints`]:
+    /// those of the latest reload, or `started_with` (the run's own) before any.
+    pub fn configured<'a>(&'a self, started_with: &'a [Endpoint]) -> &'a [Endpoint] {
+        self.set.as_ref().map_or(started_with, |set| &set.endpoints)
+    }
+
+    /// Takes on `set`: kept endpoints (same id) move to their new position with every
+    /// statistic and judge by their new rules, added ones start empty, removed ones
+    /// are dropped (and so are their samples still under way).
+    pub(super) fn reconfigure(&mut self, set: Arc<EndpointSet>) {
+        let mut old: HashMap<EndpointId, EndpointStats> = std::mem::take(&mut self.endpoints)
+            .into_iter()
+            .enumerate()
+            .map(|(position, stats)| (self.id_at(position), stats))
+            .collect();
+        let rules = set.rules();
+        self.endpoints = set
+            .ids
+            .iter()
+            .zip(rules)
+            .map(|(id, rules)| match old.remove(id) {
+                Some(mut stats) => {
+                    if stats.rules() != rules {
+                        stats.set_rules(rules);
+                    }
+                    stats
+                }
+                None => EndpointStats::with_rules(rules),
+            })
+            .collect();
+        self.positions = Some(
+            set.ids
+                .iter()
+                .enumerate()
+                .map(|(position, &id)| (id, position))
+                .collect(),
+        );
+        self.set = Some(set);
+    }
+
+    /// The id of the endpoint at `position`.
+    fn id_at(&self, position: usize) -> EndpointId {
+        self.set
+            .as_ref()
+            .and_then(|set| set.ids.get(position).copied())
+            .unwrap_or(position)
+    }
+
+    /// The position of endpoint `id`, if it is still configured.
+    fn position(&self, id: EndpointId) -> Option<usize> {
+        match &self.positions {
+            None => Some(id),
+            Some(positions) => positions.get(&id).copied(),
         }
     }
 
@@ -139,15 +212,18 @@ impl StatsStore {
         self.endpoints.iter().map(EndpointStats::probes).sum()
     }
 
-    /// Endpoint `index`, to record into.
-    pub(super) fn endpoint_mut(&mut self, index: usize) -> Option<&mut EndpointStats> {
-        self.endpoints.get_mut(index)
+    /// Endpoint `id` (its position before any reload), to record into.
+    pub(super) fn endpoint_mut(&mut self, id: EndpointId) -> Option<&mut EndpointStats> {
+        let position = self.position(id)?;
+        self.endpoints.get_mut(position)
     }
 
-    /// Records that endpoint `index`'s tick fired `lag` late, and lends its statistics
-    /// to record what the tick did; for an endpoint it does not have, records nothing.
-    pub(super) fn tick(&mut self, index: usize, lag: Duration) -> Option<&mut EndpointStats> {
-        let stats = self.endpoints.get_mut(index)?;
+    /// Records that endpoint `id`'s tick (its position before any reload) fired `lag`
+    /// late, and lends its statistics to record what the tick did; for an endpoint
+    /// it does not have (or no longer has), records nothing.
+    pub(super) fn tick(&mut self, id: EndpointId, lag: Duration) -> Option<&mut EndpointStats> {
+        let position = self.position(id)?;
+        let stats = self.endpoints.get_mut(position)?;
         record_duration(&mut self.scheduler_lag, lag);
         Some(stats)
     }
