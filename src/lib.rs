@@ -13,6 +13,7 @@ pub mod hlog;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
+pub mod reload;
 pub mod serve;
 pub mod signals;
 pub mod snapshot;

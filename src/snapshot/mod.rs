@@ -118,6 +118,9 @@ pub struct EndpointSnapshot {
     pub name: String,
     /// Endpoint URL.
     pub url: String,
+    /// Time between two probes now, in milliseconds (changed from the dashboard, it
+    /// differs from the config file's until the next reload).
+    pub interval_ms: u64,
     /// `up`, `degraded`, `down` or `unknown`.
     pub state: &'static str,
     /// Finished probes.
@@ -257,6 +260,7 @@ pub struct Capture {
 struct EndpointCapture {
     name: String,
     url: String,
+    interval_ms: u64,
     state: &'static str,
     probes: u64,
     ok: u64,
@@ -299,6 +303,7 @@ fn endpoint_capture(endpoint: &Endpoint, s: &EndpointStats, store: &StatsStore) 
     EndpointCapture {
         name: endpoint.name.clone(),
         url: endpoint.url_as_written.clone(),
+        interval_ms: u64::try_from(endpoint.interval.as_millis()).unwrap_or(u64::MAX),
         state: s.state().as_str(),
         probes: s.probes(),
         ok: s.ok(),
@@ -353,6 +358,7 @@ impl EndpointCapture {
         EndpointSnapshot {
             name: self.name,
             url: self.url,
+            interval_ms: self.interval_ms,
             state: self.state,
             probes: self.probes,
             ok: self.ok,

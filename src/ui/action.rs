@@ -51,11 +51,15 @@ pub enum Action {
     Reset,
     /// No, keep the statistics.
     CancelReset,
+    /// Halve the selected endpoint's interval (probe twice as often).
+    Faster,
+    /// Double the selected endpoint's interval.
+    Slower,
 }
 
 impl Action {
     /// Every action, for the tests that check each is bound.
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 25] = [
         Action::Quit,
         Action::Up,
         Action::Down,
@@ -79,5 +83,7 @@ impl Action {
         Action::TypeChar,
         Action::Reset,
         Action::CancelReset,
+        Action::Faster,
+        Action::Slower,
     ];
 }

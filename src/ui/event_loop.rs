@@ -23,7 +23,8 @@ use super::view::{FrameLayout, ViewInput};
 use super::{FRAME_INTERVAL, REFRESH_INTERVAL};
 use crate::config::{Endpoint, ExportFormat};
 use crate::engine::Engine;
-use crate::stats::StatsHandle;
+use crate::reload::Notice;
+use crate::stats::{EndpointSet, StatsHandle};
 
 /// What the dashboard works with besides the terminal.
 pub struct Services<'a> {
@@ -37,6 +38,9 @@ pub struct Services<'a> {
     pub export_dir: PathBuf,
     /// What the export key writes.
     pub export_formats: Vec<ExportFormat>,
+    /// Changes the endpoints' intervals (`+`, `-`); `None` where nothing may change
+    /// (tests of other things).
+    pub reloader: Option<crate::reload::Shared>,
 }
 
 /// Data fetched from the statistics thread.
@@ -48,6 +52,8 @@ pub struct Fetched {
     pub detail: Option<DetailData>,
     /// How long the statistics thread took to compute it.
     pub cost: Duration,
+    /// The endpoints the data is of, if a reload (or an interval change) set them.
+    pub set: Option<Arc<EndpointSet>>,
 }
 
 /// Something that happened.
@@ -70,6 +76,8 @@ pub enum Event {
     Data(Option<Box<Fetched>>),
     /// An export ended with this message.
     Exported(Status),
+    /// A reload or an interval change ended with this report.
+    Notice(Notice),
     /// A background task panicked or was cancelled.
     TaskFailed(JoinError),
     /// SIGINT or SIGTERM.
@@ -91,6 +99,7 @@ pub enum Flow {
 enum Done {
     Fetched(Option<Box<Fetched>>),
     Exported(Status),
+    Notice(Notice),
 }
 
 /// The dashboard between two events: its state, the data shown, the background
@@ -119,6 +128,8 @@ pub struct EventLoop<'a> {
     /// The overview's rows kept between fetches (only the changed ones are
     /// recomputed). Locked only on the statistics thread, by one fetch at a time.
     overview_cache: Arc<Mutex<OverviewCache>>,
+    /// The generation of the endpoint set shown (0: the one the run started with).
+    generation: u64,
 }
 
 impl<'a> EventLoop<'a> {
@@ -140,6 +151,7 @@ impl<'a> EventLoop<'a> {
             dirty: true,
             next_frame: now,
             overview_cache: Arc::default(),
+            generation: 0,
         }
     }
 
@@ -196,6 +208,7 @@ impl<'a> EventLoop<'a> {
         match self.tasks.join_next().await {
             Some(Ok(Done::Fetched(fetched))) => Event::Data(fetched),
             Some(Ok(Done::Exported(status))) => Event::Exported(status),
+            Some(Ok(Done::Notice(notice))) => Event::Notice(notice),
             Some(Err(e)) => Event::TaskFailed(e),
             None => std::future::pending().await,
         }
@@ -231,6 +244,12 @@ impl<'a> EventLoop<'a> {
                 self.dirty = true;
                 None
             }
+            Event::Notice(notice) => {
+                self.state.status = Some(notice_status(&notice));
+                self.dirty = true;
+                // A change shows at once rather than at the next refresh.
+                Some(Effect::Refresh)
+            }
             Event::TaskFailed(e) => {
                 // Only a panic gets here (the tasks are cancelled at shutdown only,
                 // when no one asks), and the dashboard's panic hook ends the program
@@ -254,9 +273,10 @@ impl<'a> EventLoop<'a> {
         // the view.
         self.next_refresh = now + REFRESH_INTERVAL.max(fetched.cost * 4);
         self.rate = probe_rate(&self.data, &fetched.overview).or(self.rate);
+        let reloaded = self.take_set(fetched.set.as_ref());
         // Nothing on screen would change (paused, or no probe finished and the clock
         // shows the same second): no frame.
-        if !fetched.overview.looks_like(&self.data) || fetched.detail != self.detail {
+        if reloaded || !fetched.overview.looks_like(&self.data) || fetched.detail != self.detail {
             self.data = fetched.overview;
             self.detail = fetched.detail;
             self.state.refresh_rows(&self.data);
@@ -265,6 +285,42 @@ impl<'a> EventLoop<'a> {
         self.fetching = false;
         self.fetch_task = None;
         std::mem::take(&mut self.fetch_again).then_some(Effect::Refresh)
+    }
+
+    /// Takes on the endpoint set the data is of, if it is newer than the one shown:
+    /// the state follows each endpoint by name to its new position. Returns whether
+    /// the set changed.
+    fn take_set(&mut self, set: Option<&Arc<EndpointSet>>) -> bool {
+        let Some(set) = set.filter(|s| s.generation != self.generation) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut self.services.endpoints, set.endpoints.clone());
+        let new = set.clone();
+        self.state
+            .remap(|index| old.get(index).and_then(|e| new.position(&e.name)));
+        self.generation = set.generation;
+        true
+    }
+
+    /// Halves or doubles the interval of the endpoint at `index`, off the runtime
+    /// (it shares the reloader with reloads, which read files).
+    fn step_interval(&mut self, index: usize, faster: bool) {
+        let (Some(reloader), Some(endpoint)) =
+            (&self.services.reloader, self.services.endpoints.get(index))
+        else {
+            return;
+        };
+        let reloader = reloader.clone();
+        let name = endpoint.name.clone();
+        self.tasks.spawn(async move {
+            let notice =
+                crate::reload::with_reloader(&reloader, move |r| r.step_interval(&name, faster))
+                    .await;
+            Done::Notice(notice.unwrap_or_else(|| Notice {
+                text: "the interval could not be changed (see the log)".into(),
+                is_error: true,
+            }))
+        });
     }
 
     /// Does what the state asked for.
@@ -298,6 +354,7 @@ impl<'a> EventLoop<'a> {
                 self.export();
             }
             Some(Effect::Refresh) => self.fetch(),
+            Some(Effect::StepInterval(index, faster)) => self.step_interval(index, faster),
         }
         Flow::Continue
     }
@@ -324,12 +381,15 @@ impl<'a> EventLoop<'a> {
                     let started = Instant::now();
                     // A fetch that panicked midway left rows that are each whole.
                     let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-                    let overview = model::overview_cached(s, &endpoints, span, &mut cache);
+                    // As of the latest reload, if any: names and numbers from one moment.
+                    let configured = s.configured(&endpoints);
+                    let overview = model::overview_cached(s, configured, span, &mut cache);
                     let detail = detail_index.and_then(|i| model::detail(s, i, span));
                     Fetched {
                         overview,
                         detail,
                         cost: started.elapsed(),
+                        set: s.endpoint_set().cloned(),
                     }
                 })
                 .await;
@@ -349,7 +409,7 @@ impl<'a> EventLoop<'a> {
             // Only the copy runs on the statistics thread; decoding and compressing
             // the histograms happen below, off it and off the runtime.
             let status = match stats
-                .read(move |s| crate::snapshot::capture(&endpoints, s))
+                .read(move |s| crate::snapshot::capture(s.configured(&endpoints), s))
                 .await
             {
                 None => Status {
@@ -385,6 +445,24 @@ impl<'a> EventLoop<'a> {
     /// Cancels the fetches and exports still waiting for the statistics thread.
     pub async fn shutdown(mut self) {
         self.tasks.shutdown().await;
+    }
+}
+
+/// A reload's or an interval change's report as one status line: its first line and
+/// the first problem (a refused config's full report is in the log).
+fn notice_status(notice: &Notice) -> Status {
+    let mut lines = notice.text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut text = lines.next().unwrap_or_default().to_string();
+    if let Some(problem) = lines.next() {
+        text.push(' ');
+        text.push_str(problem);
+    }
+    if lines.next().is_some() {
+        text.push_str(" (the full report is in the log)");
+    }
+    Status {
+        text: sanitize::clean(&text),
+        is_error: notice.is_error,
     }
 }
 
@@ -455,6 +533,7 @@ mod tests {
             engine: &rig.engine,
             export_dir: rig.dir.path().to_path_buf(),
             export_formats: vec![ExportFormat::Json],
+            reloader: None,
         };
         EventLoop::new(services, Span::FiveMinutes, Theme { color: false }, now)
     }
@@ -493,6 +572,7 @@ mod tests {
             },
             detail: None,
             cost: Duration::from_millis(1),
+            set: None,
         })))
     }
 

@@ -222,6 +222,11 @@ pub const BINDINGS: &[Binding] = &{
             line("sort: config, name, state, p99, error rate", Always("sort"))),
         bind(char('w'),       BROWSE,   A::Window,   line("window: 1m, 5m, 15m, all-time", Always("window"))),
         bind(char('p'),       BROWSE,   A::Pause,    line("pause / resume probing", Always("pause"))),
+        bind(char('+'),       BROWSE,   A::Faster,
+            line("probe the selected endpoint faster / slower (interval ÷2 / ×2)", No)),
+        bind(char('-'),       BROWSE,   A::Slower,   Then),
+        // `=` is `+` without Shift on most layouts.
+        bind(char('='),       BROWSE,   A::Faster,   Silent),
         bind(char('r'),       BROWSE,   A::AskReset, line("reset statistics (asks first)", Always("reset"))),
         bind(char('e'),       BROWSE,   A::Export,
             line("export a snapshot (JSON and CSV)", Always("export"))),
@@ -410,7 +415,9 @@ mod tests {
         match action {
             Quit | Up | Down | PageUp | PageDown | First | Last | Open | Back | Filter | Sort
             | Window | Pause | AskReset | Export | Help | CloseHelp | KeepFilter | ClearFilter
-            | DeleteChar | TypeChar | Reset | CancelReset => Action::ALL.contains(&action),
+            | DeleteChar | TypeChar | Reset | CancelReset | Faster | Slower => {
+                Action::ALL.contains(&action)
+            }
         }
     }
 

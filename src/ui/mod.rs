@@ -63,6 +63,16 @@ pub struct Dashboard<'a> {
     pub deadline: Option<Instant>,
     /// SIGINT and SIGTERM, installed before the terminal was taken over.
     pub signals: &'a mut crate::signals::Signals,
+    /// Reloads and interval changes, when the run allows them.
+    pub reload: Option<Reloading<'a>>,
+}
+
+/// What the dashboard needs to change endpoints and hear of reloads.
+pub struct Reloading<'a> {
+    /// Changes intervals (`+`, `-`).
+    pub reloader: crate::reload::Shared,
+    /// The reports of the reloads the file watch started, for the status line.
+    pub notices: &'a mut tokio::sync::mpsc::UnboundedReceiver<crate::reload::Notice>,
 }
 
 /// Runs the dashboard until `q`, Ctrl-C, SIGINT/SIGTERM or the deadline.
@@ -76,7 +86,12 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         window,
         deadline,
         signals,
+        reload,
     } = dashboard;
+    let (reloader, mut notices) = match reload {
+        Some(Reloading { reloader, notices }) => (Some(reloader), Some(notices)),
+        None => (None, None),
+    };
     let (mut terminal, _guard) = terminal::enter()?;
     let services = Services {
         endpoints,
@@ -84,6 +99,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         engine,
         export_dir,
         export_formats,
+        reloader,
     };
     let mut app = EventLoop::new(
         services,
@@ -116,6 +132,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
                 Event::Signal
             }
             () = &mut deadline => Event::Deadline,
+            Some(notice) = next_notice(&mut notices) => Event::Notice(notice),
         };
         match app.handle(event, Instant::now()) {
             Ok(Flow::Continue) => {}
@@ -125,6 +142,16 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
     };
     app.shutdown().await;
     result
+}
+
+/// The next reload report; never without a source of them.
+async fn next_notice(
+    notices: &mut Option<&mut tokio::sync::mpsc::UnboundedReceiver<crate::reload::Notice>>,
+) -> Option<crate::reload::Notice> {
+    match notices {
+        Some(notices) => notices.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sleeps until `at`; forever without one.

@@ -59,6 +59,9 @@ pub enum Effect {
     Reset,
     /// Write a snapshot to the export directory.
     Export,
+    /// Halve (`true`) or double (`false`) the interval of the endpoint at this
+    /// config index.
+    StepInterval(usize, bool),
     /// Fetch fresh data now (the span or the detail endpoint changed).
     Refresh,
 }
@@ -259,6 +262,15 @@ impl UiState {
             Action::Pause => return Some(Effect::TogglePause),
             Action::AskReset => self.mode = Mode::ConfirmReset(self.screen()),
             Action::Export => return Some(Effect::Export),
+            Action::Faster | Action::Slower => {
+                let target = match self.screen() {
+                    Screen::Detail(index) => Some(index),
+                    Screen::Overview => self.selected,
+                };
+                if let Some(index) = target {
+                    return Some(Effect::StepInterval(index, action == Action::Faster));
+                }
+            }
             Action::Help => self.mode = Mode::Help(self.screen()),
             Action::CloseHelp => self.mode = self.screen().into(),
             Action::KeepFilter => self.mode = Mode::Overview,
@@ -291,6 +303,21 @@ impl UiState {
             }
         }
         None
+    }
+
+    /// Follows the endpoints to their positions after a reload: `moved` gives each
+    /// old config index its new one, or `None` for an endpoint that was removed (its
+    /// detail view closes, and the selection moves to the first row).
+    pub fn remap(&mut self, moved: impl Fn(usize) -> Option<usize>) {
+        self.selected = self.selected.and_then(&moved);
+        if let Screen::Detail(index) = self.screen() {
+            self.mode = match moved(index) {
+                Some(index) => self.mode.with_screen(Screen::Detail(index)),
+                None => self.mode.with_screen(Screen::Overview),
+            };
+        }
+        // The rows are recomputed from the new set's data right after.
+        self.visible.clear();
     }
 
     /// Applies a mouse event: the wheel moves the selection (under the overlays

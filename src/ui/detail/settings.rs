@@ -2,6 +2,8 @@
 //! a probe must meet. All text from the config goes through [`clean`]: a URL, a
 //! header name, a regex or an expected body can hold escape sequences.
 
+use std::time::Duration;
+
 use ratatui::text::{Line, Span as TextSpan};
 
 use crate::config::{ConnectionMode, Endpoint, HttpVersion, ProbeKind};
@@ -28,8 +30,13 @@ fn keyed(name: &str, values: Vec<String>, theme: &Theme) -> impl Iterator<Item =
 }
 
 /// The endpoint's settings, one per line; header values are never shown, since they
-/// often hold tokens.
-pub fn settings_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> {
+/// often hold tokens. `file_interval` is the config file's interval when the
+/// dashboard changed the endpoint's.
+pub fn settings_lines(
+    endpoint: &Endpoint,
+    file_interval: Option<Duration>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let line = |name: &str, value: String| Line::from(vec![key(name, theme), TextSpan::raw(value)]);
     let kind = endpoint.kind();
     // A tcp:// or tls:// probe sends no request: its method would mislead.
@@ -43,8 +50,12 @@ pub fn settings_lines(endpoint: &Endpoint, theme: &Theme) -> Vec<Line<'static>> 
         line(
             "request",
             format!(
-                "{action} every {}, timeout {}",
+                "{action} every {}{}, timeout {}",
                 crate::text::duration(endpoint.interval),
+                file_interval.map_or_else(String::new, |file| format!(
+                    " (file: {})",
+                    crate::text::duration(file)
+                )),
                 crate::text::duration(endpoint.timeout)
             ),
         ),
