@@ -223,7 +223,7 @@ pub const BINDINGS: &[Binding] = &{
         bind(char('w'),       BROWSE,   A::Window,   line("window: 1m, 5m, 15m, all-time", Always("window"))),
         bind(char('p'),       BROWSE,   A::Pause,    line("pause / resume probing", Always("pause"))),
         bind(char('+'),       BROWSE,   A::Faster,
-            line("probe the selected endpoint faster / slower (interval ÷2 / ×2)", No)),
+            line("probe faster / slower (interval ÷2 / ×2)", No)),
         bind(char('-'),       BROWSE,   A::Slower,   Then),
         // `=` is `+` without Shift on most layouts.
         bind(char('='),       BROWSE,   A::Faster,   Silent),
@@ -484,6 +484,7 @@ mod tests {
             ("s", "sort: config, name, state, p99, error rate"),
             ("w", "window: 1m, 5m, 15m, all-time"),
             ("p", "pause / resume probing"),
+            ("+ -", "probe faster / slower (interval ÷2 / ×2)"),
             ("r", "reset statistics (asks first)"),
             ("e", "export a snapshot (JSON and CSV)"),
             ("?", "this help"),
