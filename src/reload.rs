@@ -50,28 +50,25 @@ pub struct Notice {
 }
 
 impl Notice {
-    fn info(text: String) -> Self {
-        tracing::info!("{text}");
-        Notice {
-            text,
-            is_error: false,
+    /// A report, logged as it is made. At `info`, even a refusal: a headless run
+    /// without `--log-file` logs warnings to stderr, where the report is printed
+    /// already (cleaned, and once).
+    fn new(text: String, is_error: bool) -> Self {
+        let clean = crate::text::terminal_safe(&text);
+        if is_error {
+            tracing::info!(refused = true, "{clean}");
+        } else {
+            tracing::info!("{clean}");
         }
+        Notice { text, is_error }
     }
 
-    fn warning(text: String) -> Self {
-        tracing::warn!("{text}");
-        Notice {
-            text,
-            is_error: false,
-        }
+    fn info(text: String) -> Self {
+        Notice::new(text, false)
     }
 
     fn error(text: String) -> Self {
-        tracing::warn!("{text}");
-        Notice {
-            text,
-            is_error: true,
-        }
+        Notice::new(text, true)
     }
 }
 
@@ -199,7 +196,7 @@ impl Reloader {
     /// since the latest reload is left alone (`None`). Blocks: reads files.
     pub fn reload(&mut self, force: bool) -> Option<Notice> {
         let Some(path) = self.path.clone() else {
-            return Some(Notice::warning(
+            return Some(Notice::info(
                 "nothing to reload: probetop runs without a config file".into(),
             ));
         };
@@ -265,7 +262,7 @@ impl Reloader {
             "; {} changed but applies only at start: kept as it was",
             fixed.join(", ")
         ));
-        Some(Notice::warning(text))
+        Some(Notice::info(text))
     }
 
     /// The changes from the running set to `endpoints`, and the ids of `endpoints`,

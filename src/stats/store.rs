@@ -292,4 +292,56 @@ mod tests {
         assert_eq!(store.endpoints()[0].rules(), rules);
         assert_eq!(store.endpoints()[0].state(), State::Unknown);
     }
+
+    #[test]
+    fn a_reconfigured_store_keeps_kept_endpoints_by_id_and_drops_the_removed() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let retention = Duration::from_secs(60);
+        let mut store = StatsStore::new(
+            start,
+            retention,
+            vec![EndpointStats::default(), EndpointStats::default()],
+        );
+        let record = |store: &mut StatsStore, id: EndpointId| {
+            let Some(stats) = store.tick(id, Duration::ZERO) else {
+                return false;
+            };
+            let outcome = ProbeOutcome {
+                latency: Some(Duration::from_millis(4)),
+                ..ProbeOutcome::default()
+            };
+            stats.record(outcome, 10, start, retention);
+            true
+        };
+        assert!(record(&mut store, 0) && record(&mut store, 1) && record(&mut store, 1));
+        let endpoint = |name: &str| {
+            let url = url::Url::parse("tcp://127.0.0.1:9").unwrap();
+            Endpoint::new(name, url, Duration::from_secs(1), Duration::from_secs(1))
+        };
+        // 0 removed, 1 kept (now first), 2 added.
+        store.reconfigure(Arc::new(EndpointSet {
+            endpoints: vec![endpoint("b"), endpoint("c")].into(),
+            ids: vec![1, 2].into(),
+            file_intervals: vec![Duration::from_secs(1); 2].into(),
+            generation: 1,
+        }));
+        let probes: Vec<u64> = store
+            .endpoints()
+            .iter()
+            .map(EndpointStats::probes)
+            .collect();
+        assert_eq!(probes, [2, 0]);
+        assert!(
+            !record(&mut store, 0),
+            "a removed endpoint's late sample is dropped"
+        );
+        assert!(record(&mut store, 2));
+        assert_eq!(store.endpoint(1).map(EndpointStats::probes), Some(1));
+        let names: Vec<&str> = store
+            .configured(&[])
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, ["b", "c"]);
+    }
 }

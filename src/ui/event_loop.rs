@@ -458,7 +458,7 @@ fn notice_status(notice: &Notice) -> Status {
         text.push_str(problem);
     }
     if lines.next().is_some() {
-        text.push_str(" (the full report is in the log)");
+        text.push_str(" (probetop --check shows the full report)");
     }
     Status {
         text: sanitize::clean(&text),
@@ -769,6 +769,127 @@ mod tests {
         app.handle(Event::Mouse(wheel), t0).unwrap();
         assert_eq!(app.state().mode, Mode::Detail(2));
         assert_eq!(app.refresh_due(), None);
+        app.shutdown().await;
+    }
+
+    /// A dashboard over a real engine probing two endpoints (a refused port: nothing
+    /// to wait for) every second, with the reloader that `+` and `-` go through.
+    fn probing_loop(now: Instant) -> (EventLoop<'static>, Arc<Engine>) {
+        let clock = Clock::now();
+        let window = Duration::from_secs(300);
+        let endpoints: Vec<Endpoint> = ["a", "b"]
+            .iter()
+            .map(|name| {
+                let url = url::Url::parse("tcp://127.0.0.1:9").expect("a URL");
+                Endpoint::new(name, url, Duration::from_secs(1), Duration::from_secs(1))
+            })
+            .collect();
+        let rules = endpoints
+            .iter()
+            .map(|e| stats::EndpointRules {
+                state: e.state_rule,
+                min_cert_days: None,
+            })
+            .collect();
+        let (recorder, stats, _thread) =
+            stats::spawn(rules, window, window, clock).expect("the statistics thread");
+        let engine: Arc<Engine> = Engine::start(&endpoints, &recorder, clock, None)
+            .expect("an engine")
+            .into();
+        let config = crate::config::Config {
+            source: None,
+            window,
+            export_dir: PathBuf::from("."),
+            export_formats: vec![ExportFormat::Json],
+            hlog: None,
+            hlog_interval: Duration::from_secs(5),
+            metrics_buckets: Vec::new(),
+            metrics_phases: false,
+            endpoints: endpoints.clone(),
+        };
+        let reloader = crate::reload::Reloader::new(
+            crate::reload::Source::default(),
+            &config,
+            engine.clone(),
+            stats.clone(),
+        )
+        .shared();
+        // Leaked: the loop borrows its engine for as long as the test runs.
+        let borrowed: &'static Engine = Box::leak(Box::new(engine.clone()));
+        let services = Services {
+            endpoints: endpoints.into(),
+            stats,
+            engine: borrowed,
+            export_dir: PathBuf::from("."),
+            export_formats: vec![ExportFormat::Json],
+            reloader: Some(reloader),
+        };
+        let app = EventLoop::new(services, Span::FiveMinutes, Theme { color: false }, now);
+        (app, engine)
+    }
+
+    /// Handles background results until a fetch brings a set of `generation`.
+    async fn until_set(app: &mut EventLoop<'_>, generation: u64, now: Instant) {
+        for _ in 0..20 {
+            let event = tokio::time::timeout(Duration::from_secs(10), app.next_done())
+                .await
+                .expect("a background task ends");
+            let done = matches!(&event, Event::Data(Some(f))
+                if f.set.as_ref().map_or(0, |s| s.generation) == generation);
+            app.handle(event, now).unwrap();
+            if done {
+                return;
+            }
+            app.handle(Event::RefreshDue, now).unwrap();
+        }
+        panic!("no fetch brought generation {generation}");
+    }
+
+    #[tokio::test]
+    async fn plus_and_minus_step_the_selected_interval_within_bounds() {
+        let t0 = Instant::now();
+        let (mut app, engine) = probing_loop(t0);
+        app.handle(Event::RefreshDue, t0).unwrap();
+        until_set(&mut app, 0, t0).await;
+        assert_eq!(app.state().selected, Some(0));
+        app.handle(key(KeyCode::Down), t0).unwrap();
+        // `+` halves b's interval; a's stays.
+        app.handle(key(KeyCode::Char('+')), t0).unwrap();
+        until_set(&mut app, 1, t0).await;
+        assert_eq!(status(&app), "b: interval 500ms (file: 1s)");
+        let intervals = |app: &EventLoop<'_>| -> Vec<Duration> {
+            app.view().endpoints.iter().map(|e| e.interval).collect()
+        };
+        assert_eq!(intervals(&app), [ms(1000), ms(500)]);
+        // In the detail view `-` acts on the endpoint shown: twice is 2 s.
+        app.handle(key(KeyCode::Enter), t0).unwrap();
+        assert_eq!(app.state().mode, Mode::Detail(1));
+        app.handle(key(KeyCode::Char('-')), t0).unwrap();
+        until_set(&mut app, 2, t0).await;
+        app.handle(key(KeyCode::Char('-')), t0).unwrap();
+        until_set(&mut app, 3, t0).await;
+        assert_eq!(intervals(&app), [ms(1000), ms(2000)]);
+        assert_eq!(
+            app.detail.as_ref().map(|d| d.file_interval),
+            Some(Some(ms(1000)))
+        );
+        // Down to the shortest, then no further.
+        for generation in 4..=7 {
+            app.handle(key(KeyCode::Char('+')), t0).unwrap();
+            until_set(&mut app, generation, t0).await;
+        }
+        assert_eq!(intervals(&app)[1], ms(125));
+        app.handle(key(KeyCode::Char('+')), t0).unwrap();
+        until_set(&mut app, 8, t0).await;
+        assert_eq!(intervals(&app)[1], crate::reload::MIN_INTERVAL);
+        app.handle(key(KeyCode::Char('=')), t0).unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(10), app.next_done())
+            .await
+            .expect("the change ends");
+        app.handle(event, t0).unwrap();
+        assert_eq!(status(&app), "b: interval stays 100ms (the shortest)");
+        assert_eq!(app.state().mode, Mode::Detail(1), "the view stays on b");
+        engine.abort();
         app.shutdown().await;
     }
 }

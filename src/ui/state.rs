@@ -690,4 +690,46 @@ mod tests {
         );
         assert_eq!(s.mode, Mode::Detail(0));
     }
+
+    #[test]
+    fn plus_and_minus_ask_for_the_selected_or_shown_endpoint() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Down);
+        assert_eq!(
+            key(&mut s, &d, KeyCode::Char('+')),
+            Some(Effect::StepInterval(1, true))
+        );
+        assert_eq!(
+            key(&mut s, &d, KeyCode::Char('-')),
+            Some(Effect::StepInterval(1, false))
+        );
+        key(&mut s, &d, KeyCode::Enter);
+        key(&mut s, &d, KeyCode::Down);
+        assert_eq!(s.mode, Mode::Detail(2));
+        assert_eq!(
+            key(&mut s, &d, KeyCode::Char('=')),
+            Some(Effect::StepInterval(2, true))
+        );
+        // Typing the filter, they are text.
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Char('/'));
+        assert_eq!(key(&mut s, &d, KeyCode::Char('+')), None);
+        assert_eq!(s.filter, "+");
+    }
+
+    #[test]
+    fn a_reload_moves_the_selection_and_closes_a_removed_detail() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Down);
+        key(&mut s, &d, KeyCode::Enter);
+        assert_eq!(s.mode, Mode::Detail(1));
+        // The endpoint at 0 was removed: 1 is now 0.
+        s.remap(|i| i.checked_sub(1));
+        assert_eq!((s.mode, s.selected), (Mode::Detail(0), Some(0)));
+        s.mode = Mode::Help(Screen::Detail(0));
+        s.remap(|_| None);
+        assert_eq!((s.mode, s.selected), (Mode::Help(Screen::Overview), None));
+        s.refresh_rows(&d);
+        assert_eq!(s.selected, Some(0), "the first row once the rows come");
+    }
 }

@@ -24,6 +24,7 @@ mod metrics;
 mod overload;
 mod phases;
 mod probe_outcomes;
+mod reload;
 mod serve_limits;
 mod tcp_probes;
 mod ui_views;
