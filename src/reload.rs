@@ -326,6 +326,11 @@ impl Reloader {
             ));
         }
         let mut endpoint = self.file[position].clone();
+        // A cap left at its default follows the interval, so a faster endpoint is not
+        // skipped for want of overlap; one set in the file stays.
+        if endpoint.max_in_flight == config::defaults::max_in_flight(file, endpoint.timeout) {
+            endpoint.max_in_flight = config::defaults::max_in_flight(interval, endpoint.timeout);
+        }
         endpoint.interval = interval;
         let prepared = match self.engine.prepare(vec![Change::Update(id, endpoint)]) {
             Ok(prepared) => prepared,

@@ -61,8 +61,8 @@ pub struct Engine {
     /// `id % shards.len()`.
     shards: Vec<tokio::sync::mpsc::UnboundedSender<reconfigure::ShardCommand>>,
     /// What a reload needs to build probers: the shared clients, each endpoint's
-    /// settings as probed now, the recorder and the clock. Locked only to prepare
-    /// a change, never across an await.
+    /// settings as probed now, the recorder. Locked only to prepare or commit a
+    /// change, never across an await.
     control: Mutex<reconfigure::Control>,
     /// The probing thread, which ends once every task in `tasks` has; not joined
     /// (that would block the caller's runtime), it ends promptly after [`Engine::abort`].
@@ -88,7 +88,7 @@ impl Engine {
             abort: CancellationToken::new(),
             tasks: TaskTracker::new(),
             shards: Vec::new(),
-            control: Mutex::new(reconfigure::Control::new(recorder.clone(), clock)),
+            control: Mutex::new(reconfigure::Control::new(recorder.clone())),
             _thread: None,
         };
         // Two shards, so that the heap each keeps is half as deep; both on the one

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::{Engine, Schedule, Shard, Slot};
 use crate::config::Endpoint;
 use crate::probe::{ClientPool, Prober};
-use crate::stats::{Clock, EndpointId, Recorder};
+use crate::stats::{EndpointId, Recorder};
 
 /// One change to the probed endpoints.
 #[derive(Debug, Clone)]
@@ -47,22 +47,21 @@ pub(super) enum ShardCommand {
     },
 }
 
-/// The engine's side of a change: the clients probers share, and the settings each
-/// endpoint is probed with now (to tell what a change changes).
+/// The engine's side of a change: the clients probers share, the settings each
+/// endpoint is probed with now (to tell what a change changes), and the recorder
+/// new probers report connections to.
 pub(super) struct Control {
     clients: ClientPool,
     settings: HashMap<EndpointId, Endpoint>,
     recorder: Recorder,
-    clock: Clock,
 }
 
 impl Control {
-    pub(super) fn new(recorder: Recorder, clock: Clock) -> Self {
+    pub(super) fn new(recorder: Recorder) -> Self {
         Control {
             clients: ClientPool::default(),
             settings: HashMap::new(),
             recorder,
-            clock,
         }
     }
 
@@ -109,11 +108,12 @@ impl Engine {
                     let prober = control
                         .prober(id, &endpoint)
                         .map_err(|e| e.context(format!("endpoint {:?}", endpoint.name)))?;
-                    let start = control.clock.start;
-                    let mut schedule =
-                        Schedule::new(start + spread(id, endpoint.interval), endpoint.interval);
-                    // Its first tick is the next on its grid, not a burst of the past ones.
-                    schedule.skip_past(Instant::now(), None);
+                    // Its first probe within a second (an hour's interval must not
+                    // leave it empty for an hour), spread by id so that endpoints
+                    // added together do not fire at once.
+                    let first =
+                        Instant::now() + spread(id, endpoint.interval.min(Duration::from_secs(1)));
+                    let schedule = Schedule::new(first, endpoint.interval);
                     let slot = Slot {
                         index: id,
                         schedule,
@@ -178,12 +178,12 @@ impl Engine {
     }
 }
 
-/// Where in its interval a new endpoint's ticks fall: spread by id, so endpoints
-/// added together do not all fire at once.
-fn spread(id: EndpointId, interval: Duration) -> Duration {
-    // The golden ratio's fraction spreads any run of ids evenly over the interval.
+/// How far into `span` a new endpoint's first tick falls: spread by id, so
+/// endpoints added together do not all fire at once.
+fn spread(id: EndpointId, span: Duration) -> Duration {
+    // The golden ratio's fraction spreads any run of ids evenly over the span.
     let fraction = (id as f64 * 0.618_033_988_749_895).fract();
-    interval.mul_f64(fraction)
+    span.mul_f64(fraction)
 }
 
 /// The next command, or never once there are none to wait for.
@@ -233,5 +233,72 @@ impl Shard {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{self, EndpointRules, EndpointSet, StatsStore};
+
+    fn tcp_endpoint(name: &str, port: u16, interval: Duration) -> Endpoint {
+        let url = url::Url::parse(&format!("tcp://127.0.0.1:{port}")).expect("a URL");
+        Endpoint::new(name, url, interval, Duration::from_secs(2))
+    }
+
+    /// Polls the store until `check` holds, for at most 10 s.
+    async fn until(stats: &stats::StatsHandle, check: fn(&StatsStore) -> bool) -> bool {
+        for _ in 0..100 {
+            if stats.read(check).await == Some(true) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn added_endpoints_probe_within_a_second_and_removed_ones_stop() {
+        // Accepts and holds connections: a tcp:// probe of it succeeds.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let port = listener.local_addr().expect("its address").port();
+        let clock = stats::Clock::now();
+        let window = Duration::from_secs(60);
+        let a = tcp_endpoint("a", port, Duration::from_millis(100));
+        let rules = vec![EndpointRules {
+            state: a.state_rule,
+            min_cert_days: None,
+        }];
+        let (recorder, stats, _thread) = stats::spawn(rules, window, window, clock).unwrap();
+        let engine = Engine::start(std::slice::from_ref(&a), &recorder, clock, None).unwrap();
+        assert!(until(&stats, |s| s.endpoints()[0].probes() >= 2).await);
+
+        // An hour's interval, yet its first probe comes within a second.
+        let b = tcp_endpoint("b", port, Duration::from_secs(3600));
+        let prepared = engine
+            .prepare(vec![Change::Add(1, b.clone()), Change::Remove(0)])
+            .expect("probers for b");
+        stats.reconfigure(Arc::new(EndpointSet {
+            endpoints: vec![b].into(),
+            ids: vec![1].into(),
+            file_intervals: vec![Duration::from_secs(3600)].into(),
+            generation: 1,
+        }));
+        let committed = Instant::now();
+        engine.commit(prepared);
+        assert!(until(&stats, |s| s.endpoints()[0].probes() == 1).await);
+        assert!(
+            committed.elapsed() < Duration::from_secs(5),
+            "b's first probe took {:?}",
+            committed.elapsed()
+        );
+        // One probe an hour, and nothing of a's is recorded any more.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let probes = stats
+            .read(|s| s.endpoints().iter().map(|e| e.probes()).collect::<Vec<_>>())
+            .await;
+        assert_eq!(probes, Some(vec![1]));
+        engine.abort();
+        engine.wait().await;
     }
 }
