@@ -66,10 +66,11 @@ struct Headless {
 }
 
 impl Headless {
-    fn start(dir: &Path) -> Self {
+    fn start(dir: &Path, args: &[&str]) -> Self {
         let port = free_port();
         let mut child = probetop(dir)
             .args(["--headless", "--metrics-addr", &format!("127.0.0.1:{port}")])
+            .args(args)
             .spawn()
             .expect("starting probetop");
         let stderr = child.stderr.take().expect("piped stderr");
@@ -160,7 +161,7 @@ fn a_reload_keeps_drops_adds_and_refuses_an_invalid_file() {
         dir.path(),
         &(endpoint_toml("keep", &keep, "100ms") + &endpoint_toml("drop", &drop, "100ms")),
     );
-    let run = Headless::start(dir.path());
+    let run = Headless::start(dir.path(), &[]);
     let before = wait_metrics(run.port, "keep and drop probing", |m| {
         let keep = probes_in(m, "keep")?;
         (keep >= 3 && probes_in(m, "drop")? >= 1).then_some(keep)
@@ -219,18 +220,28 @@ fn a_reload_keeps_drops_adds_and_refuses_an_invalid_file() {
 fn a_save_that_renames_a_new_file_over_the_config_is_picked_up() {
     let server = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
+    let hlog_every_second = "[export]\nhlog_interval = \"1s\"\n\n";
     let path = write_config(
         dir.path(),
-        &endpoint_toml("one", &server.url("/1"), "100ms"),
+        &(hlog_every_second.to_string() + &endpoint_toml("one", &server.url("/1"), "100ms")),
     );
-    let run = Headless::start(dir.path());
+    let run = Headless::start(dir.path(), &["--hlog", "run.hlog"]);
     wait_metrics(run.port, "one probing", |m| probes_in(m, "one"));
+    // And logged, once.
+    let deadline = Instant::now() + WAIT_LIMIT;
+    while !std::fs::read_to_string(dir.path().join("run.hlog"))
+        .is_ok_and(|l| l.contains("Tag=one,"))
+    {
+        assert!(Instant::now() < deadline, "one never reached the hlog");
+        std::thread::sleep(POLL_STEP);
+    }
 
     // As vim and most editors save: a new file beside it, renamed over it.
     let temp = dir.path().join(".probetop.toml.swp");
     std::fs::write(
         &temp,
-        endpoint_toml("one", &server.url("/1"), "100ms")
+        hlog_every_second.to_string()
+            + &endpoint_toml("one", &server.url("/1"), "100ms")
             + &endpoint_toml("two", &server.url("/2"), "100ms"),
     )
     .unwrap();
@@ -241,12 +252,43 @@ fn a_save_that_renames_a_new_file_over_the_config_is_picked_up() {
     assert!(took <= PICKED_UP_WITHIN, "the save took {took:?} to show");
 
     // And the watch still works after the original file was replaced.
-    std::fs::write(&temp, endpoint_toml("two", &server.url("/2"), "100ms")).unwrap();
+    std::fs::write(
+        &temp,
+        hlog_every_second.to_string() + &endpoint_toml("two", &server.url("/2"), "100ms"),
+    )
+    .unwrap();
     std::fs::rename(&temp, &path).unwrap();
     wait_metrics(run.port, "one gone after a second save", |m| {
         (probes_in(m, "one").is_none() && probes_in(m, "two").is_some()).then_some(())
     });
+    // A whole interval of the log after the removal.
+    std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(names(&run.finish()), ["two"]);
+
+    // The interval log followed the set: two was added, one left.
+    let hlog = std::fs::read_to_string(dir.path().join("run.hlog")).unwrap();
+    let intervals: Vec<(&str, f64)> = hlog
+        .lines()
+        .filter_map(|l| l.strip_prefix("Tag="))
+        .filter_map(|l| {
+            let mut fields = l.split(',');
+            Some((fields.next()?, fields.next()?.parse().ok()?))
+        })
+        .collect();
+    let last = intervals
+        .iter()
+        .map(|&(_, start)| start)
+        .fold(0.0, f64::max);
+    let tags_at = |at: f64| -> Vec<&str> {
+        intervals
+            .iter()
+            .filter(|&&(_, s)| s == at)
+            .map(|&(t, _)| t)
+            .collect()
+    };
+    assert!(intervals.iter().any(|&(tag, _)| tag == "one"), "{hlog}");
+    assert!(intervals.iter().any(|&(tag, _)| tag == "two"), "{hlog}");
+    assert_eq!(tags_at(last), ["two"], "{hlog}");
 }
 
 #[test]
@@ -257,7 +299,7 @@ fn sighup_reloads_a_headless_run_instead_of_ending_it() {
         dir.path(),
         &endpoint_toml("one", &server.url("/1"), "100ms"),
     );
-    let run = Headless::start(dir.path());
+    let run = Headless::start(dir.path(), &[]);
     let before = wait_metrics(run.port, "one probing", |m| probes_in(m, "one"));
     // The file is unchanged, so only the signal can have caused the reload.
     run.signal(libc::SIGHUP);
@@ -349,5 +391,41 @@ fn plus_in_the_dashboard_halves_the_interval_the_export_reports() {
     };
     assert_eq!(count(endpoint(&snapshot, "first"), "interval_ms"), 500);
     assert_eq!(count(endpoint(&snapshot, "second"), "interval_ms"), 1000);
+
+    // The dashboard reloads too: second goes, third comes, first's interval is the
+    // file's again; the detail view stays on first.
+    let exports = |first: &str| {
+        format!(
+            "[export]\ndir = \"exports\"\nformats = [\"json\"]\n\n{}{}",
+            endpoint_toml("first", &server.url("/1"), first),
+            endpoint_toml("third", &server.url("/3"), "1s")
+        )
+    };
+    std::fs::write(&config, exports("1s")).unwrap();
+    wait_screen(&tmux, "the reload on the status line", |s| {
+        s.contains("config reloaded: 2 endpoints (1 kept, 1 added, 1 removed)")
+            && s.contains("every 1s, timeout")
+    });
+    // Refused: the status line says where, the set stays.
+    std::fs::write(&config, exports("soon")).unwrap();
+    wait_screen(&tmux, "the refusal on the status line", |s| {
+        s.contains("reload refused") && s.contains("invalid duration")
+    });
+    tmux.send_key("Escape").unwrap();
+    wait_screen(&tmux, "the overview of the kept set", |s| {
+        s.contains("third") && !s.contains("second")
+    });
+    std::fs::remove_dir_all(q("exports")).unwrap();
+    tmux.send_key("e").unwrap();
+    let deadline = Instant::now() + WAIT_LIMIT;
+    let snapshot = loop {
+        if let Some(snapshot) = exported_json(&q("exports")) {
+            break snapshot;
+        }
+        assert!(Instant::now() < deadline, "no second export");
+        std::thread::sleep(POLL_STEP);
+    };
+    assert_eq!(names(&snapshot), ["first", "third"]);
+    assert_eq!(count(endpoint(&snapshot, "first"), "interval_ms"), 1000);
     tmux.send_key("q").unwrap();
 }
