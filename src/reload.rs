@@ -239,9 +239,6 @@ impl Reloader {
         let fixed = self.fixed.changed(&Fixed::of(&config));
         self.file = config.endpoints;
         self.ids = ids;
-        self.next_id = self
-            .next_id
-            .max(self.ids.iter().max().map_or(0, |&m| m + 1));
         self.overrides.clear();
         // The statistics first: a sample of an added endpoint must find it there.
         self.publish();
