@@ -167,10 +167,12 @@ fn a_reload_keeps_drops_adds_and_refuses_an_invalid_file() {
         (keep >= 3 && probes_in(m, "drop")? >= 1).then_some(keep)
     });
 
-    // Kept (its interval changed), dropped, added: written in place.
+    // Kept (its interval and URL changed: it fails from now on), dropped, added:
+    // written in place.
+    let failing = server.url("/status/503");
     std::fs::write(
         &path,
-        endpoint_toml("keep", &keep, "200ms") + &endpoint_toml("add", &add, "100ms"),
+        endpoint_toml("keep", &failing, "200ms") + &endpoint_toml("add", &add, "100ms"),
     )
     .unwrap();
     let changed = Instant::now();
@@ -190,7 +192,7 @@ fn a_reload_keeps_drops_adds_and_refuses_an_invalid_file() {
     // Invalid: the whole file is refused, the running set goes on.
     std::fs::write(
         &path,
-        endpoint_toml("keep", &keep, "soon") + &endpoint_toml("other", &add, "100ms"),
+        endpoint_toml("keep", &failing, "soon") + &endpoint_toml("other", &add, "100ms"),
     )
     .unwrap();
     let report = run.stderr_from("reload refused").join("\n");
@@ -210,7 +212,19 @@ fn a_reload_keeps_drops_adds_and_refuses_an_invalid_file() {
     let keep = endpoint(&snapshot, "keep");
     assert!(count(keep, "probes") >= kept, "{keep:#}");
     assert_eq!(count(keep, "interval_ms"), 200, "{keep:#}");
-    assert_eq!(count(keep, "ok"), count(keep, "probes"), "{keep:#}");
+    assert_eq!(keep["url"], failing);
+    // The successes from before the reload are still counted, the new URL's
+    // failures too, and the state went down from the up it had before.
+    assert!(count(keep, "ok") >= before, "{keep:#}");
+    assert!(count(keep, "failed") > 0, "{keep:#}");
+    assert_eq!(keep["status_codes"]["503"], keep["failed"], "{keep:#}");
+    let transitions: Vec<(&str, &str)> = keep["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["from"].as_str().unwrap(), t["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(transitions, [("unknown", "up"), ("up", "down")], "{keep:#}");
     let add = endpoint(&snapshot, "add");
     assert!(count(add, "probes") > 0, "{add:#}");
     assert_eq!(count(add, "interval_ms"), 100);
