@@ -284,7 +284,9 @@ impl<'a> EventLoop<'a> {
         }
         self.fetching = false;
         self.fetch_task = None;
-        std::mem::take(&mut self.fetch_again).then_some(Effect::Refresh)
+        // The detail came for the position the view had before the endpoints moved.
+        let again = std::mem::take(&mut self.fetch_again) || reloaded;
+        again.then_some(Effect::Refresh)
     }
 
     /// Takes on the endpoint set the data is of, if it is newer than the one shown:
