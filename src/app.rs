@@ -15,7 +15,8 @@ use crate::demo::DemoServer;
 use crate::engine::Engine;
 use crate::hlog::HlogWriter;
 use crate::metrics::MetricsServer;
-use crate::signals::Signals;
+use crate::reload::{self, Reloader};
+use crate::signals::{Signal, Signals};
 use crate::snapshot::{self, Render as _};
 use crate::stats::{self, Clock, State, StatsHandle};
 
@@ -91,6 +92,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else {
         None
     };
+    let source = reload::Source {
+        options,
+        extra: demo.as_ref().map(DemoServer::endpoints).unwrap_or_default(),
+    };
     if config.endpoints.is_empty() {
         let mut message = String::from("no endpoints to probe");
         if let Some(source) = &config.source {
@@ -126,6 +131,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             cli.fail_on,
             resume,
             &mut signals,
+            source,
         )
         .await
     } else {
@@ -135,6 +141,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             cli.metrics_addr,
             resume,
             &mut signals,
+            source,
         )
         .await
     };
@@ -271,7 +278,8 @@ fn print_check(config: &Config) -> std::io::Result<()> {
 
 /// A started engine with its statistics.
 struct Running {
-    engine: Engine,
+    /// Shared with the reloader, which changes its endpoints.
+    engine: std::sync::Arc<Engine>,
     stats: StatsHandle,
     /// The statistics task; it ends once it has answered `finish`, or when the
     /// engine's recorders and the handle are gone.
@@ -316,7 +324,7 @@ fn start(
         config.endpoints.clone().into(),
     )));
     let deadline = duration.map(|d| clock.start + d);
-    let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?;
+    let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?.into();
     Ok(Running {
         engine,
         stats,
@@ -328,22 +336,83 @@ fn start(
 
 impl Running {
     /// Waits until the engine ends by itself (its `--duration` deadline passed and the
-    /// probes in flight finished) or a signal arrives, which cancels the probes in flight.
-    async fn wait(&self, signals: &mut Signals) {
-        let deadline = async {
-            if let Some(deadline) = self.deadline {
-                tokio::time::sleep_until(deadline.into()).await;
-            }
-        };
-        tokio::select! {
-            ((), ()) = async { tokio::join!(self.engine.wait(), deadline) } => {}
-            signal = signals.recv() => {
-                tracing::info!(signal = signal.name(), "signal received: cancelling probes in flight");
-                self.engine.abort();
-                self.engine.wait().await;
+    /// probes in flight finished) or a signal arrives, which cancels the probes in
+    /// flight. SIGHUP is not an end here: it reloads the config, and every reload's
+    /// report goes to stderr (a headless run has no screen to show it).
+    async fn wait(&self, signals: &mut Signals, live: &mut Live) {
+        loop {
+            let deadline = async {
+                if let Some(deadline) = self.deadline {
+                    tokio::time::sleep_until(deadline.into()).await;
+                }
+            };
+            tokio::select! {
+                ((), ()) = async { tokio::join!(self.engine.wait(), deadline) } => return,
+                signal = signals.recv() => {
+                    if signal == Signal::HangUp {
+                        tracing::info!("SIGHUP received: reloading the config");
+                        live.reload_now().await;
+                        continue;
+                    }
+                    tracing::info!(signal = signal.name(), "signal received: cancelling probes in flight");
+                    self.engine.abort();
+                    self.engine.wait().await;
+                    return;
+                }
+                Some(notice) = live.notices.recv() => report_on_stderr(&notice),
             }
         }
     }
+}
+
+/// Reloading while the run goes on: the reloader, the watch on the config file, and
+/// the reports of the reloads the watch started.
+struct Live {
+    reloader: reload::Shared,
+    watch: Option<reload::Watch>,
+    notices: tokio::sync::mpsc::UnboundedReceiver<reload::Notice>,
+}
+
+impl Live {
+    /// Starts watching the config file (if there is one) of the run `running`.
+    fn start(source: reload::Source, config: &Config, running: &Running) -> Self {
+        let reloader = Reloader::new(
+            source,
+            config,
+            running.engine.clone(),
+            running.stats.clone(),
+        )
+        .shared();
+        let (tx, notices) = tokio::sync::mpsc::unbounded_channel();
+        let watch = reload::Watch::start(&reloader, tx);
+        Live {
+            reloader,
+            watch,
+            notices,
+        }
+    }
+
+    /// Reloads at once (SIGHUP), even a file that did not change, and reports on stderr.
+    async fn reload_now(&self) {
+        if let Some(Some(notice)) = reload::with_reloader(&self.reloader, |r| r.reload(true)).await
+        {
+            report_on_stderr(&notice);
+        }
+    }
+
+    /// Stops watching.
+    async fn stop(self) {
+        if let Some(watch) = self.watch {
+            watch.stop().await;
+        }
+    }
+}
+
+/// A reload's report, for a headless run: on stderr, cleaned (it holds the file's text).
+fn report_on_stderr(notice: &reload::Notice) {
+    let level = if notice.is_error { "warning" } else { "info" };
+    let text = format!("probetop: {level}: {}\n", notice.text.trim_end());
+    eprint!("{}", crate::text::terminal_safe(&text));
 }
 
 async fn run_headless(
@@ -354,6 +423,7 @@ async fn run_headless(
     fail_on: Option<FailOn>,
     resume: Option<stats::Resume>,
     signals: &mut Signals,
+    source: reload::Source,
 ) -> ExitCode {
     let retention = retention_for(config, config.window);
     let launched = launch(config, duration, retention, metrics_addr, resume).await;
@@ -361,7 +431,9 @@ async fn run_headless(
         Ok(launched) => launched,
         Err(code) => return code,
     };
-    running.wait(signals).await;
+    let mut live = Live::start(source, config, &running);
+    running.wait(signals, &mut live).await;
+    live.stop().await;
     outputs.finish().await;
     let on_exit = crate::resume::OnExit::of(config);
     let code = print_snapshot(
@@ -533,6 +605,8 @@ async fn print_snapshot(
     };
     // The log's last lines (written as the statistics finished) before the report.
     crate::logging::flush();
+    // The endpoints as of the latest reload, if any.
+    let endpoints = copy.configured(&endpoints).to_vec();
     let unhealthy: Vec<String> = endpoints
         .iter()
         .zip(copy.endpoints())
@@ -586,6 +660,7 @@ async fn run_dashboard(
     metrics_addr: Option<std::net::SocketAddr>,
     resume: Option<stats::Resume>,
     signals: &mut Signals,
+    source: reload::Source,
 ) -> ExitCode {
     // The dashboard can summarise up to its longest span, so keep raw entries that long.
     let retention = retention_for(config, crate::ui::model::Span::LONGEST.max(config.window));
@@ -594,10 +669,15 @@ async fn run_dashboard(
         Ok(launched) => launched,
         Err(code) => return code,
     };
+    let mut live = Live::start(source, config, &running);
     let result = crate::ui::run(crate::ui::Dashboard {
         endpoints: config.endpoints.clone().into(),
         stats: running.stats.clone(),
         engine: &running.engine,
+        reload: Some(crate::ui::Reloading {
+            reloader: live.reloader.clone(),
+            notices: &mut live.notices,
+        }),
         export_dir: config.export_dir.clone(),
         export_formats: config.export_formats.clone(),
         window: config.window,
@@ -605,6 +685,7 @@ async fn run_dashboard(
         signals,
     })
     .await;
+    live.stop().await;
     // Quitting cancels everything in flight.
     running.engine.abort();
     running.engine.wait().await;

@@ -30,8 +30,9 @@ struct Interval {
     /// Since the start of the run.
     start: Duration,
     length: Duration,
-    /// Per endpoint: name and histogram (empty histograms are skipped).
-    histograms: Vec<(usize, Histogram<u64>)>,
+    /// Per endpoint: its tag (the name, made safe) and histogram (empty histograms
+    /// are skipped). Named when read, so the log follows a reload's endpoints.
+    histograms: Vec<(String, Histogram<u64>)>,
 }
 
 /// A running interval log.
@@ -54,13 +55,12 @@ impl HlogWriter {
     ) -> io::Result<Self> {
         let file = open_fresh(path)?;
         let (tx, rx) = sync_channel::<Interval>(4);
-        let names = unique_tags(endpoints.iter().map(|e| tag_text(&e.name)));
         let path_for_thread: PathBuf = path.to_path_buf();
         let writer = std::thread::Builder::new()
             .name("probetop-hlog".into())
-            .spawn(move || write_log(file, started_at, &names, rx, &path_for_thread))?;
+            .spawn(move || write_log(file, started_at, rx, &path_for_thread))?;
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(tick(interval, stats, tx, cancel.clone(), writer));
+        let task = tokio::spawn(tick(interval, endpoints, stats, tx, cancel.clone(), writer));
         Ok(HlogWriter { cancel, task })
     }
 
@@ -77,6 +77,7 @@ impl HlogWriter {
 /// Asks the statistics for each interval's histograms and hands them to the writer.
 async fn tick(
     interval: Duration,
+    endpoints: Arc<[Endpoint]>,
     stats: StatsHandle,
     tx: SyncSender<Interval>,
     cancel: CancellationToken,
@@ -90,6 +91,7 @@ async fn tick(
             () = cancel.cancelled() => true,
         };
         let start = from_ds;
+        let endpoints = endpoints.clone();
         let read = stats
             .read(move |s| {
                 // The last interval takes everything recorded; the others leave the
@@ -99,7 +101,10 @@ async fn tick(
                 } else {
                     s.now_ds().saturating_sub(QUEUE_SLACK_DS).max(start)
                 };
-                (to, interval_histograms(s, start, to))
+                (
+                    to,
+                    interval_histograms(s, s.configured(&endpoints), start, to),
+                )
             })
             .await;
         let Some((to_ds, histograms)) = read else {
@@ -135,17 +140,19 @@ fn ds(deciseconds: u32) -> Duration {
 }
 
 /// Per endpoint, the histogram of the complete responses that finished in
-/// `[from_ds, to_ds)`; endpoints without any are left out.
+/// `[from_ds, to_ds)`, tagged with its name from `endpoints` (position for
+/// position); endpoints without any are left out.
 fn interval_histograms(
     stats: &StatsStore,
+    endpoints: &[Endpoint],
     from_ds: u32,
     to_ds: u32,
-) -> Vec<(usize, Histogram<u64>)> {
-    stats
-        .endpoints()
-        .iter()
-        .enumerate()
-        .map(|(index, s)| (index, s.latency_between(from_ds, to_ds)))
+) -> Vec<(String, Histogram<u64>)> {
+    // Tags made unique over the whole set (as it is now), before the quiet ones go.
+    unique_tags(endpoints.iter().map(|e| tag_text(&e.name)))
+        .into_iter()
+        .zip(stats.endpoints())
+        .map(|(tag, s)| (tag, s.latency_between(from_ds, to_ds)))
         .filter(|(_, histogram)| !histogram.is_empty())
         .collect()
 }
@@ -227,7 +234,6 @@ fn tag_text(name: &str) -> String {
 fn write_log(
     file: File,
     started_at: SystemTime,
-    names: &[String],
     rx: Receiver<Interval>,
     path: &Path,
 ) -> io::Result<()> {
@@ -256,8 +262,8 @@ fn write_log(
         .begin_log_with(&mut out, &mut serializer)
         .map_err(io::Error::other)?;
     for interval in rx {
-        for (index, histogram) in &interval.histograms {
-            let tag = Tag::new(&names[*index]);
+        for (name, histogram) in &interval.histograms {
+            let tag = Tag::new(name);
             log.write_histogram(histogram, interval.start, interval.length, tag)
                 .map_err(|e| io::Error::other(e.to_string()))?;
         }

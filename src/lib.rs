@@ -15,6 +15,7 @@ pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod reason;
+pub mod reload;
 pub mod resume;
 pub mod serve;
 pub mod signals;

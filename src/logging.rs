@@ -20,7 +20,7 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::config::Endpoint;
 use crate::probe::ErrorClass;
-use crate::stats::{EndpointStats, Observer, Recorded, State};
+use crate::stats::{EndpointId, EndpointSet, EndpointStats, Observer, Recorded, State};
 use crate::text::{clean, terminal_safe, timestamp};
 
 /// The target of [`EventLog`]'s lines (`RUST_LOG=probetop::endpoint=off` silences them).
@@ -96,8 +96,9 @@ fn filter(default: &str) -> EnvFilter {
 /// may speak again: at its next probe after that, or when the run ends. Names and
 /// messages are cleaned ([`crate::text::clean`]) and cut to a terminal's sane width.
 pub struct EventLog {
-    endpoints: Arc<[Endpoint]>,
-    limits: Vec<Limit>,
+    /// Each endpoint's settings and share of the rate limit, by stable id (a reload
+    /// adds and removes endpoints; kept ones keep their id and their limit).
+    endpoints: std::collections::HashMap<EndpointId, (Endpoint, Limit)>,
 }
 
 /// One endpoint's share of the rate limit.
@@ -118,24 +119,27 @@ struct Line {
 }
 
 impl EventLog {
-    /// A log of `endpoints` (config order, as the statistics count them).
+    /// A log of `endpoints` (config order: ids `0..n`, as the statistics count them).
     pub fn new(endpoints: Arc<[Endpoint]>) -> Self {
-        let limits = endpoints.iter().map(|_| Limit::default()).collect();
-        EventLog { endpoints, limits }
+        let endpoints = endpoints
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(id, endpoint)| (id, (endpoint, Limit::default())))
+            .collect();
+        EventLog { endpoints }
     }
 }
 
 impl Observer for EventLog {
     fn recorded(
         &mut self,
-        endpoint: usize,
+        endpoint: EndpointId,
         at: Instant,
         recorded: Recorded,
         stats: &EndpointStats,
     ) {
-        let (Some(config), Some(limit)) =
-            (self.endpoints.get(endpoint), self.limits.get_mut(endpoint))
-        else {
+        let Some((config, limit)) = self.endpoints.get_mut(&endpoint) else {
             return;
         };
         let due = limit
@@ -180,8 +184,25 @@ impl Observer for EventLog {
         }
     }
 
+    fn reconfigure(&mut self, set: &EndpointSet) {
+        let mut old = std::mem::take(&mut self.endpoints);
+        self.endpoints = set
+            .ids
+            .iter()
+            .zip(set.endpoints.iter())
+            .map(|(&id, endpoint)| {
+                let limit = old.remove(&id).map(|(_, limit)| limit).unwrap_or_default();
+                (id, (endpoint.clone(), limit))
+            })
+            .collect();
+        // A removed endpoint's held-back line is still news.
+        for (_, mut limit) in old.into_values() {
+            release(&mut limit);
+        }
+    }
+
     fn finish(&mut self) {
-        for limit in &mut self.limits {
+        for (_, limit) in self.endpoints.values_mut() {
             release(limit);
         }
     }

@@ -385,7 +385,8 @@ async fn respond(request: Request<Incoming>, context: &Context) -> Response<Full
     let settings = context.settings.clone();
     let Some(scrape) = context
         .stats
-        .read(move |s| Scrape::collect(s, &endpoints, &settings))
+        // As of the latest reload, if any.
+        .read(move |s| Scrape::collect(s, s.configured(&endpoints), &settings))
         .await
     else {
         return reply(

@@ -4,9 +4,12 @@
 //! The handlers are installed once, before anything else happens, so a signal that
 //! arrives during start-up (before the terminal is taken over, or while it is) is
 //! never met by the default action, which would kill the process with the terminal
-//! still in raw mode and no snapshot printed. SIGHUP (the terminal closed, an ssh
-//! session dropped) and SIGQUIT (Ctrl-\) end the run the same way as SIGTERM: the
-//! dashboard restores the terminal, a headless run prints its snapshot.
+//! still in raw mode and no snapshot printed. SIGQUIT (Ctrl-\) ends the run the
+//! same way as SIGTERM: the dashboard restores the terminal, a headless run prints
+//! its snapshot. SIGHUP depends on the mode, which is the caller's business: in the
+//! dashboard it means the terminal closed (an ssh session dropped), so it ends the
+//! run like SIGTERM; a headless run has no terminal to lose, and reloads its config
+//! instead (`app`, `reload`).
 
 /// Which signal ended the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +18,7 @@ pub enum Signal {
     Interrupt,
     /// SIGTERM.
     Terminate,
-    /// SIGHUP: the terminal went away.
+    /// SIGHUP: the terminal went away (the dashboard), or reload (headless).
     HangUp,
     /// SIGQUIT (Ctrl-\).
     Quit,

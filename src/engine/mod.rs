@@ -23,22 +23,25 @@
 
 mod schedule;
 
+mod reconfigure;
+
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use reconfigure::{Change, Prepared};
 pub use schedule::Schedule;
 
 use crate::config::Endpoint;
 use crate::probe::{ClientPool, Prober};
-use crate::stats::{Clock, Recorder, Sample, SampleKind};
+use crate::stats::{Clock, EndpointId, Recorder, Sample, SampleKind};
 
 /// How late a tick may fire before the ticks missed meanwhile are counted as
 /// skipped in one go instead of being fired late one by one.
@@ -54,6 +57,13 @@ pub struct Engine {
     abort: CancellationToken,
     /// The shards and every probe in flight.
     tasks: TaskTracker,
+    /// Each shard's commands (a reload's changes); endpoint `id` is in shard
+    /// `id % shards.len()`.
+    shards: Vec<tokio::sync::mpsc::UnboundedSender<reconfigure::ShardCommand>>,
+    /// What a reload needs to build probers: the shared clients, each endpoint's
+    /// settings as probed now, the recorder. Locked only to prepare or commit a
+    /// change, never across an await.
+    control: Mutex<reconfigure::Control>,
     /// The probing thread, which ends once every task in `tasks` has; not joined
     /// (that would block the caller's runtime), it ends promptly after [`Engine::abort`].
     _thread: Option<std::thread::JoinHandle<()>>,
@@ -77,20 +87,31 @@ impl Engine {
             stop: CancellationToken::new(),
             abort: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            shards: Vec::new(),
+            control: Mutex::new(reconfigure::Control::new(recorder.clone())),
             _thread: None,
         };
         // Two shards, so that the heap each keeps is half as deep; both on the one
         // probing thread.
         let shard_count = endpoints.len().clamp(1, 2);
         let mut shards: Vec<Shard> = (0..shard_count)
-            .map(|_| Shard {
+            .map(|_| {
+                let (tx, commands) = tokio::sync::mpsc::unbounded_channel();
+                engine.shards.push(tx);
+                commands
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|commands| Shard {
                 slots: Vec::new(),
+                positions: HashMap::new(),
+                commands: Some(commands),
+                start: clock.start,
                 due: BinaryHeap::new(),
                 deadline,
                 paused: engine.paused.subscribe(),
                 recorder: recorder.clone(),
                 stop: engine.stop.clone(),
-                abort: engine.abort.clone(),
                 tasks: engine.tasks.clone(),
             })
             .collect();
@@ -108,8 +129,14 @@ impl Engine {
                 max_in_flight: endpoint.max_in_flight as usize,
                 in_flight: Arc::new(AtomicUsize::new(0)),
                 prober,
+                cancel: engine.abort.child_token(),
             });
         }
+        engine
+            .control
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .started(clients, endpoints);
         // The runtime is built and dropped on its own thread: a runtime may not be
         // dropped inside another (should anything here fail, the caller's).
         let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel(1);
@@ -183,24 +210,37 @@ impl Drop for Engine {
 
 /// One endpoint's schedule and probes.
 struct Slot {
-    index: usize,
+    /// The endpoint's id, which its samples carry.
+    index: EndpointId,
     schedule: Schedule,
     max_in_flight: usize,
     /// Probes of this endpoint in flight (decremented by the probe task as it ends).
     in_flight: Arc<AtomicUsize>,
     prober: Arc<Prober>,
+    /// Cancels this endpoint's probes in flight (a child of the engine's abort),
+    /// when a reload removes it.
+    cancel: CancellationToken,
 }
 
 /// The schedules of a share of the endpoints, fired by one task.
 struct Shard {
-    slots: Vec<Slot>,
-    /// Each slot's next due tick, earliest first: (due, position in `slots`).
+    /// The endpoints' slots; `None` where a reload removed one (positions stay put,
+    /// so the heap's entries stay valid).
+    slots: Vec<Option<Slot>>,
+    /// Position in `slots` of each endpoint id.
+    positions: HashMap<EndpointId, usize>,
+    /// A reload's changes; `None` once the engine is gone.
+    commands: Option<tokio::sync::mpsc::UnboundedReceiver<reconfigure::ShardCommand>>,
+    /// The clock's start, which every schedule's phase is counted from.
+    start: Instant,
+    /// Each slot's next due tick, earliest first: (due, position in `slots`). An
+    /// entry whose due time is not its slot's next (the slot was removed or
+    /// rescheduled) is stale and passes without a tick.
     due: BinaryHeap<Reverse<(Instant, usize)>>,
     deadline: Option<Instant>,
     paused: tokio::sync::watch::Receiver<bool>,
     recorder: Recorder,
     stop: CancellationToken,
-    abort: CancellationToken,
     tasks: TaskTracker,
 }
 
@@ -208,7 +248,8 @@ impl Shard {
     fn add(&mut self, slot: Slot) {
         let position = self.slots.len();
         let due = slot.schedule.next_due();
-        self.slots.push(slot);
+        self.positions.insert(slot.index, position);
+        self.slots.push(Some(slot));
         self.queue(position, due);
     }
 
@@ -225,12 +266,31 @@ impl Shard {
         // One timer, reset for every wake-up rather than made anew.
         let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
         tokio::pin!(sleep);
-        while let Some(&Reverse((next, _))) = self.due.peek() {
-            sleep.as_mut().reset(next.into());
+        loop {
+            // With nothing due, wait for the deadline (a reload may still add
+            // endpoints before it) or, without one, for a reload.
+            let wake = match (self.due.peek(), self.deadline) {
+                (Some(&Reverse((next, _))), _) => Some(next),
+                (None, Some(deadline)) if Instant::now() < deadline => Some(deadline),
+                (None, Some(_)) => return,
+                (None, None) if self.commands.is_none() => return,
+                (None, None) => None,
+            };
+            if let Some(wake) = wake {
+                sleep.as_mut().reset(wake.into());
+            }
             tokio::select! {
                 biased;
                 () = &mut stopped => return,
-                () = &mut sleep => {}
+                command = reconfigure::recv(&mut self.commands) => {
+                    match command {
+                        Some(command) => self.apply(command),
+                        // The engine is gone: no more changes.
+                        None => self.commands = None,
+                    }
+                    continue;
+                }
+                () = &mut sleep, if wake.is_some() => {}
             }
             let paused = *self.paused.borrow();
             // Every tick due by now, in due order: the ones of this millisecond and
@@ -251,7 +311,13 @@ impl Shard {
     /// Fires slot `position`'s tick that was due at `due`, at `now`, and queues its next.
     fn fire(&mut self, position: usize, due: Instant, now: Instant, paused: bool) {
         let deadline = self.deadline;
-        let slot = &mut self.slots[position];
+        let Some(slot) = self.slots.get_mut(position).and_then(Option::as_mut) else {
+            return;
+        };
+        if slot.schedule.next_due() != due {
+            // Stale: the slot was rescheduled, and its new tick is queued already.
+            return;
+        }
         let lag = now.saturating_duration_since(due);
         slot.schedule.advance();
         if paused {
@@ -280,7 +346,7 @@ impl Shard {
                     in_flight: Arc::clone(&slot.in_flight),
                     recorder: self.recorder.clone(),
                 };
-                self.tasks.spawn(probe.run(self.abort.clone()));
+                self.tasks.spawn(probe.run(slot.cancel.clone()));
             } else {
                 self.recorder.record(Sample {
                     endpoint: slot.index,

@@ -65,6 +65,24 @@ impl Schedule {
         passed
     }
 
+    /// Time between two ticks.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The same schedule at `interval` instead, keeping its phase: a tick that fell
+    /// a fraction f into its interval (counted from `start`) falls f into the new
+    /// one, so endpoints spread over their interval stay spread. The next tick is
+    /// the first of the new grid after `now`.
+    pub fn rephased(&self, start: Instant, interval: Duration, now: Instant) -> Schedule {
+        let old = self.interval.as_nanos().max(1);
+        let phase = self.next_due().saturating_duration_since(start).as_nanos() % old;
+        let fraction = phase as f64 / old as f64;
+        let mut schedule = Schedule::new(start + interval.mul_f64(fraction), interval);
+        schedule.skip_past(now, None);
+        schedule
+    }
+
     /// Ticks handed out so far.
     pub fn ticks(&self) -> u64 {
         self.next
@@ -104,6 +122,23 @@ mod tests {
             assert!(offset < FIRST_TICK_SPREAD, "{offset:?}");
         }
         assert_eq!(first_offset(minute, 0, 0), Duration::ZERO);
+    }
+
+    #[test]
+    fn rephasing_keeps_the_fraction_of_the_interval() {
+        let start = Instant::now();
+        // A quarter into a 1 s interval: 250 ms, 1 250 ms, …
+        let mut s = Schedule::new(start + Duration::from_millis(250), Duration::from_secs(1));
+        s.advance();
+        s.advance();
+        let now = start + Duration::from_millis(2_100);
+        let halved = s.rephased(start, Duration::from_millis(500), now);
+        assert_eq!(halved.interval(), Duration::from_millis(500));
+        // A quarter into 500 ms is 125 ms: the next after 2.1 s is 2 125 ms.
+        assert_eq!(halved.next_due() - start, Duration::from_millis(2_125));
+        let doubled = s.rephased(start, Duration::from_secs(2), now);
+        // A quarter into 2 s is 500 ms: 2 500 ms is the next after 2.1 s.
+        assert_eq!(doubled.next_due() - start, Duration::from_millis(2_500));
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct DecodedEndpoint {
     pub cert_days_left: Option<i64>,
     /// Its rolling window as the snapshot reported it.
     pub window: WindowSnapshot,
+    /// The interval it was probed at when the snapshot was taken, in ms (0 in
+    /// snapshots from before `interval_ms`).
+    pub interval_ms: u64,
 }
 
 /// Reads and checks the snapshot at `path`. The error says what is wrong (not the
@@ -138,6 +141,8 @@ struct RawEndpoint {
     transitions: Vec<RawTransition>,
     #[serde(default)]
     vantages: BTreeMap<String, IgnoredAny>,
+    #[serde(default)]
+    interval_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -283,6 +288,7 @@ impl RawEndpoint {
             .map(|at| time("cert_not_after", at))
             .transpose()?;
         Ok(DecodedEndpoint {
+            interval_ms: self.interval_ms,
             name: self.name,
             url: self.url,
             all_time: AllTime {

@@ -157,6 +157,13 @@ fn merge_endpoint(
     let cert_days_left = seen.iter().filter_map(|(_, e)| e.cert_days_left).min();
     let window = merge_windows(name, seen, warnings);
     let mut merged = EndpointSnapshot::of_all_time(name.into(), url, &sum, cert_days_left, window);
+    // The vantage points may probe at different rates: the merge shows the fastest.
+    merged.interval_ms = seen
+        .iter()
+        .map(|(_, e)| e.interval_ms)
+        .filter(|&ms| ms > 0)
+        .min()
+        .unwrap_or(0);
     merged.vantages = seen
         .iter()
         .map(|&(i, e)| {
@@ -167,6 +174,10 @@ fn merge_endpoint(
                 e.cert_days_left,
                 e.window.clone(),
             );
+            let own = EndpointSnapshot {
+                interval_ms: e.interval_ms,
+                ..own
+            };
             (vantages[i].clone(), own)
         })
         .collect();

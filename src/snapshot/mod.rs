@@ -138,6 +138,9 @@ pub struct EndpointSnapshot {
     pub name: String,
     /// Endpoint URL.
     pub url: String,
+    /// Time between two probes now, in milliseconds (changed from the dashboard, it
+    /// differs from the config file's until the next reload).
+    pub interval_ms: u64,
     /// `up`, `degraded`, `down` or `unknown`.
     pub state: &'static str,
     /// Finished probes.
@@ -382,6 +385,7 @@ pub struct Capture {
 struct EndpointCapture {
     name: String,
     url: String,
+    interval_ms: u64,
     state: &'static str,
     probes: u64,
     ok: u64,
@@ -428,6 +432,7 @@ fn endpoint_capture(endpoint: &Endpoint, s: &EndpointStats, store: &StatsStore) 
     EndpointCapture {
         name: endpoint.name.clone(),
         url: endpoint.url_as_written.clone(),
+        interval_ms: u64::try_from(endpoint.interval.as_millis()).unwrap_or(u64::MAX),
         state: s.state().as_str(),
         probes: s.probes(),
         ok: s.ok(),
@@ -492,6 +497,7 @@ impl EndpointCapture {
         EndpointSnapshot {
             name: self.name,
             url: self.url,
+            interval_ms: self.interval_ms,
             state: self.state,
             probes: self.probes,
             ok: self.ok,
@@ -564,6 +570,8 @@ impl EndpointSnapshot {
                 data: encode_histogram(&all_time.latency),
             },
             phase_histograms: PhaseHistogramsSnapshot::new(&all_time.phases),
+            // Set by the merge from its inputs.
+            interval_ms: 0,
             // A merge keeps no single latest response or failure: each vantage
             // point's own are in `vantages`.
             last_response: None,

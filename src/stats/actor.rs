@@ -16,7 +16,8 @@ use crate::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
 /// What happened at one tick of one endpoint.
 #[derive(Debug, Clone)]
 pub struct Sample {
-    /// Index of the endpoint, in config order.
+    /// The endpoint's id: its index in config order, unless reloads moved it
+    /// ([`super::EndpointSet`]).
     pub endpoint: usize,
     /// When the probe finished (or the tick was skipped).
     pub at: Instant,
@@ -53,6 +54,7 @@ enum Command {
     Reset,
     Observe(Box<dyn Observer>),
     Resume(Box<super::Resume>),
+    Reconfigure(Arc<super::EndpointSet>),
 }
 
 /// The sending end of the statistics queue, counting what it sends: the queue stays
@@ -146,6 +148,13 @@ impl StatsHandle {
     pub fn resume(&self, resume: super::Resume) {
         // After the statistics thread has ended there is nothing left to seed.
         self.queue.send(Command::Resume(Box::new(resume)));
+    }
+
+    /// Takes on a new set of endpoints (a reload): kept ones keep every statistic,
+    /// removed ones go, added ones start. Samples sent after this call count by it.
+    pub fn reconfigure(&self, set: Arc<super::EndpointSet>) {
+        // After the statistics thread has ended there is nothing left to change.
+        self.queue.send(Command::Reconfigure(set));
     }
 
     /// Forgets every statistic and starts counting again.
@@ -262,6 +271,12 @@ impl Actor {
             Command::Reset => self.reset(),
             Command::Observe(observer) => self.observer = Some(observer),
             Command::Resume(resume) => self.store.resume(*resume),
+            Command::Reconfigure(set) => {
+                if let Some(observer) = &mut self.observer {
+                    observer.reconfigure(&set);
+                }
+                self.store.reconfigure(set);
+            }
         }
         None
     }

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::{EndpointStats, Transition};
+use super::{EndpointId, EndpointSet, EndpointStats, Transition};
 use crate::probe::ErrorClass;
 
 /// What one recorded probe changed, beyond the counts.
@@ -28,9 +28,18 @@ impl Recorded {
 
 /// Hears of every probe the statistics record, right after it is recorded.
 pub trait Observer: Send {
-    /// Endpoint `endpoint` (config order) recorded a probe that finished at `at`;
+    /// Endpoint `endpoint` (its stable id) recorded a probe that finished at `at`;
     /// `recorded` says what changed, `stats` holds everything as of now.
-    fn recorded(&mut self, endpoint: usize, at: Instant, recorded: Recorded, stats: &EndpointStats);
+    fn recorded(
+        &mut self,
+        endpoint: EndpointId,
+        at: Instant,
+        recorded: Recorded,
+        stats: &EndpointStats,
+    );
+
+    /// The endpoints changed (a reload): `set` holds them, by id.
+    fn reconfigure(&mut self, _set: &EndpointSet) {}
 
     /// The statistics are ending: tell what is still held back.
     fn finish(&mut self) {}

@@ -18,6 +18,7 @@ mod endpoint;
 mod events;
 mod health;
 mod resume;
+mod set;
 mod state;
 mod store;
 mod summary;
@@ -30,6 +31,7 @@ pub use endpoint::{Certificate, EndpointStats, LastProbe, RECENT_ERRORS, RecentE
 pub use events::{Observer, Recorded};
 pub use health::{DEEP_QUEUE, LATE_TICK, Overload, OverloadReason, QueueDepth};
 pub use resume::{AllTime, Resume};
+pub use set::{EndpointId, EndpointSet};
 pub use state::{EndpointRules, State, StateRule, TRANSITIONS, Transition};
 pub use store::StatsStore;
 pub use summary::{LatencySummary, PhaseSummary, SpanSummary, SpanTally};

@@ -2,12 +2,16 @@
 //! the statistics thread holds them. Views read it through [`super::StatsHandle::read`]
 //! and its methods, never its fields.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 
 use super::health::{Overload, OverloadReason, QueueDepth};
+use super::set::{EndpointId, EndpointSet};
 use super::{EndpointStats, new_histogram, record_duration};
+use crate::config::Endpoint;
 
 /// Every statistic of a run, live: the statistics thread records into it and lends it
 /// to readers between samples.
@@ -29,6 +33,11 @@ pub struct StatsStore {
     overload: Overload,
     /// The statistics queue as of the latest stamp.
     stats_queue: QueueDepth,
+    /// The endpoints as of the latest reload; `None` before any (the views' own
+    /// list is current then, and ids are positions).
+    set: Option<Arc<EndpointSet>>,
+    /// Position of each id after a reload; `None` before any.
+    positions: Option<HashMap<EndpointId, usize>>,
 }
 
 impl StatsStore {
@@ -45,6 +54,70 @@ impl StatsStore {
             endpoints,
             overload: Overload::default(),
             stats_queue: QueueDepth::default(),
+            set: None,
+            positions: None,
+        }
+    }
+
+    /// The endpoints as of the latest reload, position for position with
+    /// [`StatsStore::endpoints`]; `None` if there was none.
+    pub fn endpoint_set(&self) -> Option<&Arc<EndpointSet>> {
+        self.set.as_ref()
+    }
+
+    /// The endpoints' settings, position for position with [`StatsStore::endpoints`]:
+    /// those of the latest reload, or `started_with` (the run's own) before any.
+    pub fn configured<'a>(&'a self, started_with: &'a [Endpoint]) -> &'a [Endpoint] {
+        self.set.as_ref().map_or(started_with, |set| &set.endpoints)
+    }
+
+    /// Takes on `set`: kept endpoints (same id) move to their new position with every
+    /// statistic and judge by their new rules, added ones start empty, removed ones
+    /// are dropped (and so are their samples still under way).
+    pub(super) fn reconfigure(&mut self, set: Arc<EndpointSet>) {
+        let mut old: HashMap<EndpointId, EndpointStats> = std::mem::take(&mut self.endpoints)
+            .into_iter()
+            .enumerate()
+            .map(|(position, stats)| (self.id_at(position), stats))
+            .collect();
+        let rules = set.rules();
+        self.endpoints = set
+            .ids
+            .iter()
+            .zip(rules)
+            .map(|(id, rules)| match old.remove(id) {
+                Some(mut stats) => {
+                    if stats.rules() != rules {
+                        stats.set_rules(rules);
+                    }
+                    stats
+                }
+                None => EndpointStats::with_rules(rules),
+            })
+            .collect();
+        self.positions = Some(
+            set.ids
+                .iter()
+                .enumerate()
+                .map(|(position, &id)| (id, position))
+                .collect(),
+        );
+        self.set = Some(set);
+    }
+
+    /// The id of the endpoint at `position`.
+    fn id_at(&self, position: usize) -> EndpointId {
+        self.set
+            .as_ref()
+            .and_then(|set| set.ids.get(position).copied())
+            .unwrap_or(position)
+    }
+
+    /// The position of endpoint `id`, if it is still configured.
+    fn position(&self, id: EndpointId) -> Option<usize> {
+        match &self.positions {
+            None => Some(id),
+            Some(positions) => positions.get(&id).copied(),
         }
     }
 
@@ -139,21 +212,24 @@ impl StatsStore {
         self.endpoints.iter().map(EndpointStats::probes).sum()
     }
 
-    /// Endpoint `index`, to record into.
     /// Gives the endpoints' statistics back (to record more into them outside the
     /// statistics thread: tests and benches).
     pub fn into_endpoints(self) -> Vec<EndpointStats> {
         self.endpoints
     }
 
-    pub(super) fn endpoint_mut(&mut self, index: usize) -> Option<&mut EndpointStats> {
-        self.endpoints.get_mut(index)
+    /// Endpoint `id` (its position before any reload), to record into.
+    pub(super) fn endpoint_mut(&mut self, id: EndpointId) -> Option<&mut EndpointStats> {
+        let position = self.position(id)?;
+        self.endpoints.get_mut(position)
     }
 
-    /// Records that endpoint `index`'s tick fired `lag` late, and lends its statistics
-    /// to record what the tick did; for an endpoint it does not have, records nothing.
-    pub(super) fn tick(&mut self, index: usize, lag: Duration) -> Option<&mut EndpointStats> {
-        let stats = self.endpoints.get_mut(index)?;
+    /// Records that endpoint `id`'s tick (its position before any reload) fired `lag`
+    /// late, and lends its statistics to record what the tick did; for an endpoint
+    /// it does not have (or no longer has), records nothing.
+    pub(super) fn tick(&mut self, id: EndpointId, lag: Duration) -> Option<&mut EndpointStats> {
+        let position = self.position(id)?;
+        let stats = self.endpoints.get_mut(position)?;
         record_duration(&mut self.scheduler_lag, lag);
         Some(stats)
     }
@@ -233,5 +309,57 @@ mod tests {
         assert!(store.scheduler_lag().is_empty());
         assert_eq!(store.endpoints()[0].rules(), rules);
         assert_eq!(store.endpoints()[0].state(), State::Unknown);
+    }
+
+    #[test]
+    fn a_reconfigured_store_keeps_kept_endpoints_by_id_and_drops_the_removed() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let retention = Duration::from_secs(60);
+        let mut store = StatsStore::new(
+            start,
+            retention,
+            vec![EndpointStats::default(), EndpointStats::default()],
+        );
+        let record = |store: &mut StatsStore, id: EndpointId| {
+            let Some(stats) = store.tick(id, Duration::ZERO) else {
+                return false;
+            };
+            let outcome = ProbeOutcome {
+                latency: Some(Duration::from_millis(4)),
+                ..ProbeOutcome::default()
+            };
+            stats.record(outcome, 10, start, retention);
+            true
+        };
+        assert!(record(&mut store, 0) && record(&mut store, 1) && record(&mut store, 1));
+        let endpoint = |name: &str| {
+            let url = url::Url::parse("tcp://127.0.0.1:9").unwrap();
+            Endpoint::new(name, url, Duration::from_secs(1), Duration::from_secs(1))
+        };
+        // 0 removed, 1 kept (now first), 2 added.
+        store.reconfigure(Arc::new(EndpointSet {
+            endpoints: vec![endpoint("b"), endpoint("c")].into(),
+            ids: vec![1, 2].into(),
+            file_intervals: vec![Duration::from_secs(1); 2].into(),
+            generation: 1,
+        }));
+        let probes: Vec<u64> = store
+            .endpoints()
+            .iter()
+            .map(EndpointStats::probes)
+            .collect();
+        assert_eq!(probes, [2, 0]);
+        assert!(
+            !record(&mut store, 0),
+            "a removed endpoint's late sample is dropped"
+        );
+        assert!(record(&mut store, 2));
+        assert_eq!(store.endpoint(1).map(EndpointStats::probes), Some(1));
+        let names: Vec<&str> = store
+            .configured(&[])
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, ["b", "c"]);
     }
 }

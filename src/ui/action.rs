@@ -59,11 +59,15 @@ pub enum Action {
     ScrollHelpPageUp,
     /// Scroll the help overlay a page down.
     ScrollHelpPageDown,
+    /// Halve the selected endpoint's interval (probe twice as often).
+    Faster,
+    /// Double the selected endpoint's interval.
+    Slower,
 }
 
 impl Action {
     /// Every action, for the tests that check each is bound.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 29] = [
         Action::Quit,
         Action::Up,
         Action::Down,
@@ -91,5 +95,7 @@ impl Action {
         Action::ScrollHelpDown,
         Action::ScrollHelpPageUp,
         Action::ScrollHelpPageDown,
+        Action::Faster,
+        Action::Slower,
     ];
 }

@@ -24,7 +24,8 @@ use super::view::{FrameLayout, ViewInput};
 use super::{FRAME_INTERVAL, REFRESH_INTERVAL, STATUS_TIME, help};
 use crate::config::{Endpoint, ExportFormat};
 use crate::engine::Engine;
-use crate::stats::StatsHandle;
+use crate::reload::Notice;
+use crate::stats::{EndpointSet, StatsHandle};
 
 /// What the dashboard works with besides the terminal.
 pub struct Services<'a> {
@@ -38,6 +39,9 @@ pub struct Services<'a> {
     pub export_dir: PathBuf,
     /// What the export key writes.
     pub export_formats: Vec<ExportFormat>,
+    /// Changes the endpoints' intervals (`+`, `-`); `None` where nothing may change
+    /// (tests of other things).
+    pub reloader: Option<crate::reload::Shared>,
 }
 
 /// Data fetched from the statistics thread.
@@ -49,6 +53,8 @@ pub struct Fetched {
     pub detail: Option<DetailData>,
     /// How long the statistics thread took to compute it.
     pub cost: Duration,
+    /// The endpoints the data is of, if a reload (or an interval change) set them.
+    pub set: Option<Arc<EndpointSet>>,
 }
 
 /// Something that happened.
@@ -72,6 +78,8 @@ pub enum Event {
     Data(Option<Box<Fetched>>),
     /// An export ended with this message.
     Exported(Status),
+    /// A reload or an interval change ended with this report.
+    Notice(Notice),
     /// A background task panicked or was cancelled.
     TaskFailed(JoinError),
     /// SIGINT or SIGTERM.
@@ -93,6 +101,7 @@ pub enum Flow {
 enum Done {
     Fetched(Option<Box<Fetched>>),
     Exported(Status),
+    Notice(Notice),
 }
 
 /// The dashboard between two events: its state, the data shown, the background
@@ -128,6 +137,8 @@ pub struct EventLoop<'a> {
     status_seen: (Option<Status>, u64),
     /// When the message on the status line goes.
     status_until: Option<Instant>,
+    /// The generation of the endpoint set shown (0: the one the run started with).
+    generation: u64,
 }
 
 impl<'a> EventLoop<'a> {
@@ -154,6 +165,7 @@ impl<'a> EventLoop<'a> {
             terminal_lost: false,
             status_seen: (None, 0),
             status_until: None,
+            generation: 0,
         }
     }
 
@@ -241,6 +253,7 @@ impl<'a> EventLoop<'a> {
         match self.tasks.join_next().await {
             Some(Ok(Done::Fetched(fetched))) => Event::Data(fetched),
             Some(Ok(Done::Exported(status))) => Event::Exported(status),
+            Some(Ok(Done::Notice(notice))) => Event::Notice(notice),
             Some(Err(e)) => Event::TaskFailed(e),
             None => std::future::pending().await,
         }
@@ -302,6 +315,12 @@ impl<'a> EventLoop<'a> {
                 self.dirty = true;
                 None
             }
+            Event::Notice(notice) => {
+                self.state.status = Some(notice_status(&notice));
+                self.dirty = true;
+                // A change shows at once rather than at the next refresh.
+                Some(Effect::Refresh)
+            }
             Event::TaskFailed(e) => {
                 // Only a panic gets here (the tasks are cancelled at shutdown only,
                 // when no one asks), and the dashboard's panic hook ends the program
@@ -329,9 +348,10 @@ impl<'a> EventLoop<'a> {
         // the view.
         self.next_refresh = now + REFRESH_INTERVAL.max(fetched.cost * 4);
         self.rate = probe_rate(&self.data, &fetched.overview).or(self.rate);
+        let reloaded = self.take_set(fetched.set.as_ref());
         // Nothing on screen would change (paused, or no probe finished and the clock
         // shows the same second): no frame.
-        if !fetched.overview.looks_like(&self.data) || fetched.detail != self.detail {
+        if reloaded || !fetched.overview.looks_like(&self.data) || fetched.detail != self.detail {
             self.data = fetched.overview;
             self.detail = fetched.detail;
             self.state.refresh_rows(&self.data);
@@ -339,7 +359,45 @@ impl<'a> EventLoop<'a> {
         }
         self.fetching = false;
         self.fetch_task = None;
-        std::mem::take(&mut self.fetch_again).then_some(Effect::Refresh)
+        // The detail came for the position the view had before the endpoints moved.
+        let again = std::mem::take(&mut self.fetch_again) || reloaded;
+        again.then_some(Effect::Refresh)
+    }
+
+    /// Takes on the endpoint set the data is of, if it is newer than the one shown:
+    /// the state follows each endpoint by name to its new position. Returns whether
+    /// the set changed.
+    fn take_set(&mut self, set: Option<&Arc<EndpointSet>>) -> bool {
+        let Some(set) = set.filter(|s| s.generation != self.generation) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut self.services.endpoints, set.endpoints.clone());
+        let new = set.clone();
+        self.state
+            .remap(|index| old.get(index).and_then(|e| new.position(&e.name)));
+        self.generation = set.generation;
+        true
+    }
+
+    /// Halves or doubles the interval of the endpoint at `index`, off the runtime
+    /// (it shares the reloader with reloads, which read files).
+    fn step_interval(&mut self, index: usize, faster: bool) {
+        let (Some(reloader), Some(endpoint)) =
+            (&self.services.reloader, self.services.endpoints.get(index))
+        else {
+            return;
+        };
+        let reloader = reloader.clone();
+        let name = endpoint.name.clone();
+        self.tasks.spawn(async move {
+            let notice =
+                crate::reload::with_reloader(&reloader, move |r| r.step_interval(&name, faster))
+                    .await;
+            Done::Notice(notice.unwrap_or_else(|| Notice {
+                text: "the interval could not be changed (see the log)".into(),
+                is_error: true,
+            }))
+        });
     }
 
     /// Does what the state asked for.
@@ -368,6 +426,7 @@ impl<'a> EventLoop<'a> {
                 self.export();
             }
             Some(Effect::Refresh) => self.fetch(),
+            Some(Effect::StepInterval(index, faster)) => self.step_interval(index, faster),
         }
         Flow::Continue
     }
@@ -394,12 +453,15 @@ impl<'a> EventLoop<'a> {
                     let started = Instant::now();
                     // A fetch that panicked midway left rows that are each whole.
                     let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-                    let overview = model::overview_cached(s, &endpoints, span, &mut cache);
+                    // As of the latest reload, if any: names and numbers from one moment.
+                    let configured = s.configured(&endpoints);
+                    let overview = model::overview_cached(s, configured, span, &mut cache);
                     let detail = detail_index.and_then(|i| model::detail(s, i, span));
                     Fetched {
                         overview,
                         detail,
                         cost: started.elapsed(),
+                        set: s.endpoint_set().cloned(),
                     }
                 })
                 .await;
@@ -434,7 +496,7 @@ impl<'a> EventLoop<'a> {
             // Only the copy runs on the statistics thread; decoding and compressing
             // the histograms happen below, off it and off the runtime.
             match stats
-                .read(move |s| crate::snapshot::capture(&endpoints, s))
+                .read(move |s| crate::snapshot::capture(s.configured(&endpoints), s))
                 .await
             {
                 None => Status {
@@ -469,6 +531,24 @@ impl<'a> EventLoop<'a> {
     /// Cancels the fetches and exports still waiting for the statistics thread.
     pub async fn shutdown(mut self) {
         self.tasks.shutdown().await;
+    }
+}
+
+/// A reload's or an interval change's report as one status line: its first line and
+/// the first problem (a refused config's full report is in the log).
+fn notice_status(notice: &Notice) -> Status {
+    let mut lines = notice.text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut text = lines.next().unwrap_or_default().to_string();
+    if let Some(problem) = lines.next() {
+        text.push(' ');
+        text.push_str(problem);
+    }
+    if lines.next().is_some() {
+        text.push_str(" (probetop --check shows the full report)");
+    }
+    Status {
+        text: sanitize::clean(&text),
+        is_error: notice.is_error,
     }
 }
 
@@ -539,6 +619,7 @@ mod tests {
             engine: &rig.engine,
             export_dir: rig.dir.path().to_path_buf(),
             export_formats: vec![ExportFormat::Json],
+            reloader: None,
         };
         EventLoop::new(services, Span::FiveMinutes, Theme { color: false }, now)
     }
@@ -577,6 +658,7 @@ mod tests {
             },
             detail: None,
             cost: Duration::from_millis(1),
+            set: None,
         })))
     }
 
@@ -869,6 +951,127 @@ mod tests {
             "json",
             "the configured format"
         );
+    }
+
+    /// A dashboard over a real engine probing two endpoints (a refused port: nothing
+    /// to wait for) every second, with the reloader that `+` and `-` go through.
+    fn probing_loop(now: Instant) -> (EventLoop<'static>, Arc<Engine>) {
+        let clock = Clock::now();
+        let window = Duration::from_secs(300);
+        let endpoints: Vec<Endpoint> = ["a", "b"]
+            .iter()
+            .map(|name| {
+                let url = url::Url::parse("tcp://127.0.0.1:9").expect("a URL");
+                Endpoint::new(name, url, Duration::from_secs(1), Duration::from_secs(1))
+            })
+            .collect();
+        let rules = endpoints
+            .iter()
+            .map(|e| stats::EndpointRules {
+                state: e.state_rule,
+                min_cert_days: None,
+            })
+            .collect();
+        let (recorder, stats, _thread) =
+            stats::spawn(rules, window, window, clock).expect("the statistics thread");
+        let engine: Arc<Engine> = Engine::start(&endpoints, &recorder, clock, None)
+            .expect("an engine")
+            .into();
+        let config = crate::config::Config {
+            source: None,
+            window,
+            export_dir: PathBuf::from("."),
+            export_formats: vec![ExportFormat::Json],
+            hlog: None,
+            hlog_interval: Duration::from_secs(5),
+            metrics_buckets: Vec::new(),
+            metrics_phases: false,
+            export_on_exit: false,
+            endpoints: endpoints.clone(),
+        };
+        let reloader = crate::reload::Reloader::new(
+            crate::reload::Source::default(),
+            &config,
+            engine.clone(),
+            stats.clone(),
+        )
+        .shared();
+        // Leaked: the loop borrows its engine for as long as the test runs.
+        let borrowed: &'static Engine = Box::leak(Box::new(engine.clone()));
+        let services = Services {
+            endpoints: endpoints.into(),
+            stats,
+            engine: borrowed,
+            export_dir: PathBuf::from("."),
+            export_formats: vec![ExportFormat::Json],
+            reloader: Some(reloader),
+        };
+        let app = EventLoop::new(services, Span::FiveMinutes, Theme { color: false }, now);
+        (app, engine)
+    }
+
+    /// Handles background results until a fetch brings a set of `generation`.
+    async fn until_set(app: &mut EventLoop<'_>, generation: u64, now: Instant) {
+        for _ in 0..20 {
+            let event = tokio::time::timeout(Duration::from_secs(10), app.next_done())
+                .await
+                .expect("a background task ends");
+            let done = matches!(&event, Event::Data(Some(f))
+                if f.set.as_ref().map_or(0, |s| s.generation) == generation);
+            app.handle(event, now).unwrap();
+            if done {
+                return;
+            }
+            app.handle(Event::RefreshDue, now).unwrap();
+        }
+        panic!("no fetch brought generation {generation}");
+    }
+
+    #[tokio::test]
+    async fn plus_and_minus_step_the_selected_interval_within_bounds() {
+        let t0 = Instant::now();
+        let (mut app, engine) = probing_loop(t0);
+        app.handle(Event::RefreshDue, t0).unwrap();
+        until_set(&mut app, 0, t0).await;
+        assert_eq!(app.state().selected, Some(0));
+        app.handle(key(KeyCode::Down), t0).unwrap();
+        // `+` halves b's interval; a's stays.
+        app.handle(key(KeyCode::Char('+')), t0).unwrap();
+        until_set(&mut app, 1, t0).await;
+        assert_eq!(status(&app), "b: interval 500ms (file: 1s)");
+        let intervals = |app: &EventLoop<'_>| -> Vec<Duration> {
+            app.view().endpoints.iter().map(|e| e.interval).collect()
+        };
+        assert_eq!(intervals(&app), [ms(1000), ms(500)]);
+        // In the detail view `-` acts on the endpoint shown: twice is 2 s.
+        app.handle(key(KeyCode::Enter), t0).unwrap();
+        assert_eq!(app.state().mode, Mode::Detail(1));
+        app.handle(key(KeyCode::Char('-')), t0).unwrap();
+        until_set(&mut app, 2, t0).await;
+        app.handle(key(KeyCode::Char('-')), t0).unwrap();
+        until_set(&mut app, 3, t0).await;
+        assert_eq!(intervals(&app), [ms(1000), ms(2000)]);
+        assert_eq!(
+            app.detail.as_ref().map(|d| d.file_interval),
+            Some(Some(ms(1000)))
+        );
+        // Down to the shortest, then no further.
+        for generation in 4..=7 {
+            app.handle(key(KeyCode::Char('+')), t0).unwrap();
+            until_set(&mut app, generation, t0).await;
+        }
+        assert_eq!(intervals(&app)[1], ms(125));
+        app.handle(key(KeyCode::Char('+')), t0).unwrap();
+        until_set(&mut app, 8, t0).await;
+        assert_eq!(intervals(&app)[1], crate::reload::MIN_INTERVAL);
+        app.handle(key(KeyCode::Char('=')), t0).unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(10), app.next_done())
+            .await
+            .expect("the change ends");
+        app.handle(event, t0).unwrap();
+        assert_eq!(status(&app), "b: interval stays 100ms (the shortest)");
+        assert_eq!(app.state().mode, Mode::Detail(1), "the view stays on b");
+        engine.abort();
         app.shutdown().await;
     }
 }

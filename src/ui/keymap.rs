@@ -225,6 +225,11 @@ pub const BINDINGS: &[Binding] = &{
             line("sort: config, name, state, p99, error rate", Always("sort"))),
         bind(char('w'),       BROWSE,   A::Window,   line("window: 1m, 5m, 15m, all-time", Always("window"))),
         bind(char('p'),       BROWSE,   A::Pause,    line("pause / resume probing", Always("pause"))),
+        bind(char('+'),       BROWSE,   A::Faster,
+            line("probe faster / slower (interval ÷2 / ×2)", No)),
+        bind(char('-'),       BROWSE,   A::Slower,   Then),
+        // `=` is `+` without Shift on most layouts.
+        bind(char('='),       BROWSE,   A::Faster,   Silent),
         bind(char('r'),       BROWSE,   A::AskReset, line("reset statistics (asks first)", Always("reset"))),
         bind(char('e'),       BROWSE,   A::Export,
             line("export a snapshot", Always("export"))),
@@ -470,7 +475,9 @@ mod tests {
             Quit | Up | Down | PageUp | PageDown | First | Last | Open | Back | Filter | Sort
             | Window | Pause | AskReset | Export | Help | CloseHelp | KeepFilter | ClearFilter
             | DeleteChar | TypeChar | Reset | CancelReset | ScrollHelpUp | ScrollHelpDown
-            | ScrollHelpPageUp | ScrollHelpPageDown => Action::ALL.contains(&action),
+            | ScrollHelpPageUp | ScrollHelpPageDown | Faster | Slower => {
+                Action::ALL.contains(&action)
+            }
         }
     }
 
@@ -537,6 +544,7 @@ mod tests {
             ("s", "sort: config, name, state, p99, error rate"),
             ("w", "window: 1m, 5m, 15m, all-time"),
             ("p", "pause / resume probing"),
+            ("+ -", "probe faster / slower (interval ÷2 / ×2)"),
             ("r", "reset statistics (asks first)"),
             ("e", "export a snapshot (JSON and CSV)"),
             ("?", "this help"),

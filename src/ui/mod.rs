@@ -69,6 +69,16 @@ pub struct Dashboard<'a> {
     pub deadline: Option<Instant>,
     /// SIGINT and SIGTERM, installed before the terminal was taken over.
     pub signals: &'a mut crate::signals::Signals,
+    /// Reloads and interval changes, when the run allows them.
+    pub reload: Option<Reloading<'a>>,
+}
+
+/// What the dashboard needs to change endpoints and hear of reloads.
+pub struct Reloading<'a> {
+    /// Changes intervals (`+`, `-`).
+    pub reloader: crate::reload::Shared,
+    /// The reports of the reloads the file watch started, for the status line.
+    pub notices: &'a mut tokio::sync::mpsc::UnboundedReceiver<crate::reload::Notice>,
 }
 
 /// Runs the dashboard until `q`, Ctrl-C, a signal or the deadline.
@@ -86,7 +96,12 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         window,
         deadline,
         signals,
+        reload,
     } = dashboard;
+    let (reloader, mut notices) = match reload {
+        Some(Reloading { reloader, notices }) => (Some(reloader), Some(notices)),
+        None => (None, None),
+    };
     let (mut terminal, _guard) = terminal::enter()?;
     let services = Services {
         endpoints,
@@ -94,6 +109,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         engine,
         export_dir,
         export_formats,
+        reloader,
     };
     let mut app = EventLoop::new(
         services,
@@ -139,6 +155,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
                 }
             }
             () = &mut deadline => Event::Deadline,
+            Some(notice) = next_notice(&mut notices) => Event::Notice(notice),
         };
         match app.handle(event, Instant::now()) {
             Ok(Flow::Continue) => {}
@@ -170,6 +187,16 @@ async fn keep_what_was_measured(app: &EventLoop<'_>) {
             limit = ?FINAL_EXPORT_LIMIT,
             "the final snapshot took too long and was given up"
         ),
+    }
+}
+
+/// The next reload report; never without a source of them.
+async fn next_notice(
+    notices: &mut Option<&mut tokio::sync::mpsc::UnboundedReceiver<crate::reload::Notice>>,
+) -> Option<crate::reload::Notice> {
+    match notices {
+        Some(notices) => notices.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -218,6 +218,9 @@ pub struct DetailData {
     /// The HTTP version and the server's address of the latest response (or
     /// `tcp://`/`tls://` connection).
     pub last_response: Option<crate::probe::ResponseInfo>,
+    /// The config file's interval, when the dashboard changed the endpoint's (`+`,
+    /// `-`): the settings panel shows both.
+    pub file_interval: Option<Duration>,
 }
 
 /// The percentiles of the detail view's curve.
@@ -400,7 +403,15 @@ pub fn detail(stats: &StatsStore, index: usize, span: Span) -> Option<DetailData
             (ago, e.latency_us().map(|us| f64::from(us) / 1000.0), e.ok)
         })
         .collect();
+    let file_interval = stats.endpoint_set().and_then(|set| {
+        let (now, file) = (
+            set.endpoints.get(index)?.interval,
+            *set.file_intervals.get(index)?,
+        );
+        (now != file).then_some(file)
+    });
     Some(DetailData {
+        file_interval,
         index,
         span,
         state: s.state(),

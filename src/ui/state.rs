@@ -61,6 +61,9 @@ pub enum Effect {
     Reset,
     /// Write a snapshot to the export directory.
     Export,
+    /// Halve (`true`) or double (`false`) the interval of the endpoint at this
+    /// config index.
+    StepInterval(usize, bool),
     /// Fetch fresh data now (the span or the detail endpoint changed).
     Refresh,
 }
@@ -311,6 +314,15 @@ impl UiState {
             Action::Pause => return Some(Effect::TogglePause),
             Action::AskReset => self.mode = Mode::ConfirmReset(self.screen()),
             Action::Export => return Some(Effect::Export),
+            Action::Faster | Action::Slower => {
+                let target = match self.screen() {
+                    Screen::Detail(index) => Some(index),
+                    Screen::Overview => self.selected,
+                };
+                if let Some(index) = target {
+                    return Some(Effect::StepInterval(index, action == Action::Faster));
+                }
+            }
             Action::Help => {
                 self.mode = Mode::Help(self.screen());
                 self.help_offset = 0;
@@ -344,6 +356,21 @@ impl UiState {
             Action::ScrollHelpPageDown => self.scroll_help(self.help_page as isize),
         }
         None
+    }
+
+    /// Follows the endpoints to their positions after a reload: `moved` gives each
+    /// old config index its new one, or `None` for an endpoint that was removed (its
+    /// detail view closes, and the selection moves to the first row).
+    pub fn remap(&mut self, moved: impl Fn(usize) -> Option<usize>) {
+        self.selected = self.selected.and_then(&moved);
+        if let Screen::Detail(index) = self.screen() {
+            self.mode = match moved(index) {
+                Some(index) => self.mode.with_screen(Screen::Detail(index)),
+                None => self.mode.with_screen(Screen::Overview),
+            };
+        }
+        // The rows are recomputed from the new set's data right after.
+        self.visible.clear();
     }
 
     /// Applies a mouse event: the wheel moves the selection (under the overlays
@@ -762,5 +789,47 @@ mod tests {
             Some(Effect::Refresh)
         );
         assert_eq!(s.mode, Mode::Detail(0));
+    }
+
+    #[test]
+    fn plus_and_minus_ask_for_the_selected_or_shown_endpoint() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Down);
+        assert_eq!(
+            key(&mut s, &d, KeyCode::Char('+')),
+            Some(Effect::StepInterval(1, true))
+        );
+        assert_eq!(
+            key(&mut s, &d, KeyCode::Char('-')),
+            Some(Effect::StepInterval(1, false))
+        );
+        key(&mut s, &d, KeyCode::Enter);
+        key(&mut s, &d, KeyCode::Down);
+        assert_eq!(s.mode, Mode::Detail(2));
+        assert_eq!(
+            key(&mut s, &d, KeyCode::Char('=')),
+            Some(Effect::StepInterval(2, true))
+        );
+        // Typing the filter, they are text.
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Char('/'));
+        assert_eq!(key(&mut s, &d, KeyCode::Char('+')), None);
+        assert_eq!(s.filter, "+");
+    }
+
+    #[test]
+    fn a_reload_moves_the_selection_and_closes_a_removed_detail() {
+        let (mut s, d) = state();
+        key(&mut s, &d, KeyCode::Down);
+        key(&mut s, &d, KeyCode::Enter);
+        assert_eq!(s.mode, Mode::Detail(1));
+        // The endpoint at 0 was removed: 1 is now 0.
+        s.remap(|i| i.checked_sub(1));
+        assert_eq!((s.mode, s.selected), (Mode::Detail(0), Some(0)));
+        s.mode = Mode::Help(Screen::Detail(0));
+        s.remap(|_| None);
+        assert_eq!((s.mode, s.selected), (Mode::Help(Screen::Overview), None));
+        s.refresh_rows(&d);
+        assert_eq!(s.selected, Some(0), "the first row once the rows come");
     }
 }

@@ -58,6 +58,7 @@ fn fixture(probes: u64) -> Snapshot {
             EndpointSnapshot {
                 name: HOSTILE_NAME.into(),
                 url: "https://api.example.com/health?a=1,b=\"2\"".into(),
+                interval_ms: 1000,
                 state: "degraded",
                 probes,
                 ok: probes - 3,
@@ -107,6 +108,7 @@ fn fixture(probes: u64) -> Snapshot {
             EndpointSnapshot {
                 name: "down".into(),
                 url: "http://127.0.0.1:9/".into(),
+                interval_ms: 1000,
                 state: "down",
                 probes: 5,
                 ok: 0,

@@ -280,6 +280,7 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
             .map(|e| EndpointSnapshot {
                 name: e["name"].as_str().unwrap().into(),
                 url: e["url"].as_str().unwrap().into(),
+                interval_ms: e["interval_ms"].as_u64().unwrap(),
                 state: state(e["state"].as_str().unwrap()),
                 probes: e["probes"].as_u64().unwrap(),
                 ok: e["ok"].as_u64().unwrap(),

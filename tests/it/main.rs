@@ -27,6 +27,7 @@ mod phases;
 mod probe_messages;
 mod probe_outcomes;
 mod redirects_secrets;
+mod reload;
 mod resume_merge;
 mod serve_limits;
 mod small_fixes;

@@ -477,6 +477,7 @@ async fn status_lines_expire_on_screen() {
         engine: &engine,
         export_dir: dir.path().to_path_buf(),
         export_formats: vec![ExportFormat::Csv],
+        reloader: None,
     };
     let t0 = Instant::now();
     let mut app = EventLoop::new(services, Span::FiveMinutes, THEME, t0);
@@ -510,6 +511,7 @@ async fn status_lines_expire_on_screen() {
 fn detail_data(span: Span, series: Vec<(f64, Option<f64>, bool)>) -> DetailData {
     DetailData {
         last_response: None,
+        file_interval: None,
         index: 0,
         span,
         state: State::Up,

@@ -229,6 +229,7 @@ fn detail_data() -> DetailData {
         .collect();
     let taken = TAKEN_AT_SECS;
     DetailData {
+        file_interval: None,
         index: 0,
         span: Span::FiveMinutes,
         state: State::Up,

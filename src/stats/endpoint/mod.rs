@@ -134,7 +134,15 @@ impl EndpointStats {
         }
     }
 
-    /// The rules it was made with.
+    /// Judges by `rules` from the next probe on (a reload changed them); what was
+    /// counted stays.
+    pub fn set_rules(&mut self, rules: EndpointRules) {
+        self.generation += 1;
+        self.rule = rules.state;
+        self.min_cert_days = rules.min_cert_days;
+    }
+
+    /// The rules it was made with (or last given).
     pub fn rules(&self) -> EndpointRules {
         EndpointRules {
             state: self.rule,

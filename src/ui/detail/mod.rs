@@ -79,7 +79,12 @@ pub fn draw(
     let ctx = Ctx {
         endpoint,
         theme,
-        settings: settings_lines(endpoint, data.and_then(|d| d.last_response), theme),
+        settings: settings_lines(
+            endpoint,
+            data.and_then(|d| d.last_response),
+            data.and_then(|d| d.file_interval),
+            theme,
+        ),
         kind: endpoint.kind(),
         certificate: data.is_some_and(|d| has_certificate(endpoint, d)),
     };

@@ -2,6 +2,8 @@
 //! a probe must meet. All text from the config goes through [`clean`]: a URL, a
 //! header name, a regex or an expected body can hold escape sequences.
 
+use std::time::Duration;
+
 use ratatui::text::{Line, Span as TextSpan};
 
 use crate::config::{ConnectionMode, Endpoint, HttpVersion, ProbeKind};
@@ -30,9 +32,12 @@ fn keyed(name: &str, values: Vec<String>, theme: &Theme) -> impl Iterator<Item =
 
 /// The endpoint's settings, one per line, and where the latest response came from
 /// (`last_response`); header values are never shown, since they often hold tokens.
+/// `file_interval` is the config file's interval when the dashboard changed the
+/// endpoint's.
 pub fn settings_lines(
     endpoint: &Endpoint,
     last_response: Option<ResponseInfo>,
+    file_interval: Option<Duration>,
     theme: &Theme,
 ) -> Vec<Line<'static>> {
     let line = |name: &str, value: String| Line::from(vec![key(name, theme), TextSpan::raw(value)]);
@@ -54,8 +59,12 @@ pub fn settings_lines(
         line(
             "request",
             format!(
-                "{action} every {}, timeout {}",
+                "{action} every {}{}, timeout {}",
                 crate::text::duration(endpoint.interval),
+                file_interval.map_or_else(String::new, |file| format!(
+                    " (file: {})",
+                    crate::text::duration(file)
+                )),
                 crate::text::duration(endpoint.timeout)
             ),
         ),
@@ -205,6 +214,7 @@ mod tests {
         let shown = text(&settings_lines(
             &endpoint,
             Some(info),
+            None,
             &Theme { color: false },
         ));
         assert!(
@@ -215,7 +225,12 @@ mod tests {
             shown.contains("resolve    127.0.0.1 (no DNS lookup)"),
             "{shown}"
         );
-        let before = text(&settings_lines(&endpoint, None, &Theme { color: false }));
+        let before = text(&settings_lines(
+            &endpoint,
+            None,
+            None,
+            &Theme { color: false },
+        ));
         assert!(!before.contains("answered"), "{before}");
     }
 }
