@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::alert::AlertService;
 use crate::cli::Cli;
 use crate::config::{
     self, Config, ConfigError, ConfigErrors, Endpoint, ExportFormat, FailOn, LoadOptions,
@@ -223,6 +224,7 @@ fn start(
             .map(|e| stats::EndpointRules {
                 state: e.state_rule,
                 min_cert_days: e.expect.min_cert_days,
+                canary: e.canary,
             })
             .collect(),
         config.window,
@@ -360,6 +362,8 @@ async fn launch(
 struct Outputs {
     hlog: Option<HlogWriter>,
     metrics: Option<MetricsServer>,
+    /// The alerting, and the statistics it reports to.
+    alerts: Option<(AlertService, StatsHandle)>,
 }
 
 impl Outputs {
@@ -371,7 +375,12 @@ impl Outputs {
     ) -> Result<Self, ExitCode> {
         let hlog = start_hlog(config, running)?;
         let metrics = start_metrics(config, metrics_addr, running).await?;
-        Ok(Outputs { hlog, metrics })
+        let alerts = start_alerts(config, running)?;
+        Ok(Outputs {
+            hlog,
+            metrics,
+            alerts,
+        })
     }
 
     /// Writes the last interval, closes the log, stops serving. Call once the
@@ -381,7 +390,37 @@ impl Outputs {
         if let Some(metrics) = self.metrics {
             metrics.shutdown().await;
         }
+        finish_alerts(self.alerts).await;
     }
+}
+
+/// Starts the alerting when the config has `[[alert]]` tables; a thread or runtime
+/// that cannot start stops the run.
+fn start_alerts(
+    config: &Config,
+    running: &Running,
+) -> Result<Option<(AlertService, StatsHandle)>, ExitCode> {
+    match AlertService::start(config, &running.stats) {
+        Ok(service) => Ok(service.map(|s| (s, running.stats.clone()))),
+        Err(e) => {
+            running.engine.abort();
+            eprintln!("error: cannot start the alerting: {e}");
+            Err(ExitCode::from(EXIT_FAILURE))
+        }
+    }
+}
+
+/// Delivers the alerts of the run's last state changes (waiting a little for those
+/// under way), so that their results reach the final snapshot. Call once the engine
+/// has stopped, before the statistics finish.
+async fn finish_alerts(alerts: Option<(AlertService, StatsHandle)>) {
+    let Some((service, stats)) = alerts else {
+        return;
+    };
+    // Every sample sent is recorded once this read returns, so every state change
+    // is in the alerting's queue; `None` means the statistics ended already.
+    let _ = stats.read(|_| ()).await;
+    service.finish(crate::alert::EXIT_GRACE).await;
 }
 
 /// Starts the Prometheus endpoint when `--metrics-addr` is given; an address that
@@ -497,6 +536,7 @@ async fn run_dashboard(
         export_dir: config.export_dir.clone(),
         export_formats: config.export_formats.clone(),
         window: config.window,
+        bell: config.bell,
         deadline: running.deadline,
         signals,
     })

@@ -100,6 +100,7 @@ fn columns() -> Vec<Column> {
     columns.push(Column::new("cert_days_left", |_, e| {
         e.cert_days_left.map(|d| d.to_string()).unwrap_or_default()
     }));
+    columns.push(Column::count("excused", |e| e.excused));
     columns
 }
 

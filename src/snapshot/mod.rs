@@ -67,6 +67,39 @@ pub struct Snapshot {
     pub stats_queue: QueueSnapshot,
     /// Per endpoint, in config order.
     pub endpoints: Vec<EndpointSnapshot>,
+    /// probetop's own network as its canaries see it, or null without canaries.
+    pub local_network: Option<LocalNetworkSnapshot>,
+    /// The latest alert deliveries (at most 50), oldest first.
+    pub alerts: Vec<AlertSnapshot>,
+    /// State changes the alerting had no room for (its queue was full): dropped.
+    pub alert_events_dropped: u64,
+}
+
+/// What the canaries say of probetop's own network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LocalNetworkSnapshot {
+    /// Whether every canary's latest probe failed (other failures are then excused).
+    pub down: bool,
+    /// How many endpoints are canaries.
+    pub canaries: usize,
+}
+
+/// One alert delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertSnapshot {
+    /// When the delivery ended (RFC 3339, UTC).
+    pub at: String,
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// The state it told of.
+    pub state: &'static str,
+    /// Whom it went to: a command's program, a webhook's scheme and host (its path
+    /// may be a secret).
+    pub target: String,
+    /// `ok`, or what went wrong on the last attempt.
+    pub result: String,
+    /// Attempts made.
+    pub attempts: u32,
 }
 
 /// probetop's own overload: seconds of the run in which more than 1 % of the ticks
@@ -128,6 +161,9 @@ pub struct EndpointSnapshot {
     pub failed: u64,
     /// Ticks not probed because the overlap cap was reached.
     pub skipped: u64,
+    /// Failed probes excused while every canary failed (probetop's own network was
+    /// down); `ok + failed + excused == probes`.
+    pub excused: u64,
     /// Failed probes by error class (zero counts left out).
     pub errors: BTreeMap<&'static str, u64>,
     /// Responses by status code.
@@ -250,6 +286,9 @@ pub struct Capture {
     stats_queue: QueueSnapshot,
     window_seconds: u64,
     endpoints: Vec<EndpointCapture>,
+    local_network: Option<LocalNetworkSnapshot>,
+    alerts: Vec<AlertSnapshot>,
+    alert_events_dropped: u64,
 }
 
 /// One endpoint of a [`Capture`].
@@ -262,6 +301,7 @@ struct EndpointCapture {
     ok: u64,
     failed: u64,
     skipped: u64,
+    excused: u64,
     errors: BTreeMap<&'static str, u64>,
     status_codes: BTreeMap<String, u64>,
     /// All-time latency and phases, as the statistics keep them.
@@ -289,6 +329,24 @@ pub fn capture(endpoints: &[Endpoint], stats: &StatsStore) -> Capture {
             .zip(stats.endpoints())
             .map(|(endpoint, s)| endpoint_capture(endpoint, s, stats))
             .collect(),
+        local_network: (stats.canaries() > 0).then(|| LocalNetworkSnapshot {
+            down: stats.local_network_down(),
+            canaries: stats.canaries(),
+        }),
+        alerts: stats
+            .alerts()
+            .map(|a| AlertSnapshot {
+                at: timestamp(a.at),
+                endpoint: endpoints
+                    .get(a.endpoint)
+                    .map_or_else(String::new, |e| e.name.clone()),
+                state: a.state.as_str(),
+                target: a.target.clone(),
+                result: a.result.clone(),
+                attempts: a.attempts,
+            })
+            .collect(),
+        alert_events_dropped: stats.events_dropped(),
     }
 }
 
@@ -304,6 +362,7 @@ fn endpoint_capture(endpoint: &Endpoint, s: &EndpointStats, store: &StatsStore) 
         ok: s.ok(),
         failed: s.failed(),
         skipped: s.skipped(),
+        excused: s.excused(),
         errors: s.errors().map(|(class, n)| (class.as_str(), n)).collect(),
         status_codes: s
             .status_codes()
@@ -343,6 +402,9 @@ impl Capture {
                 .into_iter()
                 .map(|e| e.encode(window_seconds))
                 .collect(),
+            local_network: self.local_network,
+            alerts: self.alerts,
+            alert_events_dropped: self.alert_events_dropped,
         }
     }
 }
@@ -358,6 +420,7 @@ impl EndpointCapture {
             ok: self.ok,
             failed: self.failed,
             skipped: self.skipped,
+            excused: self.excused,
             errors: self.errors,
             status_codes: self.status_codes,
             latency_ms: LatencySummary::of(&histogram),

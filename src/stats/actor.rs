@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::events::{AlertDelivery, EventSender, StateChange, StatsEvent};
 use super::health::{LATE_TICK, QueueCounter, QueueDepth};
 use super::{Clock, EndpointRules, EndpointStats, StatsStore};
 use crate::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
@@ -51,6 +52,8 @@ enum Command {
     Read(Reader),
     Finish(oneshot::Sender<StatsStore>),
     Reset,
+    Watch(EventSender),
+    Alert(Box<AlertDelivery>),
 }
 
 /// The sending end of the statistics queue, counting what it sends: the queue stays
@@ -136,6 +139,20 @@ impl StatsHandle {
         // After the statistics thread has ended there is nothing left to reset.
         self.queue.send(Command::Reset);
     }
+
+    /// Sends every state change and canary verdict recorded from now on to `events`
+    /// (replacing an earlier listener). The queue is bounded: when its listener falls
+    /// behind, events are dropped and counted, never waited for.
+    pub fn watch(&self, events: EventSender) {
+        // After the statistics thread has ended there is nothing left to watch.
+        self.queue.send(Command::Watch(events));
+    }
+
+    /// Keeps the result of an alert delivery (the snapshot's `alerts`, the detail view).
+    pub fn record_alert(&self, delivery: AlertDelivery) {
+        // After the statistics thread has ended nobody reads the result any more.
+        self.queue.send(Command::Alert(Box::new(delivery)));
+    }
 }
 
 /// Starts the statistics thread for one endpoint per entry in `rules`, whose rolling window spans
@@ -154,6 +171,7 @@ pub fn spawn(
     let actor = Actor {
         clock,
         counter: counter.clone(),
+        events: None,
         taken: 0,
         queue: QueueDepth::default(),
         retention: retention.max(window),
@@ -182,6 +200,8 @@ struct Actor {
     clock: Clock,
     /// The queue's counts, shared with its senders.
     counter: Arc<QueueCounter>,
+    /// Where state changes go, once someone watches.
+    events: Option<EventSender>,
     /// Messages taken out of the queue so far.
     taken: u64,
     /// The depth behind the latest message taken, and the deepest since the start.
@@ -240,6 +260,8 @@ impl Actor {
             }
             Command::Finish(reply) => return Some(reply),
             Command::Reset => self.reset(),
+            Command::Watch(events) => self.events = Some(events),
+            Command::Alert(delivery) => self.store.push_alert(*delivery),
         }
         None
     }
@@ -269,20 +291,52 @@ impl Actor {
         let overloaded = self
             .store
             .overload_tick(second, sample.lag, self.queue.depth);
+        // Decided before this probe counts: a canary's own failure is never excused.
+        let excused = matches!(&sample.kind, SampleKind::Probed(o) if o.error.is_some())
+            && self.store.excuses(sample.endpoint);
         let Some(stats) = self.store.tick(sample.endpoint, sample.lag) else {
             return;
         };
         match sample.kind {
             SampleKind::Probed(mut outcome) => {
                 excuse_timeout(&mut outcome, sample.lag, overloaded);
-                stats.record(
+                let at = self.clock.wall(sample.at);
+                let mut change = None;
+                if excused {
+                    stats.record_excused(outcome, at);
+                } else if let Some(t) = stats.record(
                     outcome,
                     self.clock.ds_since_start(sample.at),
-                    self.clock.wall(sample.at),
+                    at,
                     self.retention,
-                );
+                ) {
+                    change = Some(StateChange {
+                        endpoint: sample.endpoint,
+                        at: t.at,
+                        from: t.from,
+                        to: t.to,
+                        reason: stats.state_reason(),
+                    });
+                }
+                // The hook for state changes: the one place they leave the thread.
+                if let Some(change) = change {
+                    self.emit(StatsEvent::StateChanged(change));
+                }
+                if let Some(down) = self.store.canary_recorded(sample.endpoint) {
+                    self.emit(StatsEvent::LocalNetwork { down, at });
+                }
             }
             SampleKind::Skipped(ticks) => stats.record_skipped(ticks),
+        }
+    }
+
+    /// Hands `event` to whoever watches, without waiting: dropped and counted when
+    /// its queue is full.
+    fn emit(&mut self, event: StatsEvent) {
+        if let Some(events) = &self.events
+            && !events.send(event)
+        {
+            self.store.count_dropped_event();
         }
     }
 

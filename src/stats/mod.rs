@@ -15,6 +15,7 @@ mod actor;
 mod clock;
 mod compact;
 mod endpoint;
+mod events;
 mod health;
 mod state;
 mod store;
@@ -25,6 +26,9 @@ pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
 pub use clock::{Clock, duration_to_ds};
 pub use compact::CompactHistogram;
 pub use endpoint::{Certificate, EndpointStats, LastProbe, RECENT_ERRORS, RecentError};
+pub use events::{
+    ALERTS_KEPT, AlertDelivery, EVENT_QUEUE, EventSender, StateChange, StatsEvent, event_queue,
+};
 pub use health::{DEEP_QUEUE, LATE_TICK, Overload, OverloadReason, QueueDepth};
 pub use state::{EndpointRules, State, StateRule, TRANSITIONS, Transition};
 pub use store::StatsStore;

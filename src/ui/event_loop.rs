@@ -119,6 +119,8 @@ pub struct EventLoop<'a> {
     /// The overview's rows kept between fetches (only the changed ones are
     /// recomputed). Locked only on the statistics thread, by one fetch at a time.
     overview_cache: Arc<Mutex<OverviewCache>>,
+    /// An endpoint went down since the bell was last taken ([`EventLoop::take_bell`]).
+    bell: bool,
 }
 
 impl<'a> EventLoop<'a> {
@@ -140,7 +142,14 @@ impl<'a> EventLoop<'a> {
             dirty: true,
             next_frame: now,
             overview_cache: Arc::default(),
+            bell: false,
         }
+    }
+
+    /// Whether an endpoint went down since the last call: the terminal's bell rings
+    /// then (unless `[ui] bell = false`), written by the dashboard's loop.
+    pub fn take_bell(&mut self) -> bool {
+        std::mem::take(&mut self.bell)
     }
 
     /// The dashboard's state.
@@ -257,6 +266,7 @@ impl<'a> EventLoop<'a> {
         // Nothing on screen would change (paused, or no probe finished and the clock
         // shows the same second): no frame.
         if !fetched.overview.looks_like(&self.data) || fetched.detail != self.detail {
+            self.bell |= model::went_down(&self.data, &fetched.overview);
             self.data = fetched.overview;
             self.detail = fetched.detail;
             self.state.refresh_rows(&self.data);
@@ -490,6 +500,7 @@ mod tests {
                 span: Span::FiveMinutes,
                 rows: (0..rows).map(|i| row(&format!("e{i:02}"))).collect(),
                 overload: None,
+                local_network_down: false,
             },
             detail: None,
             cost: Duration::from_millis(1),

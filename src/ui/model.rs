@@ -103,6 +103,9 @@ pub struct OverviewData {
     /// Why probetop itself is overloaded (the header says so in red), or `None`
     /// while it keeps up.
     pub overload: Option<OverloadReason>,
+    /// Every canary fails: probetop's own network is down, the other endpoints'
+    /// failures are excused (the header says so).
+    pub local_network_down: bool,
 }
 
 impl OverviewData {
@@ -114,6 +117,7 @@ impl OverviewData {
             && self.lag_p99_ms == other.lag_p99_ms
             && self.span == other.span
             && self.overload == other.overload
+            && self.local_network_down == other.local_network_down
             && self.rows == other.rows
     }
 
@@ -127,6 +131,7 @@ impl OverviewData {
             span,
             rows: Vec::new(),
             overload: None,
+            local_network_down: false,
         }
     }
 }
@@ -168,6 +173,18 @@ impl EndpointRow {
     pub fn error_rate(&self) -> f64 {
         self.success_rate().map_or(0.0, |ok| (100.0 - ok) / 100.0)
     }
+}
+
+/// Whether an endpoint of `new` is down that was not in `old` (one it did not have
+/// was unknown): a state change to down, which rings the bell.
+pub fn went_down(old: &OverviewData, new: &OverviewData) -> bool {
+    new.rows.iter().enumerate().any(|(i, row)| {
+        row.state == State::Down
+            && old
+                .rows
+                .get(i)
+                .is_none_or(|before| before.name != row.name || before.state != State::Down)
+    })
 }
 
 /// Everything the detail view shows about one endpoint.
@@ -212,7 +229,15 @@ pub struct DetailData {
     /// Latency of the latest probe in milliseconds, when it had a complete response
     /// (says whether a degraded endpoint is slow).
     pub last_latency_ms: Option<f64>,
+    /// Failed probes excused while probetop's own network was down, all-time.
+    pub excused: u64,
+    /// The latest alert deliveries about it, newest first: when, what
+    /// (`alert down → target: result`, sanitised), and whether it was delivered.
+    pub alerts: Vec<(SystemTime, String, bool)>,
 }
+
+/// Alert deliveries the detail view lists, at most.
+pub const DETAIL_ALERTS: usize = 10;
 
 /// The percentiles of the detail view's curve.
 pub const CURVE: [f64; 9] = [0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0];
@@ -302,6 +327,7 @@ pub fn overview_cached(
         span,
         rows,
         overload: stats.overloaded_now(),
+        local_network_down: stats.local_network_down(),
     }
 }
 
@@ -334,6 +360,9 @@ fn endpoint_row(endpoint: &Endpoint, s: &EndpointStats, span: Span, now: u32) ->
     }
     if s.skipped() > 0 {
         notes.push_str(&format!("{} skipped · ", s.skipped()));
+    }
+    if s.excused() > 0 {
+        notes.push_str(&format!("{} excused · ", s.excused()));
     }
     let last_result = notes + &last_result;
     EndpointRow {
@@ -407,6 +436,27 @@ pub fn detail(stats: &StatsStore, index: usize, span: Span) -> Option<DetailData
         min_cert_days: s.min_cert_days(),
         transitions: s.transitions().rev().copied().collect(),
         last_latency_ms: s.last_latency().map(ms),
+        excused: s.excused(),
+        alerts: stats
+            .alerts()
+            .rev()
+            .filter(|a| a.endpoint == index)
+            .take(DETAIL_ALERTS)
+            .map(|a| {
+                let attempts = if a.attempts > 1 {
+                    format!(" ({} attempts)", a.attempts)
+                } else {
+                    String::new()
+                };
+                let text = format!(
+                    "alert {} → {}: {}{attempts}",
+                    a.state.as_str(),
+                    a.target,
+                    a.result
+                );
+                (a.at, clean(&text), a.result == "ok")
+            })
+            .collect(),
     })
 }
 

@@ -60,6 +60,7 @@ fn fixture(probes: u64) -> Snapshot {
                 ok: probes - 3,
                 failed: 3,
                 skipped: 4,
+                excused: 0,
                 errors: BTreeMap::from([("timeout", 1), ("status", 2)]),
                 status_codes: BTreeMap::from([("200".into(), probes - 1), ("404".into(), 2)]),
                 latency_ms: Some(latency),
@@ -92,6 +93,7 @@ fn fixture(probes: u64) -> Snapshot {
                 ok: 0,
                 failed: 5,
                 skipped: 0,
+                excused: 0,
                 errors: BTreeMap::from([("connect", 5)]),
                 status_codes: BTreeMap::new(),
                 latency_ms: None,
@@ -113,6 +115,9 @@ fn fixture(probes: u64) -> Snapshot {
                 transitions: Vec::new(),
             },
         ],
+        local_network: None,
+        alerts: Vec::new(),
+        alert_events_dropped: 0,
     }
 }
 

@@ -168,6 +168,7 @@ fn overview_data() -> OverviewData {
         span: Span::FiveMinutes,
         rows,
         overload: None,
+        local_network_down: false,
     }
 }
 
@@ -284,6 +285,8 @@ fn detail_data() -> DetailData {
             transition(taken - 3_600, State::Unknown, State::Up),
         ],
         last_latency_ms: Some(1.1),
+        excused: 0,
+        alerts: Vec::new(),
     }
 }
 
@@ -998,6 +1001,7 @@ fn phase_stats(min_cert_days: Option<u32>, cert_days: u64) -> StatsStore {
     let mut stats = EndpointStats::with_rules(EndpointRules {
         state: StateRule::default(),
         min_cert_days,
+        canary: false,
     });
     let start = TAKEN_AT_SECS - 300;
     // Deciseconds since the start; the window ends at 3000.

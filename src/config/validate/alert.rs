@@ -69,7 +69,11 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         if let (Some(repeat), Some(written)) = (repeat, &raw.repeat)
             && repeat < MIN_REPEAT
         {
-            self.error(repeat_key, written.span(), "repeat must be at least 1s".into());
+            self.error(
+                repeat_key,
+                written.span(),
+                "repeat must be at least 1s".into(),
+            );
         }
         if let (Some(AlertTarget::Command(_)), Some(f)) = (&target, &raw.format)
             && *f.get_ref() != AlertFormat::Json.name()
@@ -93,11 +97,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     }
 
     /// `on`: a non-empty list of state names, each kept once.
-    fn alert_states(
-        &mut self,
-        key: &str,
-        list: &Spanned<Vec<Spanned<String>>>,
-    ) -> Vec<AlertState> {
+    fn alert_states(&mut self, key: &str, list: &Spanned<Vec<Spanned<String>>>) -> Vec<AlertState> {
         if list.get_ref().is_empty() {
             self.error(
                 format!("{key}.on"),
@@ -191,7 +191,11 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         argv: &Spanned<Vec<Spanned<String>>>,
     ) -> Option<AlertTarget> {
         let command_key = format!("{key}.command");
-        if argv.get_ref().first().is_none_or(|p| p.get_ref().is_empty()) {
+        if argv
+            .get_ref()
+            .first()
+            .is_none_or(|p| p.get_ref().is_empty())
+        {
             self.error(
                 command_key,
                 argv.span(),
@@ -223,7 +227,11 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             Err(e) => e.to_string(),
         };
         // The URL itself is left out: its path may be the hook's secret.
-        self.error(webhook_key, text.span(), format!("invalid webhook URL: {why}"));
+        self.error(
+            webhook_key,
+            text.span(),
+            format!("invalid webhook URL: {why}"),
+        );
         None
     }
 }

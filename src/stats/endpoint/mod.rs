@@ -68,6 +68,9 @@ pub struct EndpointStats {
     failed: u64,
     /// Ticks not probed because the overlap cap was reached.
     skipped: u64,
+    /// Failed probes excused while every canary failed (probetop's own network was
+    /// down): counted in `probes`, not in `failed`, and moving no state.
+    excused: u64,
     /// Failed probes by class, indexed by [`ErrorClass::index`].
     errors: [u64; ErrorClass::ALL.len()],
     /// Responses by status code.
@@ -82,6 +85,8 @@ pub struct EndpointStats {
     rule: StateRule,
     /// Certificate days below which a good response is degraded.
     min_cert_days: Option<u32>,
+    /// Whether it is a canary of probetop's own network.
+    canary: bool,
     /// The latest [`TRANSITIONS`] state changes, oldest first.
     transitions: VecDeque<Transition>,
     /// The latest finished probe.
@@ -105,6 +110,7 @@ impl Default for EndpointStats {
             ok: 0,
             failed: 0,
             skipped: 0,
+            excused: 0,
             errors: [0; ErrorClass::ALL.len()],
             status_codes: BTreeMap::new(),
             state: State::Unknown,
@@ -112,6 +118,7 @@ impl Default for EndpointStats {
             consecutive_successes: 0,
             rule: StateRule::default(),
             min_cert_days: None,
+            canary: false,
             transitions: VecDeque::new(),
             last: None,
             recent_errors: VecDeque::new(),
@@ -126,6 +133,7 @@ impl EndpointStats {
         EndpointStats {
             rule: rules.state,
             min_cert_days: rules.min_cert_days,
+            canary: rules.canary,
             ..EndpointStats::default()
         }
     }
@@ -135,6 +143,7 @@ impl EndpointStats {
         EndpointRules {
             state: self.rule,
             min_cert_days: self.min_cert_days,
+            canary: self.canary,
         }
     }
 
@@ -162,14 +171,15 @@ impl EndpointStats {
     }
 
     /// Records a probe that finished at `at_ds` (deciseconds since the clock's start)
-    /// and `at` (wall clock). Raw entries older than `retention` are dropped.
+    /// and `at` (wall clock). Raw entries older than `retention` are dropped. Returns
+    /// the change of state it caused, if any.
     pub fn record(
         &mut self,
         outcome: ProbeOutcome,
         at_ds: u32,
         at: SystemTime,
         retention: Duration,
-    ) {
+    ) -> Option<Transition> {
         self.generation += 1;
         self.probes += 1;
         if let Some(latency) = outcome.latency {
@@ -202,18 +212,42 @@ impl EndpointStats {
         }
         let degraded = outcome.slow || self.cert_expires_soon(at);
         let next = next_state(self.state, ok, degraded, self.streak(ok), self.rule);
+        let mut transition = None;
         if next != self.state {
             if self.transitions.len() == TRANSITIONS {
                 self.transitions.pop_front();
             }
-            self.transitions.push_back(Transition {
+            let change = Transition {
                 at,
                 from: self.state,
                 to: next,
-            });
+            };
+            self.transitions.push_back(change);
+            transition = Some(change);
             self.state = next;
         }
         self.window.push(at_ds, &outcome, retention);
+        self.keep_last(at, outcome);
+        transition
+    }
+
+    /// Records a failed probe excused because probetop's own network was down (every
+    /// canary failing): it counts in `probes` and `excused`, and is kept as the latest
+    /// probe and a recent error, marked so; it changes no state, streak, error count,
+    /// histogram or window (whose success rates then speak of the target alone).
+    pub fn record_excused(&mut self, mut outcome: ProbeOutcome, at: SystemTime) {
+        self.generation += 1;
+        self.probes += 1;
+        self.excused += 1;
+        if let Some(error) = outcome.error.as_mut() {
+            error.message.push_str(" (excused: local network down)");
+        }
+        self.keep_last(at, outcome);
+    }
+
+    /// Keeps `outcome`, finished at `at`, as the latest probe (and a recent error
+    /// when it failed).
+    fn keep_last(&mut self, at: SystemTime, outcome: ProbeOutcome) {
         if let Some(error) = &outcome.error {
             if self.recent_errors.len() == RECENT_ERRORS {
                 self.recent_errors.pop_front();
@@ -305,6 +339,7 @@ mod tests {
         let mut s = EndpointStats::with_rules(EndpointRules {
             state: StateRule::default(),
             min_cert_days: Some(7),
+            canary: false,
         });
         let now = SystemTime::now();
         let span = Duration::from_secs(60);

@@ -34,6 +34,12 @@ pub(super) fn counts_lines(data: &DetailData, ctx: &Ctx<'_>) -> Vec<Line<'static
         TextSpan::raw("  skipped "),
         TextSpan::styled(count(skipped), flagged(skipped, theme.warning())),
     ]);
+    let mut probes_line = probes_line;
+    // Only a run with canaries can excuse a probe: shown once one was.
+    if data.excused > 0 {
+        probes_line.push_span(TextSpan::raw("  excused "));
+        probes_line.push_span(TextSpan::styled(count(data.excused), theme.warning()));
+    }
     let mut lines = vec![probes_line];
     // tcp:// and tls:// probes get no status code: "no response yet" would mislead.
     if ctx.kind == ProbeKind::Http {

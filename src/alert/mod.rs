@@ -1,0 +1,296 @@
+//! Alerts: from the statistics' state changes to deliveries (`[[alert]]`).
+//!
+//! The statistics thread hands every state change to a bounded queue
+//! ([`crate::stats::StatsHandle::watch`]: dropped and counted when full, never
+//! waited for). This module drains it on a thread of its own, with a small runtime
+//! of its own, so that no delivery (a hanging webhook, a slow command) can delay a
+//! probe or the dashboard. It decides what fires (`rules`), says it (`payload`) and
+//! delivers it under a timeout with a few retries (`deliver`); every delivery's
+//! result goes back to the statistics (the snapshot's `alerts`, the detail view)
+//! and to the log.
+
+mod deliver;
+mod payload;
+mod rules;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use deliver::{ATTEMPT_TIMEOUT, ATTEMPTS};
+pub use payload::Notice;
+pub use rules::fired_state;
+
+use crate::config::{Alert, AlertState, Config, Endpoint};
+use crate::stats::{AlertDelivery, State, StateChange, StatsEvent, StatsHandle};
+
+/// How long the end of a run waits for deliveries still under way.
+pub const EXIT_GRACE: Duration = Duration::from_secs(3);
+/// Most deliveries under way at once; beyond it a notice is dropped, and its
+/// result says so.
+const MAX_PENDING: usize = 256;
+
+/// The URL an alert shows for `endpoint`. The one call site for masking secrets in
+/// URLs: the URL as written keeps `${VAR}` references unresolved.
+fn display_url(endpoint: &Endpoint) -> String {
+    endpoint.url_as_written.clone()
+}
+
+/// The running alerting: its thread, and how to stop it.
+pub struct AlertService {
+    stop: oneshot::Sender<Duration>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl AlertService {
+    /// Starts delivering `config`'s alerts about the statistics of `stats`, or
+    /// `None` when the config has no `[[alert]]`.
+    pub fn start(config: &Config, stats: &StatsHandle) -> std::io::Result<Option<Self>> {
+        if config.alerts.is_empty() {
+            return Ok(None);
+        }
+        let client = reqwest::Client::builder()
+            // A redirect could carry the notice somewhere else; a hook answers itself.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("probetop/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let (events, rx) = crate::stats::event_queue();
+        let (stop, stopped) = oneshot::channel();
+        let worker = Worker {
+            alerts: config.alerts.clone().into(),
+            endpoints: config.endpoints.clone().into(),
+            stats: stats.clone(),
+            client,
+            reminders: rules::Reminders::default(),
+            local_network_down: false,
+            tasks: JoinSet::new(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("probetop-alerts".into())
+            .spawn(move || runtime.block_on(worker.run(rx, stopped)))?;
+        // Watched only once the thread runs: no event can wait for a listener that
+        // failed to start.
+        stats.watch(events);
+        Ok(Some(AlertService { stop, thread }))
+    }
+
+    /// Delivers what is queued, waits up to `grace` for deliveries under way (the
+    /// rest are cancelled, and logged), and ends the thread. Call it after the last
+    /// sample was recorded and read, before the statistics finish, so that the
+    /// results reach the final snapshot.
+    pub async fn finish(self, grace: Duration) {
+        // The thread ended already (its queue closed): nothing left to stop.
+        let _ = self.stop.send(grace);
+        match tokio::task::spawn_blocking(move || self.thread.join()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_panic)) => tracing::error!("the alert thread panicked"),
+            Err(error) => tracing::error!(%error, "joining the alert thread failed"),
+        }
+    }
+}
+
+/// The alert thread's state.
+struct Worker {
+    alerts: Arc<[Alert]>,
+    endpoints: Arc<[Endpoint]>,
+    stats: StatsHandle,
+    client: reqwest::Client,
+    reminders: rules::Reminders,
+    /// Reminders wait while every canary fails: the endpoints' states are frozen.
+    local_network_down: bool,
+    /// Deliveries under way, owned here and cancelled at the end.
+    tasks: JoinSet<()>,
+}
+
+impl Worker {
+    async fn run(
+        mut self,
+        mut events: mpsc::Receiver<StatsEvent>,
+        mut stop: oneshot::Receiver<Duration>,
+    ) {
+        let grace = loop {
+            let next = self.reminders.next_due();
+            tokio::select! {
+                grace = &mut stop => break grace.unwrap_or(Duration::ZERO),
+                event = events.recv() => match event {
+                    Some(event) => self.on_event(event),
+                    // The statistics ended: deliver what is under way, then stop.
+                    None => break EXIT_GRACE,
+                },
+                () = sleep_until(next) => self.remind(),
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => log_join(done),
+            }
+        };
+        // Everything recorded before the stop is in the queue already.
+        while let Ok(event) = events.try_recv() {
+            self.on_event(event);
+        }
+        let deadline = Instant::now() + grace;
+        while !self.tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(Some(done)) => log_join(done),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        pending = self.tasks.len(),
+                        "alert deliveries still under way at exit were cancelled"
+                    );
+                    self.tasks.abort_all();
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: StatsEvent) {
+        match event {
+            StatsEvent::StateChanged(change) => self.on_change(change),
+            StatsEvent::LocalNetwork { down, .. } => self.local_network_down = down,
+        }
+    }
+
+    fn on_change(&mut self, change: StateChange) {
+        self.reminders.cancel(change.endpoint);
+        let Some(state) = fired_state(change.from, change.to) else {
+            return;
+        };
+        let endpoints = self.endpoints.clone();
+        let Some(endpoint) = endpoints.get(change.endpoint) else {
+            return;
+        };
+        let notice = Notice {
+            endpoint: endpoint.name.clone(),
+            url: display_url(endpoint),
+            state: change.to.as_str().into(),
+            previous: change.from.as_str().into(),
+            reason: change.reason.clone(),
+            at: crate::text::timestamp(change.at),
+        };
+        let now = Instant::now();
+        let alerts = self.alerts.clone();
+        for (index, alert) in alerts.iter().enumerate() {
+            if alert.fires(&endpoint.name, state) {
+                self.reminders
+                    .fired(index, alert.repeat, change.endpoint, state, now);
+                self.dispatch(index, change.endpoint, change.to, notice.clone());
+            }
+        }
+    }
+
+    /// Fires the reminders due, unless probetop's own network is down (then they
+    /// come again a `repeat` later).
+    fn remind(&mut self) {
+        let due = self.reminders.take_due(Instant::now(), &self.alerts);
+        if self.local_network_down {
+            return;
+        }
+        let endpoints = self.endpoints.clone();
+        for reminder in due {
+            let Some(endpoint) = endpoints.get(reminder.endpoint) else {
+                continue;
+            };
+            let state = match reminder.state {
+                AlertState::Down => State::Down,
+                AlertState::Degraded => State::Degraded,
+                AlertState::Up => State::Up,
+            };
+            let notice = Notice {
+                endpoint: endpoint.name.clone(),
+                url: display_url(endpoint),
+                state: state.as_str().into(),
+                // A reminder: the state is unchanged since it fired.
+                previous: state.as_str().into(),
+                reason: "still ".to_string() + state.as_str(),
+                at: crate::text::timestamp(SystemTime::now()),
+            };
+            self.dispatch(reminder.alert, reminder.endpoint, state, notice);
+        }
+    }
+
+    /// Starts delivering `notice` through alert `index`; the result is recorded
+    /// when it ends.
+    fn dispatch(&mut self, index: usize, endpoint: usize, state: State, notice: Notice) {
+        let alert = &self.alerts[index];
+        let target = alert.target.label();
+        if self.tasks.len() >= MAX_PENDING {
+            record(
+                &self.stats,
+                &notice,
+                AlertDelivery {
+                    at: SystemTime::now(),
+                    endpoint,
+                    state,
+                    target,
+                    result: format!("dropped: {MAX_PENDING} deliveries already under way"),
+                    attempts: 0,
+                },
+            );
+            return;
+        }
+        let (alerts, client, stats) =
+            (self.alerts.clone(), self.client.clone(), self.stats.clone());
+        self.tasks.spawn(async move {
+            let alert = &alerts[index];
+            let outcome = deliver::deliver(&client, &alert.target, alert.format, &notice).await;
+            record(
+                &stats,
+                &notice,
+                AlertDelivery {
+                    at: SystemTime::now(),
+                    endpoint,
+                    state,
+                    target,
+                    result: outcome.result,
+                    attempts: outcome.attempts,
+                },
+            );
+        });
+    }
+}
+
+/// Keeps a delivery's result in the statistics and the log.
+fn record(stats: &StatsHandle, notice: &Notice, delivery: AlertDelivery) {
+    if delivery.result == "ok" {
+        tracing::info!(
+            endpoint = %notice.endpoint,
+            state = %notice.state,
+            target = %delivery.target,
+            attempts = delivery.attempts,
+            "alert delivered"
+        );
+    } else {
+        tracing::warn!(
+            endpoint = %notice.endpoint,
+            state = %notice.state,
+            target = %delivery.target,
+            attempts = delivery.attempts,
+            result = %delivery.result,
+            "alert not delivered"
+        );
+    }
+    stats.record_alert(delivery);
+}
+
+fn log_join(done: Result<(), tokio::task::JoinError>) {
+    // A cancelled delivery was cancelled on purpose (the end of the run).
+    if let Err(error) = done
+        && error.is_panic()
+    {
+        tracing::error!(%error, "an alert delivery panicked");
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
