@@ -9,7 +9,7 @@ use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use support::{TestServer, count, endpoint, free_port, probetop, wait_bounded, write_config};
 
@@ -430,4 +430,143 @@ fn a_bad_webhook_url_is_reported_without_its_text() {
     assert!(report.contains("http:// or https://"), "{report}");
     assert!(report.contains("(key `alert[1].command`)"), "{report}");
     assert!(!messages(&report).contains("secret"), "{report}");
+}
+
+/// Feeds the real statistics thread: a canary that fails, then another endpoint's
+/// failures (excused), an alert delivery; returns what the dashboard would fetch.
+async fn recorded_dashboard() -> (
+    probetop::ui::model::OverviewData,
+    probetop::ui::model::DetailData,
+    Vec<probetop::config::Endpoint>,
+) {
+    use probetop::probe::{ErrorClass, ProbeOutcome};
+    use probetop::stats::{self, AlertDelivery, Clock, EndpointRules, Sample, SampleKind, State};
+    use probetop::ui::model::{self, Span};
+
+    let url = |s: &str| url::Url::parse(s).unwrap();
+    let (interval, timeout) = (Duration::from_secs(1), Duration::from_secs(1));
+    let mut gateway =
+        probetop::config::Endpoint::new("gateway", url("tcp://127.0.0.1:9"), interval, timeout);
+    gateway.canary = true;
+    let api = probetop::config::Endpoint::new("api", url("http://127.0.0.1:9/"), interval, timeout);
+    let endpoints = vec![gateway, api];
+    let rules = endpoints
+        .iter()
+        .map(|e| EndpointRules {
+            canary: e.canary,
+            ..EndpointRules::default()
+        })
+        .collect();
+    let clock = Clock::now();
+    let window = Duration::from_secs(300);
+    let (recorder, handle, thread) = stats::spawn(rules, window, window, clock).unwrap();
+    let sample = |endpoint: usize, outcome: ProbeOutcome| Sample {
+        endpoint,
+        at: std::time::Instant::now(),
+        lag: Duration::ZERO,
+        kind: SampleKind::Probed(outcome),
+    };
+    let ok = ProbeOutcome {
+        status: Some(200),
+        latency: Some(Duration::from_millis(3)),
+        ..ProbeOutcome::default()
+    };
+    recorder.record(sample(1, ok));
+    recorder.record(sample(
+        0,
+        ProbeOutcome::failed(ErrorClass::Connect, "refused"),
+    ));
+    for _ in 0..3 {
+        recorder.record(sample(
+            1,
+            ProbeOutcome::failed(ErrorClass::Connect, "refused"),
+        ));
+    }
+    handle.record_alert(AlertDelivery {
+        at: SystemTime::now(),
+        endpoint: 1,
+        state: State::Down,
+        target: "https://hooks.example.com/…".into(),
+        result: "HTTP 500".into(),
+        attempts: 3,
+    });
+    let shared: std::sync::Arc<[probetop::config::Endpoint]> = endpoints.clone().into();
+    let (overview, detail) = handle
+        .read(move |s| {
+            (
+                model::overview(s, &shared, Span::FiveMinutes),
+                model::detail(s, 1, Span::FiveMinutes).unwrap(),
+            )
+        })
+        .await
+        .unwrap();
+    handle.finish().await.unwrap();
+    thread.join().unwrap();
+    (overview, detail, endpoints)
+}
+
+#[tokio::test]
+async fn the_dashboard_says_local_network_down_and_shows_excused_probes_and_alerts() {
+    use probetop::stats::State;
+    use probetop::ui::model::Span;
+    use probetop::ui::state::{Mode, UiState};
+    use probetop::ui::theme::Theme;
+    use probetop::ui::view::{self, ViewInput};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    let (overview, detail, endpoints) = recorded_dashboard().await;
+    assert!(overview.local_network_down);
+    assert_eq!(
+        overview.rows[1].state,
+        State::Up,
+        "excused failures move no state"
+    );
+    assert_eq!(detail.excused, 3);
+    assert_eq!(detail.counts, [4, 1, 0, 0], "probes, ok, failed, skipped");
+    assert_eq!(detail.alerts.len(), 1);
+    assert!(
+        detail.alerts[0].1.ends_with("HTTP 500 (3 attempts)"),
+        "{:?}",
+        detail.alerts
+    );
+    assert!(!detail.alerts[0].2, "not delivered");
+
+    let mut state = UiState::new(Span::FiveMinutes);
+    state.refresh_rows(&overview);
+    let screen = |state: &UiState| {
+        let mut terminal = Terminal::new(TestBackend::new(180, 40)).unwrap();
+        let input = ViewInput {
+            state,
+            data: &overview,
+            detail: Some(&detail),
+            endpoints: &endpoints,
+            rate: None,
+            paused: false,
+            theme: Theme { color: false },
+        };
+        terminal
+            .draw(|frame| drop(view::draw(frame, &input)))
+            .unwrap();
+        let buffer = terminal.backend().buffer().clone();
+        (0..buffer.area.height)
+            .map(|y| {
+                (0..buffer.area.width)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let lines = screen(&state);
+    assert!(lines[0].contains("local network down"), "{}", lines[0]);
+    let api_row = lines.iter().find(|l| l.contains("api")).unwrap();
+    assert!(api_row.contains("3 excused"), "{api_row}");
+
+    state.mode = Mode::Detail(1);
+    let lines = screen(&state).join("\n");
+    assert!(lines.contains("excused 3"), "{lines}");
+    assert!(
+        lines.contains("alert down → https://hooks.example.com/…: HTTP 500"),
+        "{lines}"
+    );
 }
