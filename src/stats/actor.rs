@@ -323,6 +323,13 @@ impl Actor {
                     self.emit(StatsEvent::StateChanged(change));
                 }
                 if let Some(down) = self.store.canary_recorded(sample.endpoint) {
+                    if down {
+                        tracing::warn!(
+                            "every canary fails: local network down; other endpoints' failures are excused"
+                        );
+                    } else {
+                        tracing::info!("a canary succeeds again: local network up");
+                    }
                     self.emit(StatsEvent::LocalNetwork { down, at });
                 }
             }
@@ -372,5 +379,105 @@ fn excuse_timeout(
         error
             .message
             .push_str(&format!(" — probetop was overloaded: {reason}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{ErrorClass, ProbeOutcome};
+    use crate::stats::{EVENT_QUEUE, State, StateRule, event_queue};
+
+    fn sample(endpoint: usize, ok: bool) -> Sample {
+        let outcome = if ok {
+            ProbeOutcome {
+                status: Some(200),
+                ..ProbeOutcome::default()
+            }
+        } else {
+            ProbeOutcome::failed(ErrorClass::Connect, "refused")
+        };
+        Sample {
+            endpoint,
+            at: Instant::now(),
+            lag: Duration::ZERO,
+            kind: SampleKind::Probed(outcome),
+        }
+    }
+
+    fn rules(canary: bool) -> EndpointRules {
+        EndpointRules {
+            state: StateRule {
+                down_after: 1,
+                up_after: 1,
+            },
+            min_cert_days: None,
+            canary,
+        }
+    }
+
+    #[tokio::test]
+    async fn state_changes_and_the_canarys_verdict_leave_through_the_queue() {
+        let span = Duration::from_secs(60);
+        let (recorder, handle, thread) =
+            spawn(vec![rules(true), rules(false)], span, span, Clock::now()).unwrap();
+        let (events, mut rx) = event_queue();
+        handle.watch(events);
+        recorder.record(sample(1, true));
+        recorder.record(sample(1, false));
+        recorder.record(sample(0, false));
+        recorder.record(sample(1, true));
+        recorder.record(sample(1, false));
+        recorder.record(sample(0, true));
+        let store = handle.finish().await.unwrap();
+        thread.join().unwrap();
+        let mut seen = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            seen.push(match event {
+                StatsEvent::StateChanged(c) => {
+                    format!("{} {:?}→{:?} {}", c.endpoint, c.from, c.to, c.reason)
+                }
+                StatsEvent::LocalNetwork { down, .. } => format!("network down {down}"),
+            });
+        }
+        assert_eq!(
+            seen,
+            [
+                "1 Unknown→Up ",
+                "1 Up→Down connect: refused",
+                "0 Unknown→Down connect: refused",
+                "network down true",
+                "1 Down→Up ",
+                // The failure while the canary failed: excused, no change.
+                "0 Down→Up ",
+                "network down false",
+            ]
+        );
+        let api = &store.endpoints()[1];
+        assert_eq!(
+            (api.probes(), api.ok(), api.failed(), api.excused()),
+            (4, 2, 1, 1)
+        );
+        assert_eq!(api.state(), State::Up);
+        assert!(!store.local_network_down());
+        assert_eq!(store.events_dropped(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_falls_behind_loses_events_counted_never_waited_for() {
+        let span = Duration::from_secs(60);
+        let (recorder, handle, thread) =
+            spawn(vec![rules(false)], span, span, Clock::now()).unwrap();
+        let (events, _rx) = event_queue();
+        handle.watch(events);
+        // Every sample flips the state: one event each, nobody reading.
+        let n = EVENT_QUEUE + 100;
+        for i in 0..n {
+            recorder.record(sample(0, i % 2 == 0));
+        }
+        let store = handle.finish().await.unwrap();
+        thread.join().unwrap();
+        assert_eq!(store.endpoints()[0].probes(), n as u64);
+        assert_eq!(store.events_dropped(), 100);
     }
 }

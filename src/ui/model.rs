@@ -466,6 +466,35 @@ mod tests {
     use crate::probe::{ErrorClass, ProbeOutcome};
     use crate::stats::EndpointStats;
 
+    #[test]
+    fn the_bell_rings_for_an_endpoint_newly_down_only() {
+        let row = |name: &str, state: State| EndpointRow {
+            name: name.into(),
+            state,
+            last_latency_ms: None,
+            latency: None,
+            span_probes: 0,
+            span_ok: 0,
+            probes: 0,
+            skipped: 0,
+            spark: Vec::new(),
+            last_result: String::new(),
+            last_failed: false,
+        };
+        let data = |rows: Vec<EndpointRow>| OverviewData {
+            rows,
+            ..OverviewData::empty(Span::OneMinute)
+        };
+        let before = data(vec![row("a", State::Up), row("b", State::Down)]);
+        assert!(!went_down(&before, &before), "still down is no news");
+        let a_down = data(vec![row("a", State::Down), row("b", State::Down)]);
+        assert!(went_down(&before, &a_down));
+        assert!(!went_down(&a_down, &before), "coming up rings nothing");
+        assert!(went_down(&data(Vec::new()), &before), "down at the start");
+        let renamed = data(vec![row("a", State::Up), row("c", State::Down)]);
+        assert!(went_down(&before, &renamed), "another endpoint in that row");
+    }
+
     /// A fixed-seed generator: the same sequence every run.
     struct Seeded(u64);
 
