@@ -255,23 +255,28 @@ impl Worker {
     }
 }
 
-/// Keeps a delivery's result in the statistics and the log.
+/// Keeps a delivery's result in the statistics and the log. The log may be a
+/// terminal (headless warnings go to stderr): names and results, which come from the
+/// config and from commands, are cleaned for it.
 fn record(stats: &StatsHandle, notice: &Notice, delivery: AlertDelivery) {
+    use crate::text::clean;
+    let endpoint = clean(&notice.endpoint);
+    let target = clean(&delivery.target);
     if delivery.result == "ok" {
         tracing::info!(
-            endpoint = %notice.endpoint,
+            endpoint = %endpoint,
             state = %notice.state,
-            target = %delivery.target,
+            target = %target,
             attempts = delivery.attempts,
             "alert delivered"
         );
     } else {
         tracing::warn!(
-            endpoint = %notice.endpoint,
+            endpoint = %endpoint,
             state = %notice.state,
-            target = %delivery.target,
+            target = %target,
             attempts = delivery.attempts,
-            result = %delivery.result,
+            result = %clean(&delivery.result),
             "alert not delivered"
         );
     }

@@ -245,7 +245,9 @@ webhook = "{stall}"
     assert!(count(fast, "probes") >= 30, "{fast:#}");
     assert_eq!(count(fast, "skipped"), 0, "{fast:#}");
     let lag_p99 = snapshot["scheduler_lag_ms"]["p99"].as_f64().unwrap();
-    assert!(lag_p99 < 100.0, "scheduler lag p99 {lag_p99} ms");
+    // A delivery waiting on the runtime of the probes would hold them for seconds;
+    // a loaded machine adds tens of milliseconds at most.
+    assert!(lag_p99 < 250.0, "scheduler lag p99 {lag_p99} ms");
     // The end waits for deliveries under way a little (EXIT_GRACE, 3 s), not for the
     // hanging hook's 10 s timeouts and retries.
     assert!(took < Duration::from_secs(15), "took {took:?}");
