@@ -284,10 +284,25 @@ command = ["{script}", "{out}"]
         out = out.display(),
     );
     write_config(dir.path(), &config);
-    let snapshot = run_with(&mut headless(dir.path(), "4s"), || {
+    let port = free_port();
+    let mut command = headless(dir.path(), "5s");
+    command.args(["--metrics-addr", &format!("127.0.0.1:{port}")]);
+    let mut metrics = None;
+    let snapshot = run_with(&mut command, || {
         std::thread::sleep(Duration::from_millis(1500));
         server.set_flip(503);
+        std::thread::sleep(Duration::from_millis(1500));
+        metrics = support::get_metrics(port);
     });
+    let metrics = metrics.expect("/metrics answered");
+    assert!(
+        metrics.contains("probetop_local_network_down 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"probetop_probes_total{endpoint="api",result="excused"}"#),
+        "{metrics}"
+    );
     let api = endpoint(&snapshot, "api");
     let (probes, ok, failed, excused) = (
         count(api, "probes"),
@@ -375,6 +390,11 @@ on = ["down", "sideways"]
 webhook = "https://hooks.example.com/x"
 format = "teams"
 repeat = "soon"
+
+[[alert]]
+command = ["/bin/true"]
+format = "slack"
+repeat = "500ms"
 "#,
     );
     for (line_col, key, needle) in [
@@ -392,6 +412,8 @@ repeat = "soon"
         ("11:15", "alert[1].on[1]", "unknown state \"sideways\""),
         ("15:10", "alert[2].format", "unknown alert format \"teams\""),
         ("16:10", "alert[2].repeat", ""),
+        ("20:10", "alert[3].format", "applies to a `webhook` only"),
+        ("21:10", "alert[3].repeat", "at least 1s"),
     ] {
         let want = format!("probetop.toml:{line_col}");
         let entry = report
