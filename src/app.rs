@@ -207,6 +207,9 @@ struct Running {
     deadline: Option<std::time::Instant>,
     /// When the statistics started.
     started_at: std::time::SystemTime,
+    /// The alerting, until [`launch`] hands it to the outputs: started before the
+    /// engine, so that it watches the very first state change.
+    alerts: Option<AlertService>,
 }
 
 /// Starts the statistics and the engine. `retention` is how long raw window entries
@@ -232,6 +235,8 @@ fn start(
         clock,
     )?;
     let deadline = duration.map(|d| clock.start + d);
+    let alerts = AlertService::start(config, &stats)
+        .map_err(|e| anyhow::anyhow!("cannot start the alerting: {e}"))?;
     let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?;
     Ok(Running {
         engine,
@@ -239,6 +244,7 @@ fn start(
         stats_thread,
         deadline,
         started_at: clock.start_wall,
+        alerts,
     })
 }
 
@@ -349,11 +355,12 @@ async fn launch(
     retention: Duration,
     metrics_addr: Option<std::net::SocketAddr>,
 ) -> Result<(Running, Outputs), ExitCode> {
-    let running = start(config, duration, retention).map_err(|e| {
+    let mut running = start(config, duration, retention).map_err(|e| {
         eprintln!("error: {e:#}");
         ExitCode::from(EXIT_FAILURE)
     })?;
-    let outputs = Outputs::start(config, metrics_addr, &running).await?;
+    let mut outputs = Outputs::start(config, metrics_addr, &running).await?;
+    outputs.alerts = running.alerts.take().map(|a| (a, running.stats.clone()));
     Ok((running, outputs))
 }
 
@@ -362,7 +369,8 @@ async fn launch(
 struct Outputs {
     hlog: Option<HlogWriter>,
     metrics: Option<MetricsServer>,
-    /// The alerting, and the statistics it reports to.
+    /// The alerting (started with the engine, see [`Running::alerts`]), and the
+    /// statistics it reports to.
     alerts: Option<(AlertService, StatsHandle)>,
 }
 
@@ -375,11 +383,10 @@ impl Outputs {
     ) -> Result<Self, ExitCode> {
         let hlog = start_hlog(config, running)?;
         let metrics = start_metrics(config, metrics_addr, running).await?;
-        let alerts = start_alerts(config, running)?;
         Ok(Outputs {
             hlog,
             metrics,
-            alerts,
+            alerts: None,
         })
     }
 
@@ -391,22 +398,6 @@ impl Outputs {
             metrics.shutdown().await;
         }
         finish_alerts(self.alerts).await;
-    }
-}
-
-/// Starts the alerting when the config has `[[alert]]` tables; a thread or runtime
-/// that cannot start stops the run.
-fn start_alerts(
-    config: &Config,
-    running: &Running,
-) -> Result<Option<(AlertService, StatsHandle)>, ExitCode> {
-    match AlertService::start(config, &running.stats) {
-        Ok(service) => Ok(service.map(|s| (s, running.stats.clone()))),
-        Err(e) => {
-            running.engine.abort();
-            eprintln!("error: cannot start the alerting: {e}");
-            Err(ExitCode::from(EXIT_FAILURE))
-        }
     }
 }
 
