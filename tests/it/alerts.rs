@@ -203,6 +203,47 @@ format = "slack"
 }
 
 #[test]
+fn repeat_reminds_while_the_state_lasts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start();
+    let script = env_script(dir.path());
+    let out = dir.path().join("pages.txt");
+    let config = format!(
+        r#"
+[[endpoint]]
+name = "broken"
+url = "{broken}"
+interval = "200ms"
+
+[[alert]]
+on = ["down"]
+command = ["{script}", "{out}"]
+repeat = "1s"
+"#,
+        broken = server.url("/status/503"),
+        script = script.display(),
+        out = out.display(),
+    );
+    write_config(dir.path(), &config);
+    run_with(&mut headless(dir.path(), "3500ms"), || {});
+    let pages = pages(&out);
+    // Down at the first probe (not up first: that fires), then a reminder a second.
+    assert_eq!(pages[0]["state"], "down", "{pages:#?}");
+    assert_eq!(pages[0]["previous"], "unknown", "{pages:#?}");
+    let reminders = &pages[1..];
+    assert!(
+        (2..=3).contains(&reminders.len()),
+        "about one a second for 3.5 s: {pages:#?}"
+    );
+    assert!(
+        reminders
+            .iter()
+            .all(|p| p["previous"] == "down" && p["reason"] == "still down"),
+        "{pages:#?}"
+    );
+}
+
+#[test]
 fn a_hanging_webhook_delays_no_probe() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start();
