@@ -5,7 +5,8 @@
 //! waited for). This module drains it on a thread of its own, with a small runtime
 //! of its own, so that no delivery (a hanging webhook, a slow command) can delay a
 //! probe or the dashboard. It decides what fires (`rules`), says it (`payload`) and
-//! delivers it under a timeout with a few retries (`deliver`); every delivery's
+//! delivers it under a timeout with a few retries (`deliver`), each alert's notices
+//! in order on a task of their own (one hanging target holds up no other); every delivery's
 //! result goes back to the statistics (the snapshot's `alerts`, the detail view)
 //! and to the log.
 
@@ -29,9 +30,9 @@ use crate::stats::{AlertDelivery, State, StateChange, StatsEvent, StatsHandle};
 
 /// How long the end of a run waits for deliveries still under way.
 pub const EXIT_GRACE: Duration = Duration::from_secs(3);
-/// Most deliveries under way at once; beyond it a notice is dropped, and its
+/// Notices waiting for one alert's target; beyond it a notice is dropped, and its
 /// result says so.
-const MAX_PENDING: usize = 256;
+pub const TARGET_QUEUE: usize = 64;
 
 /// The URL an alert shows for `endpoint`. The one call site for masking secrets in
 /// URLs: the URL as written keeps `${VAR}` references unresolved.
@@ -67,6 +68,7 @@ impl AlertService {
             client,
             reminders: rules::Reminders::default(),
             local_network_down: false,
+            queues: Vec::new(),
             tasks: JoinSet::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -105,8 +107,19 @@ struct Worker {
     reminders: rules::Reminders,
     /// Reminders wait while every canary fails: the endpoints' states are frozen.
     local_network_down: bool,
-    /// Deliveries under way, owned here and cancelled at the end.
+    /// Per alert, in file order, the queue of its target's deliverer: one target's
+    /// notices go out one after another, in the order of the changes (a "down" still
+    /// being retried is never overtaken by its "up").
+    queues: Vec<mpsc::Sender<Job>>,
+    /// The deliverers, one per alert, owned here and cancelled at the end.
     tasks: JoinSet<()>,
+}
+
+/// One notice to deliver through an alert.
+struct Job {
+    endpoint: usize,
+    state: State,
+    notice: Notice,
 }
 
 impl Worker {
@@ -115,6 +128,13 @@ impl Worker {
         mut events: mpsc::Receiver<StatsEvent>,
         mut stop: oneshot::Receiver<Duration>,
     ) {
+        for alert in self.alerts.iter() {
+            let (queue, jobs) = mpsc::channel(TARGET_QUEUE);
+            self.queues.push(queue);
+            let (alert, client, stats) = (alert.clone(), self.client.clone(), self.stats.clone());
+            self.tasks
+                .spawn(deliver_in_order(alert, client, stats, jobs));
+        }
         let grace = loop {
             let next = self.reminders.next_due();
             tokio::select! {
@@ -132,6 +152,8 @@ impl Worker {
         while let Ok(event) = events.try_recv() {
             self.on_event(event);
         }
+        // Closed, each deliverer ends once its queue is empty.
+        self.queues.clear();
         let deadline = Instant::now() + grace;
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
@@ -139,7 +161,7 @@ impl Worker {
                 Ok(None) => break,
                 Err(_) => {
                     tracing::warn!(
-                        pending = self.tasks.len(),
+                        targets = self.tasks.len(),
                         "alert deliveries still under way at exit were cancelled"
                     );
                     self.tasks.abort_all();
@@ -214,44 +236,57 @@ impl Worker {
         }
     }
 
-    /// Starts delivering `notice` through alert `index`; the result is recorded
-    /// when it ends.
+    /// Queues `notice` for alert `index`'s target; the result is recorded when it
+    /// was delivered (or dropped, when the target's queue is full).
     fn dispatch(&mut self, index: usize, endpoint: usize, state: State, notice: Notice) {
-        let alert = &self.alerts[index];
-        let target = alert.target.label();
-        if self.tasks.len() >= MAX_PENDING {
+        let Some(queue) = self.queues.get(index) else {
+            return;
+        };
+        let job = Job {
+            endpoint,
+            state,
+            notice,
+        };
+        if let Err(mpsc::error::TrySendError::Full(job)) = queue.try_send(job) {
             record(
                 &self.stats,
-                &notice,
+                &job.notice,
                 AlertDelivery {
                     at: SystemTime::now(),
                     endpoint,
                     state,
-                    target,
-                    result: format!("dropped: {MAX_PENDING} deliveries already under way"),
+                    target: self.alerts[index].target.label(),
+                    result: format!("dropped: {TARGET_QUEUE} notices already wait for this target"),
                     attempts: 0,
                 },
             );
-            return;
         }
-        let (alerts, client, stats) =
-            (self.alerts.clone(), self.client.clone(), self.stats.clone());
-        self.tasks.spawn(async move {
-            let alert = &alerts[index];
-            let outcome = deliver::deliver(&client, &alert.target, alert.format, &notice).await;
-            record(
-                &stats,
-                &notice,
-                AlertDelivery {
-                    at: SystemTime::now(),
-                    endpoint,
-                    state,
-                    target,
-                    result: outcome.result,
-                    attempts: outcome.attempts,
-                },
-            );
-        });
+        // A closed queue is the end of the run: nothing is delivered any more.
+    }
+}
+
+/// Delivers alert `alert`'s notices one after another, recording each result.
+async fn deliver_in_order(
+    alert: Alert,
+    client: reqwest::Client,
+    stats: StatsHandle,
+    mut jobs: mpsc::Receiver<Job>,
+) {
+    let target = alert.target.label();
+    while let Some(job) = jobs.recv().await {
+        let outcome = deliver::deliver(&client, &alert.target, alert.format, &job.notice).await;
+        record(
+            &stats,
+            &job.notice,
+            AlertDelivery {
+                at: SystemTime::now(),
+                endpoint: job.endpoint,
+                state: job.state,
+                target: target.clone(),
+                result: outcome.result,
+                attempts: outcome.attempts,
+            },
+        );
     }
 }
 

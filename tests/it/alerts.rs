@@ -280,7 +280,7 @@ webhook = "{stall}"
         }
     });
     let took = started.elapsed();
-    assert!(hook.requests() >= 2, "the webhook was called");
+    assert!(hook.requests() >= 1, "the webhook was called");
     let fast = endpoint(&snapshot, "fast");
     // 40 ticks due in 4 s: a loaded machine may lose a few, never most.
     assert!(count(fast, "probes") >= 30, "{fast:#}");
