@@ -171,3 +171,85 @@ fn shorten(text: &str) -> String {
         None => text.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice() -> Notice {
+        Notice {
+            endpoint: "api".into(),
+            url: "http://127.0.0.1:9/".into(),
+            state: "down".into(),
+            previous: "up".into(),
+            reason: "connect: refused".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn command(argv: &[&str]) -> AlertTarget {
+        AlertTarget::Command(argv.iter().map(|a| a.to_string()).collect())
+    }
+
+    #[tokio::test]
+    async fn a_failing_command_is_retried_and_its_last_stderr_line_kept() {
+        let client = reqwest::Client::new();
+        let target = command(&[
+            "/bin/sh",
+            "-c",
+            "echo first >&2; echo \"$PROBETOP_STATE\" >&2; exit 3",
+        ]);
+        let outcome = deliver(&client, &target, AlertFormat::Json, &notice()).await;
+        assert_eq!(outcome.attempts, ATTEMPTS);
+        assert_eq!(outcome.result, "exit status: 3: down");
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_not_retried() {
+        let client = reqwest::Client::new();
+        let target = command(&["/nonexistent/probetop-page"]);
+        let outcome = deliver(&client, &target, AlertFormat::Json, &notice()).await;
+        assert_eq!(outcome.attempts, 1);
+        assert!(
+            outcome
+                .result
+                .starts_with("cannot run /nonexistent/probetop-page: "),
+            "{}",
+            outcome.result
+        );
+    }
+
+    #[tokio::test]
+    async fn a_webhook_that_cannot_be_reached_is_retried_and_its_path_never_shown() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let url = url::Url::parse(&format!("http://127.0.0.1:{port}/T000/secret")).unwrap();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let outcome = deliver(
+            &client,
+            &AlertTarget::Webhook(url),
+            AlertFormat::Slack,
+            &notice(),
+        )
+        .await;
+        assert_eq!(outcome.attempts, ATTEMPTS, "{}", outcome.result);
+        assert!(!outcome.result.contains("secret"), "{}", outcome.result);
+        assert!(!outcome.result.contains("T000"), "{}", outcome.result);
+        assert!(
+            outcome.result.contains("error sending request"),
+            "{}",
+            outcome.result
+        );
+    }
+
+    #[test]
+    fn long_details_are_cut() {
+        let long = "é".repeat(DETAIL_CHARS + 10);
+        let cut = shorten(&long);
+        assert_eq!(cut.chars().count(), DETAIL_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(shorten("short"), "short");
+    }
+}
