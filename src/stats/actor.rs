@@ -348,9 +348,18 @@ impl Actor {
     }
 
     fn reset(&mut self) {
-        self.store.reset(self.clock.wall(Instant::now()));
+        let was_down = self.store.local_network_down();
+        let now = self.clock.wall(Instant::now());
+        self.store.reset(now);
         // The deepest queue is counted from the reset on, as the lag is.
         self.queue.max_depth = self.queue.depth;
+        // No canary has a verdict any more: whoever watches must not keep the old one.
+        if was_down {
+            self.emit(StatsEvent::LocalNetwork {
+                down: false,
+                at: now,
+            });
+        }
     }
 }
 
