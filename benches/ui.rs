@@ -341,6 +341,7 @@ fn overview_data(n: usize) -> OverviewData {
         span: Span::FiveMinutes,
         rows,
         overload: None,
+        local_network_down: false,
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::Parser;
 
+use crate::alert::AlertService;
 use crate::cli::Cli;
 use crate::config::{
     self, Config, ConfigError, ConfigErrors, Endpoint, ExportFormat, FailOn, LoadOptions,
@@ -288,6 +289,9 @@ struct Running {
     deadline: Option<std::time::Instant>,
     /// When the statistics started.
     started_at: std::time::SystemTime,
+    /// The alerting, until [`launch`] hands it to the outputs: started before the
+    /// engine, so that it watches the very first state change.
+    alerts: Option<AlertService>,
 }
 
 /// Starts the statistics and the engine. `retention` is how long raw window entries
@@ -309,6 +313,7 @@ fn start(
             .map(|e| stats::EndpointRules {
                 state: e.state_rule,
                 min_cert_days: e.expect.min_cert_days,
+                canary: e.canary,
             })
             .collect(),
         config.window,
@@ -324,6 +329,8 @@ fn start(
         config.endpoints.clone().into(),
     )));
     let deadline = duration.map(|d| clock.start + d);
+    let alerts = AlertService::start(config, &stats)
+        .map_err(|e| anyhow::anyhow!("cannot start the alerting: {e}"))?;
     let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?.into();
     Ok(Running {
         engine,
@@ -331,6 +338,7 @@ fn start(
         stats_thread,
         deadline,
         started_at: clock.start_wall,
+        alerts,
     })
 }
 
@@ -512,11 +520,12 @@ async fn launch(
     metrics_addr: Option<std::net::SocketAddr>,
     resume: Option<stats::Resume>,
 ) -> Result<(Running, Outputs), ExitCode> {
-    let running = start(config, duration, retention, resume).map_err(|e| {
+    let mut running = start(config, duration, retention, resume).map_err(|e| {
         eprintln!("error: {e:#}");
         ExitCode::from(EXIT_FAILURE)
     })?;
-    let outputs = Outputs::start(config, metrics_addr, &running).await?;
+    let mut outputs = Outputs::start(config, metrics_addr, &running).await?;
+    outputs.alerts = running.alerts.take().map(|a| (a, running.stats.clone()));
     Ok((running, outputs))
 }
 
@@ -525,6 +534,9 @@ async fn launch(
 struct Outputs {
     hlog: Option<HlogWriter>,
     metrics: Option<MetricsServer>,
+    /// The alerting (started with the engine, see [`Running::alerts`]), and the
+    /// statistics it reports to.
+    alerts: Option<(AlertService, StatsHandle)>,
 }
 
 impl Outputs {
@@ -536,7 +548,11 @@ impl Outputs {
     ) -> Result<Self, ExitCode> {
         let hlog = start_hlog(config, running)?;
         let metrics = start_metrics(config, metrics_addr, running).await?;
-        Ok(Outputs { hlog, metrics })
+        Ok(Outputs {
+            hlog,
+            metrics,
+            alerts: None,
+        })
     }
 
     /// Writes the last interval, closes the log, stops serving. Call once the
@@ -546,7 +562,21 @@ impl Outputs {
         if let Some(metrics) = self.metrics {
             metrics.shutdown().await;
         }
+        finish_alerts(self.alerts).await;
     }
+}
+
+/// Delivers the alerts of the run's last state changes (waiting a little for those
+/// under way), so that their results reach the final snapshot. Call once the engine
+/// has stopped, before the statistics finish.
+async fn finish_alerts(alerts: Option<(AlertService, StatsHandle)>) {
+    let Some((service, stats)) = alerts else {
+        return;
+    };
+    // Every sample sent is recorded once this read returns, so every state change
+    // is in the alerting's queue; `None` means the statistics ended already.
+    let _ = stats.read(|_| ()).await;
+    service.finish(crate::alert::EXIT_GRACE).await;
 }
 
 /// Starts the Prometheus endpoint when `--metrics-addr` is given; an address that
@@ -681,6 +711,7 @@ async fn run_dashboard(
         export_dir: config.export_dir.clone(),
         export_formats: config.export_formats.clone(),
         window: config.window,
+        bell: config.bell,
         deadline: running.deadline,
         signals,
     })

@@ -4,6 +4,7 @@
 //! views ([`snapshot`], [`ui`], the headless run in [`app`]). Nothing below the views
 //! knows that a terminal exists.
 
+pub mod alert;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -334,6 +334,7 @@ mod tests {
                 up_after: 1,
             },
             min_cert_days: None,
+            canary: false,
         });
         let start = Instant::now();
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_301_100);

@@ -108,6 +108,8 @@ struct EndpointMetrics {
 struct Scrape {
     endpoints: Vec<EndpointMetrics>,
     lag: Buckets,
+    /// Whether every canary fails, in a run with canaries.
+    local_network_down: Option<bool>,
 }
 
 impl Scrape {
@@ -127,6 +129,11 @@ impl Scrape {
                             .iter()
                             .map(|&class| (class.as_str(), s.error_count(class))),
                     );
+                    // Only a run with canaries excuses failures: without, the series
+                    // stay as they were.
+                    if stats.canaries() > 0 {
+                        results.push(("excused", s.excused()));
+                    }
                     EndpointMetrics {
                         name: e.name.clone(),
                         state: s.state(),
@@ -150,6 +157,7 @@ impl Scrape {
                 })
                 .collect(),
             lag: Buckets::of(stats.scheduler_lag(), bounds),
+            local_network_down: (stats.canaries() > 0).then(|| stats.local_network_down()),
         }
     }
 }
@@ -290,6 +298,15 @@ impl Scrape {
             MetricType::Histogram,
         )?;
         self.lag.encode(family)?;
+        if let Some(down) = self.local_network_down {
+            let family = encoder.encode_descriptor(
+                "probetop_local_network_down",
+                "1 while every canary fails (other endpoints' failures are excused), else 0.",
+                None,
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(i64::from(down)).encode(family)?;
+        }
         Ok(())
     }
 }

@@ -109,6 +109,7 @@ mod tests {
                 up_after: 2,
             },
             min_cert_days: Some(7),
+            canary: false,
         });
         let span = Duration::from_secs(60);
         let (e, soon) = (endpoint(), now + DAY * 5 + Duration::from_secs(60));

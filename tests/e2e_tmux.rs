@@ -429,3 +429,38 @@ fn a_dashboard_that_loses_its_terminal_writes_a_final_snapshot_and_exits() {
 fn sigquit_exits_zero_and_restores_the_terminal() {
     let _run = signal_exits_zero_and_restores_the_terminal(libc::SIGQUIT, "e2e-sigquit");
 }
+
+#[test]
+fn an_endpoint_going_down_rings_the_bell_unless_it_is_off() {
+    let server = TestServer::start();
+    for bell in [true, false] {
+        let run = Run::new(&server);
+        if !bell {
+            let path = run.path("probetop.toml");
+            let mut config = std::fs::read_to_string(&path).expect("reading the config");
+            config.push_str("\n[ui]\nbell = false\n");
+            std::fs::write(&path, config).expect("writing the config");
+        }
+        let mut tmux = must(Tmux::new("e2e-bell"));
+        start_dashboard(&mut tmux, &run);
+        // The always-503 endpoint is down from its first probe; the bell rings with
+        // the fetch that shows it, before the frame that draws it.
+        wait_for(&tmux, &run, "the header's down count", |screen| {
+            screen.contains("1 down").then_some(())
+        });
+        // tmux flags a bell in a window nobody is attached to.
+        let flag = if bell {
+            wait_for(&tmux, &run, "the bell", |_| {
+                let flag = must(tmux.display("#{window_bell_flag}"));
+                (flag == "1").then_some(flag)
+            })
+        } else {
+            // Nothing to wait for: a few refreshes' time for a bell that should not come.
+            std::thread::sleep(Duration::from_secs(1));
+            must(tmux.display("#{window_bell_flag}"))
+        };
+        assert_eq!(flag, if bell { "1" } else { "0" }, "bell = {bell}");
+        must(tmux.send_key("q"));
+        assert_exited_cleanly(&tmux, &run);
+    }
+}

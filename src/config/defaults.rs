@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::alert::{AlertFormat, AlertState};
 use super::value::{ConnectionMode, ExportFormat, StateRule, TlsRoots};
 
 /// Probe interval (`interval`, `--interval`).
@@ -58,6 +59,15 @@ pub const INSECURE: bool = false;
 pub const TLS_ROOTS: TlsRoots = TlsRoots::SystemAndWebpki;
 /// How a probe gets its connection (`connection`).
 pub const CONNECTION: ConnectionMode = ConnectionMode::Reuse;
+/// Whether the dashboard rings the terminal bell when an endpoint goes down (`[ui] bell`).
+pub const BELL: bool = true;
+/// Whether an endpoint is a canary of probetop's own network (`canary`).
+pub const CANARY: bool = false;
+/// The states entered that fire an alert (`[[alert]] on`).
+pub const ALERT_ON: [AlertState; 3] = [AlertState::Down, AlertState::Degraded, AlertState::Up];
+/// The payload of an alert's webhook (`[[alert]] format`).
+pub const ALERT_FORMAT: AlertFormat = AlertFormat::Json;
+
 /// The largest default overlap cap (`max_in_flight` when not given).
 pub const MAX_IN_FLIGHT_CAP: u32 = 1000;
 

@@ -73,6 +73,8 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
             metrics_buckets: defaults::METRICS_BUCKETS.to_vec(),
             metrics_phases: defaults::METRICS_PHASES,
             endpoints: Vec::new(),
+            alerts: Vec::new(),
+            bell: defaults::BELL,
         },
     };
     add_cli_urls(&mut config, options)?;

@@ -6,6 +6,7 @@
 //! of keys in the parsed file), `load` reads the file and merges the command line,
 //! and `error` reports problems with their file, line, column and key.
 
+mod alert;
 pub mod defaults;
 mod duration;
 mod error;
@@ -23,6 +24,7 @@ mod tests;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use alert::{Alert, AlertFormat, AlertState, AlertTarget};
 pub use duration::{MAX_DURATION, MIN_DURATION, parse_duration};
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use interpolate::interpolate;
@@ -53,6 +55,10 @@ pub struct Config {
     pub metrics_phases: bool,
     /// What to probe, in file order, then command-line order.
     pub endpoints: Vec<Endpoint>,
+    /// What to tell whom when an endpoint's state changes (`[[alert]]`), in file order.
+    pub alerts: Vec<Alert>,
+    /// Whether the dashboard rings the terminal bell when an endpoint goes down.
+    pub bell: bool,
 }
 
 /// What a probe of an endpoint does, by its URL's scheme.
@@ -112,6 +118,9 @@ pub struct Endpoint {
     pub expect: Expect,
     /// How many consecutive failures / successes change its state.
     pub state_rule: StateRule,
+    /// A canary of probetop's own network: while every canary fails, the other
+    /// endpoints' failures are excused (`canary`).
+    pub canary: bool,
 }
 
 impl Endpoint {
@@ -147,6 +156,7 @@ impl Endpoint {
             max_body_bytes: defaults::MAX_BODY_BYTES,
             expect: Expect::default(),
             state_rule: defaults::STATE_RULE,
+            canary: defaults::CANARY,
         }
     }
 }

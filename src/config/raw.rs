@@ -23,6 +23,29 @@ pub struct RawConfig {
     pub metrics: RawMetrics,
     #[serde(default)]
     pub endpoint: Vec<Spanned<RawEndpoint>>,
+    #[serde(default)]
+    pub ui: RawUi,
+    #[serde(default)]
+    pub alert: Vec<Spanned<RawAlert>>,
+}
+
+/// `[ui]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUi {
+    pub bell: Option<Spanned<bool>>,
+}
+
+/// One `[[alert]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlert {
+    pub on: Option<Spanned<Vec<Spanned<String>>>>,
+    pub endpoints: Option<Spanned<Vec<Spanned<String>>>>,
+    pub command: Option<Spanned<Vec<Spanned<String>>>>,
+    pub webhook: Option<Spanned<String>>,
+    pub format: Option<Spanned<String>>,
+    pub repeat: Option<Spanned<String>>,
 }
 
 /// `[metrics]`.
@@ -86,6 +109,7 @@ pub struct RawEndpoint {
     pub max_body_bytes: Option<Spanned<u64>>,
     pub down_after: Option<Spanned<u32>>,
     pub up_after: Option<Spanned<u32>>,
+    pub canary: Option<Spanned<bool>>,
     pub expect: Option<RawExpect>,
 }
 

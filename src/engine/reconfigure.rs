@@ -268,6 +268,7 @@ mod tests {
         let rules = vec![EndpointRules {
             state: a.state_rule,
             min_cert_days: None,
+            canary: false,
         }];
         let (recorder, stats, _thread) = stats::spawn(rules, window, window, clock).unwrap();
         let engine = Engine::start(std::slice::from_ref(&a), &recorder, clock, None).unwrap();

@@ -115,6 +115,7 @@ fn columns() -> Vec<Column> {
             last_error(e, |error| error.at.clone())
         }),
     ]);
+    columns.push(Column::count("excused", |e| e.excused));
     // Where the row's numbers were taken: in a merge, `eu-1+us-2` on the merged rows
     // and the vantage point's own name on the rows that follow them.
     columns.push(Column::new("vantage", |s, _| s.vantage.clone()));
@@ -168,6 +169,9 @@ pub fn write_csv<W: io::Write>(snapshot: &Snapshot, out: W) -> io::Result<()> {
             overload: Default::default(),
             stats_queue: Default::default(),
             endpoints: Vec::new(),
+            local_network: None,
+            alerts: Vec::new(),
+            alert_events_dropped: 0,
         };
         for endpoint in &snapshot.endpoints {
             if let Some(seen) = endpoint.vantages.get(&from.vantage) {
@@ -201,7 +205,10 @@ mod tests {
     #[test]
     fn header_has_one_column_per_field() {
         let header = header();
-        assert_eq!(header.len(), 7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1 + 3 + 1);
+        assert_eq!(
+            header.len(),
+            7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1 + 3 + 1 + 1
+        );
         assert_eq!(header[7], "errors_timeout");
         assert_eq!(header[15], "latency_min_ms");
         // The first release's columns keep their places; later ones are appended.
@@ -213,6 +220,7 @@ mod tests {
             header[55..58],
             ["last_error_class", "last_error", "last_error_at"]
         );
+        assert_eq!(header[58], "excused");
         assert_eq!(header.last().unwrap(), "vantage");
     }
 }

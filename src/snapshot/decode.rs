@@ -126,6 +126,8 @@ struct RawEndpoint {
     #[serde(default)]
     skipped: u64,
     #[serde(default)]
+    excused: u64,
+    #[serde(default)]
     errors: BTreeMap<String, u64>,
     #[serde(default)]
     status_codes: BTreeMap<String, u64>,
@@ -296,6 +298,7 @@ impl RawEndpoint {
                 ok: self.ok,
                 failed: self.failed,
                 skipped: self.skipped,
+                excused: self.excused,
                 errors,
                 status_codes,
                 latency,

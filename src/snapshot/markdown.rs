@@ -30,10 +30,24 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
         snapshot.started_at,
         escape(&snapshot.vantage)
     );
+    if let Some(network) = &snapshot.local_network {
+        let _ = writeln!(
+            out,
+            "Local network (by {} canar{}): {}.\n",
+            network.canaries,
+            if network.canaries == 1 { "y" } else { "ies" },
+            if network.down { "**down**" } else { "up" }
+        );
+    }
+    // Only a run with canaries can excuse a failure: without, the table keeps its shape.
+    let canaries = snapshot.local_network.is_some();
     out.push_str("### All time\n\n");
     let mut columns = vec![
         "endpoint", "url", "state", "probes", "ok", "failed", "skipped",
     ];
+    if canaries {
+        columns.push("excused");
+    }
     columns.extend(LATENCY_COLUMNS);
     columns.extend(["errors", "status codes"]);
     table_head(&mut out, &columns, 3);
@@ -47,6 +61,9 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
             e.failed.to_string(),
             e.skipped.to_string(),
         ];
+        if canaries {
+            cells.push(e.excused.to_string());
+        }
         cells.extend(latency_numbers(e.latency_ms.as_ref(), ABSENT));
         cells.push(errors(e));
         cells.push(status_codes(e));

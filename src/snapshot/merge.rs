@@ -122,6 +122,10 @@ pub fn merge(inputs: &[Input]) -> Result<(Snapshot, Vec<String>), String> {
         overload,
         stats_queue,
         endpoints,
+        // Each vantage point's own network and alerts are its own business.
+        local_network: None,
+        alerts: Vec::new(),
+        alert_events_dropped: 0,
     };
     Ok((snapshot, warnings))
 }
@@ -191,6 +195,7 @@ fn add(into: &mut AllTime, other: &AllTime) {
     into.ok += other.ok;
     into.failed += other.failed;
     into.skipped += other.skipped;
+    into.excused += other.excused;
     for (mine, theirs) in into.errors.iter_mut().zip(other.errors) {
         *mine += theirs;
     }

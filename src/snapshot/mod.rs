@@ -76,6 +76,39 @@ pub struct Snapshot {
     pub stats_queue: QueueSnapshot,
     /// Per endpoint, in config order.
     pub endpoints: Vec<EndpointSnapshot>,
+    /// probetop's own network as its canaries see it, or null without canaries.
+    pub local_network: Option<LocalNetworkSnapshot>,
+    /// The latest alert deliveries (at most 50), oldest first.
+    pub alerts: Vec<AlertSnapshot>,
+    /// State changes the alerting had no room for (its queue was full): dropped.
+    pub alert_events_dropped: u64,
+}
+
+/// What the canaries say of probetop's own network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LocalNetworkSnapshot {
+    /// Whether every canary's latest probe failed (other failures are then excused).
+    pub down: bool,
+    /// How many endpoints are canaries.
+    pub canaries: usize,
+}
+
+/// One alert delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertSnapshot {
+    /// When the delivery ended (RFC 3339, UTC).
+    pub at: String,
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// The state it told of.
+    pub state: &'static str,
+    /// Whom it went to: a command's program, a webhook's scheme and host (its path
+    /// may be a secret).
+    pub target: String,
+    /// `ok`, or what went wrong on the last attempt.
+    pub result: String,
+    /// Attempts made.
+    pub attempts: u32,
 }
 
 /// One snapshot that went into a merge.
@@ -151,6 +184,9 @@ pub struct EndpointSnapshot {
     pub failed: u64,
     /// Ticks not probed because the overlap cap was reached.
     pub skipped: u64,
+    /// Failed probes excused while every canary failed (probetop's own network was
+    /// down); `ok + failed + excused == probes`.
+    pub excused: u64,
     /// Failed probes by error class (zero counts left out).
     pub errors: BTreeMap<&'static str, u64>,
     /// Responses by status code.
@@ -378,6 +414,9 @@ pub struct Capture {
     stats_queue: QueueSnapshot,
     window_seconds: u64,
     endpoints: Vec<EndpointCapture>,
+    local_network: Option<LocalNetworkSnapshot>,
+    alerts: Vec<AlertSnapshot>,
+    alert_events_dropped: u64,
 }
 
 /// One endpoint of a [`Capture`].
@@ -391,6 +430,7 @@ struct EndpointCapture {
     ok: u64,
     failed: u64,
     skipped: u64,
+    excused: u64,
     errors: BTreeMap<&'static str, u64>,
     status_codes: BTreeMap<String, u64>,
     /// All-time latency and phases, as the statistics keep them.
@@ -422,6 +462,25 @@ pub fn capture(endpoints: &[Endpoint], stats: &StatsStore) -> Capture {
             .zip(stats.endpoints())
             .map(|(endpoint, s)| endpoint_capture(endpoint, s, stats))
             .collect(),
+        local_network: (stats.canaries() > 0).then(|| LocalNetworkSnapshot {
+            down: stats.local_network_down(),
+            canaries: stats.canaries(),
+        }),
+        alerts: stats
+            .alerts()
+            .map(|a| AlertSnapshot {
+                at: timestamp(a.at),
+                endpoint: stats
+                    .position(a.endpoint)
+                    .and_then(|position| endpoints.get(position))
+                    .map_or_else(String::new, |e| e.name.clone()),
+                state: a.state.as_str(),
+                target: a.target.clone(),
+                result: a.result.clone(),
+                attempts: a.attempts,
+            })
+            .collect(),
+        alert_events_dropped: stats.events_dropped(),
     }
 }
 
@@ -438,6 +497,7 @@ fn endpoint_capture(endpoint: &Endpoint, s: &EndpointStats, store: &StatsStore) 
         ok: s.ok(),
         failed: s.failed(),
         skipped: s.skipped(),
+        excused: s.excused(),
         errors: s.errors().map(|(class, n)| (class.as_str(), n)).collect(),
         status_codes: s
             .status_codes()
@@ -486,6 +546,9 @@ impl Capture {
                 .into_iter()
                 .map(|e| e.encode(window_seconds))
                 .collect(),
+            local_network: self.local_network,
+            alerts: self.alerts,
+            alert_events_dropped: self.alert_events_dropped,
         }
     }
 }
@@ -503,6 +566,7 @@ impl EndpointCapture {
             ok: self.ok,
             failed: self.failed,
             skipped: self.skipped,
+            excused: self.excused,
             errors: self.errors,
             status_codes: self.status_codes,
             latency_ms: LatencySummary::of(&histogram),
@@ -549,6 +613,7 @@ impl EndpointSnapshot {
             ok: all_time.ok,
             failed: all_time.failed,
             skipped: all_time.skipped,
+            excused: all_time.excused,
             errors: crate::probe::ErrorClass::ALL
                 .into_iter()
                 .map(|class| (class.as_str(), all_time.errors[class.index()]))

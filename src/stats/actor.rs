@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::events::{AlertDelivery, EventSender, StateChange, StatsEvent};
 use super::health::{LATE_TICK, QueueCounter, QueueDepth};
 use super::{Clock, EndpointRules, EndpointStats, Observer, StatsStore};
 use crate::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
@@ -55,6 +56,8 @@ enum Command {
     Observe(Box<dyn Observer>),
     Resume(Box<super::Resume>),
     Reconfigure(Arc<super::EndpointSet>),
+    Watch(EventSender),
+    Alert(Box<AlertDelivery>),
 }
 
 /// The sending end of the statistics queue, counting what it sends: the queue stays
@@ -162,6 +165,20 @@ impl StatsHandle {
         // After the statistics thread has ended there is nothing left to reset.
         self.queue.send(Command::Reset);
     }
+
+    /// Sends every state change and canary verdict recorded from now on to `events`
+    /// (replacing an earlier listener). The queue is bounded: when its listener falls
+    /// behind, events are dropped and counted, never waited for.
+    pub fn watch(&self, events: EventSender) {
+        // After the statistics thread has ended there is nothing left to watch.
+        self.queue.send(Command::Watch(events));
+    }
+
+    /// Keeps the result of an alert delivery (the snapshot's `alerts`, the detail view).
+    pub fn record_alert(&self, delivery: AlertDelivery) {
+        // After the statistics thread has ended nobody reads the result any more.
+        self.queue.send(Command::Alert(Box::new(delivery)));
+    }
 }
 
 /// Starts the statistics thread for one endpoint per entry in `rules`, whose rolling window spans
@@ -180,6 +197,7 @@ pub fn spawn(
     let actor = Actor {
         clock,
         counter: counter.clone(),
+        events: None,
         taken: 0,
         queue: QueueDepth::default(),
         retention: retention.max(window),
@@ -209,6 +227,8 @@ struct Actor {
     clock: Clock,
     /// The queue's counts, shared with its senders.
     counter: Arc<QueueCounter>,
+    /// Where state changes go, once someone watches.
+    events: Option<EventSender>,
     /// Messages taken out of the queue so far.
     taken: u64,
     /// The depth behind the latest message taken, and the deepest since the start.
@@ -275,8 +295,11 @@ impl Actor {
                 if let Some(observer) = &mut self.observer {
                     observer.reconfigure(&set);
                 }
+                self.emit(StatsEvent::Reconfigured(set.clone()));
                 self.store.reconfigure(set);
             }
+            Command::Watch(events) => self.events = Some(events),
+            Command::Alert(delivery) => self.store.push_alert(*delivery),
         }
         None
     }
@@ -309,30 +332,81 @@ impl Actor {
         let overloaded = self
             .store
             .overload_tick(second, sample.lag, self.queue.depth);
+        // Decided before this probe counts: a canary's own failure is never excused.
+        let excused = matches!(&sample.kind, SampleKind::Probed(o) if o.error.is_some())
+            && self.store.excuses(sample.endpoint);
         let Some(stats) = self.store.tick(sample.endpoint, sample.lag) else {
             return;
         };
         match sample.kind {
             SampleKind::Probed(mut outcome) => {
                 excuse_timeout(&mut outcome, sample.lag, overloaded);
-                let recorded = stats.record(
-                    outcome,
-                    self.clock.ds_since_start(sample.at),
-                    self.clock.wall(sample.at),
-                    self.retention,
-                );
-                if let Some(observer) = &mut self.observer {
-                    observer.recorded(sample.endpoint, sample.at, recorded, stats);
+                let at = self.clock.wall(sample.at);
+                let mut change = None;
+                if excused {
+                    stats.record_excused(outcome, at);
+                } else {
+                    let recorded = stats.record(
+                        outcome,
+                        self.clock.ds_since_start(sample.at),
+                        at,
+                        self.retention,
+                    );
+                    if let Some(observer) = &mut self.observer {
+                        observer.recorded(sample.endpoint, sample.at, recorded, stats);
+                    }
+                    if let Some(t) = recorded.transition {
+                        change = Some(StateChange {
+                            endpoint: sample.endpoint,
+                            at: t.at,
+                            from: t.from,
+                            to: t.to,
+                            reason: stats.state_reason(),
+                        });
+                    }
+                }
+                // The hook for state changes: the one place they leave the thread.
+                if let Some(change) = change {
+                    self.emit(StatsEvent::StateChanged(change));
+                }
+                if let Some(down) = self.store.canary_recorded(sample.endpoint) {
+                    if down {
+                        tracing::warn!(
+                            "every canary fails: local network down; other endpoints' failures are excused"
+                        );
+                    } else {
+                        tracing::info!("a canary succeeds again: local network up");
+                    }
+                    self.emit(StatsEvent::LocalNetwork { down, at });
                 }
             }
             SampleKind::Skipped(ticks) => stats.record_skipped(ticks),
         }
     }
 
+    /// Hands `event` to whoever watches, without waiting: dropped and counted when
+    /// its queue is full.
+    fn emit(&mut self, event: StatsEvent) {
+        if let Some(events) = &self.events
+            && !events.send(event)
+        {
+            self.store.count_dropped_event();
+        }
+    }
+
     fn reset(&mut self) {
-        self.store.reset(self.clock.wall(Instant::now()));
+        let was_down = self.store.local_network_down();
+        let now = self.clock.wall(Instant::now());
+        self.store.reset(now);
         // The deepest queue is counted from the reset on, as the lag is.
         self.queue.max_depth = self.queue.depth;
+        // No canary has a verdict any more: whoever watches must not keep the old one.
+        if was_down {
+            self.emit(StatsEvent::LocalNetwork {
+                down: false,
+                at: now,
+            });
+        }
     }
 }
 
@@ -361,5 +435,106 @@ fn excuse_timeout(
         error
             .message
             .push_str(&format!(" — probetop was overloaded: {reason}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{ErrorClass, ProbeOutcome};
+    use crate::stats::{EVENT_QUEUE, State, StateRule, event_queue};
+
+    fn sample(endpoint: usize, ok: bool) -> Sample {
+        let outcome = if ok {
+            ProbeOutcome {
+                status: Some(200),
+                ..ProbeOutcome::default()
+            }
+        } else {
+            ProbeOutcome::failed(ErrorClass::Connect, "refused")
+        };
+        Sample {
+            endpoint,
+            at: Instant::now(),
+            lag: Duration::ZERO,
+            kind: SampleKind::Probed(outcome),
+        }
+    }
+
+    fn rules(canary: bool) -> EndpointRules {
+        EndpointRules {
+            state: StateRule {
+                down_after: 1,
+                up_after: 1,
+            },
+            min_cert_days: None,
+            canary,
+        }
+    }
+
+    #[tokio::test]
+    async fn state_changes_and_the_canarys_verdict_leave_through_the_queue() {
+        let span = Duration::from_secs(60);
+        let (recorder, handle, thread) =
+            spawn(vec![rules(true), rules(false)], span, span, Clock::now()).unwrap();
+        let (events, mut rx) = event_queue();
+        handle.watch(events);
+        recorder.record(sample(1, true));
+        recorder.record(sample(1, false));
+        recorder.record(sample(0, false));
+        recorder.record(sample(1, true));
+        recorder.record(sample(1, false));
+        recorder.record(sample(0, true));
+        let store = handle.finish().await.unwrap();
+        thread.join().unwrap();
+        let mut seen = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            seen.push(match event {
+                StatsEvent::StateChanged(c) => {
+                    format!("{} {:?}→{:?} {}", c.endpoint, c.from, c.to, c.reason)
+                }
+                StatsEvent::LocalNetwork { down, .. } => format!("network down {down}"),
+                StatsEvent::Reconfigured(set) => format!("reconfigured {}", set.generation),
+            });
+        }
+        assert_eq!(
+            seen,
+            [
+                "1 Unknown→Up ",
+                "1 Up→Down connect: refused",
+                "0 Unknown→Down connect: refused",
+                "network down true",
+                "1 Down→Up ",
+                // The failure while the canary failed: excused, no change.
+                "0 Down→Up ",
+                "network down false",
+            ]
+        );
+        let api = &store.endpoints()[1];
+        assert_eq!(
+            (api.probes(), api.ok(), api.failed(), api.excused()),
+            (4, 2, 1, 1)
+        );
+        assert_eq!(api.state(), State::Up);
+        assert!(!store.local_network_down());
+        assert_eq!(store.events_dropped(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_falls_behind_loses_events_counted_never_waited_for() {
+        let span = Duration::from_secs(60);
+        let (recorder, handle, thread) =
+            spawn(vec![rules(false)], span, span, Clock::now()).unwrap();
+        let (events, _rx) = event_queue();
+        handle.watch(events);
+        // Every sample flips the state: one event each, nobody reading.
+        let n = EVENT_QUEUE + 100;
+        for i in 0..n {
+            recorder.record(sample(0, i % 2 == 0));
+        }
+        let store = handle.finish().await.unwrap();
+        thread.join().unwrap();
+        assert_eq!(store.endpoints()[0].probes(), n as u64);
+        assert_eq!(store.events_dropped(), 100);
     }
 }

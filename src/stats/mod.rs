@@ -28,7 +28,10 @@ pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
 pub use clock::{Clock, duration_to_ds};
 pub use compact::CompactHistogram;
 pub use endpoint::{Certificate, EndpointStats, LastProbe, RECENT_ERRORS, RecentError};
-pub use events::{Observer, Recorded};
+pub use events::{
+    ALERTS_KEPT, AlertDelivery, EVENT_QUEUE, EventSender, Observer, Recorded, StateChange,
+    StatsEvent, event_queue,
+};
 pub use health::{DEEP_QUEUE, LATE_TICK, Overload, OverloadReason, QueueDepth};
 pub use resume::{AllTime, Resume};
 pub use set::{EndpointId, EndpointSet};

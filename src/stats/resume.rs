@@ -26,6 +26,8 @@ pub struct AllTime {
     pub failed: u64,
     /// Ticks not probed.
     pub skipped: u64,
+    /// Failed probes excused while probetop's own network was down.
+    pub excused: u64,
     /// Failed probes by class, indexed by [`ErrorClass::index`].
     pub errors: [u64; ErrorClass::ALL.len()],
     /// Responses by status code.
@@ -49,6 +51,7 @@ impl Default for AllTime {
             ok: 0,
             failed: 0,
             skipped: 0,
+            excused: 0,
             errors: [0; ErrorClass::ALL.len()],
             status_codes: BTreeMap::new(),
             latency: new_histogram(),

@@ -29,6 +29,13 @@ pub struct EndpointSet {
     pub generation: u64,
 }
 
+impl PartialEq for EndpointSet {
+    /// Two sets are the same when they are the same change (their generation).
+    fn eq(&self, other: &Self) -> bool {
+        self.generation == other.generation && self.ids == other.ids
+    }
+}
+
 impl EndpointSet {
     /// The rules each endpoint's statistics judge by, position for position.
     pub fn rules(&self) -> Vec<EndpointRules> {
@@ -37,6 +44,7 @@ impl EndpointSet {
             .map(|e| EndpointRules {
                 state: e.state_rule,
                 min_cert_days: e.expect.min_cert_days,
+                canary: e.canary,
             })
             .collect()
     }

@@ -11,6 +11,9 @@ pub struct EndpointRules {
     pub state: StateRule,
     /// A certificate expiring in fewer days makes a good response degraded.
     pub min_cert_days: Option<u32>,
+    /// A canary of probetop's own network: while every canary's latest probe
+    /// failed, the other endpoints' failures are excused.
+    pub canary: bool,
 }
 
 /// How many state changes each endpoint keeps.

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 
+use super::events::{AlertDelivery, AlertLog};
 use super::health::{Overload, OverloadReason, QueueDepth};
 use super::set::{EndpointId, EndpointSet};
 use super::{EndpointStats, new_histogram, record_duration};
@@ -38,6 +39,14 @@ pub struct StatsStore {
     set: Option<Arc<EndpointSet>>,
     /// Position of each id after a reload; `None` before any.
     positions: Option<HashMap<EndpointId, usize>>,
+    /// The canaries' positions in `endpoints` (found again after a reload).
+    canaries: Vec<usize>,
+    /// Whether every canary's latest probe failed (never without canaries).
+    local_network_down: bool,
+    /// The latest alert deliveries.
+    alerts: AlertLog,
+    /// Events dropped because their listener fell behind.
+    events_dropped: u64,
 }
 
 impl StatsStore {
@@ -45,7 +54,14 @@ impl StatsStore {
     /// reports a rolling window of `window`. It reads as of its start until
     /// [`StatsStore::stamp`]ed.
     pub fn new(started_at: SystemTime, window: Duration, endpoints: Vec<EndpointStats>) -> Self {
+        let canaries = (0..endpoints.len())
+            .filter(|&i| endpoints[i].is_canary())
+            .collect();
         StatsStore {
+            canaries,
+            local_network_down: false,
+            alerts: AlertLog::default(),
+            events_dropped: 0,
             started_at,
             taken_at: started_at,
             now_ds: 0,
@@ -102,11 +118,15 @@ impl StatsStore {
                 .map(|(position, &id)| (id, position))
                 .collect(),
         );
+        self.canaries = (0..self.endpoints.len())
+            .filter(|&i| self.endpoints[i].is_canary())
+            .collect();
         self.set = Some(set);
     }
 
-    /// The id of the endpoint at `position`.
-    fn id_at(&self, position: usize) -> EndpointId {
+    /// The id of the endpoint at `position` (what alert deliveries and samples name
+    /// it by).
+    pub fn id_at(&self, position: usize) -> EndpointId {
         self.set
             .as_ref()
             .and_then(|set| set.ids.get(position).copied())
@@ -114,7 +134,7 @@ impl StatsStore {
     }
 
     /// The position of endpoint `id`, if it is still configured.
-    fn position(&self, id: EndpointId) -> Option<usize> {
+    pub fn position(&self, id: EndpointId) -> Option<usize> {
         match &self.positions {
             None => Some(id),
             Some(positions) => positions.get(&id).copied(),
@@ -218,6 +238,67 @@ impl StatsStore {
         self.endpoints
     }
 
+    /// Whether probetop's own network is down: there are canaries, and the latest
+    /// probe of every one of them failed. Meanwhile the other endpoints' failures
+    /// are excused.
+    pub fn local_network_down(&self) -> bool {
+        self.local_network_down
+    }
+
+    /// How many endpoints are canaries.
+    pub fn canaries(&self) -> usize {
+        self.canaries.len()
+    }
+
+    /// The latest alert deliveries ([`super::ALERTS_KEPT`] at most), oldest first.
+    pub fn alerts(&self) -> impl DoubleEndedIterator<Item = &AlertDelivery> + ExactSizeIterator {
+        self.alerts.deliveries.iter()
+    }
+
+    /// State changes (and canary verdicts) dropped because the alerting fell
+    /// [`super::EVENT_QUEUE`] behind.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped
+    }
+
+    /// Keeps the result of an alert delivery.
+    pub(super) fn push_alert(&mut self, delivery: AlertDelivery) {
+        self.alerts.push(delivery);
+    }
+
+    /// Counts an event its listener had no room for.
+    pub(super) fn count_dropped_event(&mut self) {
+        self.events_dropped += 1;
+    }
+
+    /// Whether a failure of endpoint `id` is excused: it is no canary, and every
+    /// canary fails.
+    pub(super) fn excuses(&self, id: EndpointId) -> bool {
+        self.local_network_down
+            && self
+                .position(id)
+                .and_then(|position| self.endpoints.get(position))
+                .is_some_and(|e| !e.is_canary())
+    }
+
+    /// After a probe of endpoint `id` was recorded: the new verdict on probetop's
+    /// own network when that probe (a canary's) changed it.
+    pub(super) fn canary_recorded(&mut self, id: EndpointId) -> Option<bool> {
+        let position = self.position(id)?;
+        if !self.endpoints.get(position)?.is_canary() {
+            return None;
+        }
+        let down = self.canaries.iter().all(|&i| {
+            self.endpoints[i]
+                .last()
+                .is_some_and(|last| last.error.is_some())
+        });
+        (down != self.local_network_down).then(|| {
+            self.local_network_down = down;
+            down
+        })
+    }
+
     /// Endpoint `id` (its position before any reload), to record into.
     pub(super) fn endpoint_mut(&mut self, id: EndpointId) -> Option<&mut EndpointStats> {
         let position = self.position(id)?;
@@ -255,6 +336,8 @@ impl StatsStore {
         }
         self.scheduler_lag.reset();
         self.overload = Overload::default();
+        // No canary has a latest probe any more.
+        self.local_network_down = false;
     }
 }
 
@@ -273,6 +356,7 @@ mod tests {
                 up_after: 2,
             },
             min_cert_days: Some(9),
+            canary: false,
         };
         let mut store = StatsStore::new(
             start,

@@ -139,6 +139,8 @@ pub struct EventLoop<'a> {
     status_until: Option<Instant>,
     /// The generation of the endpoint set shown (0: the one the run started with).
     generation: u64,
+    /// An endpoint went down since the bell was last taken ([`EventLoop::take_bell`]).
+    bell: bool,
 }
 
 impl<'a> EventLoop<'a> {
@@ -166,6 +168,7 @@ impl<'a> EventLoop<'a> {
             status_seen: (None, 0),
             status_until: None,
             generation: 0,
+            bell: false,
         }
     }
 
@@ -173,6 +176,12 @@ impl<'a> EventLoop<'a> {
     /// measured may be lost, and [`EventLoop::final_export`] is due.
     pub fn terminal_lost(&self) -> bool {
         self.terminal_lost
+    }
+
+    /// Whether an endpoint went down since the last call: the terminal's bell rings
+    /// then (unless `[ui] bell = false`), written by the dashboard's loop.
+    pub fn take_bell(&mut self) -> bool {
+        std::mem::take(&mut self.bell)
     }
 
     /// The dashboard's state.
@@ -352,6 +361,8 @@ impl<'a> EventLoop<'a> {
         // Nothing on screen would change (paused, or no probe finished and the clock
         // shows the same second): no frame.
         if reloaded || !fetched.overview.looks_like(&self.data) || fetched.detail != self.detail {
+            // Rows of another endpoint set are not the same endpoints' rows.
+            self.bell |= !reloaded && model::went_down(&self.data, &fetched.overview);
             self.data = fetched.overview;
             self.detail = fetched.detail;
             self.state.refresh_rows(&self.data);
@@ -655,6 +666,7 @@ mod tests {
                 span: Span::FiveMinutes,
                 rows: (0..rows).map(|i| row(&format!("e{i:02}"))).collect(),
                 overload: None,
+                local_network_down: false,
             },
             detail: None,
             cost: Duration::from_millis(1),
@@ -970,6 +982,7 @@ mod tests {
             .map(|e| stats::EndpointRules {
                 state: e.state_rule,
                 min_cert_days: None,
+                canary: false,
             })
             .collect();
         let (recorder, stats, _thread) =
@@ -987,6 +1000,8 @@ mod tests {
             metrics_buckets: Vec::new(),
             metrics_phases: false,
             export_on_exit: false,
+            alerts: Vec::new(),
+            bell: true,
             endpoints: endpoints.clone(),
         };
         let reloader = crate::reload::Reloader::new(

@@ -65,6 +65,8 @@ pub struct Dashboard<'a> {
     pub export_formats: Vec<crate::config::ExportFormat>,
     /// The configured window (the dashboard starts at the closest span).
     pub window: Duration,
+    /// Whether an endpoint going down rings the terminal bell (`[ui] bell`).
+    pub bell: bool,
     /// End of `--duration`, if given.
     pub deadline: Option<Instant>,
     /// SIGINT and SIGTERM, installed before the terminal was taken over.
@@ -94,6 +96,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         export_dir,
         export_formats,
         window,
+        bell,
         deadline,
         signals,
         reload,
@@ -157,7 +160,11 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             () = &mut deadline => Event::Deadline,
             Some(notice) = next_notice(&mut notices) => Event::Notice(notice),
         };
-        match app.handle(event, Instant::now()) {
+        let flow = app.handle(event, Instant::now());
+        if app.take_bell() && bell {
+            ring_bell(&mut terminal);
+        }
+        match flow {
             Ok(Flow::Continue) => {}
             Ok(Flow::Quit) => break Ok(()),
             Err(e) => break Err(e),
@@ -197,6 +204,16 @@ async fn next_notice(
     match notices {
         Some(notices) => notices.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Rings the terminal's bell (BEL) between frames: here, on the dashboard's own
+/// terminal, never from the statistics or the alerting.
+fn ring_bell(terminal: &mut terminal::Tui) {
+    use std::io::Write as _;
+    let backend = terminal.backend_mut();
+    if let Err(e) = backend.write_all(b"\x07").and_then(|()| backend.flush()) {
+        tracing::warn!("ringing the terminal bell failed: {e}");
     }
 }
 

@@ -106,6 +106,9 @@ pub struct OverviewData {
     /// Why probetop itself is overloaded (the header says so in red), or `None`
     /// while it keeps up.
     pub overload: Option<OverloadReason>,
+    /// Every canary fails: probetop's own network is down, the other endpoints'
+    /// failures are excused (the header says so).
+    pub local_network_down: bool,
 }
 
 impl OverviewData {
@@ -117,6 +120,7 @@ impl OverviewData {
             && self.lag_p99_ms == other.lag_p99_ms
             && self.span == other.span
             && self.overload == other.overload
+            && self.local_network_down == other.local_network_down
             && self.rows == other.rows
     }
 
@@ -130,6 +134,7 @@ impl OverviewData {
             span,
             rows: Vec::new(),
             overload: None,
+            local_network_down: false,
         }
     }
 }
@@ -171,6 +176,18 @@ impl EndpointRow {
     pub fn error_rate(&self) -> f64 {
         self.success_rate().map_or(0.0, |ok| (100.0 - ok) / 100.0)
     }
+}
+
+/// Whether an endpoint of `new` is down that was not in `old` (one it did not have
+/// was unknown): a state change to down, which rings the bell.
+pub fn went_down(old: &OverviewData, new: &OverviewData) -> bool {
+    new.rows.iter().enumerate().any(|(i, row)| {
+        row.state == State::Down
+            && old
+                .rows
+                .get(i)
+                .is_none_or(|before| before.name != row.name || before.state != State::Down)
+    })
 }
 
 /// Everything the detail view shows about one endpoint.
@@ -221,7 +238,15 @@ pub struct DetailData {
     /// The config file's interval, when the dashboard changed the endpoint's (`+`,
     /// `-`): the settings panel shows both.
     pub file_interval: Option<Duration>,
+    /// Failed probes excused while probetop's own network was down, all-time.
+    pub excused: u64,
+    /// The latest alert deliveries about it, newest first: when, what
+    /// (`alert down → target: result`, sanitised), and whether it was delivered.
+    pub alerts: Vec<(SystemTime, String, bool)>,
 }
+
+/// Alert deliveries the detail view lists, at most.
+pub const DETAIL_ALERTS: usize = 10;
 
 /// The percentiles of the detail view's curve.
 pub const CURVE: [f64; 9] = [0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0];
@@ -323,6 +348,7 @@ pub fn overview_cached(
         span,
         rows,
         overload: stats.overloaded_now(),
+        local_network_down: stats.local_network_down(),
     }
 }
 
@@ -361,6 +387,9 @@ fn endpoint_row(
     }
     if s.skipped() > 0 {
         notes.push_str(&format!("{} skipped · ", s.skipped()));
+    }
+    if s.excused() > 0 {
+        notes.push_str(&format!("{} excused · ", s.excused()));
     }
     let last_result = notes + &last_result;
     EndpointRow {
@@ -445,6 +474,27 @@ pub fn detail(stats: &StatsStore, index: usize, span: Span) -> Option<DetailData
         transitions: s.transitions().rev().copied().collect(),
         last_latency_ms: s.last_latency().map(ms),
         last_response: s.last_response(),
+        excused: s.excused(),
+        alerts: stats
+            .alerts()
+            .rev()
+            .filter(|a| a.endpoint == stats.id_at(index))
+            .take(DETAIL_ALERTS)
+            .map(|a| {
+                let attempts = if a.attempts > 1 {
+                    format!(" ({} attempts)", a.attempts)
+                } else {
+                    String::new()
+                };
+                let text = format!(
+                    "alert {} → {}: {}{attempts}",
+                    a.state.as_str(),
+                    a.target,
+                    a.result
+                );
+                (a.at, clean(&text), a.result == "ok")
+            })
+            .collect(),
     })
 }
 
@@ -453,6 +503,35 @@ mod tests {
     use super::*;
     use crate::probe::{ErrorClass, ProbeOutcome};
     use crate::stats::EndpointStats;
+
+    #[test]
+    fn the_bell_rings_for_an_endpoint_newly_down_only() {
+        let row = |name: &str, state: State| EndpointRow {
+            name: name.into(),
+            state,
+            last_latency_ms: None,
+            latency: None,
+            span_probes: 0,
+            span_ok: 0,
+            probes: 0,
+            skipped: 0,
+            spark: Vec::new(),
+            last_result: String::new(),
+            last_failed: false,
+        };
+        let data = |rows: Vec<EndpointRow>| OverviewData {
+            rows: rows.into_iter().map(Arc::new).collect(),
+            ..OverviewData::empty(Span::OneMinute)
+        };
+        let before = data(vec![row("a", State::Up), row("b", State::Down)]);
+        assert!(!went_down(&before, &before), "still down is no news");
+        let a_down = data(vec![row("a", State::Down), row("b", State::Down)]);
+        assert!(went_down(&before, &a_down));
+        assert!(!went_down(&a_down, &before), "coming up rings nothing");
+        assert!(went_down(&data(Vec::new()), &before), "down at the start");
+        let renamed = data(vec![row("a", State::Up), row("c", State::Down)]);
+        assert!(went_down(&before, &renamed), "another endpoint in that row");
+    }
 
     /// A fixed-seed generator: the same sequence every run.
     struct Seeded(u64);

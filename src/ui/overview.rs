@@ -288,6 +288,10 @@ fn header_spans(
         };
         spans.push(Span::styled(format!(" OVERLOADED: {text}"), theme.alarm()));
     }
+    if data.local_network_down {
+        // Every canary fails: the failures below are probetop's network's, excused.
+        spans.push(Span::styled(" local network down", theme.alarm()));
+    }
     if paused {
         spans.push(Span::styled(" PAUSED", theme.warning()));
     }

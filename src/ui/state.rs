@@ -451,6 +451,7 @@ mod tests {
             lag_p99_ms: None,
             span: Span::FiveMinutes,
             overload: None,
+            local_network_down: false,
             rows: vec![
                 row("web", State::Up, Some(20.0), 10, 10),
                 row("api", State::Down, None, 0, 10),

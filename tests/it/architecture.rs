@@ -11,12 +11,13 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("probe", &["config"]),
     ("stats", &["config", "probe"]),
     ("engine", &["config", "probe", "stats"]),
+    ("alert", &["config", "stats", "text"]),
 ];
 
 /// Everything `src/` names a module by.
 const MODULES: &[&str] = &[
-    "app", "cli", "config", "demo", "engine", "fleet", "hlog", "logging", "metrics", "probe",
-    "resume", "serve", "signals", "snapshot", "stats", "ui",
+    "alert", "app", "cli", "config", "demo", "engine", "fleet", "hlog", "logging", "metrics",
+    "probe", "resume", "serve", "signals", "snapshot", "stats", "ui",
 ];
 
 fn sources(root: &Path) -> Vec<PathBuf> {

@@ -64,6 +64,7 @@ fn fixture(probes: u64) -> Snapshot {
                 ok: probes - 3,
                 failed: 3,
                 skipped: 4,
+                excused: 0,
                 errors: BTreeMap::from([("timeout", 1), ("status", 2)]),
                 status_codes: BTreeMap::from([("200".into(), probes - 1), ("404".into(), 2)]),
                 latency_ms: Some(latency),
@@ -114,6 +115,7 @@ fn fixture(probes: u64) -> Snapshot {
                 ok: 0,
                 failed: 5,
                 skipped: 0,
+                excused: 0,
                 errors: BTreeMap::from([("connect", 5)]),
                 status_codes: BTreeMap::new(),
                 latency_ms: None,
@@ -142,6 +144,9 @@ fn fixture(probes: u64) -> Snapshot {
                 vantages: Default::default(),
             },
         ],
+        local_network: None,
+        alerts: Vec::new(),
+        alert_events_dropped: 0,
     }
 }
 

@@ -286,6 +286,7 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
                 ok: e["ok"].as_u64().unwrap(),
                 failed: e["failed"].as_u64().unwrap(),
                 skipped: e["skipped"].as_u64().unwrap(),
+                excused: e["excused"].as_u64().unwrap(),
                 errors: e["errors"]
                     .as_object()
                     .unwrap()
@@ -339,5 +340,8 @@ fn snapshot_from_json(v: &serde_json::Value) -> probetop::snapshot::Snapshot {
                 vantages: Default::default(),
             })
             .collect(),
+        local_network: None,
+        alerts: Vec::new(),
+        alert_events_dropped: 0,
     }
 }

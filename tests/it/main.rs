@@ -13,6 +13,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alerts;
 mod architecture;
 mod config_errors;
 mod expectations;

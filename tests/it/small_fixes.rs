@@ -424,6 +424,7 @@ async fn a_reset_zeroes_the_metrics_counters() {
     let rules = vec![EndpointRules {
         state: defaults::STATE_RULE,
         min_cert_days: None,
+        canary: false,
     }];
     let (recorder, stats, _thread) = probetop::stats::spawn(rules, window, window, clock).unwrap();
     let deadline = clock.start + Duration::from_millis(500);

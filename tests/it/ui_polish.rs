@@ -78,6 +78,7 @@ fn overview_data() -> OverviewData {
         .map(Arc::new)
         .collect(),
         overload: None,
+        local_network_down: false,
     }
 }
 
@@ -512,6 +513,8 @@ fn detail_data(span: Span, series: Vec<(f64, Option<f64>, bool)>) -> DetailData 
     DetailData {
         last_response: None,
         file_interval: None,
+        excused: 0,
+        alerts: Vec::new(),
         index: 0,
         span,
         state: State::Up,

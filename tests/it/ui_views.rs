@@ -169,6 +169,7 @@ fn overview_data() -> OverviewData {
         span: Span::FiveMinutes,
         rows: rows.into_iter().map(Arc::new).collect(),
         overload: None,
+        local_network_down: false,
     }
 }
 
@@ -287,6 +288,8 @@ fn detail_data() -> DetailData {
         ],
         last_latency_ms: Some(1.1),
         last_response: None,
+        excused: 0,
+        alerts: Vec::new(),
     }
 }
 
@@ -1016,6 +1019,7 @@ fn phase_stats(min_cert_days: Option<u32>, cert_days: u64) -> StatsStore {
     let mut stats = EndpointStats::with_rules(EndpointRules {
         state: StateRule::default(),
         min_cert_days,
+        canary: false,
     });
     let start = TAKEN_AT_SECS - 300;
     // Deciseconds since the start; the window ends at 3000.

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use raw::{RawServer, Then};
-pub use server::{ServerOptions, TestCert, TestServer};
+pub use server::{Hook, ServerOptions, TestCert, TestServer};
 
 /// A `probetop` command running in `dir`, isolated from the user's config files.
 pub fn probetop(dir: &Path) -> Command {

@@ -5,8 +5,10 @@
 //! Routes: `/delay/{ms}` (200 after a sleep), `/status/{code}`, `/stall` (never
 //! answers), `/bytes/{n}` (a body of n bytes), `/version` (the HTTP version used),
 //! `/redirect/{n}` (n redirects, then 200), `/json` (a JSON body and an `X-Version`
-//! header), `/echo-header/{name}` and `/echo-body` (what the request carried), anything
-//! else answers 200 `ok`.
+//! header), `/echo-header/{name}` and `/echo-body` (what the request carried),
+//! `/flip` (the status the test sets with [`TestServer::set_flip`], 200 at first),
+//! `/hook` (200, keeping what was sent: [`TestServer::hooks`]), anything else
+//! answers 200 `ok`.
 //!
 //! It counts the connections it accepts and the requests it answers, and can wait a
 //! fixed time before every answer ([`ServerOptions::delay`]): what the benches need of
@@ -99,11 +101,26 @@ pub struct ServerOptions {
     pub delay: Duration,
 }
 
-/// What the server has done so far.
+/// What the server has done so far, and what the test set for `/flip`.
 #[derive(Debug, Default)]
 struct Counters {
     connections: AtomicU64,
     requests: AtomicU64,
+    /// `/flip`'s status; 0 stands for 200.
+    flip: std::sync::atomic::AtomicU16,
+    /// What `/hook` received.
+    hooks: std::sync::Mutex<Vec<Hook>>,
+}
+
+/// One request `/hook` received.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    /// Its method.
+    pub method: String,
+    /// Its headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// Its body.
+    pub body: String,
 }
 
 /// A running test server; stops when dropped.
@@ -191,6 +208,20 @@ impl TestServer {
     pub fn requests(&self) -> u64 {
         self.counters.requests.load(Ordering::Relaxed)
     }
+
+    /// Makes `/flip` answer `status` from now on.
+    pub fn set_flip(&self, status: u16) {
+        self.counters.flip.store(status, Ordering::Relaxed);
+    }
+
+    /// What `/hook` received so far, in order.
+    pub fn hooks(&self) -> Vec<Hook> {
+        self.counters
+            .hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl Drop for TestServer {
@@ -230,7 +261,7 @@ async fn accept_loop(
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let service = hyper::service::service_fn(move |request| {
                 counters.requests.fetch_add(1, Ordering::Relaxed);
-                handle(request, options.delay)
+                handle(request, options.delay, counters.clone())
             });
             match tls {
                 None => {
@@ -254,6 +285,7 @@ async fn accept_loop(
 async fn handle(
     request: Request<Incoming>,
     delay: Duration,
+    counters: Arc<Counters>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -278,6 +310,40 @@ async fn handle(
             reply(200, Bytes::from_static(b"ok"))
         }
         "status" => reply(arg.parse().unwrap_or(500), Bytes::from_static(b"status")),
+        "flip" => match counters.flip.load(Ordering::Relaxed) {
+            0 => reply(200, Bytes::from_static(b"ok")),
+            status => reply(status, Bytes::from_static(b"flipped")),
+        },
+        "hook" => {
+            use http_body_util::BodyExt;
+            let method = request.method().to_string();
+            let headers = request
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                .unwrap_or_default();
+            counters
+                .hooks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(Hook {
+                    method,
+                    headers,
+                    body,
+                });
+            reply(200, Bytes::from_static(b"thanks"))
+        }
         "stall" => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             reply(200, Bytes::from_static(b"late"))

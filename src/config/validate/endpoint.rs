@@ -98,6 +98,10 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             max_body_bytes,
             expect,
             state_rule,
+            canary: raw
+                .canary
+                .as_ref()
+                .map_or(defaults::CANARY, |c| *c.get_ref()),
         })
     }
 

@@ -1,11 +1,12 @@
 //! Turning the text of a config file into a validated [`Config`], job by job: the
-//! file-wide sections here and in `export`, one endpoint in `endpoint` (its URL and
+//! file-wide sections here and in `export`, `[[alert]]` in `alert`, one endpoint in `endpoint` (its URL and
 //! the keys its scheme allows in `scheme`, credentials in `auth`, certificates in
 //! `tls`, success conditions in `expect`).
 //!
 //! The file is parsed into a tree the raw structs are deserialized from; every span an
 //! error needs is looked up in the [`Document`]'s one tree of it (see `locate`).
 
+mod alert;
 mod auth;
 mod endpoint;
 mod expect;
@@ -13,8 +14,8 @@ mod export;
 mod scheme;
 mod tls;
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -129,7 +130,16 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     fn config(&mut self, raw: RawConfig) -> Config {
         let (endpoint_defaults, window) = self.defaults_section(&raw.defaults);
         let export = self.export(&raw.export, &raw.metrics);
+        // Every name the file gives, before the endpoints are consumed: an alert may
+        // name an endpoint whose own errors leave it out.
+        let names: HashSet<String> = raw
+            .endpoint
+            .iter()
+            .filter_map(|e| e.get_ref().name.as_ref().or(e.get_ref().url.as_ref()))
+            .map(|n| n.get_ref().clone())
+            .collect();
         let endpoints = self.endpoints(raw.endpoint, &endpoint_defaults);
+        let alerts = self.alerts(raw.alert, &names);
         Config {
             source: Some(self.path.to_path_buf()),
             window,
@@ -141,6 +151,12 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             metrics_buckets: export.metrics_buckets,
             metrics_phases: export.metrics_phases,
             endpoints,
+            alerts,
+            bell: raw
+                .ui
+                .bell
+                .as_ref()
+                .map_or(defaults::BELL, |b| *b.get_ref()),
         }
     }
 

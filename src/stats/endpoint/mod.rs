@@ -71,6 +71,9 @@ pub struct EndpointStats {
     failed: u64,
     /// Ticks not probed because the overlap cap was reached.
     skipped: u64,
+    /// Failed probes excused while every canary failed (probetop's own network was
+    /// down): counted in `probes`, not in `failed`, and moving no state.
+    excused: u64,
     /// Failed probes by class, indexed by [`ErrorClass::index`].
     errors: [u64; ErrorClass::ALL.len()],
     /// Responses by status code.
@@ -85,6 +88,8 @@ pub struct EndpointStats {
     rule: StateRule,
     /// Certificate days below which a good response is degraded.
     min_cert_days: Option<u32>,
+    /// Whether it is a canary of probetop's own network.
+    canary: bool,
     /// The latest [`TRANSITIONS`] state changes, oldest first.
     transitions: VecDeque<Transition>,
     /// The latest finished probe.
@@ -109,6 +114,7 @@ impl Default for EndpointStats {
             ok: 0,
             failed: 0,
             skipped: 0,
+            excused: 0,
             errors: [0; ErrorClass::ALL.len()],
             status_codes: BTreeMap::new(),
             state: State::Unknown,
@@ -116,6 +122,7 @@ impl Default for EndpointStats {
             consecutive_successes: 0,
             rule: StateRule::default(),
             min_cert_days: None,
+            canary: false,
             transitions: VecDeque::new(),
             last: None,
             recent_errors: VecDeque::new(),
@@ -130,6 +137,7 @@ impl EndpointStats {
         EndpointStats {
             rule: rules.state,
             min_cert_days: rules.min_cert_days,
+            canary: rules.canary,
             ..EndpointStats::default()
         }
     }
@@ -140,6 +148,7 @@ impl EndpointStats {
         self.generation += 1;
         self.rule = rules.state;
         self.min_cert_days = rules.min_cert_days;
+        self.canary = rules.canary;
     }
 
     /// The rules it was made with (or last given).
@@ -147,6 +156,7 @@ impl EndpointStats {
         EndpointRules {
             state: self.rule,
             min_cert_days: self.min_cert_days,
+            canary: self.canary,
         }
     }
 
@@ -237,6 +247,27 @@ impl EndpointStats {
             self.state = next;
         }
         self.window.push(at_ds, &outcome, retention);
+        self.keep_last(at, outcome);
+        recorded
+    }
+
+    /// Records a failed probe excused because probetop's own network was down (every
+    /// canary failing): it counts in `probes` and `excused`, and is kept as the latest
+    /// probe and a recent error, marked so; it changes no state, streak, error count,
+    /// histogram or window (whose success rates then speak of the target alone).
+    pub fn record_excused(&mut self, mut outcome: ProbeOutcome, at: SystemTime) {
+        self.generation += 1;
+        self.probes += 1;
+        self.excused += 1;
+        if let Some(error) = outcome.error.as_mut() {
+            error.message.push_str(" (excused: local network down)");
+        }
+        self.keep_last(at, outcome);
+    }
+
+    /// Keeps `outcome`, finished at `at`, as the latest probe (and a recent error
+    /// when it failed).
+    fn keep_last(&mut self, at: SystemTime, outcome: ProbeOutcome) {
         if let Some(error) = &outcome.error {
             if self.recent_errors.len() == RECENT_ERRORS {
                 self.recent_errors.pop_front();
@@ -253,7 +284,6 @@ impl EndpointStats {
             status: outcome.status,
             error: outcome.error,
         });
-        recorded
     }
 
     fn streak(&self, ok: bool) -> u32 {
@@ -284,6 +314,7 @@ impl EndpointStats {
         self.ok += all_time.ok;
         self.failed += all_time.failed;
         self.skipped += all_time.skipped;
+        self.excused += all_time.excused;
         for (mine, theirs) in self.errors.iter_mut().zip(all_time.errors) {
             *mine += theirs;
         }
@@ -408,6 +439,7 @@ mod tests {
         let mut s = EndpointStats::with_rules(EndpointRules {
             state: StateRule::default(),
             min_cert_days: Some(7),
+            canary: false,
         });
         let now = SystemTime::now();
         let span = Duration::from_secs(60);

@@ -53,6 +53,44 @@ impl EndpointStats {
         self.skipped
     }
 
+    /// Failed probes excused while probetop's own network was down (every canary
+    /// failing), all-time; `ok + failed + excused == probes`.
+    pub fn excused(&self) -> u64 {
+        self.excused
+    }
+
+    /// Whether it is a canary of probetop's own network.
+    pub fn is_canary(&self) -> bool {
+        self.canary
+    }
+
+    /// Why it is in its state, in a line: the latest error when down, what makes it
+    /// degraded (a certificate expiring, or slowness), empty otherwise.
+    pub fn state_reason(&self) -> String {
+        let Some(last) = &self.last else {
+            return String::new();
+        };
+        match self.state {
+            State::Down => last
+                .error
+                .as_ref()
+                .map(|e| format!("{}: {}", e.class.as_str(), e.message))
+                .unwrap_or_default(),
+            State::Degraded => match (self.cert_days_left(last.at), self.min_cert_days) {
+                (Some(days), Some(min)) if self.cert_expires_soon(last.at) => {
+                    format!("certificate expires in {days} days (min_cert_days {min})")
+                }
+                _ => match last.latency {
+                    Some(latency) => {
+                        format!("slower than expect.max_latency: {} ms", latency.as_millis())
+                    }
+                    None => "slower than expect.max_latency".to_string(),
+                },
+            },
+            State::Up | State::Unknown => String::new(),
+        }
+    }
+
     /// Failed probes of `class`, all-time.
     pub fn error_count(&self, class: ErrorClass) -> u64 {
         self.errors[class.index()]
@@ -403,6 +441,7 @@ mod tests {
         let mut stats = EndpointStats::with_rules(EndpointRules {
             state: StateRule::default(),
             min_cert_days: Some(7),
+            canary: false,
         });
         let now = SystemTime::UNIX_EPOCH + DAY * 20_000;
         assert_eq!(stats.certificate(now), None);

@@ -29,7 +29,7 @@ pub(super) fn counts_lines(data: &DetailData, ctx: &Ctx<'_>) -> Vec<Line<'static
     let theme = ctx.theme;
     let [probes, ok, failed, skipped] = data.counts;
     let flagged = |n: u64, style: Style| if n > 0 { style } else { Style::new() };
-    let probes_line = Line::from(vec![
+    let mut probes_line = Line::from(vec![
         count_key("probes", theme),
         TextSpan::raw(count(probes)),
         TextSpan::raw("  ok "),
@@ -39,6 +39,11 @@ pub(super) fn counts_lines(data: &DetailData, ctx: &Ctx<'_>) -> Vec<Line<'static
         TextSpan::raw("  skipped "),
         TextSpan::styled(count(skipped), flagged(skipped, theme.warning())),
     ]);
+    // Only a run with canaries can excuse a probe: shown once one was.
+    if data.excused > 0 {
+        probes_line.push_span(TextSpan::raw("  excused "));
+        probes_line.push_span(TextSpan::styled(count(data.excused), theme.warning()));
+    }
     let mut lines = vec![probes_line];
     // tcp:// and tls:// probes get no status code: "no response yet" would mislead.
     if ctx.kind == ProbeKind::Http {

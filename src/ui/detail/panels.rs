@@ -78,7 +78,7 @@ fn want_certificate(ctx: &Ctx<'_>, grow: u8) -> Option<Want> {
 }
 
 fn want_transitions(data: &DetailData, grow: u8) -> Want {
-    let max = 1 + data.transitions.len().clamp(1, 100) as u16;
+    let max = 1 + (data.transitions.len() + data.alerts.len()).clamp(1, 100) as u16;
     Want::core(Panel::Transitions, 2, max.min(TRANSITIONS_PREF), max, grow).late()
 }
 
@@ -239,16 +239,44 @@ fn draw_panel(frame: &mut Frame<'_>, rect: Rect, panel: Panel, data: &DetailData
             draw_text_panel(frame, rect, "certificate", lines, theme);
         }
         Panel::Transitions => {
-            let lines = transition_lines(&data.transitions, data.taken_at, theme);
-            draw_text_panel(
-                frame,
-                rect,
-                "state changes, newest first (UTC)",
-                lines,
-                theme,
-            );
+            let mut lines = transition_lines(&data.transitions, data.taken_at, theme);
+            let heading = if data.alerts.is_empty() {
+                "state changes, newest first (UTC)"
+            } else {
+                // The deliveries first: they say whether anyone was told.
+                let mut alerts = alert_lines(data, width, theme);
+                alerts.append(&mut lines);
+                lines = alerts;
+                "alerts and state changes, newest first (UTC)"
+            };
+            draw_text_panel(frame, rect, heading, lines, theme);
         }
     }
+}
+
+/// The latest alert deliveries: time of day, then what went where and how it ended.
+fn alert_lines(data: &DetailData, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    data.alerts
+        .iter()
+        .map(|(at, text, delivered)| {
+            let style = if *delivered {
+                theme.dim()
+            } else {
+                theme.failure()
+            };
+            clip(
+                vec![
+                    TextSpan::styled(
+                        format!("{} ", crate::ui::format::utc_clock(*at)),
+                        theme.dim(),
+                    ),
+                    // Already sanitised by the model.
+                    TextSpan::styled(text.clone(), style),
+                ],
+                width,
+            )
+        })
+        .collect()
 }
 
 /// A panel's frame: a rule with its heading on top.

@@ -1,0 +1,358 @@
+//! Alerts: from the statistics' state changes to deliveries (`[[alert]]`).
+//!
+//! The statistics thread hands every state change to a bounded queue
+//! ([`crate::stats::StatsHandle::watch`]: dropped and counted when full, never
+//! waited for). This module drains it on a thread of its own, with a small runtime
+//! of its own, so that no delivery (a hanging webhook, a slow command) can delay a
+//! probe or the dashboard. It decides what fires (`rules`), says it (`payload`) and
+//! delivers it under a timeout with a few retries (`deliver`), each alert's notices
+//! in order on a task of their own (one hanging target holds up no other); every delivery's
+//! result goes back to the statistics (the snapshot's `alerts`, the detail view)
+//! and to the log.
+
+mod deliver;
+mod payload;
+mod rules;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use deliver::{ATTEMPT_TIMEOUT, ATTEMPTS};
+pub use payload::Notice;
+pub use rules::fired_state;
+
+use crate::config::{Alert, AlertState, Config, Endpoint};
+use crate::stats::{
+    AlertDelivery, EndpointId, EndpointSet, State, StateChange, StatsEvent, StatsHandle,
+};
+
+/// How long the end of a run waits for deliveries still under way.
+pub const EXIT_GRACE: Duration = Duration::from_secs(3);
+/// Notices waiting for one alert's target; beyond it a notice is dropped, and its
+/// result says so.
+pub const TARGET_QUEUE: usize = 64;
+
+/// The URL an alert shows for `endpoint`: the URL as written, which keeps `${VAR}`
+/// references unresolved and has its secrets masked (`config::mask`).
+fn display_url(endpoint: &Endpoint) -> String {
+    endpoint.url_as_written.clone()
+}
+
+/// The running alerting: its thread, and how to stop it.
+pub struct AlertService {
+    stop: oneshot::Sender<Duration>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl AlertService {
+    /// Starts delivering `config`'s alerts about the statistics of `stats`, or
+    /// `None` when the config has no `[[alert]]`.
+    pub fn start(config: &Config, stats: &StatsHandle) -> std::io::Result<Option<Self>> {
+        if config.alerts.is_empty() {
+            return Ok(None);
+        }
+        let client = reqwest::Client::builder()
+            // A redirect could carry the notice somewhere else; a hook answers itself.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("probetop/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let (events, rx) = crate::stats::event_queue();
+        let (stop, stopped) = oneshot::channel();
+        let worker = Worker {
+            alerts: config.alerts.clone().into(),
+            // The run's own endpoints have ids 0..n (a reload says what changed).
+            endpoints: Arc::new(config.endpoints.iter().cloned().enumerate().collect()),
+            stats: stats.clone(),
+            client,
+            reminders: rules::Reminders::default(),
+            local_network_down: false,
+            queues: Vec::new(),
+            tasks: JoinSet::new(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("probetop-alerts".into())
+            .spawn(move || runtime.block_on(worker.run(rx, stopped)))?;
+        // Watched only once the thread runs: no event can wait for a listener that
+        // failed to start.
+        stats.watch(events);
+        Ok(Some(AlertService { stop, thread }))
+    }
+
+    /// Delivers what is queued, waits up to `grace` for deliveries under way (the
+    /// rest are cancelled, and logged), and ends the thread. Call it after the last
+    /// sample was recorded and read, before the statistics finish, so that the
+    /// results reach the final snapshot.
+    pub async fn finish(self, grace: Duration) {
+        // The thread ended already (its queue closed): nothing left to stop.
+        let _ = self.stop.send(grace);
+        match tokio::task::spawn_blocking(move || self.thread.join()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_panic)) => tracing::error!("the alert thread panicked"),
+            Err(error) => tracing::error!(%error, "joining the alert thread failed"),
+        }
+    }
+}
+
+/// The alert thread's state.
+struct Worker {
+    alerts: Arc<[Alert]>,
+    /// The endpoints by stable id, as of the latest reload.
+    endpoints: Arc<HashMap<EndpointId, Endpoint>>,
+    stats: StatsHandle,
+    client: reqwest::Client,
+    reminders: rules::Reminders,
+    /// Reminders wait while every canary fails: the endpoints' states are frozen.
+    local_network_down: bool,
+    /// Per alert, in file order, the queue of its target's deliverer: one target's
+    /// notices go out one after another, in the order of the changes (a "down" still
+    /// being retried is never overtaken by its "up").
+    queues: Vec<mpsc::Sender<Job>>,
+    /// The deliverers, one per alert, owned here and cancelled at the end.
+    tasks: JoinSet<()>,
+}
+
+/// One notice to deliver through an alert.
+struct Job {
+    endpoint: usize,
+    state: State,
+    notice: Notice,
+}
+
+impl Worker {
+    async fn run(
+        mut self,
+        mut events: mpsc::Receiver<StatsEvent>,
+        mut stop: oneshot::Receiver<Duration>,
+    ) {
+        for alert in self.alerts.iter() {
+            let (queue, jobs) = mpsc::channel(TARGET_QUEUE);
+            self.queues.push(queue);
+            let (alert, client, stats) = (alert.clone(), self.client.clone(), self.stats.clone());
+            self.tasks
+                .spawn(deliver_in_order(alert, client, stats, jobs));
+        }
+        let grace = loop {
+            let next = self.reminders.next_due();
+            tokio::select! {
+                grace = &mut stop => break grace.unwrap_or(Duration::ZERO),
+                event = events.recv() => match event {
+                    Some(event) => self.on_event(event),
+                    // The statistics ended: deliver what is under way, then stop.
+                    None => break EXIT_GRACE,
+                },
+                () = sleep_until(next) => self.remind(),
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => log_join(done),
+            }
+        };
+        // Everything recorded before the stop is in the queue already.
+        while let Ok(event) = events.try_recv() {
+            self.on_event(event);
+        }
+        // Closed, each deliverer ends once its queue is empty.
+        self.queues.clear();
+        let deadline = Instant::now() + grace;
+        while !self.tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(Some(done)) => log_join(done),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        targets = self.tasks.len(),
+                        "alert deliveries still under way at exit were cancelled"
+                    );
+                    self.tasks.abort_all();
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: StatsEvent) {
+        match event {
+            StatsEvent::StateChanged(change) => self.on_change(change),
+            StatsEvent::LocalNetwork { down, .. } => self.local_network_down = down,
+            StatsEvent::Reconfigured(set) => self.reconfigure(&set),
+        }
+    }
+
+    /// A reload: the endpoints by id from now on; a removed one's reminders end.
+    fn reconfigure(&mut self, set: &EndpointSet) {
+        let endpoints: HashMap<EndpointId, Endpoint> = set
+            .ids
+            .iter()
+            .copied()
+            .zip(set.endpoints.iter().cloned())
+            .collect();
+        for id in self.endpoints.keys() {
+            if !endpoints.contains_key(id) {
+                self.reminders.cancel(*id);
+            }
+        }
+        self.endpoints = Arc::new(endpoints);
+    }
+
+    fn on_change(&mut self, change: StateChange) {
+        self.reminders.cancel(change.endpoint);
+        let Some(state) = fired_state(change.from, change.to) else {
+            return;
+        };
+        let endpoints = self.endpoints.clone();
+        let Some(endpoint) = endpoints.get(&change.endpoint) else {
+            return;
+        };
+        let notice = Notice {
+            endpoint: endpoint.name.clone(),
+            url: display_url(endpoint),
+            state: change.to.as_str().into(),
+            previous: change.from.as_str().into(),
+            reason: change.reason.clone(),
+            at: crate::text::timestamp(change.at),
+        };
+        let now = Instant::now();
+        let alerts = self.alerts.clone();
+        for (index, alert) in alerts.iter().enumerate() {
+            if alert.fires(&endpoint.name, state) {
+                self.reminders
+                    .fired(index, alert.repeat, change.endpoint, state, now);
+                self.dispatch(index, change.endpoint, change.to, notice.clone());
+            }
+        }
+    }
+
+    /// Fires the reminders due, unless probetop's own network is down (then they
+    /// come again a `repeat` later).
+    fn remind(&mut self) {
+        let due = self.reminders.take_due(Instant::now(), &self.alerts);
+        if self.local_network_down {
+            return;
+        }
+        let endpoints = self.endpoints.clone();
+        for reminder in due {
+            let Some(endpoint) = endpoints.get(&reminder.endpoint) else {
+                continue;
+            };
+            let state = match reminder.state {
+                AlertState::Down => State::Down,
+                AlertState::Degraded => State::Degraded,
+                AlertState::Up => State::Up,
+            };
+            let notice = Notice {
+                endpoint: endpoint.name.clone(),
+                url: display_url(endpoint),
+                state: state.as_str().into(),
+                // A reminder: the state is unchanged since it fired.
+                previous: state.as_str().into(),
+                reason: "still ".to_string() + state.as_str(),
+                at: crate::text::timestamp(SystemTime::now()),
+            };
+            self.dispatch(reminder.alert, reminder.endpoint, state, notice);
+        }
+    }
+
+    /// Queues `notice` for alert `index`'s target; the result is recorded when it
+    /// was delivered (or dropped, when the target's queue is full).
+    fn dispatch(&mut self, index: usize, endpoint: usize, state: State, notice: Notice) {
+        let Some(queue) = self.queues.get(index) else {
+            return;
+        };
+        let job = Job {
+            endpoint,
+            state,
+            notice,
+        };
+        if let Err(mpsc::error::TrySendError::Full(job)) = queue.try_send(job) {
+            record(
+                &self.stats,
+                &job.notice,
+                AlertDelivery {
+                    at: SystemTime::now(),
+                    endpoint,
+                    state,
+                    target: self.alerts[index].target.label(),
+                    result: format!("dropped: {TARGET_QUEUE} notices already wait for this target"),
+                    attempts: 0,
+                },
+            );
+        }
+        // A closed queue is the end of the run: nothing is delivered any more.
+    }
+}
+
+/// Delivers alert `alert`'s notices one after another, recording each result.
+async fn deliver_in_order(
+    alert: Alert,
+    client: reqwest::Client,
+    stats: StatsHandle,
+    mut jobs: mpsc::Receiver<Job>,
+) {
+    let target = alert.target.label();
+    while let Some(job) = jobs.recv().await {
+        let outcome = deliver::deliver(&client, &alert.target, alert.format, &job.notice).await;
+        record(
+            &stats,
+            &job.notice,
+            AlertDelivery {
+                at: SystemTime::now(),
+                endpoint: job.endpoint,
+                state: job.state,
+                target: target.clone(),
+                result: outcome.result,
+                attempts: outcome.attempts,
+            },
+        );
+    }
+}
+
+/// Keeps a delivery's result in the statistics and the log. The log may be a
+/// terminal (headless warnings go to stderr): names and results, which come from the
+/// config and from commands, are cleaned for it.
+fn record(stats: &StatsHandle, notice: &Notice, delivery: AlertDelivery) {
+    use crate::text::clean;
+    let endpoint = clean(&notice.endpoint);
+    let target = clean(&delivery.target);
+    if delivery.result == "ok" {
+        tracing::info!(
+            endpoint = %endpoint,
+            state = %notice.state,
+            target = %target,
+            attempts = delivery.attempts,
+            "alert delivered"
+        );
+    } else {
+        tracing::warn!(
+            endpoint = %endpoint,
+            state = %notice.state,
+            target = %target,
+            attempts = delivery.attempts,
+            result = %clean(&delivery.result),
+            "alert not delivered"
+        );
+    }
+    stats.record_alert(delivery);
+}
+
+fn log_join(done: Result<(), tokio::task::JoinError>) {
+    // A cancelled delivery was cancelled on purpose (the end of the run).
+    if let Err(error) = done
+        && error.is_panic()
+    {
+        tracing::error!(%error, "an alert delivery panicked");
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
