@@ -124,17 +124,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     let code = if cli.headless {
-        run_headless(
-            &config,
-            cli.duration,
-            cli.export_format,
-            cli.metrics_addr,
-            cli.fail_on,
-            resume,
-            &mut signals,
-            source,
-        )
-        .await
+        run_headless(&config, &cli, resume, &mut signals, source).await
     } else {
         run_dashboard(
             &config,
@@ -423,18 +413,17 @@ fn report_on_stderr(notice: &reload::Notice) {
     eprint!("{}", crate::text::terminal_safe(&text));
 }
 
+/// A run without a screen (`--headless`): probes for `--duration` or until a
+/// signal, then prints the snapshot in `--export-format` and judges `--fail-on`.
 async fn run_headless(
     config: &Config,
-    duration: Option<Duration>,
-    format: ExportFormat,
-    metrics_addr: Option<std::net::SocketAddr>,
-    fail_on: Option<FailOn>,
+    cli: &Cli,
     resume: Option<stats::Resume>,
     signals: &mut Signals,
     source: reload::Source,
 ) -> ExitCode {
     let retention = retention_for(config, config.window);
-    let launched = launch(config, duration, retention, metrics_addr, resume).await;
+    let launched = launch(config, cli.duration, retention, cli.metrics_addr, resume).await;
     let (running, outputs) = match launched {
         Ok(launched) => launched,
         Err(code) => return code,
@@ -447,8 +436,8 @@ async fn run_headless(
     let code = print_snapshot(
         config.endpoints.clone(),
         &running.stats,
-        format,
-        fail_on,
+        cli.export_format,
+        cli.fail_on,
         on_exit,
     )
     .await;
