@@ -116,6 +116,8 @@ pub struct SpanTally {
     /// The window's entries it counts, by push sequence number: `[lo, hi)`.
     pub(super) lo: u64,
     pub(super) hi: u64,
+    /// When the oldest probe counted finished (deciseconds since the start).
+    pub(super) oldest_ds: Option<u32>,
     probes: u64,
     ok: u64,
     /// (lowest equivalent value in µs, count) of every bucket holding a latency, in
@@ -167,6 +169,15 @@ impl SpanTally {
             }
             self.latencies -= 1;
         }
+    }
+
+    /// The last moment (deciseconds since the start) at which what it counts is
+    /// still the span's without new probes: after it, its oldest probe leaves.
+    /// `u32::MAX` when it counts none (none can enter as time passes).
+    pub fn unchanged_until(&self) -> u32 {
+        self.oldest_ds.map_or(u32::MAX, |oldest| {
+            oldest.saturating_add(super::duration_to_ds(self.span))
+        })
     }
 
     /// Probes, successes and latency of what it counts.

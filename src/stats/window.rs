@@ -87,6 +87,8 @@ pub struct Window {
     /// The oldest `at_ds` still within the retention (probes before it are kept for
     /// tallies only).
     kept_from_ds: u32,
+    /// How many probes at the front are older than `kept_from_ds`.
+    margin: usize,
 }
 
 impl Clone for Window {
@@ -99,6 +101,7 @@ impl Clone for Window {
             pushed: self.pushed,
             dropped: self.dropped,
             kept_from_ds: self.kept_from_ds,
+            margin: self.margin,
         }
     }
 }
@@ -112,6 +115,7 @@ impl Default for Window {
             pushed: 0,
             dropped: 0,
             kept_from_ds: 0,
+            margin: 0,
         }
     }
 }
@@ -176,6 +180,14 @@ impl Window {
         {
             self.entries.pop_front();
             self.dropped += 1;
+            self.margin = self.margin.saturating_sub(1);
+        }
+        while self
+            .entries
+            .get(self.margin)
+            .is_some_and(|e| e.at_ds < self.kept_from_ds)
+        {
+            self.margin += 1;
         }
         while self.connections.front().is_some_and(|e| e.at_ds < oldest) {
             self.connections.pop_front();
@@ -196,6 +208,25 @@ impl Window {
         self.entries.partition_point(|e| e.at_ds < ds)
     }
 
+    /// [`Window::first_from`], searched forward from `hint` (where it was a moment
+    /// ago) when that is a few steps: the entries near the hint are in cache, where
+    /// a binary search over thousands of endpoints' windows misses it at every step.
+    fn first_from_near(&self, ds: u32, hint: usize) -> usize {
+        const STEPS: usize = 16;
+        let before_is_older = hint == 0 || self.entries.get(hint - 1).is_some_and(|e| e.at_ds < ds);
+        if hint <= self.entries.len() && before_is_older {
+            for (i, e) in self.entries.range(hint..).take(STEPS).enumerate() {
+                if e.at_ds >= ds {
+                    return hint + i;
+                }
+            }
+            if hint + STEPS >= self.entries.len() {
+                return self.entries.len();
+            }
+        }
+        self.first_from(ds)
+    }
+
     /// The probes that finished within `span` before `now_ds` (never before the
     /// retention).
     fn probes_in(
@@ -214,7 +245,12 @@ impl Window {
     /// gone (refreshed less often than [`TALLY_MARGIN`]); then it counts afresh.
     pub fn tally(&self, tally: &mut SpanTally, now_ds: u32, span: Duration) -> SpanSummary {
         let oldest = oldest_in(now_ds, span).max(self.kept_from_ds);
-        let lo = self.dropped + self.first_from(oldest) as u64;
+        let hint = if tally.window == self.id {
+            usize::try_from(tally.lo.saturating_sub(self.dropped)).unwrap_or(0)
+        } else {
+            0
+        };
+        let lo = self.dropped + self.first_from_near(oldest, hint) as u64;
         let hi = self.pushed;
         let continues = tally.window == self.id
             && tally.span == span
@@ -233,6 +269,7 @@ impl Window {
             tally.add(e.ok, e.latency_us());
         }
         (tally.lo, tally.hi) = (lo, hi);
+        tally.oldest_ds = (lo < hi).then(|| entry(lo).at_ds);
         tally.summary()
     }
 
@@ -297,7 +334,7 @@ impl Window {
 
     /// Entries of the retention, from oldest to newest.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = &WindowEntry> + ExactSizeIterator {
-        self.entries.range(self.first_from(self.kept_from_ds)..)
+        self.entries.range(self.margin..)
     }
 
     /// The latency of the complete responses within `span` before `now_ds`.
@@ -471,6 +508,13 @@ mod tests {
                         w.summary(now, span),
                         "case {case}, step {step}, now {now}, span {span:?}"
                     );
+                    assert_eq!(
+                        tally.unchanged_until(),
+                        w.probes_unchanged_until(now, span),
+                        "case {case}, step {step}"
+                    );
+                    let oldest_kept = w.entries.iter().position(|e| e.at_ds >= w.kept_from_ds);
+                    assert_eq!(w.margin, oldest_kept.unwrap_or(w.entries.len()));
                 }
             }
         }

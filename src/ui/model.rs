@@ -330,7 +330,11 @@ pub fn overview_cached(
                         generation: s.generation(),
                         span,
                         computed_ds: now,
-                        until_ds: s.probes_unchanged_until(span.duration(), now),
+                        // The tally knows the span's oldest probe (no search).
+                        until_ds: match span.duration() {
+                            Some(_) => tally.unchanged_until(),
+                            None => u32::MAX,
+                        },
                         name: endpoint.name.clone(),
                         insecure: endpoint.insecure,
                         row: Arc::clone(&row),
