@@ -193,19 +193,17 @@ impl SpanTally {
         let (&(lowest, _), &(highest, _)) = (self.buckets.first()?, self.buckets.last()?);
         let n = self.latencies;
         let ms = |us: u64| round3(us as f64 / 1000.0);
-        let mut mean = 0.0_f64;
-        for &(key, count) in &self.buckets {
-            mean += BUCKETS.median_equivalent(u64::from(key)) as f64 * f64::from(count) / n as f64;
-        }
-        // One walk for the four quantiles, in ascending order of rank.
+        // One walk for the mean and the four quantiles (in ascending order of rank).
         let ranks =
             [0.50, 0.90, 0.99, 0.999].map(|q: f64| ((q * n as f64).ceil() as u64).clamp(1, n));
         let mut at = [0u64; 4];
-        let (mut seen, mut next) = (0u64, 0usize);
+        let (mut mean, mut seen, mut next) = (0.0_f64, 0u64, 0usize);
+        let buckets: &Histogram<u64> = &BUCKETS;
         for &(key, count) in &self.buckets {
+            mean += buckets.median_equivalent(u64::from(key)) as f64 * f64::from(count) / n as f64;
             seen += u64::from(count);
             while next < ranks.len() && ranks[next] <= seen {
-                at[next] = BUCKETS.highest_equivalent(u64::from(key));
+                at[next] = buckets.highest_equivalent(u64::from(key));
                 next += 1;
             }
         }
