@@ -296,7 +296,9 @@ impl Actor {
                     observer.reconfigure(&set);
                 }
                 self.emit(StatsEvent::Reconfigured(set.clone()));
-                self.store.reconfigure(set);
+                if let Some(down) = self.store.reconfigure(set) {
+                    self.local_network_changed(down, self.clock.wall(Instant::now()));
+                }
             }
             Command::Watch(events) => self.events = Some(events),
             Command::Alert(delivery) => self.store.push_alert(*delivery),
@@ -370,18 +372,26 @@ impl Actor {
                     self.emit(StatsEvent::StateChanged(change));
                 }
                 if let Some(down) = self.store.canary_recorded(sample.endpoint) {
-                    if down {
-                        tracing::warn!(
-                            "every canary fails: local network down; other endpoints' failures are excused"
-                        );
-                    } else {
-                        tracing::info!("a canary succeeds again: local network up");
-                    }
-                    self.emit(StatsEvent::LocalNetwork { down, at });
+                    self.local_network_changed(down, at);
                 }
             }
             SampleKind::Skipped(ticks) => stats.record_skipped(ticks),
         }
+    }
+
+    /// Logs the canaries' new verdict on probetop's own network (decided at `at`)
+    /// and tells whoever watches.
+    fn local_network_changed(&mut self, down: bool, at: std::time::SystemTime) {
+        if down {
+            tracing::warn!(
+                "every canary fails: local network down; other endpoints' failures are excused"
+            );
+        } else if self.store.canaries() == 0 {
+            tracing::info!("no canary left after the reload: local network up");
+        } else {
+            tracing::info!("a canary succeeds again: local network up");
+        }
+        self.emit(StatsEvent::LocalNetwork { down, at });
     }
 
     /// Hands `event` to whoever watches, without waiting: dropped and counted when
