@@ -464,6 +464,11 @@ fn a_reload_that_removes_the_only_canary_ends_the_excusing_and_one_that_adds_a_c
         // Without canaries there is no verdict to report.
         (failed >= 3 && !m.contains("probetop_local_network_down")).then_some(failed)
     });
+    let scrape = get_metrics(run.port).unwrap_or_default();
+    assert!(
+        scrape.contains(r#"probetop_probes_total{endpoint="api",result="excused"}"#),
+        "a counter that counted stays: {scrape}"
+    );
     // Its state moves again: the alert fires, and its reminders come.
     wait_for(
         "api's down alert and a reminder",
