@@ -123,6 +123,14 @@ impl StatsStore {
             .filter(|&i| self.endpoints[i].is_canary())
             .collect();
         self.set = Some(set);
+        // A removed endpoint leaves every output, its deliveries too: no view could
+        // name it any more.
+        let positions = &self.positions;
+        self.alerts.deliveries.retain(|a| {
+            positions
+                .as_ref()
+                .is_some_and(|p| p.contains_key(&a.endpoint))
+        });
         // Judged again now, not at the next canary probe: once the only canary is
         // removed there is none to come, and the verdict would excuse every failure
         // for good; an added canary has no failed probe yet.
@@ -280,9 +288,12 @@ impl StatsStore {
         self.events_dropped
     }
 
-    /// Keeps the result of an alert delivery.
+    /// Keeps the result of an alert delivery, unless a reload removed its endpoint
+    /// while it was under way.
     pub(super) fn push_alert(&mut self, delivery: AlertDelivery) {
-        self.alerts.push(delivery);
+        if self.position(delivery.endpoint).is_some() {
+            self.alerts.push(delivery);
+        }
     }
 
     /// Counts an event its listener had no room for.
@@ -435,6 +446,16 @@ mod tests {
             let url = url::Url::parse("tcp://127.0.0.1:9").unwrap();
             Endpoint::new(name, url, Duration::from_secs(1), Duration::from_secs(1))
         };
+        let delivery = |endpoint: EndpointId| AlertDelivery {
+            at: start,
+            endpoint,
+            state: crate::stats::State::Down,
+            target: "/bin/true".into(),
+            result: "ok".into(),
+            attempts: 1,
+        };
+        store.push_alert(delivery(0));
+        store.push_alert(delivery(1));
         // 0 removed, 1 kept (now first), 2 added.
         store.reconfigure(Arc::new(EndpointSet {
             endpoints: vec![endpoint("b"), endpoint("c")].into(),
@@ -460,6 +481,13 @@ mod tests {
             .map(|e| e.name.as_str())
             .collect();
         assert_eq!(names, ["b", "c"]);
+        // The removed endpoint's deliveries went with it, and so does one that was
+        // under way when it was removed.
+        store.push_alert(delivery(0));
+        store.push_alert(delivery(2));
+        let kept: Vec<EndpointId> = store.alerts().map(|a| a.endpoint).collect();
+        assert_eq!(kept, [1, 2]);
+        assert_eq!(store.position(1), Some(0));
     }
 
     #[test]
