@@ -671,6 +671,35 @@ fn resume_continues_excused_and_merge_sums_it() {
         count(api, "probes"),
         "{api:#}"
     );
+
+    // The merge's Markdown has no canary verdict, yet shows the excused probes.
+    let output = support::run(
+        probetop(dir.path()).args(["merge", "--export-format", "md", "eu-1.json", "us-2.json"]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let md = String::from_utf8(output.stdout).unwrap();
+    let cells = |line: &str| -> Vec<String> {
+        line.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let head = md
+        .lines()
+        .find(|l| l.starts_with("| endpoint"))
+        .expect("a table");
+    let at = cells(head).iter().position(|c| c == "excused");
+    let at = at.unwrap_or_else(|| panic!("no excused column:\n{md}"));
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| api"))
+        .expect("api's row");
+    assert_eq!(cells(row)[at], count(api, "excused").to_string(), "{md}");
 }
 
 #[test]
