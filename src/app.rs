@@ -733,7 +733,8 @@ async fn write_exit_snapshot(config: &Config, store: stats::StatsStore) -> bool 
     let Some(on_exit) = crate::resume::OnExit::of(config) else {
         return true;
     };
-    let endpoints = config.endpoints.clone();
+    // The endpoints as of the latest reload: the store is ordered by them.
+    let endpoints = store.configured(&config.endpoints).to_vec();
     tokio::task::spawn_blocking(move || on_exit.write(&snapshot::build(&endpoints, &store)))
         .await
         .unwrap_or_else(|e| {

@@ -130,8 +130,10 @@ impl Scrape {
                             .map(|&class| (class.as_str(), s.error_count(class))),
                     );
                     // Only a run with canaries excuses failures: without, the series
-                    // stay as they were.
-                    if stats.canaries() > 0 {
+                    // stay as they were. One that counted stays (a reload removed
+                    // the canaries, or a resumed run had them): a counter that
+                    // vanishes looks like a reset to rate().
+                    if stats.canaries() > 0 || s.excused() > 0 {
                         results.push(("excused", s.excused()));
                     }
                     EndpointMetrics {

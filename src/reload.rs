@@ -12,7 +12,8 @@
 //! numbers, so names and statistics never disagree.
 //!
 //! Only endpoints change at runtime. The settings read once at start (the window,
-//! `[export]`, `--hlog` and `[export] hlog`, `[metrics]`, `--metrics-addr`) keep
+//! `[export]`, `--hlog` and `[export] hlog`, `[metrics]`, `--metrics-addr`, `[ui]`,
+//! `[[alert]]`) keep
 //! their values; a reload that changes one says so with a warning. URLs given on
 //! the command line stay as they are: they are merged into every reload as at start.
 
@@ -91,6 +92,10 @@ struct Fixed {
     hlog_interval: Duration,
     metrics_buckets: Vec<f64>,
     metrics_phases: bool,
+    on_exit: bool,
+    bell: bool,
+    /// The alerting starts with them and keeps them: it names endpoints by name.
+    alerts: Vec<config::Alert>,
 }
 
 impl Fixed {
@@ -103,6 +108,9 @@ impl Fixed {
             hlog_interval: config.hlog_interval,
             metrics_buckets: config.metrics_buckets.clone(),
             metrics_phases: config.metrics_phases,
+            on_exit: config.export_on_exit,
+            bell: config.bell,
+            alerts: config.alerts.clone(),
         }
     }
 
@@ -112,7 +120,10 @@ impl Fixed {
         if self.window != new.window {
             keys.push("window");
         }
-        if self.export_dir != new.export_dir || self.export_formats != new.export_formats {
+        if self.export_dir != new.export_dir
+            || self.export_formats != new.export_formats
+            || self.on_exit != new.on_exit
+        {
             keys.push("[export]");
         }
         if self.hlog != new.hlog || self.hlog_interval != new.hlog_interval {
@@ -121,6 +132,12 @@ impl Fixed {
         if self.metrics_buckets != new.metrics_buckets || self.metrics_phases != new.metrics_phases
         {
             keys.push("[metrics]");
+        }
+        if self.bell != new.bell {
+            keys.push("[ui]");
+        }
+        if self.alerts != new.alerts {
+            keys.push("[[alert]]");
         }
         keys
     }
@@ -540,11 +557,24 @@ mod tests {
             hlog_interval: Duration::from_secs(5),
             metrics_buckets: vec![0.1, 1.0],
             metrics_phases: false,
+            on_exit: false,
+            bell: true,
+            alerts: Vec::new(),
         };
         let mut after = before.clone();
         assert!(before.changed(&after).is_empty());
         after.window = Duration::from_secs(1);
         after.metrics_phases = !after.metrics_phases;
         assert_eq!(before.changed(&after), ["window", "[metrics]"]);
+        after = before.clone();
+        after.on_exit = true;
+        after.alerts.push(config::Alert {
+            on: vec![config::AlertState::Down],
+            endpoints: None,
+            target: config::AlertTarget::Command(vec!["/bin/true".into()]),
+            format: config::AlertFormat::Json,
+            repeat: None,
+        });
+        assert_eq!(before.changed(&after), ["[export]", "[[alert]]"]);
     }
 }

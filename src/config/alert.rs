@@ -120,7 +120,7 @@ impl fmt::Debug for AlertTarget {
 }
 
 /// One `[[alert]]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     /// The states entered that fire it.
     pub on: Vec<AlertState>,

@@ -119,6 +119,8 @@ fn columns() -> Vec<Column> {
     // Where the row's numbers were taken: in a merge, `eu-1+us-2` on the merged rows
     // and the vantage point's own name on the rows that follow them.
     columns.push(Column::new("vantage", |s, _| s.vantage.clone()));
+    // The interval in use (the dashboard's `+` / `-` included), as the JSON has it.
+    columns.push(Column::count("interval_ms", |e| e.interval_ms));
     columns
 }
 
@@ -207,7 +209,7 @@ mod tests {
         let header = header();
         assert_eq!(
             header.len(),
-            7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1 + 3 + 1 + 1
+            7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1 + 3 + 1 + 1 + 1
         );
         assert_eq!(header[7], "errors_timeout");
         assert_eq!(header[15], "latency_min_ms");
@@ -221,6 +223,7 @@ mod tests {
             ["last_error_class", "last_error", "last_error_at"]
         );
         assert_eq!(header[58], "excused");
-        assert_eq!(header.last().unwrap(), "vantage");
+        assert_eq!(header[59], "vantage");
+        assert_eq!(header.last().unwrap(), "interval_ms");
     }
 }

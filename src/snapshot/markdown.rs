@@ -40,7 +40,10 @@ pub fn to_markdown(snapshot: &Snapshot) -> String {
         );
     }
     // Only a run with canaries can excuse a failure: without, the table keeps its shape.
-    let canaries = snapshot.local_network.is_some();
+    // A merge (or a run whose canaries a reload removed) has excused probes without
+    // a verdict of its own: the column shows them, or `ok + failed` would miss some.
+    let canaries =
+        snapshot.local_network.is_some() || snapshot.endpoints.iter().any(|e| e.excused > 0);
     out.push_str("### All time\n\n");
     let mut columns = vec![
         "endpoint", "url", "state", "probes", "ok", "failed", "skipped",

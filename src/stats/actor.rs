@@ -198,6 +198,7 @@ pub fn spawn(
         clock,
         counter: counter.clone(),
         events: None,
+        unsent_set: None,
         taken: 0,
         queue: QueueDepth::default(),
         retention: retention.max(window),
@@ -229,6 +230,10 @@ struct Actor {
     counter: Arc<QueueCounter>,
     /// Where state changes go, once someone watches.
     events: Option<EventSender>,
+    /// The latest endpoint set the listener had no room for, sent again before the
+    /// next event: without it, every later state change would name ids it does not
+    /// know, for the rest of the run.
+    unsent_set: Option<Arc<super::EndpointSet>>,
     /// Messages taken out of the queue so far.
     taken: u64,
     /// The depth behind the latest message taken, and the deepest since the start.
@@ -296,7 +301,9 @@ impl Actor {
                     observer.reconfigure(&set);
                 }
                 self.emit(StatsEvent::Reconfigured(set.clone()));
-                self.store.reconfigure(set);
+                if let Some(down) = self.store.reconfigure(set) {
+                    self.local_network_changed(down, self.clock.wall(Instant::now()));
+                }
             }
             Command::Watch(events) => self.events = Some(events),
             Command::Alert(delivery) => self.store.push_alert(*delivery),
@@ -370,28 +377,65 @@ impl Actor {
                     self.emit(StatsEvent::StateChanged(change));
                 }
                 if let Some(down) = self.store.canary_recorded(sample.endpoint) {
-                    if down {
-                        tracing::warn!(
-                            "every canary fails: local network down; other endpoints' failures are excused"
-                        );
-                    } else {
-                        tracing::info!("a canary succeeds again: local network up");
-                    }
-                    self.emit(StatsEvent::LocalNetwork { down, at });
+                    self.local_network_changed(down, at);
                 }
             }
             SampleKind::Skipped(ticks) => stats.record_skipped(ticks),
         }
     }
 
+    /// Logs the canaries' new verdict on probetop's own network (decided at `at`)
+    /// and tells whoever watches.
+    fn local_network_changed(&mut self, down: bool, at: std::time::SystemTime) {
+        if down {
+            tracing::warn!(
+                "every canary fails: local network down; other endpoints' failures are excused"
+            );
+        } else if self.store.canaries() == 0 {
+            tracing::info!("no canary left after the reload: local network up");
+        } else {
+            tracing::info!("a canary succeeds again: local network up");
+        }
+        self.emit(StatsEvent::LocalNetwork { down, at });
+    }
+
     /// Hands `event` to whoever watches, without waiting: dropped and counted when
     /// its queue is full.
     fn emit(&mut self, event: StatsEvent) {
-        if let Some(events) = &self.events
-            && !events.send(event)
+        if self.events.is_none() {
+            return;
+        }
+        let event = match event {
+            // The newest set replaces one still unsent; it goes out below.
+            StatsEvent::Reconfigured(set) => {
+                self.unsent_set = Some(set);
+                None
+            }
+            other => Some(other),
+        };
+        // A set the listener had no room for goes before anything else, so that no
+        // event names an id it has not heard of. It is never lost, so not counted.
+        if let Some(set) = self.unsent_set.take()
+            && !self.send(StatsEvent::Reconfigured(set.clone()))
+        {
+            self.unsent_set = Some(set);
+            if event.is_some() {
+                self.store.count_dropped_event();
+            }
+            return;
+        }
+        if let Some(event) = event
+            && !self.send(event)
         {
             self.store.count_dropped_event();
         }
+    }
+
+    /// Sends `event` if the listener has room; `false` if not.
+    fn send(&self, event: StatsEvent) -> bool {
+        self.events
+            .as_ref()
+            .is_some_and(|events| events.send(event))
     }
 
     fn reset(&mut self) {
@@ -536,5 +580,47 @@ mod tests {
         thread.join().unwrap();
         assert_eq!(store.endpoints()[0].probes(), n as u64);
         assert_eq!(store.events_dropped(), 100);
+    }
+
+    #[tokio::test]
+    async fn a_set_the_listener_had_no_room_for_goes_before_the_next_event() {
+        let span = Duration::from_secs(60);
+        let (recorder, handle, thread) =
+            spawn(vec![rules(false)], span, span, Clock::now()).unwrap();
+        let (events, mut rx) = event_queue();
+        handle.watch(events);
+        for i in 0..EVENT_QUEUE {
+            recorder.record(sample(0, i % 2 == 0));
+        }
+        let endpoint = |name: &str| {
+            let url = url::Url::parse("tcp://127.0.0.1:9").unwrap();
+            crate::config::Endpoint::new(name, url, span, span)
+        };
+        handle.reconfigure(Arc::new(crate::stats::EndpointSet {
+            endpoints: vec![endpoint("a"), endpoint("added")].into(),
+            ids: vec![0, 1].into(),
+            file_intervals: vec![span; 2].into(),
+            generation: 1,
+        }));
+        // The queue was full: the set waits. Once there is room, it comes first.
+        handle.read(|_| ()).await.unwrap();
+        let mut full = 0;
+        while rx.try_recv().is_ok() {
+            full += 1;
+        }
+        assert_eq!(full, EVENT_QUEUE);
+        recorder.record(sample(1, false));
+        handle.read(|_| ()).await.unwrap();
+        match rx.try_recv() {
+            Ok(StatsEvent::Reconfigured(set)) => assert_eq!(set.generation, 1),
+            other => panic!("expected the set first, got {other:?}"),
+        }
+        match rx.try_recv() {
+            Ok(StatsEvent::StateChanged(change)) => assert_eq!(change.endpoint, 1),
+            other => panic!("expected the added endpoint's change, got {other:?}"),
+        }
+        let store = handle.finish().await.unwrap();
+        thread.join().unwrap();
+        assert_eq!(store.events_dropped(), 0, "the set was late, not lost");
     }
 }

@@ -89,8 +89,9 @@ impl StatsStore {
 
     /// Takes on `set`: kept endpoints (same id) move to their new position with every
     /// statistic and judge by their new rules, added ones start empty, removed ones
-    /// are dropped (and so are their samples still under way).
-    pub(super) fn reconfigure(&mut self, set: Arc<EndpointSet>) {
+    /// are dropped (and so are their samples still under way). Returns the new
+    /// verdict on probetop's own network when the change of canaries changed it.
+    pub(super) fn reconfigure(&mut self, set: Arc<EndpointSet>) -> Option<bool> {
         let mut old: HashMap<EndpointId, EndpointStats> = std::mem::take(&mut self.endpoints)
             .into_iter()
             .enumerate()
@@ -122,6 +123,32 @@ impl StatsStore {
             .filter(|&i| self.endpoints[i].is_canary())
             .collect();
         self.set = Some(set);
+        // A removed endpoint leaves every output, its deliveries too: no view could
+        // name it any more.
+        let positions = &self.positions;
+        self.alerts.deliveries.retain(|a| {
+            positions
+                .as_ref()
+                .is_some_and(|p| p.contains_key(&a.endpoint))
+        });
+        // Judged again now, not at the next canary probe: once the only canary is
+        // removed there is none to come, and the verdict would excuse every failure
+        // for good; an added canary has no failed probe yet.
+        let down = self.every_canary_fails();
+        (down != self.local_network_down).then(|| {
+            self.local_network_down = down;
+            down
+        })
+    }
+
+    /// Whether there are canaries and the latest probe of every one of them failed.
+    fn every_canary_fails(&self) -> bool {
+        !self.canaries.is_empty()
+            && self.canaries.iter().all(|&i| {
+                self.endpoints[i]
+                    .last()
+                    .is_some_and(|last| last.error.is_some())
+            })
     }
 
     /// The id of the endpoint at `position` (what alert deliveries and samples name
@@ -261,9 +288,12 @@ impl StatsStore {
         self.events_dropped
     }
 
-    /// Keeps the result of an alert delivery.
+    /// Keeps the result of an alert delivery, unless a reload removed its endpoint
+    /// while it was under way.
     pub(super) fn push_alert(&mut self, delivery: AlertDelivery) {
-        self.alerts.push(delivery);
+        if self.position(delivery.endpoint).is_some() {
+            self.alerts.push(delivery);
+        }
     }
 
     /// Counts an event its listener had no room for.
@@ -288,11 +318,7 @@ impl StatsStore {
         if !self.endpoints.get(position)?.is_canary() {
             return None;
         }
-        let down = self.canaries.iter().all(|&i| {
-            self.endpoints[i]
-                .last()
-                .is_some_and(|last| last.error.is_some())
-        });
+        let down = self.every_canary_fails();
         (down != self.local_network_down).then(|| {
             self.local_network_down = down;
             down
@@ -420,6 +446,16 @@ mod tests {
             let url = url::Url::parse("tcp://127.0.0.1:9").unwrap();
             Endpoint::new(name, url, Duration::from_secs(1), Duration::from_secs(1))
         };
+        let delivery = |endpoint: EndpointId| AlertDelivery {
+            at: start,
+            endpoint,
+            state: crate::stats::State::Down,
+            target: "/bin/true".into(),
+            result: "ok".into(),
+            attempts: 1,
+        };
+        store.push_alert(delivery(0));
+        store.push_alert(delivery(1));
         // 0 removed, 1 kept (now first), 2 added.
         store.reconfigure(Arc::new(EndpointSet {
             endpoints: vec![endpoint("b"), endpoint("c")].into(),
@@ -445,5 +481,74 @@ mod tests {
             .map(|e| e.name.as_str())
             .collect();
         assert_eq!(names, ["b", "c"]);
+        // The removed endpoint's deliveries went with it, and so does one that was
+        // under way when it was removed.
+        store.push_alert(delivery(0));
+        store.push_alert(delivery(2));
+        let kept: Vec<EndpointId> = store.alerts().map(|a| a.endpoint).collect();
+        assert_eq!(kept, [1, 2]);
+        assert_eq!(store.position(1), Some(0));
+    }
+
+    #[test]
+    fn a_reload_judges_the_local_network_again_by_the_canaries_it_leaves() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let retention = Duration::from_secs(60);
+        let canary = EndpointRules {
+            canary: true,
+            ..EndpointRules::default()
+        };
+        let mut store = StatsStore::new(
+            start,
+            retention,
+            vec![EndpointStats::with_rules(canary), EndpointStats::default()],
+        );
+        let fail = |store: &mut StatsStore, id: EndpointId| {
+            let outcome = ProbeOutcome::failed(crate::probe::ErrorClass::Connect, "refused");
+            store
+                .tick(id, Duration::ZERO)
+                .unwrap()
+                .record(outcome, 10, start, retention);
+            store.canary_recorded(id)
+        };
+        assert_eq!(fail(&mut store, 0), Some(true));
+        assert!(store.excuses(1));
+        let endpoint = |name: &str, canary: bool| {
+            let url = url::Url::parse("tcp://127.0.0.1:9").unwrap();
+            let mut e = Endpoint::new(name, url, Duration::from_secs(1), Duration::from_secs(1));
+            e.canary = canary;
+            e
+        };
+        let set = |endpoints: Vec<Endpoint>, ids: Vec<EndpointId>, generation| {
+            Arc::new(EndpointSet {
+                file_intervals: vec![Duration::from_secs(1); ids.len()].into(),
+                endpoints: endpoints.into(),
+                ids: ids.into(),
+                generation,
+            })
+        };
+        // A second canary, not yet probed: not every canary fails any more.
+        let changed = store.reconfigure(set(
+            vec![
+                endpoint("gw", true),
+                endpoint("api", false),
+                endpoint("gw2", true),
+            ],
+            vec![0, 1, 2],
+            1,
+        ));
+        assert_eq!(changed, Some(false));
+        assert!(!store.excuses(1));
+        assert_eq!(fail(&mut store, 2), Some(true));
+        // The failing canaries removed: no verdict is left to excuse anything.
+        let changed = store.reconfigure(set(vec![endpoint("api", false)], vec![1], 2));
+        assert_eq!(changed, Some(false));
+        assert!(!store.local_network_down() && !store.excuses(1));
+        assert_eq!(store.canaries(), 0);
+        // Unchanged verdicts say nothing.
+        assert_eq!(
+            store.reconfigure(set(vec![endpoint("api", false)], vec![1], 3)),
+            None
+        );
     }
 }

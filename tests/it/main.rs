@@ -23,6 +23,7 @@ mod formats;
 mod headless;
 mod hlog;
 mod metrics;
+mod ops_seams;
 mod overload;
 mod phases;
 mod probe_messages;
