@@ -156,12 +156,20 @@ fn carry_over(cli: &Cli, config: &Config) -> Result<Option<stats::Resume>, ExitC
         Ok(loaded) => {
             for warning in &loaded.warnings {
                 tracing::warn!("--resume {}: {warning}", path.display());
-                crate::text::say(&format!("warning: --resume {}: {warning}", path.display()));
+                // One line each: the warning quotes the snapshot's text, which may
+                // hold line breaks of its own.
+                crate::text::say(&crate::text::clean(&format!(
+                    "warning: --resume {}: {warning}",
+                    path.display()
+                )));
             }
             Ok(Some(loaded.resume))
         }
         Err(e) => {
-            crate::text::say(&format!("error: cannot resume from {}: {e}", path.display()));
+            crate::text::say(&crate::text::clean(&format!(
+                "error: cannot resume from {}: {e}",
+                path.display()
+            )));
             Err(ExitCode::from(EXIT_USAGE))
         }
     }
@@ -178,7 +186,9 @@ fn usage_error(errors: &ConfigErrors) -> ExitCode {
 
 async fn start_demo(config: &mut Config) -> Result<DemoServer, ExitCode> {
     let demo = DemoServer::start().await.map_err(|e| {
-        crate::text::say(&format!("error: cannot start the demo server on 127.0.0.1: {e:#}"));
+        crate::text::say(&format!(
+            "error: cannot start the demo server on 127.0.0.1: {e:#}"
+        ));
         ExitCode::from(EXIT_FAILURE)
     })?;
     for endpoint in demo.endpoints() {
@@ -217,10 +227,16 @@ fn print_check(config: &Config) -> std::io::Result<()> {
         "{source}: OK, {count} endpoint{}\n",
         if count == 1 { "" } else { "s" }
     );
-    let name_width = config
+    // Cleaned one by one (not only the whole text below): a line break in a name
+    // would otherwise start a row of its own.
+    let names: Vec<String> = config
         .endpoints
         .iter()
-        .map(|e| e.name.chars().count())
+        .map(|e| crate::text::clean(&e.name))
+        .collect();
+    let name_width = names
+        .iter()
+        .map(|name| name.chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -230,14 +246,13 @@ fn print_check(config: &Config) -> std::io::Result<()> {
         "{:<name_width$}  {:>8}  {:>8}  URL",
         "NAME", "INTERVAL", "TIMEOUT"
     );
-    for e in &config.endpoints {
+    for (e, name) in config.endpoints.iter().zip(&names) {
         let _ = writeln!(
             text,
-            "{:<name_width$}  {:>8}  {:>8}  {}",
-            e.name,
+            "{name:<name_width$}  {:>8}  {:>8}  {}",
             crate::text::duration(e.interval),
             crate::text::duration(e.timeout),
-            e.url_as_written
+            crate::text::clean(&e.url_as_written)
         );
     }
     // Warnings go to stderr: stdout stays the report scripts read, and the config
@@ -632,7 +647,8 @@ async fn print_snapshot(
             Some(FailOn::Degraded) => !matches!(s.state(), State::Up),
             None => false,
         })
-        .map(|(e, s)| unhealthy_line(e, s, copy.taken_at()))
+        // One line each, whatever line breaks a name or a message holds.
+        .map(|(e, s)| crate::text::clean(&unhealthy_line(e, s, copy.taken_at())))
         .collect();
     let built = tokio::task::spawn_blocking(move || {
         let snapshot = snapshot::build(&endpoints, &copy);

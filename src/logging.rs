@@ -116,7 +116,10 @@ impl<W: std::io::Write> CleanLines<W> {
         let head: String = chars.by_ref().take(MAX_LOG_LINE).collect();
         let cut = chars.next().is_some();
         let mut line = if self.colour {
-            head.split('\u{1b}').map(clean).collect::<Vec<_>>().join("\u{1b}")
+            head.split('\u{1b}')
+                .map(clean)
+                .collect::<Vec<_>>()
+                .join("\u{1b}")
         } else {
             clean(&head)
         };
