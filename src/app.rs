@@ -717,6 +717,7 @@ async fn run_dashboard(
         bell: config.bell,
         deadline: running.deadline,
         signals,
+        exit_snapshot_follows: config.export_on_exit,
     })
     .await;
     live.stop().await;
