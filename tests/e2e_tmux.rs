@@ -391,9 +391,34 @@ fn alive(pid: u32) -> bool {
 /// SIGHUP, reads fail) writes its final snapshot and ends.
 #[test]
 fn a_dashboard_that_loses_its_terminal_writes_a_final_snapshot_and_exits() {
+    lose_the_terminal(false, "e2e-lost");
+}
+
+/// With `[export] on_exit` too, and then one snapshot only: the exit snapshot.
+#[test]
+fn a_dashboard_that_loses_its_terminal_with_on_exit_writes_one_snapshot() {
+    let run = lose_the_terminal(true, "e2e-lost-on-exit");
+    let snapshots = std::fs::read_dir(run.path("exports"))
+        .expect("the export directory")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .count();
+    assert_eq!(snapshots, 1, "log:\n{}", run.log());
+}
+
+/// Starts the dashboard (with `[export] on_exit` if asked), kills its tmux session
+/// and checks that it ends with its final snapshot written; returns the run.
+fn lose_the_terminal(on_exit: bool, tag: &str) -> Run {
     let server = TestServer::start();
     let run = Run::new(&server);
-    let mut tmux = must(Tmux::new("e2e-lost"));
+    if on_exit {
+        let path = run.path("probetop.toml");
+        let config = std::fs::read_to_string(&path).expect("reading the config");
+        let config = config.replace("dir = \"exports\"\n", "dir = \"exports\"\non_exit = true\n");
+        assert!(config.contains("on_exit = true"), "{config}");
+        std::fs::write(&path, config).expect("writing the config");
+    }
+    let mut tmux = must(Tmux::new(tag));
     start_dashboard(&mut tmux, &run);
     let pid: u32 = run
         .file("pid")
@@ -430,6 +455,7 @@ fn a_dashboard_that_loses_its_terminal_writes_a_final_snapshot_and_exits() {
         .unwrap_or_else(|| panic!("no final snapshot; log:\n{}", run.log()));
     assert_final_snapshot(&json);
     assert!(std::fs::metadata(csv).is_ok_and(|m| m.len() > 0));
+    run
 }
 
 /// Ctrl-\ must not leave the terminal raw either, and it is "quit and dump": the

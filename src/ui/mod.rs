@@ -180,11 +180,14 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             Err(e) => break Err(e),
         }
     };
-    if exit_snapshot_follows {
-        // The caller's exit snapshot keeps what was measured.
-    } else if draw_failed || app.terminal_lost() {
-        keep_what_was_measured(&app).await;
-    } else if dump && result.is_ok() {
+    // With `exit_snapshot_follows`, the caller's exit snapshot keeps what was
+    // measured; a lost terminal is still let go of.
+    if draw_failed || app.terminal_lost() {
+        let_go_of_the_terminal();
+        if !exit_snapshot_follows {
+            keep_what_was_measured(&app).await;
+        }
+    } else if dump && result.is_ok() && !exit_snapshot_follows {
         // Given back before anything is said on it, and once: restoring again
         // after a line was printed would move the cursor back over that line
         // (leaving the alternate screen restores the cursor saved on entering).
@@ -196,14 +199,18 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
     result
 }
 
-/// The terminal is gone: gives it back as far as it still listens, stops writing to
-/// it if it does not, and writes the final snapshot.
-async fn keep_what_was_measured(app: &EventLoop<'_>) {
+/// The terminal is gone: gives it back as far as it still listens, and stops
+/// writing to it if it does not.
+fn let_go_of_the_terminal() {
     // Restored first: a SIGHUP may come from `kill` with the terminal still there.
     if let Err(e) = terminal::try_restore() {
         tracing::info!("the terminal is gone ({e}): output goes to /dev/null from here");
         terminal::detach();
     }
+}
+
+/// The terminal is gone (and let go of): writes the final snapshot.
+async fn keep_what_was_measured(app: &EventLoop<'_>) {
     match tokio::time::timeout(FINAL_EXPORT_LIMIT, app.final_export()).await {
         Ok(status) if status.is_error => {
             tracing::error!(status = %status.text, "the final snapshot was not written");
