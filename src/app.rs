@@ -37,13 +37,13 @@ pub fn main() -> ExitCode {
     }
     if cli.urls.iter().any(|url| url == "merge") {
         // Options before it made clap take it for a URL.
-        eprintln!(
-            "error: `merge` is a subcommand and comes first, without the options of a run: probetop merge A.json B.json …"
+        crate::text::say(
+            "error: `merge` is a subcommand and comes first, without the options of a run: probetop merge A.json B.json …",
         );
         return ExitCode::from(EXIT_USAGE);
     }
     if let Err(e) = crate::logging::init(cli.log_file.as_deref(), cli.headless) {
-        eprintln!("error: {e:#}");
+        crate::text::say(&format!("error: {e:#}"));
         return ExitCode::from(EXIT_USAGE);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -52,7 +52,7 @@ pub fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::text::say(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(EXIT_FAILURE);
         }
     };
@@ -69,7 +69,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let mut signals = match Signals::install() {
         Ok(signals) => signals,
         Err(e) => {
-            eprintln!("error: cannot install the signal handlers: {e}");
+            crate::text::say(&format!("error: cannot install the signal handlers: {e}"));
             return ExitCode::from(EXIT_FAILURE);
         }
     };
@@ -102,9 +102,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         if let Some(source) = &config.source {
             message = format!("{} defines no [[endpoint]]", source.display());
         }
-        eprintln!(
+        crate::text::say(&format!(
             "error: {message}\n\nGive probetop something to watch:\n  probetop https://example.com/health     URLs on the command line\n  probetop --config probetop.toml         [[endpoint]] tables in a config file\n  probetop --demo                         the built-in demo target"
-        );
+        ));
         return ExitCode::from(EXIT_USAGE);
     }
     if cli.check {
@@ -118,8 +118,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Err(code) => return code,
     };
     if !cli.headless && !std::io::stdout().is_terminal() {
-        eprintln!(
-            "error: standard output is not a terminal; use --headless (with --duration) to print a JSON snapshot instead"
+        crate::text::say(
+            "error: standard output is not a terminal; use --headless (with --duration) to print a JSON snapshot instead",
         );
         return ExitCode::from(EXIT_USAGE);
     }
@@ -156,14 +156,20 @@ fn carry_over(cli: &Cli, config: &Config) -> Result<Option<stats::Resume>, ExitC
         Ok(loaded) => {
             for warning in &loaded.warnings {
                 tracing::warn!("--resume {}: {warning}", path.display());
-                let line = format!("warning: --resume {}: {warning}", path.display());
-                eprintln!("{}", crate::text::terminal_safe(&line));
+                // One line each: the warning quotes the snapshot's text, which may
+                // hold line breaks of its own.
+                crate::text::say(&crate::text::clean(&format!(
+                    "warning: --resume {}: {warning}",
+                    path.display()
+                )));
             }
             Ok(Some(loaded.resume))
         }
         Err(e) => {
-            let line = format!("error: cannot resume from {}: {e}", path.display());
-            eprintln!("{}", crate::text::terminal_safe(&line));
+            crate::text::say(&crate::text::clean(&format!(
+                "error: cannot resume from {}: {e}",
+                path.display()
+            )));
             Err(ExitCode::from(EXIT_USAGE))
         }
     }
@@ -174,14 +180,15 @@ fn usage_error(errors: &ConfigErrors) -> ExitCode {
     // errors written piece by piece cost a system call per piece.
     // The excerpts and values come from the file and the command line: cleaned of
     // escape sequences and cut to a sane width before they reach the terminal.
-    let text = crate::text::terminal_safe(&errors.to_string());
-    eprint!("{text}");
+    crate::text::say(&errors.to_string());
     ExitCode::from(EXIT_USAGE)
 }
 
 async fn start_demo(config: &mut Config) -> Result<DemoServer, ExitCode> {
     let demo = DemoServer::start().await.map_err(|e| {
-        eprintln!("error: cannot start the demo server on 127.0.0.1: {e:#}");
+        crate::text::say(&format!(
+            "error: cannot start the demo server on 127.0.0.1: {e:#}"
+        ));
         ExitCode::from(EXIT_FAILURE)
     })?;
     for endpoint in demo.endpoints() {
@@ -201,12 +208,9 @@ async fn start_demo(config: &mut Config) -> Result<DemoServer, ExitCode> {
 /// Reports on stderr, in one line, that `what` could not be written to stdout (a
 /// full disk, a closed pipe), and returns the exit code of a failure.
 fn stdout_failed(what: &str, error: &std::io::Error) -> ExitCode {
-    // Not `eprintln!`, which panics when stderr fails too: then there is no one
-    // left to tell, and the exit code says it.
-    let _ = writeln!(
-        std::io::stderr(),
+    crate::text::say(&format!(
         "error: cannot write {what} to standard output: {error}"
-    );
+    ));
     ExitCode::from(EXIT_FAILURE)
 }
 
@@ -223,10 +227,16 @@ fn print_check(config: &Config) -> std::io::Result<()> {
         "{source}: OK, {count} endpoint{}\n",
         if count == 1 { "" } else { "s" }
     );
-    let name_width = config
+    // Cleaned one by one (not only the whole text below): a line break in a name
+    // would otherwise start a row of its own.
+    let names: Vec<String> = config
         .endpoints
         .iter()
-        .map(|e| e.name.chars().count())
+        .map(|e| crate::text::clean(&e.name))
+        .collect();
+    let name_width = names
+        .iter()
+        .map(|name| name.chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -236,14 +246,13 @@ fn print_check(config: &Config) -> std::io::Result<()> {
         "{:<name_width$}  {:>8}  {:>8}  URL",
         "NAME", "INTERVAL", "TIMEOUT"
     );
-    for e in &config.endpoints {
+    for (e, name) in config.endpoints.iter().zip(&names) {
         let _ = writeln!(
             text,
-            "{:<name_width$}  {:>8}  {:>8}  {}",
-            e.name,
+            "{name:<name_width$}  {:>8}  {:>8}  {}",
             crate::text::duration(e.interval),
             crate::text::duration(e.timeout),
-            e.url_as_written
+            crate::text::clean(&e.url_as_written)
         );
     }
     // Warnings go to stderr: stdout stays the report scripts read, and the config
@@ -259,7 +268,9 @@ fn print_check(config: &Config) -> std::io::Result<()> {
         }
     }
     // File names and certificate names are the user's or a server's: cleaned too.
-    eprint!("{}", crate::text::terminal_safe(&warnings));
+    if !warnings.is_empty() {
+        crate::text::say(&warnings);
+    }
     // Names and URLs are the config's: cleaned before they reach the terminal.
     let text = crate::text::terminal_safe(&text);
     let mut out = std::io::stdout().lock();
@@ -409,8 +420,7 @@ impl Live {
 /// A reload's report, for a headless run: on stderr, cleaned (it holds the file's text).
 fn report_on_stderr(notice: &reload::Notice) {
     let level = if notice.is_error { "warning" } else { "info" };
-    let text = format!("probetop: {level}: {}\n", notice.text.trim_end());
-    eprint!("{}", crate::text::terminal_safe(&text));
+    crate::text::say(&format!("probetop: {level}: {}", notice.text.trim_end()));
 }
 
 /// A run without a screen (`--headless`): probes for `--duration` or until a
@@ -495,7 +505,10 @@ fn start_hlog(config: &Config, running: &Running) -> Result<Option<HlogWriter>, 
     .map(Some)
     .map_err(|e| {
         running.engine.abort();
-        eprintln!("error: cannot open the hlog file {}: {e}", path.display());
+        crate::text::say(&format!(
+            "error: cannot open the hlog file {}: {e}",
+            path.display()
+        ));
         ExitCode::from(EXIT_USAGE)
     })
 }
@@ -510,7 +523,7 @@ async fn launch(
     resume: Option<stats::Resume>,
 ) -> Result<(Running, Outputs), ExitCode> {
     let mut running = start(config, duration, retention, resume).map_err(|e| {
-        eprintln!("error: {e:#}");
+        crate::text::say(&format!("error: {e:#}"));
         ExitCode::from(EXIT_FAILURE)
     })?;
     let mut outputs = Outputs::start(config, metrics_addr, &running).await?;
@@ -595,7 +608,7 @@ async fn start_metrics(
         }
         Err(e) => {
             running.engine.abort();
-            eprintln!("error: cannot serve metrics on {addr}: {e}");
+            crate::text::say(&format!("error: cannot serve metrics on {addr}: {e}"));
             Err(ExitCode::from(EXIT_USAGE))
         }
     }
@@ -607,7 +620,7 @@ async fn finish_hlog(hlog: Option<HlogWriter>) {
         && let Err(e) = hlog.finish().await
     {
         tracing::warn!("the hlog could not be written: {e}");
-        eprintln!("warning: the hlog could not be written: {e}");
+        crate::text::say(&format!("warning: the hlog could not be written: {e}"));
     }
 }
 
@@ -619,7 +632,7 @@ async fn print_snapshot(
     on_exit: Option<crate::resume::OnExit>,
 ) -> ExitCode {
     let Some(copy) = stats.finish().await else {
-        eprintln!("error: the statistics task ended early");
+        crate::text::say("error: the statistics task ended early");
         return ExitCode::from(EXIT_FAILURE);
     };
     // The log's last lines (written as the statistics finished) before the report.
@@ -634,7 +647,8 @@ async fn print_snapshot(
             Some(FailOn::Degraded) => !matches!(s.state(), State::Up),
             None => false,
         })
-        .map(|(e, s)| unhealthy_line(e, s, copy.taken_at()))
+        // One line each, whatever line breaks a name or a message holds.
+        .map(|(e, s)| crate::text::clean(&unhealthy_line(e, s, copy.taken_at())))
         .collect();
     let built = tokio::task::spawn_blocking(move || {
         let snapshot = snapshot::build(&endpoints, &copy);
@@ -661,12 +675,12 @@ async fn print_snapshot(
                     if unhealthy.len() == 1 { "" } else { "s" },
                     unhealthy.join("\n")
                 );
-                eprint!("{}", crate::text::terminal_safe(&report));
+                crate::text::say(&report);
                 ExitCode::from(EXIT_UNHEALTHY)
             }
         }
         Err(e) => {
-            eprintln!("error: building the snapshot failed: {e}");
+            crate::text::say(&format!("error: building the snapshot failed: {e}"));
             ExitCode::from(EXIT_FAILURE)
         }
     }
@@ -703,6 +717,7 @@ async fn run_dashboard(
         bell: config.bell,
         deadline: running.deadline,
         signals,
+        exit_snapshot_follows: config.export_on_exit,
     })
     .await;
     live.stop().await;
@@ -721,7 +736,7 @@ async fn run_dashboard(
         Ok(()) if !saved => ExitCode::from(EXIT_FAILURE),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: the dashboard failed: {e:#}");
+            crate::text::say(&format!("error: the dashboard failed: {e:#}"));
             ExitCode::from(EXIT_FAILURE)
         }
     }
@@ -738,7 +753,7 @@ async fn write_exit_snapshot(config: &Config, store: stats::StatsStore) -> bool 
     tokio::task::spawn_blocking(move || on_exit.write(&snapshot::build(&endpoints, &store)))
         .await
         .unwrap_or_else(|e| {
-            eprintln!("error: building the exit snapshot failed: {e}");
+            crate::text::say(&format!("error: building the exit snapshot failed: {e}"));
             false
         })
 }

@@ -42,7 +42,7 @@ pub fn run(args: &MergeArgs) -> ExitCode {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot write to standard output: {e}");
+            crate::text::say(&format!("error: cannot write to standard output: {e}"));
             ExitCode::from(crate::app::EXIT_FAILURE)
         }
     }
@@ -56,16 +56,10 @@ fn stem(path: &Path) -> String {
 
 /// Names and messages come from the files: cleaned before they reach the terminal.
 fn fail(message: &str) -> ExitCode {
-    eprintln!(
-        "{}",
-        crate::text::terminal_safe(&format!("error: {message}"))
-    );
+    crate::text::say(&format!("error: {message}"));
     ExitCode::from(crate::app::EXIT_USAGE)
 }
 
 fn warn(message: &str) {
-    eprintln!(
-        "{}",
-        crate::text::terminal_safe(&format!("warning: {message}"))
-    );
+    crate::text::say(&format!("warning: {message}"));
 }

@@ -5,9 +5,11 @@
 //! Both go through a non-blocking writer (a thread of `tracing-appender`'s), so a
 //! slow disk or a stalled stderr pipe never holds up the thread that logs, the
 //! statistics thread included; lines beyond its buffer are dropped rather than waited
-//! for. [`EventLog`] tells what happens to the endpoints, at most one line per
-//! endpoint per [`LOG_EVERY`].
+//! for. Each event reaches them as one clean line (`CleanLines`), and stderr gets
+//! colours only when it is a terminal. [`EventLog`] tells what happens to the
+//! endpoints, at most one line per endpoint per [`LOG_EVERY`].
 
+use std::io::IsTerminal as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,21 +46,28 @@ pub fn init(log_file: Option<&Path>, headless: bool) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open log file {}", path.display()))?;
             let (writer, guard) = tracing_appender::non_blocking(file);
             guards.push(guard);
+            let writer = CleanLines::new(writer, false);
             Some(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
-                    .with_writer(writer)
+                    .with_writer(move || writer.clone())
                     .with_filter(filter("probetop=info")),
             )
         }
         None => None,
     };
     let stderr = headless.then(|| {
+        // Colours only for a person at a terminal: in a pipe, a CI log or a file they
+        // are escape sequences in the text. `NO_COLOR` (no-color.org) is honoured
+        // here since `with_ansi(true)` would override it.
+        let colour = std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
         guards.push(guard);
+        let writer = CleanLines::new(writer, colour);
         tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .with_writer(writer)
+            .with_ansi(colour)
+            .with_writer(move || writer.clone())
             .with_filter(filter(&format!("warn,{TARGET}=info")))
     });
     if file.is_none() && stderr.is_none() {
@@ -73,6 +82,70 @@ pub fn init(log_file: Option<&Path>, headless: bool) -> anyhow::Result<()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .extend(guards);
     Ok(())
+}
+
+/// The longest log line written, in characters: a line carrying a 50 MB value (a
+/// URL from a snapshot, say) is cut here rather than flood the terminal.
+pub const MAX_LOG_LINE: usize = 1000;
+
+/// A log writer that lets through one clean line per event, whatever the event's
+/// fields hold: every control character of the text is removed (line breaks and
+/// tabs become spaces, so a value cannot forge a line of its own), and the line is
+/// cut at [`MAX_LOG_LINE`].
+///
+/// tracing's formatter escapes ESC in field values already, but lets other control
+/// characters (a carriage return that overwrites the line on screen, a newline)
+/// through, and not every message built from endpoint or file text went through
+/// [`crate::text::clean`] first: this is the one place that holds for all of them.
+/// With colours on, ESC is kept, since then every ESC left is the formatter's own.
+#[derive(Clone)]
+struct CleanLines<W> {
+    inner: W,
+    colour: bool,
+}
+
+impl<W: std::io::Write> CleanLines<W> {
+    fn new(inner: W, colour: bool) -> Self {
+        CleanLines { inner, colour }
+    }
+
+    /// `text` (one event, ending in a newline) as the line that is written.
+    fn line(&self, text: &str) -> String {
+        let body = text.strip_suffix('\n').unwrap_or(text);
+        let mut chars = body.chars();
+        let head: String = chars.by_ref().take(MAX_LOG_LINE).collect();
+        let cut = chars.next().is_some();
+        let mut line = if self.colour {
+            head.split('\u{1b}')
+                .map(clean)
+                .collect::<Vec<_>>()
+                .join("\u{1b}")
+        } else {
+            clean(&head)
+        };
+        if cut {
+            line.push('…');
+            if self.colour {
+                // A cut may fall inside a coloured part: end it.
+                line.push_str("\u{1b}[0m");
+            }
+        }
+        line.push('\n');
+        line
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for CleanLines<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // The formatter writes each event whole, in one call.
+        let line = self.line(&String::from_utf8_lossy(bytes));
+        self.inner.write_all(line.as_bytes())?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Writes out every line logged so far and closes the writers: lines logged after
@@ -311,6 +384,31 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn log_lines_are_one_clean_line_each_with_the_formatters_colours_only() {
+        let plain = CleanLines::new(Vec::new(), false);
+        assert_eq!(
+            plain.line("WARN x: a\u{1b}[2J\rb\nFAKE\u{7}\u{202e}c\n"),
+            "WARN x: a[2J b FAKEc\n"
+        );
+        let coloured = CleanLines::new(Vec::new(), true);
+        assert_eq!(
+            coloured.line("\u{1b}[33mWARN\u{1b}[0m x: a\rb\n"),
+            "\u{1b}[33mWARN\u{1b}[0m x: a b\n"
+        );
+        let long = "x".repeat(MAX_LOG_LINE + 5) + "\n";
+        assert_eq!(
+            plain.line(&long),
+            "x".repeat(MAX_LOG_LINE) + "…\n",
+            "cut at the limit"
+        );
+        assert!(coloured.line(&long).ends_with("…\u{1b}[0m\n"));
+        // Written whole, as one line, and counted as written.
+        let mut writer = CleanLines::new(Vec::new(), false);
+        assert_eq!(writer.write(b"a\rb\n").unwrap(), 4);
+        assert_eq!(writer.inner, b"a b\n");
     }
 
     #[test]

@@ -137,23 +137,17 @@ impl OnExit {
             Ok(paths) => {
                 let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 tracing::info!(files = %names.join(", "), "exit snapshot written");
-                eprintln!(
-                    "{}",
-                    crate::text::terminal_safe(&format!(
-                        "probetop: exit snapshot written: {}",
-                        names.join(", ")
-                    ))
-                );
+                crate::text::say(&format!(
+                    "probetop: exit snapshot written: {}",
+                    names.join(", ")
+                ));
                 true
             }
             Err(e) => {
                 tracing::error!("the exit snapshot could not be written: {e}");
-                eprintln!(
-                    "{}",
-                    crate::text::terminal_safe(&format!(
-                        "error: the exit snapshot could not be written: {e}"
-                    ))
-                );
+                crate::text::say(&format!(
+                    "error: the exit snapshot could not be written: {e}"
+                ));
                 false
             }
         }

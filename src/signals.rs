@@ -5,11 +5,13 @@
 //! arrives during start-up (before the terminal is taken over, or while it is) is
 //! never met by the default action, which would kill the process with the terminal
 //! still in raw mode and no snapshot printed. SIGQUIT (Ctrl-\) ends the run the
-//! same way as SIGTERM: the dashboard restores the terminal, a headless run prints
-//! its snapshot. SIGHUP depends on the mode, which is the caller's business: in the
-//! dashboard it means the terminal closed (an ssh session dropped), so it ends the
-//! run like SIGTERM; a headless run has no terminal to lose, and reloads its config
-//! instead (`app`, `reload`).
+//! same way as SIGTERM, and is "quit and dump": the dashboard restores the terminal
+//! and writes a final snapshot to the export directory (`ui`), a headless run prints
+//! its snapshot as always. SIGHUP depends on the mode, which is the caller's
+//! business: in the dashboard it means the terminal closed (an ssh session
+//! dropped), so it ends the run like SIGTERM and writes the final snapshot; a
+//! headless run has no terminal to lose, and reloads its config instead (`app`,
+//! `reload`).
 
 /// Which signal ended the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! How probetop prints numbers, times and durations in its text formats: the
 //! snapshot's CSV and Markdown, and the `--check` listing. One place, so that the
-//! files of one snapshot never disagree with each other or with the JSON.
+//! files of one snapshot never disagree with each other or with the JSON. Also the
+//! one sanitiser for text that reaches a terminal ([`clean`], [`terminal_safe`]) and
+//! [`say`], which writes a report to stderr that way.
 //!
 //! Integers print with `Display`, which is how the JSON prints them too; only
 //! fractional numbers need care. (The dashboard fits numbers into columns instead:
@@ -72,6 +74,20 @@ pub fn terminal_safe(report: &str) -> String {
         }
     }
     safe
+}
+
+/// Writes `report` to standard error, [`terminal_safe`] and ending in one newline,
+/// in one write (stderr is unbuffered: a piece at a time costs a system call each).
+///
+/// A failed write is ignored: `eprintln!` would panic instead (exit 101) when
+/// stderr is closed or full, and a report about the run must not undo the run's
+/// result; with stderr gone there is no one left to tell, and the exit code still
+/// says what happened.
+pub fn say(report: &str) {
+    use std::io::Write as _;
+    let mut text = terminal_safe(report.trim_end_matches('\n'));
+    text.push('\n');
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// RFC 3339 in UTC, to the second: the snapshot's times.

@@ -2,9 +2,10 @@
 //! loopback test server, and the test reads the screen the way a user would.
 //!
 //! It checks that the table fills with numbers, that `e` exports a JSON and a CSV
-//! that agree with each other and with what the server did, and that `q` and SIGTERM
-//! both exit 0 and give the terminal back: normal screen, no mouse reporting, and the
-//! line discipline out of raw mode.
+//! that agree with each other and with what the server did, and that `q`, SIGTERM,
+//! SIGHUP and SIGQUIT all exit 0 and give the terminal back: normal screen, no mouse
+//! reporting, and the line discipline out of raw mode (SIGHUP and SIGQUIT with the
+//! final snapshot written).
 //!
 //! tmux is required: without it the tests fail with a message saying so (CI installs
 //! it in `.ci/run`), because a silently skipped end-to-end test looks like a pass.
@@ -200,8 +201,8 @@ fn start_dashboard(tmux: &mut Tmux, run: &Run) -> f64 {
 }
 
 /// Waits until the pane's shell has recorded probetop's exit, then checks that it
-/// exited 0 and that the terminal is back to normal.
-fn assert_exited_cleanly(tmux: &Tmux, run: &Run) {
+/// exited 0 and that the terminal is back to normal; returns the screen then.
+fn assert_exited_cleanly(tmux: &Tmux, run: &Run) -> String {
     wait_for(tmux, run, "probetop to exit", |_| run.file("exit-code"));
     let code = run.file("exit-code").unwrap_or_default();
     assert_eq!(
@@ -245,6 +246,7 @@ fn assert_exited_cleanly(tmux: &Tmux, run: &Run) {
             "the terminal is still in raw mode ({flag} is off): {stty}"
         );
     }
+    screen
 }
 
 #[test]
@@ -319,10 +321,16 @@ fn dashboard_shows_exports_and_quits_cleanly() {
 }
 
 /// Starts the dashboard, sends it `signal` from outside, and checks it exits 0 with
-/// the terminal restored; returns the run, for what it left behind.
-fn signal_exits_zero_and_restores_the_terminal(signal: libc::c_int, tag: &str) -> Run {
+/// the terminal restored; returns the run, for what it left behind, and the screen
+/// after the exit.
+fn signal_exits_zero_and_restores_the_terminal(signal: libc::c_int, tag: &str) -> (Run, String) {
     let server = TestServer::start();
-    let run = Run::new(&server);
+    signal_run_and_check_the_exit(Run::new(&server), signal, tag)
+}
+
+/// [`signal_exits_zero_and_restores_the_terminal`] for a prepared `run` (its
+/// server kept running by the caller).
+fn signal_run_and_check_the_exit(run: Run, signal: libc::c_int, tag: &str) -> (Run, String) {
     let mut tmux = must(Tmux::new(tag));
     // Numbers on screen mean several loop turns have passed, so the signal handler
     // is installed by now.
@@ -339,13 +347,13 @@ fn signal_exits_zero_and_restores_the_terminal(signal: libc::c_int, tag: &str) -
     let sent = unsafe { libc::kill(pid, signal) };
     assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
 
-    assert_exited_cleanly(&tmux, &run);
-    run
+    let screen = assert_exited_cleanly(&tmux, &run);
+    (run, screen)
 }
 
 #[test]
 fn sigterm_exits_zero_and_restores_the_terminal() {
-    let run = signal_exits_zero_and_restores_the_terminal(libc::SIGTERM, "e2e-sigterm");
+    let (run, _) = signal_exits_zero_and_restores_the_terminal(libc::SIGTERM, "e2e-sigterm");
     // A deliberate stop, not a lost terminal: nothing written unasked.
     assert!(run.exports().is_none(), "SIGTERM wrote a snapshot");
 }
@@ -354,7 +362,7 @@ fn sigterm_exits_zero_and_restores_the_terminal() {
 /// nothing measured: the final snapshot is in the export directory.
 #[test]
 fn sighup_exits_zero_and_restores_the_terminal() {
-    let run = signal_exits_zero_and_restores_the_terminal(libc::SIGHUP, "e2e-sighup");
+    let (run, _) = signal_exits_zero_and_restores_the_terminal(libc::SIGHUP, "e2e-sighup");
     let (json, _csv) = run.exports().expect("the final snapshot after SIGHUP");
     assert_final_snapshot(&json);
 }
@@ -383,9 +391,34 @@ fn alive(pid: u32) -> bool {
 /// SIGHUP, reads fail) writes its final snapshot and ends.
 #[test]
 fn a_dashboard_that_loses_its_terminal_writes_a_final_snapshot_and_exits() {
+    lose_the_terminal(false, "e2e-lost");
+}
+
+/// With `[export] on_exit` too, and then one snapshot only: the exit snapshot.
+#[test]
+fn a_dashboard_that_loses_its_terminal_with_on_exit_writes_one_snapshot() {
+    let run = lose_the_terminal(true, "e2e-lost-on-exit");
+    let snapshots = std::fs::read_dir(run.path("exports"))
+        .expect("the export directory")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .count();
+    assert_eq!(snapshots, 1, "log:\n{}", run.log());
+}
+
+/// Starts the dashboard (with `[export] on_exit` if asked), kills its tmux session
+/// and checks that it ends with its final snapshot written; returns the run.
+fn lose_the_terminal(on_exit: bool, tag: &str) -> Run {
     let server = TestServer::start();
     let run = Run::new(&server);
-    let mut tmux = must(Tmux::new("e2e-lost"));
+    if on_exit {
+        let path = run.path("probetop.toml");
+        let config = std::fs::read_to_string(&path).expect("reading the config");
+        let config = config.replace("dir = \"exports\"\n", "dir = \"exports\"\non_exit = true\n");
+        assert!(config.contains("on_exit = true"), "{config}");
+        std::fs::write(&path, config).expect("writing the config");
+    }
+    let mut tmux = must(Tmux::new(tag));
     start_dashboard(&mut tmux, &run);
     let pid: u32 = run
         .file("pid")
@@ -422,12 +455,64 @@ fn a_dashboard_that_loses_its_terminal_writes_a_final_snapshot_and_exits() {
         .unwrap_or_else(|| panic!("no final snapshot; log:\n{}", run.log()));
     assert_final_snapshot(&json);
     assert!(std::fs::metadata(csv).is_ok_and(|m| m.len() > 0));
+    run
 }
 
-/// Ctrl-\ must not leave the terminal raw either.
+/// Ctrl-\ must not leave the terminal raw either, and it is "quit and dump": the
+/// final snapshot is in the export directory, and the restored terminal says where.
 #[test]
-fn sigquit_exits_zero_and_restores_the_terminal() {
-    let _run = signal_exits_zero_and_restores_the_terminal(libc::SIGQUIT, "e2e-sigquit");
+fn sigquit_exits_zero_restores_the_terminal_and_writes_the_final_snapshot() {
+    let (run, screen) = signal_exits_zero_and_restores_the_terminal(libc::SIGQUIT, "e2e-sigquit");
+    let (json, csv) = run
+        .exports()
+        .unwrap_or_else(|| panic!("no final snapshot after SIGQUIT; log:\n{}", run.log()));
+    assert_final_snapshot(&json);
+    assert!(std::fs::metadata(&csv).is_ok_and(|m| m.len() > 0));
+    // Said on the restored terminal, above the shell's next line (not overwritten
+    // by it), naming the file written.
+    let stem = json
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("a file stem");
+    let lines: Vec<&str> = screen.lines().collect();
+    let said = lines.iter().position(|l| {
+        l.starts_with("probetop: SIGQUIT: final snapshot exported") && l.contains(stem)
+    });
+    let exited = lines.iter().position(|l| l.contains("EXITED:0"));
+    assert!(
+        matches!((said, exited), (Some(said), Some(exited)) if said < exited),
+        "the final snapshot's line is missing or misplaced:\n{screen}"
+    );
+}
+
+/// With `[export] on_exit`, SIGQUIT's final snapshot is the exit snapshot: one
+/// snapshot for the run, not two.
+#[test]
+fn sigquit_with_on_exit_writes_one_snapshot() {
+    let server = TestServer::start();
+    let run = Run::new(&server);
+    let path = run.path("probetop.toml");
+    let config = std::fs::read_to_string(&path).expect("reading the config");
+    let config = config.replace("dir = \"exports\"\n", "dir = \"exports\"\non_exit = true\n");
+    assert!(config.contains("on_exit = true"), "{config}");
+    std::fs::write(&path, config).expect("writing the config");
+    let (run, screen) = signal_run_and_check_the_exit(run, libc::SIGQUIT, "e2e-sigquit-on-exit");
+    let (json, _csv) = run
+        .exports()
+        .unwrap_or_else(|| panic!("no snapshot after SIGQUIT; log:\n{}", run.log()));
+    assert_final_snapshot(&json);
+    let snapshots: Vec<_> = std::fs::read_dir(run.path("exports"))
+        .expect("the export directory")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    assert!(
+        screen.contains("probetop: exit snapshot written"),
+        "{screen}"
+    );
+    assert!(!screen.contains("SIGQUIT: final snapshot"), "{screen}");
 }
 
 #[test]

@@ -4,6 +4,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::mask::{Masked, mask_config_line};
+
 /// Where in a config file an error sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -131,6 +133,7 @@ impl fmt::Display for ConfigError {
         }
         if let Some(loc) = &self.location {
             let gutter = " ".repeat(loc.line.to_string().len());
+            let (text, caret, width) = excerpt(loc);
             write!(
                 f,
                 "\n{gutter}--> {}:{}:{}\n{gutter} |\n{} | {}\n{gutter} | {}{}",
@@ -138,15 +141,68 @@ impl fmt::Display for ConfigError {
                 loc.line,
                 loc.column,
                 loc.line,
-                loc.line_text,
-                " ".repeat(loc.column - 1),
-                "^".repeat(loc.width)
+                text,
+                " ".repeat(caret),
+                "^".repeat(width)
             )?;
         } else if let Some(file) = &self.file {
             write!(f, "\n  --> {}", file.display())?;
         }
         Ok(())
     }
+}
+
+/// The excerpt under an error: `loc`'s line with its secrets masked
+/// ([`mask_config_line`]: an error report is an output like any other), and the
+/// caret's column (0-based) and width in it, moved with the text: shifted by what
+/// the masks before it shortened or lengthened, and, where it points into a mask,
+/// at the start of the mask (its end covering the whole mask). The column printed
+/// in `file:line:column` stays the file's own.
+fn excerpt(loc: &Location) -> (String, usize, usize) {
+    let start = loc.column - 1;
+    let end = start + loc.width;
+    let masks = mask_config_line(&loc.line_text);
+    if masks.is_empty() {
+        return (loc.line_text.clone(), start, loc.width);
+    }
+    let mut text = String::with_capacity(loc.line_text.len());
+    let mut chars = loc.line_text.chars();
+    let mut taken = 0;
+    for mask in &masks {
+        text.extend(chars.by_ref().take(mask.chars.start - taken));
+        chars.by_ref().take(mask.chars.len()).for_each(drop);
+        text.push_str(mask.with);
+        taken = mask.chars.end;
+    }
+    text.extend(chars);
+    let caret = moved(start, &masks, false);
+    let caret_end = moved(end, &masks, true);
+    (text, caret, caret_end.saturating_sub(caret).max(1))
+}
+
+/// Where character `at` of a line (as written) is once `masks` are applied: a
+/// caret's first column (`end == false`), or the column just after its last
+/// (`end == true`).
+fn moved(at: usize, masks: &[Masked], end: bool) -> usize {
+    let (mut removed, mut added) = (0, 0);
+    for mask in masks {
+        let with = mask.with.chars().count();
+        let inside = if end {
+            mask.chars.start < at && at < mask.chars.end
+        } else {
+            mask.chars.contains(&at)
+        };
+        if inside {
+            let mask_start = mask.chars.start - removed + added;
+            return if end { mask_start + with } else { mask_start };
+        }
+        if at < mask.chars.end {
+            break;
+        }
+        removed += mask.chars.len();
+        added += with;
+    }
+    at - removed + added
 }
 
 /// Every error found in one load, reported together.
@@ -170,5 +226,90 @@ impl std::error::Error for ConfigErrors {}
 impl From<ConfigError> for ConfigErrors {
     fn from(error: ConfigError) -> Self {
         ConfigErrors(vec![error])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The excerpt and caret lines of an error at `needle` (its first occurrence,
+    /// `width` characters) of `line`.
+    fn shown(line: &str, needle: &str, width: usize) -> (String, String) {
+        let at = line.find(needle).expect("the needle");
+        let error = ConfigError {
+            message: "m".into(),
+            key: None,
+            location: Some(Location {
+                file: "t.toml".into(),
+                line: 7,
+                column: line[..at].chars().count() + 1,
+                line_text: line.into(),
+                width,
+            }),
+            file: None,
+        };
+        let text = error.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].ends_with(&format!(":7:{}", line[..at].chars().count() + 1)));
+        (
+            lines[3].trim_start_matches("7 | ").to_string(),
+            lines[4].trim_start_matches("  | ").to_string(),
+        )
+    }
+
+    /// The caret line's marks, as the text above them.
+    fn under<'a>(excerpt: &'a str, caret: &str) -> &'a str {
+        let start = caret.find('^').expect("a caret");
+        let chars: Vec<(usize, char)> = excerpt.char_indices().collect();
+        let from = chars[start].0;
+        let to = chars
+            .get(start + caret.trim_start().len())
+            .map_or(excerpt.len(), |(i, _)| *i);
+        &excerpt[from..to]
+    }
+
+    const LINE: &str =
+        "endpoint = [{ url = \"https://ann:hunter2@h/?token=abc123&x=1\", interval = \"fast\" }]";
+
+    #[test]
+    fn a_caret_after_masked_text_moves_with_it() {
+        let (excerpt, caret) = shown(LINE, "\"fast\"", 6);
+        assert_eq!(
+            excerpt,
+            "endpoint = [{ url = \"https://ann:***@h/?token=***&x=1\", interval = \"fast\" }]"
+        );
+        assert_eq!(under(&excerpt, &caret), "\"fast\"");
+    }
+
+    #[test]
+    fn a_caret_over_the_url_covers_it_masked() {
+        let url = "\"https://ann:hunter2@h/?token=abc123&x=1\"";
+        let (excerpt, caret) = shown(LINE, url, url.len());
+        assert_eq!(
+            under(&excerpt, &caret),
+            "\"https://ann:***@h/?token=***&x=1\""
+        );
+        // Between the two masks: shifted by the first only.
+        let (excerpt, caret) = shown(LINE, "@h/", 3);
+        assert_eq!(under(&excerpt, &caret), "@h/");
+    }
+
+    #[test]
+    fn a_caret_inside_a_mask_points_at_its_start() {
+        let (excerpt, caret) = shown(LINE, "nter2", 2);
+        assert_eq!(under(&excerpt, &caret), "***");
+        assert_eq!(caret.find('^'), excerpt.find("***"));
+        // From inside a mask to past it: from the mask's start to the same end.
+        let (excerpt, caret) = shown(LINE, "c123&x", 6);
+        assert_eq!(under(&excerpt, &caret), "***&x");
+    }
+
+    #[test]
+    fn a_line_without_secrets_is_shown_as_written() {
+        let line = "interval = \"fäst\" # ünïcode";
+        let (excerpt, caret) = shown(line, "\"fäst\"", 6);
+        assert_eq!(excerpt, line);
+        assert_eq!(under(&excerpt, &caret), "\"fäst\"");
     }
 }

@@ -71,6 +71,10 @@ pub struct Dashboard<'a> {
     pub deadline: Option<Instant>,
     /// SIGINT and SIGTERM, installed before the terminal was taken over.
     pub signals: &'a mut crate::signals::Signals,
+    /// Whether the caller writes `[export] on_exit`'s snapshot after the dashboard
+    /// ends: then that is the final snapshot of a lost terminal or a SIGQUIT, and
+    /// the dashboard writes none of its own (one run, one last snapshot).
+    pub exit_snapshot_follows: bool,
     /// Reloads and interval changes, when the run allows them.
     pub reload: Option<Reloading<'a>>,
 }
@@ -87,7 +91,9 @@ pub struct Reloading<'a> {
 ///
 /// When the terminal goes away (SIGHUP, its events end or fail, drawing fails), a
 /// final snapshot is written to the export directory before returning, so nothing
-/// measured is lost with it.
+/// measured is lost with it. SIGQUIT ("quit and dump") writes one too, after the
+/// terminal is restored, and says where on stderr. Neither is written twice: with
+/// `exit_snapshot_follows`, the caller's is the one.
 pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
     let Dashboard {
         endpoints,
@@ -99,13 +105,14 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         bell,
         deadline,
         signals,
+        exit_snapshot_follows,
         reload,
     } = dashboard;
     let (reloader, mut notices) = match reload {
         Some(Reloading { reloader, notices }) => (Some(reloader), Some(notices)),
         None => (None, None),
     };
-    let (mut terminal, _guard) = terminal::enter()?;
+    let (mut terminal, guard) = terminal::enter()?;
     let services = Services {
         endpoints,
         stats,
@@ -125,7 +132,9 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
     tokio::pin!(deadline);
     // A terminal that cannot be drawn on is as good as gone.
     let mut draw_failed = false;
-    let result = loop {
+    // SIGQUIT: quit and dump.
+    let mut dump = false;
+    let mut result = loop {
         if app.should_draw(Instant::now()) {
             let input = app.view();
             let mut layout = None;
@@ -154,6 +163,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
                 if signal == Signal::HangUp {
                     Event::TerminalClosed
                 } else {
+                    dump |= signal == Signal::Quit;
                     Event::Signal
                 }
             }
@@ -170,21 +180,37 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             Err(e) => break Err(e),
         }
     };
+    // With `exit_snapshot_follows`, the caller's exit snapshot keeps what was
+    // measured; a lost terminal is still let go of.
     if draw_failed || app.terminal_lost() {
-        keep_what_was_measured(&app).await;
+        let_go_of_the_terminal();
+        if !exit_snapshot_follows {
+            keep_what_was_measured(&app).await;
+        }
+    } else if dump && result.is_ok() && !exit_snapshot_follows {
+        // Given back before anything is said on it, and once: restoring again
+        // after a line was printed would move the cursor back over that line
+        // (leaving the alternate screen restores the cursor saved on entering).
+        drop(terminal);
+        drop(guard);
+        result = dump_on_quit(&app).await;
     }
     app.shutdown().await;
     result
 }
 
-/// The terminal is gone: gives it back as far as it still listens, stops writing to
-/// it if it does not, and writes the final snapshot.
-async fn keep_what_was_measured(app: &EventLoop<'_>) {
+/// The terminal is gone: gives it back as far as it still listens, and stops
+/// writing to it if it does not.
+fn let_go_of_the_terminal() {
     // Restored first: a SIGHUP may come from `kill` with the terminal still there.
     if let Err(e) = terminal::try_restore() {
         tracing::info!("the terminal is gone ({e}): output goes to /dev/null from here");
         terminal::detach();
     }
+}
+
+/// The terminal is gone (and let go of): writes the final snapshot.
+async fn keep_what_was_measured(app: &EventLoop<'_>) {
     match tokio::time::timeout(FINAL_EXPORT_LIMIT, app.final_export()).await {
         Ok(status) if status.is_error => {
             tracing::error!(status = %status.text, "the final snapshot was not written");
@@ -194,6 +220,39 @@ async fn keep_what_was_measured(app: &EventLoop<'_>) {
             limit = ?FINAL_EXPORT_LIMIT,
             "the final snapshot took too long and was given up"
         ),
+    }
+}
+
+/// SIGQUIT, with the terminal given back: writes the final snapshot and says on
+/// stderr where it went; a snapshot that could not be written is the run's error
+/// (exit 1), since it was asked for.
+async fn dump_on_quit(app: &EventLoop<'_>) -> anyhow::Result<()> {
+    match tokio::time::timeout(FINAL_EXPORT_LIMIT, app.final_export()).await {
+        Ok(status) if status.is_error => {
+            tracing::error!(status = %status.text, "the final snapshot was not written");
+            anyhow::bail!(
+                "SIGQUIT: the final snapshot was not written: {}",
+                status.text
+            )
+        }
+        Ok(status) => {
+            tracing::info!(status = %status.text, "final snapshot written");
+            crate::text::say(&format!(
+                "probetop: SIGQUIT: final snapshot {}",
+                status.text
+            ));
+            Ok(())
+        }
+        Err(_) => {
+            tracing::error!(
+                limit = ?FINAL_EXPORT_LIMIT,
+                "the final snapshot took too long and was given up"
+            );
+            anyhow::bail!(
+                "SIGQUIT: the final snapshot took longer than {}s and was given up",
+                FINAL_EXPORT_LIMIT.as_secs()
+            )
+        }
     }
 }
 

@@ -742,3 +742,76 @@ fn an_error_on_a_huge_hostile_line_prints_a_short_clean_report() {
     assert!(stderr.contains("timeout"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+/// A config whose errors sit on lines holding secrets written literally: a URL's
+/// password and token (the error after them on the line), the next line's API key,
+/// a URL underlined whole, a header and a webhook's path.
+const SECRETS_ON_ERROR_LINES: &str = r#"endpoint = [
+  { name = "api", url = "https://ann:hunter2@127.0.0.1:9/health?token=abc123&region=eu", interval = "fast" },
+  { name = "db", url = "https://127.0.0.1:9/?api_key=s3cr3t", timeout = "0ms" },
+  { name = "web", url = "htps://carl:letmein@127.0.0.1:9/?token=tok3n" },
+  { name = "auth", url = "http://127.0.0.1:9/", headers = { Authorization = "Bearer b3arer" }, interval = "soon" },
+]
+
+[[alert]]
+webhook = "ftp://hooks.slack.com/services/T000/B000/XXXXSECRET"
+"#;
+
+/// The text each caret of `report` underlines, from the excerpt line above it.
+fn underlined(report: &str) -> Vec<String> {
+    let lines: Vec<&str> = report.lines().collect();
+    lines
+        .windows(2)
+        .filter_map(|pair| {
+            let (text, carets) = (pair[0], pair[1]);
+            let (_, excerpt) = text.split_once(" | ")?;
+            let (_, marks) = carets.split_once(" | ")?;
+            let start = marks.find('^')?;
+            let width = marks[start..].chars().take_while(|&c| c == '^').count();
+            Some(excerpt.chars().skip(start).take(width).collect())
+        })
+        .collect()
+}
+
+/// Secrets written literally in the config never show in an error's excerpt, and
+/// the carets stay under what they point at.
+#[test]
+fn excerpts_mask_the_secrets_on_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = failed_load(dir.path(), SECRETS_ON_ERROR_LINES);
+    for secret in [
+        "hunter2",
+        "abc123",
+        "s3cr3t",
+        "letmein",
+        "tok3n",
+        "b3arer",
+        "XXXXSECRET",
+        "T000",
+    ] {
+        assert!(!report.contains(secret), "{secret} shows:\n{report}");
+    }
+    assert_eq!(
+        underlined(&report),
+        [
+            "\"fast\"",
+            "\"0ms\"",
+            "\"htps://carl:***@127.0.0.1:9/?token=***\"",
+            "\"soon\"",
+            "\"ftp://hooks.slack.com/…\"",
+        ],
+        "{report}"
+    );
+    // The columns printed are the file's own, not the masked excerpt's.
+    let line = SECRETS_ON_ERROR_LINES.lines().nth(1).unwrap();
+    let column = line[..line.find("\"fast\"").unwrap()].chars().count() + 1;
+    assert!(
+        report.contains(&format!("probetop.toml:2:{column}\n")),
+        "{report}"
+    );
+    insta::assert_snapshot!("secrets_in_excerpts", report);
+    // The binary prints the same report.
+    let (code, stderr) = check(dir.path(), SECRETS_ON_ERROR_LINES);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr, report);
+}
