@@ -474,16 +474,56 @@ fn measure_run(settings: &Settings, server: &TestServer) -> anyhow::Result<RunRe
     let kept = format!("filter {last:?}");
     type Check<'a> = Box<dyn Fn(&str) -> bool + 'a>;
     let steps: Vec<(&'static str, &str, bool, Check)> = vec![
-        ("G (last endpoint)", "G", false, Box::new(|s| shows_endpoint(s, &last) && !shows_endpoint(s, "e0"))),
-        ("g (first endpoint)", "g", false, Box::new(|s| shows_endpoint(s, "e0"))),
-        ("/ (filter prompt)", "/", false, Box::new(|s| s.contains('▏'))),
-        ("typing the name", &last, true, Box::new(|s| s.contains(&filtered) && shows_endpoint(s, &last))),
-        ("Enter (keep filter)", "Enter", false, Box::new(|s| s.contains(&kept))),
-        ("Enter (detail view)", "Enter", false, Box::new(|s| !overview_shown(s) && s.contains(&last))),
-        ("Esc (back)", "Escape", false, Box::new(|s| overview_shown(s) && s.contains(&kept))),
-        ("Esc (filter cleared)", "Escape", false, Box::new(|s| {
-            !s.contains(&kept) && (shows_endpoint(s, "e0") || shows_endpoint(s, &before_last))
-        })),
+        (
+            "G (last endpoint)",
+            "G",
+            false,
+            Box::new(|s| shows_endpoint(s, &last) && !shows_endpoint(s, "e0")),
+        ),
+        (
+            "g (first endpoint)",
+            "g",
+            false,
+            Box::new(|s| shows_endpoint(s, "e0")),
+        ),
+        (
+            "/ (filter prompt)",
+            "/",
+            false,
+            Box::new(|s| s.contains('▏')),
+        ),
+        (
+            "typing the name",
+            &last,
+            true,
+            Box::new(|s| s.contains(&filtered) && shows_endpoint(s, &last)),
+        ),
+        (
+            "Enter (keep filter)",
+            "Enter",
+            false,
+            Box::new(|s| s.contains(&kept)),
+        ),
+        (
+            "Enter (detail view)",
+            "Enter",
+            false,
+            Box::new(|s| !overview_shown(s) && s.contains(&last)),
+        ),
+        (
+            "Esc (back)",
+            "Escape",
+            false,
+            Box::new(|s| overview_shown(s) && s.contains(&kept)),
+        ),
+        (
+            "Esc (filter cleared)",
+            "Escape",
+            false,
+            Box::new(|s| {
+                !s.contains(&kept) && (shows_endpoint(s, "e0") || shows_endpoint(s, &before_last))
+            }),
+        ),
     ];
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); steps.len()];
     for _ in 0..settings.key_tries {
