@@ -247,9 +247,24 @@ struct Actor {
 
 impl Actor {
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
-        while let Some(command) = rx.blocking_recv() {
+        loop {
+            let waiting = Instant::now();
+            let Some(command) = rx.blocking_recv() else {
+                break;
+            };
+            // A message after a long wait (a few probes a second, an idle dashboard)
+            // is handled and waited after at once: a pause would only add a wake-up.
+            let busy = waiting.elapsed() < BATCH_PAUSE;
             if let Some(reply) = self.handle(command) {
                 return self.finish(reply);
+            }
+            if !busy {
+                while let Ok(command) = rx.try_recv() {
+                    if let Some(reply) = self.handle(command) {
+                        return self.finish(reply);
+                    }
+                }
+                continue;
             }
             // Take what came meanwhile, then pause before waiting again: a sender
             // wakes this thread only when it waits, so at thousands of samples a

@@ -352,10 +352,12 @@ impl<'a> EventLoop<'a> {
 
     /// Takes in fresh data; returns a fetch asked for while this one ran.
     fn fetched(&mut self, fetched: Box<Fetched>, now: Instant) -> Option<Effect> {
-        // Thousands of endpoints take the statistics thread a while to summarise:
-        // refresh less often then, so that it spends at most a fifth of its time on
-        // the view.
-        self.next_refresh = now + REFRESH_INTERVAL.max(fetched.cost * 4);
+        // Just after the run's clock turns next, so that the header shows every second
+        // once and its rate covers about a second. Thousands of endpoints take the
+        // statistics thread a while to summarise: refresh less often then, so that
+        // it spends at most a fifth of its time on the view.
+        self.next_refresh =
+            now + until_next_second(fetched.overview.elapsed, fetched.cost).max(fetched.cost * 4);
         self.rate = probe_rate(&self.data, &fetched.overview).or(self.rate);
         let reloaded = self.take_set(fetched.set.as_ref());
         // Nothing on screen would change (paused, or no probe finished and the clock
@@ -561,6 +563,19 @@ fn notice_status(notice: &Notice) -> Status {
         text: sanitize::clean(&text),
         is_error: notice.is_error,
     }
+}
+
+/// How long after an overview arrived to fetch the next: just past the next whole
+/// second of the run time it shows (`elapsed`, taken when its summary began, `cost`
+/// before it arrived), at most [`REFRESH_INTERVAL`].
+fn until_next_second(elapsed: Duration, cost: Duration) -> Duration {
+    // Past the turn by a little: the fetch takes a moment to reach the statistics
+    // thread, but should its clock read a hair early, the second would show late.
+    const PAST_THE_TURN: Duration = Duration::from_millis(10);
+    let into_second = Duration::from_nanos(u64::from(elapsed.subsec_nanos()));
+    (REFRESH_INTERVAL.saturating_sub(into_second) + PAST_THE_TURN)
+        .saturating_sub(cost)
+        .min(REFRESH_INTERVAL)
 }
 
 /// Probes per second between two overviews, when both are real and in order.
@@ -866,7 +881,12 @@ mod tests {
             "{second:?}"
         );
         app.handle(second, at).unwrap();
-        assert_eq!(app.refresh_due(), Some(at + REFRESH_INTERVAL));
+        let due = app.refresh_due().expect("the next fetch is timed");
+        assert!(
+            due > at && due <= at + REFRESH_INTERVAL,
+            "within a second: {:?}",
+            due - at
+        );
 
         // A fetch that fails (it cannot: a panic ends the program) would not stop
         // the refreshes.
@@ -881,6 +901,20 @@ mod tests {
         app.handle(failed, at).unwrap();
         assert!(app.refresh_due().is_some());
         app.shutdown().await;
+    }
+
+    #[test]
+    fn refreshes_come_just_after_the_run_clock_turns() {
+        let ms = Duration::from_millis;
+        // 3.2 s into the run, summarised in 5 ms: 4.01 s is 805 ms away.
+        assert_eq!(until_next_second(ms(3_200), ms(5)), ms(805));
+        // Right after a turn: a whole second, never more.
+        assert_eq!(until_next_second(ms(3_002), ms(1)), REFRESH_INTERVAL);
+        // Just before a turn: soon after it, not a second later.
+        assert_eq!(until_next_second(ms(3_995), ms(0)), ms(15));
+        // A summary that outlasted the rest of the second: at once (the caller
+        // spaces refreshes by their cost).
+        assert_eq!(until_next_second(ms(3_500), ms(700)), Duration::ZERO);
     }
 
     #[tokio::test]

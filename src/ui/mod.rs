@@ -43,8 +43,12 @@ use theme::Theme;
 
 /// The shortest time between two frames.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(50);
-/// How often fresh data is fetched from the statistics.
-pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
+/// How often fresh data is fetched from the statistics: once a second, just after
+/// the run's clock turns (see [`event_loop`]), so that each second of the run time
+/// shows once and an idle dashboard wakes once a second, not twice.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// Most input events applied before the next frame is drawn.
+const INPUT_BATCH: usize = 256;
 /// Longest wait for the final snapshot of a dashboard whose terminal is gone: the
 /// process must end (nothing shows it any more), not hang.
 pub const FINAL_EXPORT_LIMIT: Duration = Duration::from_secs(10);
@@ -170,7 +174,23 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             () = &mut deadline => Event::Deadline,
             Some(notice) = next_notice(&mut notices) => Event::Notice(notice),
         };
-        let flow = app.handle(event, Instant::now());
+        let input = matches!(event, Event::Key(_) | Event::Mouse(_));
+        let mut flow = app.handle(event, Instant::now());
+        // Input that came together (a paste, typing a filter, key repeat) is applied
+        // together, so that one frame shows it all instead of one key per frame
+        // interval.
+        let mut taken = 0;
+        while input && taken < INPUT_BATCH && matches!(flow, Ok(Flow::Continue)) {
+            // Polled with this task's waker (never a no-op one): crossterm keeps the
+            // waker of a pending poll to wake the task when input comes.
+            let std::task::Poll::Ready(next) = futures_util::poll!(events.next()) else {
+                break;
+            };
+            taken += 1;
+            if let Some(event) = terminal_event(next) {
+                flow = app.handle(event, Instant::now());
+            }
+        }
         if app.take_bell() && bell {
             ring_bell(&mut terminal);
         }
