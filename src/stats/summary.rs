@@ -120,10 +120,26 @@ pub struct SpanTally {
     pub(super) oldest_ds: Option<u32>,
     probes: u64,
     ok: u64,
-    /// (lowest equivalent value in µs, count) of every bucket holding a latency, in
-    /// ascending order: a few dozen for a steady server.
-    buckets: Vec<(u32, u32)>,
+    /// Every bucket holding a latency, in ascending order.
+    buckets: Vec<Bucket>,
     latencies: u64,
+}
+
+/// One bucket of a [`SpanTally`]. Eight bytes: with thousands of endpoints a
+/// refresh reads every endpoint's buckets, and memory, not arithmetic, sets its
+/// pace (a precomputed median per bucket made it slower).
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// Its lowest equivalent value, in µs.
+    key: u32,
+    /// Latencies in it.
+    count: u32,
+}
+
+impl Bucket {
+    fn new(key: u32, count: u32) -> Self {
+        Bucket { key, count }
+    }
 }
 
 impl SpanTally {
@@ -140,15 +156,36 @@ impl SpanTally {
         self.buckets.clear();
     }
 
+    /// Counts the probes of a span at once, after [`SpanTally::restart`]: their
+    /// latencies sorted (as [`LatencySummary::of_values`] sorts them) and counted by
+    /// bucket, cheaper than adding them one by one.
+    pub(super) fn fill(&mut self, probes: impl Iterator<Item = (bool, Option<u32>)>) {
+        let mut latencies = Vec::new();
+        for (ok, latency_us) in probes {
+            self.probes += 1;
+            self.ok += u64::from(ok);
+            latencies.extend(latency_us);
+        }
+        let sorted = Sorted::new(&mut latencies);
+        for &us in sorted.0 {
+            let key = bucket_of(us);
+            match self.buckets.last_mut() {
+                Some(last) if last.key == key => last.count += 1,
+                _ => self.buckets.push(Bucket::new(key, 1)),
+            }
+        }
+        self.latencies += sorted.0.len() as u64;
+    }
+
     /// Counts a probe that entered the span.
     pub(super) fn add(&mut self, ok: bool, latency_us: Option<u32>) {
         self.probes += 1;
         self.ok += u64::from(ok);
         if let Some(us) = latency_us {
             let key = bucket_of(us);
-            match self.buckets.binary_search_by_key(&key, |&(k, _)| k) {
-                Ok(at) => self.buckets[at].1 += 1,
-                Err(at) => self.buckets.insert(at, (key, 1)),
+            match self.buckets.binary_search_by_key(&key, |b| b.key) {
+                Ok(at) => self.buckets[at].count += 1,
+                Err(at) => self.buckets.insert(at, Bucket::new(key, 1)),
             }
             self.latencies += 1;
         }
@@ -159,12 +196,10 @@ impl SpanTally {
         self.probes -= 1;
         self.ok -= u64::from(ok);
         if let Some(us) = latency_us
-            && let Ok(at) = self
-                .buckets
-                .binary_search_by_key(&bucket_of(us), |&(k, _)| k)
+            && let Ok(at) = self.buckets.binary_search_by_key(&bucket_of(us), |b| b.key)
         {
-            self.buckets[at].1 -= 1;
-            if self.buckets[at].1 == 0 {
+            self.buckets[at].count -= 1;
+            if self.buckets[at].count == 0 {
                 self.buckets.remove(at);
             }
             self.latencies -= 1;
@@ -190,7 +225,7 @@ impl SpanTally {
     }
 
     fn latency(&self) -> Option<LatencySummary> {
-        let (&(lowest, _), &(highest, _)) = (self.buckets.first()?, self.buckets.last()?);
+        let (lowest, highest) = (self.buckets.first()?.key, self.buckets.last()?.key);
         let n = self.latencies;
         let ms = |us: u64| round3(us as f64 / 1000.0);
         // One walk for the mean and the four quantiles (in ascending order of rank).
@@ -199,11 +234,13 @@ impl SpanTally {
         let mut at = [0u64; 4];
         let (mut mean, mut seen, mut next) = (0.0_f64, 0u64, 0usize);
         let buckets: &Histogram<u64> = &BUCKETS;
-        for &(key, count) in &self.buckets {
-            mean += buckets.median_equivalent(u64::from(key)) as f64 * f64::from(count) / n as f64;
-            seen += u64::from(count);
+        for bucket in &self.buckets {
+            mean += buckets.median_equivalent(u64::from(bucket.key)) as f64
+                * f64::from(bucket.count)
+                / n as f64;
+            seen += u64::from(bucket.count);
             while next < ranks.len() && ranks[next] <= seen {
-                at[next] = buckets.highest_equivalent(u64::from(key));
+                at[next] = buckets.highest_equivalent(u64::from(bucket.key));
                 next += 1;
             }
         }

@@ -256,10 +256,15 @@ impl Window {
             && tally.span == span
             && (self.dropped..=lo).contains(&tally.lo)
             && tally.hi <= hi;
+        let entry = |seq: u64| &self.entries[(seq - self.dropped) as usize];
         if !continues {
             tally.restart(self.id, span, lo);
+            tally.fill((lo..hi).map(|seq| {
+                let e = entry(seq);
+                (e.ok, e.latency_us())
+            }));
+            tally.hi = hi;
         }
-        let entry = |seq: u64| &self.entries[(seq - self.dropped) as usize];
         for seq in tally.lo..lo.min(tally.hi) {
             let e = entry(seq);
             tally.remove(e.ok, e.latency_us());
