@@ -652,14 +652,20 @@ async fn print_snapshot(
         .collect();
     let built = tokio::task::spawn_blocking(move || {
         let snapshot = snapshot::build(&endpoints, &copy);
+        // The statistics are in the snapshot now: give their memory back before
+        // the output takes its own.
+        drop(copy);
         let saved = on_exit.is_none_or(|on_exit| on_exit.write(&snapshot));
-        (format.render(&snapshot), saved)
+        let mut out = std::io::stdout().lock();
+        let written = format
+            .write_to(&snapshot, &mut out)
+            .and_then(|()| out.flush());
+        (written, saved)
     })
     .await;
     match built {
-        Ok((json, saved)) => {
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = write!(out, "{json}").and_then(|()| out.flush()) {
+        Ok((written, saved)) => {
+            if let Err(e) = written {
                 return stdout_failed("the snapshot", &e);
             }
             if !saved {

@@ -169,9 +169,15 @@ fn filter(default: &str) -> EnvFilter {
 /// may speak again: at its next probe after that, or when the run ends. Names and
 /// messages are cleaned ([`crate::text::clean`]) and cut to a terminal's sane width.
 pub struct EventLog {
-    /// Each endpoint's settings and share of the rate limit, by stable id (a reload
-    /// adds and removes endpoints; kept ones keep their id and their limit).
-    endpoints: std::collections::HashMap<EndpointId, (Endpoint, Limit)>,
+    /// The endpoints' settings, shared with the config (or the latest reload's set),
+    /// never copied: at 10,000 endpoints a copy costs megabytes.
+    endpoints: Arc<[Endpoint]>,
+    /// The position in `endpoints` of each stable id; `None` before any reload, when
+    /// ids are positions.
+    positions: Option<std::collections::HashMap<EndpointId, usize>>,
+    /// Each endpoint's share of the rate limit, position for position (a kept
+    /// endpoint keeps its own across a reload).
+    limits: Vec<Limit>,
 }
 
 /// One endpoint's share of the rate limit.
@@ -194,13 +200,20 @@ struct Line {
 impl EventLog {
     /// A log of `endpoints` (config order: ids `0..n`, as the statistics count them).
     pub fn new(endpoints: Arc<[Endpoint]>) -> Self {
-        let endpoints = endpoints
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(id, endpoint)| (id, (endpoint, Limit::default())))
-            .collect();
-        EventLog { endpoints }
+        let limits = endpoints.iter().map(|_| Limit::default()).collect();
+        EventLog {
+            endpoints,
+            positions: None,
+            limits,
+        }
+    }
+
+    /// The position of endpoint `id`, if it is configured.
+    fn position(&self, id: EndpointId) -> Option<usize> {
+        match &self.positions {
+            None => Some(id),
+            Some(positions) => positions.get(&id).copied(),
+        }
     }
 }
 
@@ -212,7 +225,12 @@ impl Observer for EventLog {
         recorded: Recorded,
         stats: &EndpointStats,
     ) {
-        let Some((config, limit)) = self.endpoints.get_mut(&endpoint) else {
+        let Some(position) = self.position(endpoint) else {
+            return;
+        };
+        let (Some(config), Some(limit)) =
+            (self.endpoints.get(position), self.limits.get_mut(position))
+        else {
             return;
         };
         let due = limit
@@ -258,24 +276,35 @@ impl Observer for EventLog {
     }
 
     fn reconfigure(&mut self, set: &EndpointSet) {
-        let mut old = std::mem::take(&mut self.endpoints);
-        self.endpoints = set
+        let mut old: Vec<Option<Limit>> = std::mem::take(&mut self.limits)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.limits = set
             .ids
             .iter()
-            .zip(set.endpoints.iter())
-            .map(|(&id, endpoint)| {
-                let limit = old.remove(&id).map(|(_, limit)| limit).unwrap_or_default();
-                (id, (endpoint.clone(), limit))
+            .map(|&id| {
+                self.position(id)
+                    .and_then(|position| old.get_mut(position)?.take())
+                    .unwrap_or_default()
             })
             .collect();
         // A removed endpoint's held-back line is still news.
-        for (_, mut limit) in old.into_values() {
+        for mut limit in old.into_iter().flatten() {
             release(&mut limit);
         }
+        self.endpoints = set.endpoints.clone();
+        self.positions = Some(
+            set.ids
+                .iter()
+                .enumerate()
+                .map(|(position, &id)| (id, position))
+                .collect(),
+        );
     }
 
     fn finish(&mut self) {
-        for (_, limit) in self.endpoints.values_mut() {
+        for limit in &mut self.limits {
             release(limit);
         }
     }

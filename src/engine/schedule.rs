@@ -7,12 +7,22 @@ use std::time::{Duration, Instant};
 /// few seconds) probes every endpoint, even one with an interval of minutes.
 pub const FIRST_TICK_SPREAD: Duration = Duration::from_secs(1);
 
+/// The most first probes a second: a fleet larger than this starts over longer than
+/// [`FIRST_TICK_SPREAD`] (50,000 endpoints over 5 s), never over more than an
+/// endpoint's interval, so that starting up is not a burst no machine here holds
+/// (one core probes about 10,000 a second).
+pub const FIRST_PROBES_PER_SECOND: u32 = 10_000;
+
 /// When endpoint `index` of `count` has its first tick, after the start: spread
-/// evenly over [`FIRST_TICK_SPREAD`], or over `interval` if that is shorter. Later
-/// ticks follow at first + k × interval.
+/// evenly over [`FIRST_TICK_SPREAD`] (longer for more than
+/// [`FIRST_PROBES_PER_SECOND`] endpoints), or over `interval` if that is shorter.
+/// Later ticks follow at first + k × interval.
 pub fn first_offset(interval: Duration, index: u32, count: u32) -> Duration {
     let count = count.max(1);
-    interval.min(FIRST_TICK_SPREAD) / count * (index % count)
+    let spread = FIRST_TICK_SPREAD.max(Duration::from_secs_f64(
+        f64::from(count) / f64::from(FIRST_PROBES_PER_SECOND),
+    ));
+    interval.min(spread) / count * (index % count)
 }
 
 /// Due times `first + k × interval`, computed from k (not by adding up intervals), so
@@ -116,11 +126,21 @@ mod tests {
         // A short interval spreads over itself, so no tick waits past its first.
         let short = Duration::from_millis(200);
         assert_eq!(first_offset(short, 1, 2), Duration::from_millis(100));
-        // Every offset stays below both bounds, however many endpoints.
+        // Every offset stays below both bounds, up to FIRST_PROBES_PER_SECOND endpoints.
         for index in 0..10_000 {
             let offset = first_offset(minute, index, 10_000);
             assert!(offset < FIRST_TICK_SPREAD, "{offset:?}");
         }
+        // A larger fleet starts at FIRST_PROBES_PER_SECOND, within its interval.
+        assert_eq!(
+            first_offset(minute, 49_999, 50_000),
+            Duration::from_micros(4_999_900)
+        );
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            first_offset(five, 25_000, 100_000),
+            Duration::from_millis(1_250)
+        );
         assert_eq!(first_offset(minute, 0, 0), Duration::ZERO);
     }
 

@@ -30,6 +30,11 @@ pub trait Render {
     fn extension(self) -> &'static str;
     /// `snapshot` in this format, ending with a newline.
     fn render(self, snapshot: &Snapshot) -> String;
+
+    /// [`Render::render`] written to `out`. JSON streams (a snapshot of 50,000
+    /// endpoints is hundreds of megabytes as one string); the tables are built
+    /// first.
+    fn write_to(self, snapshot: &Snapshot, out: &mut dyn std::io::Write) -> std::io::Result<()>;
 }
 
 impl Render for ExportFormat {
@@ -46,6 +51,19 @@ impl Render for ExportFormat {
             ExportFormat::Json => snapshot.to_json() + "\n",
             ExportFormat::Csv => csv::to_csv(snapshot),
             ExportFormat::Markdown => markdown::to_markdown(snapshot),
+        }
+    }
+
+    fn write_to(self, snapshot: &Snapshot, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match self {
+            ExportFormat::Json => {
+                use std::io::Write as _;
+                let mut buffered = std::io::BufWriter::new(out);
+                serde_json::to_writer_pretty(&mut buffered, snapshot)?;
+                buffered.write_all(b"\n")?;
+                buffered.flush()
+            }
+            _ => out.write_all(self.render(snapshot).as_bytes()),
         }
     }
 }
