@@ -342,6 +342,7 @@ impl Shard {
                 let probe = Probe {
                     endpoint: slot.index,
                     due,
+                    give_up_at: deadline.map(|d| d + slot.prober.timeout() + DEADLINE_GRACE),
                     prober: Arc::clone(&slot.prober),
                     in_flight: Arc::clone(&slot.in_flight),
                     recorder: self.recorder.clone(),
@@ -361,10 +362,19 @@ impl Shard {
     }
 }
 
+/// How long past a run's deadline (and a probe's own timeout) a probe may still be
+/// waiting: under overload, probes due before the deadline can wait for a turn on
+/// their host long after it, and the run must still end.
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
+
 /// One probe in flight, as a task of its own.
 struct Probe {
     endpoint: usize,
     due: Instant,
+    /// With a `--duration` deadline: when to give up on this probe (deadline, plus
+    /// its timeout, plus [`DEADLINE_GRACE`]); it is then counted as skipped, since
+    /// probetop could not probe it in time.
+    give_up_at: Option<Instant>,
     prober: Arc<Prober>,
     /// The endpoint's count of probes in flight, decremented when this one ends
     /// (finished, cancelled or panicked).
@@ -382,10 +392,30 @@ impl Probe {
     async fn run(self, abort: CancellationToken) {
         let endpoint = self.endpoint;
         let probing = AssertUnwindSafe(self.probe()).catch_unwind();
+        let bounded = async {
+            match self.give_up_at {
+                Some(at) => tokio::time::timeout_at(at.into(), probing).await.ok(),
+                None => Some(probing.await),
+            }
+        };
         // Cancelled probes are not recorded: nothing was measured.
-        if let Some(Err(_)) = abort.run_until_cancelled(probing).await {
-            // A bug: its tick goes unrecorded, so say so loudly.
-            tracing::error!(endpoint, "a probe panicked; its tick is not recorded");
+        match abort.run_until_cancelled(bounded).await {
+            Some(Some(Err(_))) => {
+                // A bug: its tick goes unrecorded, so say so loudly.
+                tracing::error!(endpoint, "a probe panicked; its tick is not recorded");
+            }
+            Some(None) => {
+                // Still waiting (for a turn, most likely) long past the run's end:
+                // probetop could not probe this tick, which is its own doing.
+                let now = Instant::now();
+                self.recorder.record(Sample {
+                    endpoint,
+                    at: now,
+                    lag: now.saturating_duration_since(self.due),
+                    kind: SampleKind::Skipped(1),
+                });
+            }
+            _ => {}
         }
     }
 

@@ -37,6 +37,11 @@ pub struct HttpProber {
 }
 
 impl HttpProber {
+    /// How long one probe may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Prepares the request for `endpoint`, sent through `client`; the connections
     /// its probes open are reported to `connections`.
     pub fn new(

@@ -68,6 +68,14 @@ impl Prober {
     /// Probes once, and says how long the probe waited for its turn on a host
     /// shared with other endpoints before it was sent (zero for `tcp://` and
     /// `tls://`, which share nothing): that wait is probetop's lag, not latency.
+    /// How long one probe may take, once it is sent.
+    pub fn timeout(&self) -> std::time::Duration {
+        match self {
+            Prober::Http(prober) => prober.timeout(),
+            Prober::Tcp(prober) => prober.timeout(),
+        }
+    }
+
     pub async fn probe_after_turn(&self) -> (std::time::Duration, ProbeOutcome) {
         match self {
             Prober::Http(prober) => prober.probe().await,

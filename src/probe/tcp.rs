@@ -33,6 +33,11 @@ struct Failure {
 }
 
 impl TcpProber {
+    /// How long one probe may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Prepares probes of `endpoint` (a `tcp://` or `tls://` URL); `tls` is the
     /// configuration for `tls://`.
     pub fn new(

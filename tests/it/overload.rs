@@ -250,3 +250,37 @@ fn the_real_binary_says_when_its_scheduler_was_stalled() {
         "{overload:#}"
     );
 }
+
+/// A run that cannot probe everything before its end still ends: 300 endpoints on
+/// one host that never answers share 256 turns, so 44 probes due before the deadline
+/// wait for a turn that comes only when the first 256 time out. They are given up
+/// (counted as skipped, probetop's doing) a grace after the deadline plus their
+/// timeout, instead of being sent late and holding the run for another timeout.
+#[test]
+fn a_run_ends_though_probes_still_wait_for_a_turn() {
+    let server = crate::support::RawServer::start(b"", crate::support::Then::Hold);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = String::from("[defaults]\ninterval = \"60s\"\ntimeout = \"6s\"\n");
+    for i in 0..300 {
+        config.push_str(&format!(
+            "\n[[endpoint]]\nname = \"e{i}\"\nurl = \"{}\"\n",
+            server.url(&format!("/e{i}"))
+        ));
+    }
+    crate::support::write_config(dir.path(), &config);
+    let started = Instant::now();
+    let snapshot = crate::support::headless(dir.path(), &["--duration", "1s"]);
+    let took = started.elapsed();
+    let sum = |key: &str| -> u64 {
+        snapshot["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[key].as_u64().unwrap())
+            .sum()
+    };
+    // 256 sent and timed out; the 44 that never got a turn were skipped.
+    assert_eq!((sum("failed"), sum("skipped")), (256, 44), "{took:?}");
+    // Given up at 1 s + 6 s + 1 s; sending them late would end past 13 s.
+    assert!(took < Duration::from_secs(12), "the run took {took:?}");
+}

@@ -35,21 +35,42 @@ pub fn probetop(dir: &Path) -> Command {
 }
 
 /// Waits for `child` at most `limit`, killing it (and failing the test) past that.
+/// Its stdout and stderr are read meanwhile, so a large snapshot never fills a pipe
+/// and stalls the child.
 pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
+    fn drain(
+        pipe: Option<impl std::io::Read + Send + 'static>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                // A read error ends the output; the status says what happened.
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
     let deadline = Instant::now() + limit;
-    loop {
+    let status = loop {
         match child.try_wait().expect("waiting for probetop") {
-            Some(_) => return child.wait_with_output().expect("collecting output"),
+            Some(status) => break status,
             None if Instant::now() >= deadline => {
                 let _ = child.kill();
-                let output = child.wait_with_output().expect("collecting output");
+                let _ = child.wait();
+                let stderr = stderr.join().unwrap_or_default();
                 panic!(
                     "probetop did not exit within {limit:?}; stderr:\n{}",
-                    String::from_utf8_lossy(&output.stderr)
+                    String::from_utf8_lossy(&stderr)
                 );
             }
             None => std::thread::sleep(Duration::from_millis(20)),
         }
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     }
 }
 
