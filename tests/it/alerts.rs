@@ -33,7 +33,7 @@ fn headless(dir: &Path, duration: &str) -> Command {
 
 /// A script that appends one line of its `PROBETOP_*` environment to the file named
 /// by its first argument.
-fn env_script(dir: &Path) -> PathBuf {
+pub(crate) fn env_script(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt as _;
     let path = dir.join("page.sh");
     std::fs::write(
@@ -49,7 +49,7 @@ fn env_script(dir: &Path) -> PathBuf {
 }
 
 /// The lines the script wrote, each as its fields.
-fn pages(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+pub(crate) fn pages(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .map(|line| {

@@ -10,9 +10,9 @@
 //! Every wait polls up to [`WAIT_LIMIT`]: a loaded 2-core machine may stall a debug
 //! binary for seconds, and nothing here measures time.
 
+use crate::alerts::{env_script, pages};
 use crate::support;
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -45,37 +45,6 @@ fn wait_for<T>(
         );
         std::thread::sleep(POLL_STEP);
     }
-}
-
-/// A script that appends one line of its `PROBETOP_*` environment to the file named
-/// by its first argument.
-fn env_script(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt as _;
-    let path = dir.join("page.sh");
-    std::fs::write(
-        &path,
-        "#!/bin/sh\nprintf 'endpoint=%s|url=%s|state=%s|previous=%s|reason=%s\\n' \
-         \"$PROBETOP_ENDPOINT\" \"$PROBETOP_URL\" \"$PROBETOP_STATE\" \"$PROBETOP_PREVIOUS\" \
-         \"$PROBETOP_REASON\" >> \"$1\"\n",
-    )
-    .expect("writing the script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-        .expect("making the script executable");
-    path
-}
-
-/// The lines the script wrote, each as its fields.
-fn pages(path: &Path) -> Vec<BTreeMap<String, String>> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| {
-            line.split('|')
-                .filter_map(|field| field.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
 }
 
 /// The pages about `name`, as `(state, previous)`.
