@@ -135,8 +135,12 @@ impl HttpProber {
         };
         // The same deadline bounds the body, so a slow body is a timeout too; the
         // status that did arrive is still counted.
-        let reading = self.read_body(response, status, started, headers_at);
-        let mut outcome = match tokio::time::timeout_at(deadline, reading).await {
+        let mut outcome = match tokio::time::timeout_at(
+            deadline,
+            self.read_body(response, status, started, headers_at),
+        )
+        .await
+        {
             Ok(outcome) => outcome,
             Err(_) => {
                 let mut outcome = self.timed_out("body not complete");

@@ -65,9 +65,6 @@ impl Prober {
         self.probe_after_turn().await.1
     }
 
-    /// Probes once, and says how long the probe waited for its turn on a host
-    /// shared with other endpoints before it was sent (zero for `tcp://` and
-    /// `tls://`, which share nothing): that wait is probetop's lag, not latency.
     /// How long one probe may take, once it is sent.
     pub fn timeout(&self) -> std::time::Duration {
         match self {
@@ -76,10 +73,15 @@ impl Prober {
         }
     }
 
+    /// Probes once, and says how long the probe waited for its turn on a host
+    /// shared with other endpoints before it was sent (zero for `tcp://` and
+    /// `tls://`, which share nothing): that wait is probetop's lag, not latency.
     pub async fn probe_after_turn(&self) -> (std::time::Duration, ProbeOutcome) {
         match self {
             Prober::Http(prober) => prober.probe().await,
-            Prober::Tcp(prober) => (std::time::Duration::ZERO, prober.probe().await),
+            // Boxed: a TLS handshake's state is more than twice an HTTP probe's, and
+            // every probe task would otherwise be that large (see `engine::Probe::run`).
+            Prober::Tcp(prober) => (std::time::Duration::ZERO, Box::pin(prober.probe()).await),
         }
     }
 }
