@@ -38,8 +38,10 @@ pub enum SampleKind {
     Skipped(u64),
 }
 
-/// How long the statistics thread pauses after draining its queue (see `Actor::run`).
-const BATCH_PAUSE: Duration = Duration::from_millis(20);
+/// How long the statistics thread pauses after draining its queue (see `Actor::run`):
+/// the longest a sample waits to be recorded. Anything else sent (a read, a reset, the
+/// end) wakes it at once, so views never wait for the pause.
+const BATCH_PAUSE: Duration = Duration::from_millis(100);
 
 type Reader = Box<dyn FnOnce(&StatsStore) + Send>;
 
@@ -67,15 +69,24 @@ enum Command {
 struct Queue {
     tx: mpsc::UnboundedSender<Command>,
     counter: Arc<QueueCounter>,
+    /// The statistics thread, woken from its pause for anything but a sample.
+    thread: std::thread::Thread,
 }
 
 impl Queue {
     /// Sends `command`; `false` once the statistics thread has ended.
     fn send(&self, command: Command) -> bool {
+        let sample = matches!(command, Command::Record(_) | Command::Connection { .. });
         // Counted before sending, so the thread can never have taken more than was
         // counted; a failed send leaves one phantom message in a queue nobody reads.
         self.counter.sent();
-        self.tx.send(command).is_ok()
+        let sent = self.tx.send(command).is_ok();
+        if !sample {
+            // Someone is waiting for this (a view's read, the end of the run), or it
+            // changes what the next samples mean: it does not wait for the pause.
+            self.thread.unpark();
+        }
+        sent
     }
 }
 
@@ -212,7 +223,11 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("probetop-stats".into())
         .spawn(move || actor.run(rx))?;
-    let queue = Queue { tx, counter };
+    let queue = Queue {
+        tx,
+        counter,
+        thread: thread.thread().clone(),
+    };
     Ok((
         Recorder {
             queue: queue.clone(),
@@ -269,14 +284,15 @@ impl Actor {
             // Take what came meanwhile, then pause before waiting again: a sender
             // wakes this thread only when it waits, so at thousands of samples a
             // second this wakes once per pause instead of once per sample (a futex
-            // wake and two context switches each). A sample waits at most one pause.
+            // wake and two context switches each). A sample waits at most one pause;
+            // anything else ends the pause at once (`Queue::send` unparks).
             loop {
                 while let Ok(command) = rx.try_recv() {
                     if let Some(reply) = self.handle(command) {
                         return self.finish(reply);
                     }
                 }
-                std::thread::sleep(BATCH_PAUSE);
+                std::thread::park_timeout(BATCH_PAUSE);
                 if rx.is_empty() {
                     break;
                 }
