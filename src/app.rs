@@ -332,9 +332,10 @@ fn start(
     let deadline = duration.map(|d| clock.start + d);
     let alerts = AlertService::start(config, &stats)
         .map_err(|e| anyhow::anyhow!("cannot start the alerting: {e}"))?;
-    let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?.into();
+    let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?;
+    let deadline = engine.deadline();
     Ok(Running {
-        engine,
+        engine: engine.into(),
         stats,
         stats_thread,
         deadline,
