@@ -19,7 +19,9 @@
 //! It measures each child process from the outside (`wait4` gives its own CPU time and
 //! peak RSS), so what is measured is exactly what users run, and the server (on a
 //! thread of this process) is never counted as probetop's or oha's. For every run it
-//! reports ticks due / probed / skipped / failed, CPU µs per probe, scheduler lag
+//! reports ticks due / probed / skipped / failed, CPU µs per probe (over the child's
+//! whole life, and in parentheses over the middle of the run only, from `/proc`:
+//! probing without the start-up and the final snapshot), scheduler lag
 //! p50/p99, RSS, the median over endpoints of their p50 latency, the snapshot's
 //! `overload.seconds` (when the snapshot has it), and oha's CPU µs per request at the
 //! same rate (`oha -z SECS -q RATE -c 100`) with the ratio.
@@ -253,6 +255,11 @@ struct RunResult {
     max_rss_kib: u64,
     /// Highest RSS sampled while probing (before the drain and the snapshot), in KiB.
     probing_rss_kib: Option<u64>,
+    /// CPU over the middle of the run (from a fifth of it to 1 s before its end),
+    /// without the start-up (reading the config, building the probers) and the end
+    /// (the snapshot of every endpoint), which a 20 s run at 50,000 endpoints makes
+    /// a sixth of its CPU: what probing itself costs.
+    steady: Option<Steady>,
     /// Connections the server accepted during the run.
     connections: u64,
     snapshot: Snapshot,
@@ -412,6 +419,7 @@ fn run_probetop(server: &TestServer, case: Case, secs: u64) -> anyhow::Result<Ru
         system: usage.system,
         max_rss_kib: usage.max_rss_kib,
         probing_rss_kib: usage.probing_rss_kib,
+        steady: usage.steady,
         connections,
         snapshot,
     })
@@ -496,6 +504,22 @@ struct Usage {
     max_rss_kib: u64,
     /// See [`RunResult::probing_rss_kib`].
     probing_rss_kib: Option<u64>,
+    /// See [`RunResult::steady`].
+    steady: Option<Steady>,
+}
+
+/// CPU time the child used over a stretch of wall time in the middle of its run.
+#[derive(Debug, Clone, Copy)]
+struct Steady {
+    cpu: Duration,
+    wall: Duration,
+}
+
+impl Steady {
+    /// CPU µs per probe at `rate` probes a second.
+    fn per_probe_us(&self, rate: f64) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / (rate * self.wall.as_secs_f64()).max(1.0)
+    }
 }
 
 /// Waits for the child to run `probing` plus at most `grace`, then kills it; returns
@@ -509,16 +533,34 @@ fn wait_bounded(child: &mut Child, probing: Duration, grace: Duration) -> anyhow
     let pid = libc::pid_t::try_from(child.id()).context("child pid out of range")?;
     let started = Instant::now();
     let mut probing_rss_kib = None;
+    let steady_from = probing / 5;
+    let steady_to = probing.saturating_sub(Duration::from_secs(1));
+    let mut steady_start: Option<(Instant, Duration)> = None;
+    let mut steady = None;
     loop {
         // Polling with WNOHANG keeps the kill below race-free: the pid is still ours
         // (not reaped, so not reusable) whenever we decide to kill it.
         if let Some(mut usage) = wait4(pid, libc::WNOHANG)? {
             usage.probing_rss_kib = probing_rss_kib;
+            usage.steady = steady;
             return Ok(usage);
         }
         let elapsed = started.elapsed();
         if elapsed < probing {
             probing_rss_kib = probing_rss_kib.max(vm_rss_kib(pid));
+        }
+        if elapsed >= steady_from && steady_start.is_none() {
+            steady_start = cpu_so_far(pid).map(|cpu| (Instant::now(), cpu));
+        }
+        if elapsed >= steady_to
+            && steady.is_none()
+            && let Some((at, cpu_then)) = steady_start
+            && let Some(cpu_now) = cpu_so_far(pid)
+        {
+            steady = Some(Steady {
+                cpu: cpu_now.saturating_sub(cpu_then),
+                wall: at.elapsed(),
+            });
         }
         if elapsed >= probing + grace {
             let _ = child.kill();
@@ -531,6 +573,20 @@ fn wait_bounded(child: &mut Child, probing: Duration, grace: Duration) -> anyhow
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The user + system CPU time `pid` has used so far, from `/proc/PID/stat` (Linux;
+/// in clock ticks, 10 ms here).
+fn cpu_so_far(pid: libc::pid_t) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let per_second = u64::try_from(per_second).ok().filter(|&t| t > 0)?;
+    Some(Duration::from_micros(ticks * 1_000_000 / per_second))
 }
 
 /// The current resident set size of `pid` in KiB, from `/proc/PID/status` (Linux).
@@ -578,6 +634,7 @@ fn wait4(pid: libc::pid_t, options: libc::c_int) -> anyhow::Result<Option<Usage>
         // Linux reports ru_maxrss in KiB.
         max_rss_kib: u64::try_from(rusage.ru_maxrss).unwrap_or(0),
         probing_rss_kib: None,
+        steady: None,
     }))
 }
 
@@ -633,7 +690,7 @@ fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
         );
         let _ = writeln!(
             out,
-            "  run   probed  skipped  failed  served  conns  cpu_s (sys)    us/probe  lag_p50  lag_p99  lag_max  rss_MiB (probing)  med_p50_ms  overload_s  oha_us/req  ratio"
+            "  run   probed  skipped  failed  served  conns  cpu_s (sys)    us/probe  (steady)  lag_p50  lag_p99  lag_max  rss_MiB (probing)  med_p50_ms  overload_s  oha_us/req  ratio"
         );
         for (i, run) in runs.iter().enumerate() {
             let r = &run.probetop;
@@ -646,7 +703,7 @@ fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
             let oha = run.oha.as_ref().map(OhaResult::cpu_per_request_us);
             let _ = writeln!(
                 out,
-                "  {:>3}  {:>7}  {:>7}  {:>6}  {:>6}  {:>5}  {:>6.2} ({:>5.2})  {:>8.1}  {:>7.3}  {:>7.3}  {:>7.1}  {:>7.1} ({:>7})  {:>10}  {:>10}  {:>10}  {:>5}",
+                "  {:>3}  {:>7}  {:>7}  {:>6}  {:>6}  {:>5}  {:>6.2} ({:>5.2})  {:>8.1}  ({:>6})  {:>7.3}  {:>7.3}  {:>7.1}  {:>7.1} ({:>7})  {:>10}  {:>10}  {:>10}  {:>5}",
                 i + 1,
                 s.probes(),
                 s.skipped(),
@@ -656,6 +713,10 @@ fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
                 r.cpu.as_secs_f64(),
                 r.system.as_secs_f64(),
                 per_probe,
+                r.steady.map_or_else(
+                    || "-".to_string(),
+                    |st| format!("{:.1}", st.per_probe_us(case.rate()))
+                ),
                 lag_p50,
                 lag_p99,
                 lag_max,
