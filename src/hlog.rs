@@ -14,7 +14,6 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use tokio_util::sync::CancellationToken;
 
@@ -256,7 +255,7 @@ fn write_log(
         "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
     )?;
     out.flush()?;
-    let mut serializer = V2DeflateSerializer::new();
+    let mut serializer = crate::snapshot::Compressed::default();
     // The header is written above, so the builder adds nothing of its own.
     let mut log = IntervalLogWriterBuilder::new()
         .begin_log_with(&mut out, &mut serializer)

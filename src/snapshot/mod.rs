@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use histogram::{ENCODING, decode_histogram, encode_histogram};
+pub use histogram::{Compressed, ENCODING, decode_histogram, encode_histogram};
 
 use crate::config::{Endpoint, ExportFormat};
 use crate::probe::{Phase, ResponseInfo};
