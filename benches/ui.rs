@@ -232,9 +232,10 @@ fn idle_report(settings: &Settings) -> anyhow::Result<()> {
         idle.requests
     ));
     let seconds = idle.wall.as_secs_f64();
-    line(format!(
+    line(
         "    per thread (CPU from schedstat; wake-ups = context switches, voluntary + involuntary):"
-    ));
+            .into(),
+    );
     for thread in &idle.threads {
         line(format!(
             "    {:<20} {:>7.3} % of one core   {:>7.1} wake-ups/s ({:.1} + {:.1})",
