@@ -183,9 +183,12 @@ mod linux {
                     )
                 };
                 if read == 8 {
-                    // Expired: until it is set again, a wait would wait forever,
-                    // as tokio's sleep would return at once; the callers always set
-                    // it before waiting.
+                    // Expired, and not readable again before it is set and expires
+                    // anew (a new edge): forget the readiness, or the next wait
+                    // would begin with a read that finds nothing. Until it is set
+                    // again a wait waits forever (tokio's sleep would return at
+                    // once); the callers always set it before waiting.
+                    guard.clear_ready();
                     self.set_for = None;
                     return;
                 }
