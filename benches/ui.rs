@@ -721,6 +721,14 @@ fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
         );
     }
 
+    // Other work on the machine (a build beside it) shows in the figure: cold
+    // caches make every probe dearer. Said, so that a run can be judged.
+    let load = |when: &str| {
+        let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let one_minute = text.split_whitespace().next().unwrap_or("?").to_string();
+        eprintln!("bench ui: idle run: load average (1 min) {when}: {one_minute}");
+    };
+    load("before");
     let cpu_before = cpu_time(pid)?;
     let threads_before = thread_uses(pid);
     let requests_before = server.requests();
@@ -729,6 +737,7 @@ fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
     let cpu_after = cpu_time(pid).context("probetop ended during the idle measurement")?;
     let threads_after = thread_uses(pid);
     let wall = t0.elapsed();
+    load("after");
     let requests = server.requests() - requests_before;
 
     // Quit as a user would, so a run that cannot quit shows up here too.
