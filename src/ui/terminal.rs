@@ -135,7 +135,6 @@ impl Events {
     }
 
     /// An event that came already, if any: `Some(None)` once the events ended.
-    #[allow(clippy::option_option)]
     pub fn ready(&mut self) -> Option<Option<std::io::Result<crossterm::event::Event>>> {
         match self.queued.try_recv() {
             Ok(event) => Some(Some(event)),
