@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench ui                              # full run (about a minute)
 //! PROBETOP_BENCH_IDLE_SECS=10 cargo bench --bench ui  # shorter idle measurement
+//! PROBETOP_BENCH_ONLY=idle cargo bench --bench ui     # the idle measurement alone
 //! ```
 //!
 //! It measures:
@@ -22,7 +23,8 @@
 //! - **idle CPU**: the release binary in tmux (120×40) watching 10 endpoints every 1 s
 //!   on a loopback server, user + system time of the probetop process from
 //!   `/proc/PID/stat` over 30 s after a 3 s warm-up, as % of one core (target ≤ 0.5 %,
-//!   gping's figure in issue 11).
+//!   gping's figure in issue 11), and per thread its CPU time (`schedstat`, in ns)
+//!   and wake-ups a second (context switches, from `status`).
 //!
 //! Under `cargo test --all-targets` (no `--bench` argument) it only does a smoke run
 //! with tiny sizes and a 2 s idle measurement, so the benchmark keeps compiling and
@@ -101,6 +103,8 @@ struct Settings {
     idle: Duration,
     /// A smoke run (a debug build, tiny sizes): figures prove it runs, not how fast.
     smoke: bool,
+    /// Only the idle measurement (`PROBETOP_BENCH_ONLY=idle`).
+    idle_only: bool,
 }
 
 impl Settings {
@@ -118,6 +122,7 @@ impl Settings {
                 idle_warmup: Duration::from_secs(1),
                 idle: Duration::from_secs(2),
                 smoke: true,
+                idle_only: false,
             });
         }
         let idle_secs = match std::env::var("PROBETOP_BENCH_IDLE_SECS") {
@@ -129,6 +134,11 @@ impl Settings {
         if idle_secs == 0 {
             bail!("PROBETOP_BENCH_IDLE_SECS must be at least 1");
         }
+        let idle_only = match std::env::var("PROBETOP_BENCH_ONLY") {
+            Ok(only) if only == "idle" => true,
+            Ok(only) => bail!("bad PROBETOP_BENCH_ONLY {only:?}: expected \"idle\""),
+            Err(_) => false,
+        };
         Ok(Settings {
             sizes: vec![10, 1_000, 10_000],
             overview_sizes: vec![10, 1_000, 10_000, 50_000],
@@ -137,6 +147,7 @@ impl Settings {
             idle_warmup: Duration::from_secs(3),
             idle: Duration::from_secs(idle_secs),
             smoke: false,
+            idle_only,
         })
     }
 }
@@ -147,6 +158,9 @@ fn run() -> anyhow::Result<()> {
     // still leaves the others on screen.
     let line = |text: String| println!("{text}");
     line(format!("probetop UI benchmark ({WIDTH}×{HEIGHT} terminal)"));
+    if settings.idle_only {
+        return idle_report(&settings);
+    }
 
     line(format!(
         "  frame: view::draw into a TestBackend, up to {} frames",
@@ -203,7 +217,13 @@ fn run() -> anyhow::Result<()> {
         settings.key_endpoints, s.p50_ms, s.p99_ms, s.n
     ));
 
-    let idle = measure_idle(&settings)?;
+    idle_report(&settings)
+}
+
+/// Measures the idle dashboard and prints its figures.
+fn idle_report(settings: &Settings) -> anyhow::Result<()> {
+    let line = |text: String| println!("{text}");
+    let idle = measure_idle(settings)?;
     let percent = idle.cpu.as_secs_f64() / idle.wall.as_secs_f64() * 100.0;
     line(format!(
         "  idle CPU: {IDLE_ENDPOINTS} endpoints every 1 s in tmux for {:.1} s: {:.3} s CPU = {percent:.2} % of one core ({} requests served)",
@@ -211,6 +231,21 @@ fn run() -> anyhow::Result<()> {
         idle.cpu.as_secs_f64(),
         idle.requests
     ));
+    let seconds = idle.wall.as_secs_f64();
+    line(
+        "    per thread (CPU from schedstat; wake-ups = context switches, voluntary + involuntary):"
+            .into(),
+    );
+    for thread in &idle.threads {
+        line(format!(
+            "    {:<20} {:>7.3} % of one core   {:>7.1} wake-ups/s ({:.1} + {:.1})",
+            thread.name,
+            thread.cpu.as_secs_f64() / seconds * 100.0,
+            (thread.voluntary + thread.involuntary) as f64 / seconds,
+            thread.voluntary as f64 / seconds,
+            thread.involuntary as f64 / seconds,
+        ));
+    }
     line(format!(
         "  target idle CPU ≤ {TARGET_IDLE_CPU_PERCENT} % of one core   {}",
         if settings.smoke {
@@ -565,6 +600,89 @@ struct Idle {
     cpu: Duration,
     /// Requests the server answered over it (a sanity check that probing went on).
     requests: u64,
+    /// What each thread (by name, threads of one name added up) did over it, the
+    /// busiest first.
+    threads: Vec<ThreadUse>,
+}
+
+/// One thread's (or one name's threads') CPU time and context switches.
+#[derive(Debug, Clone, Default)]
+struct ThreadUse {
+    name: String,
+    cpu: Duration,
+    voluntary: u64,
+    involuntary: u64,
+}
+
+/// Every live thread of `pid`, by thread id.
+fn thread_uses(pid: u32) -> std::collections::HashMap<u32, ThreadUse> {
+    let mut threads = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let dir = task.path();
+        let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        // schedstat: time on the CPU (ns), time waiting for it, time slices.
+        let cpu_ns = read("schedstat")
+            .split_whitespace()
+            .next()
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        let status = read("status");
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        threads.insert(
+            tid,
+            ThreadUse {
+                name: read("comm").trim().to_string(),
+                cpu: Duration::from_nanos(cpu_ns),
+                voluntary: field("voluntary_ctxt_switches:"),
+                involuntary: field("nonvoluntary_ctxt_switches:"),
+            },
+        );
+    }
+    threads
+}
+
+/// What each thread did between two readings (a thread started meanwhile counts
+/// from zero; one that ended is missing), added up by name, the busiest first.
+fn thread_deltas(
+    before: &std::collections::HashMap<u32, ThreadUse>,
+    after: &std::collections::HashMap<u32, ThreadUse>,
+) -> Vec<ThreadUse> {
+    let mut by_name: Vec<ThreadUse> = Vec::new();
+    for (tid, now) in after {
+        let then = before.get(tid).cloned().unwrap_or_default();
+        let delta = ThreadUse {
+            name: now.name.clone(),
+            cpu: now.cpu.saturating_sub(then.cpu),
+            voluntary: now.voluntary.saturating_sub(then.voluntary),
+            involuntary: now.involuntary.saturating_sub(then.involuntary),
+        };
+        match by_name.iter_mut().find(|t| t.name == delta.name) {
+            Some(sum) => {
+                sum.cpu += delta.cpu;
+                sum.voluntary += delta.voluntary;
+                sum.involuntary += delta.involuntary;
+            }
+            None => by_name.push(delta),
+        }
+    }
+    by_name.sort_by(|a, b| b.cpu.cmp(&a.cpu).then_with(|| a.name.cmp(&b.name)));
+    by_name
 }
 
 /// Runs the dashboard in tmux on a loopback server and reads its CPU time.
@@ -603,12 +721,23 @@ fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
         );
     }
 
+    // Other work on the machine (a build beside it) shows in the figure: cold
+    // caches make every probe dearer. Said, so that a run can be judged.
+    let load = |when: &str| {
+        let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let one_minute = text.split_whitespace().next().unwrap_or("?").to_string();
+        eprintln!("bench ui: idle run: load average (1 min) {when}: {one_minute}");
+    };
+    load("before");
     let cpu_before = cpu_time(pid)?;
+    let threads_before = thread_uses(pid);
     let requests_before = server.requests();
     let t0 = Instant::now();
     std::thread::sleep(settings.idle);
     let cpu_after = cpu_time(pid).context("probetop ended during the idle measurement")?;
+    let threads_after = thread_uses(pid);
     let wall = t0.elapsed();
+    load("after");
     let requests = server.requests() - requests_before;
 
     // Quit as a user would, so a run that cannot quit shows up here too.
@@ -625,6 +754,7 @@ fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
         wall,
         cpu: cpu_after.saturating_sub(cpu_before),
         requests,
+        threads: thread_deltas(&threads_before, &threads_after),
     })
 }
 

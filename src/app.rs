@@ -46,7 +46,14 @@ pub fn main() -> ExitCode {
         crate::text::say(&format!("error: {e:#}"));
         return ExitCode::from(EXIT_USAGE);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: what runs here (the dashboard, the config watch, the demo and
+    // `/metrics` servers, the signals) is light, and whatever is heavy runs on a
+    // thread of its own (the probes, the statistics, the alerting) or in
+    // `spawn_blocking` (exports, encoding a scrape, reading a reload). Worker
+    // threads would only add wake-ups: each timer fired on a worker that then woke
+    // the dashboard, each fetch went through a worker too (an idle dashboard: 8
+    // worker wake-ups a second, for nothing).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -38,10 +38,10 @@ pub enum SampleKind {
     Skipped(u64),
 }
 
-/// How long the statistics thread pauses after draining its queue (see `Actor::run`):
-/// the longest a sample waits to be recorded. Anything else sent (a read, a reset, the
-/// end) wakes it at once, so views never wait for the pause.
-const BATCH_PAUSE: Duration = Duration::from_millis(100);
+/// The longest a sample waits in the queue while few come (see `Actor::run`).
+const SAMPLE_DELAY: Duration = Duration::from_millis(500);
+/// A queue this deep wakes the statistics thread before [`SAMPLE_DELAY`] is over.
+const WAKE_DEPTH: u64 = 256;
 
 type Reader = Box<dyn FnOnce(&StatsStore) + Send>;
 
@@ -65,12 +65,26 @@ enum Command {
 /// The sending end of the statistics queue, counting what it sends: the queue stays
 /// unbounded (recording must never wait), and its depth is measured instead, so it
 /// cannot grow unnoticed ([`StatsStore::stats_queue`], the overload notice).
+///
+/// Samples do not wake the statistics thread (see `Actor::run`): at a few probes a
+/// second that would be a wake-up, a futex call and two context switches per probe,
+/// for statistics that are read once a second. Every other message does.
 #[derive(Clone)]
 struct Queue {
     tx: mpsc::UnboundedSender<Command>,
     counter: Arc<QueueCounter>,
-    /// The statistics thread, woken from its pause for anything but a sample.
-    thread: std::thread::Thread,
+    /// Declared after `tx`, so that the last queue dropped closes the channel
+    /// before it wakes the thread to notice.
+    thread: Arc<Wake>,
+}
+
+/// Wakes the statistics thread; the last one dropped wakes it to end.
+struct Wake(std::thread::Thread);
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        self.0.unpark();
+    }
 }
 
 impl Queue {
@@ -79,12 +93,12 @@ impl Queue {
         let sample = matches!(command, Command::Record(_) | Command::Connection { .. });
         // Counted before sending, so the thread can never have taken more than was
         // counted; a failed send leaves one phantom message in a queue nobody reads.
-        self.counter.sent();
+        let depth = self.counter.sent();
         let sent = self.tx.send(command).is_ok();
-        if !sample {
-            // Someone is waiting for this (a view's read, the end of the run), or it
-            // changes what the next samples mean: it does not wait for the pause.
-            self.thread.unpark();
+        // After the send, so that the thread finds it. An unpark of a thread that is
+        // not parked is one atomic swap.
+        if !sample || depth >= WAKE_DEPTH {
+            self.thread.0.unpark();
         }
         sent
     }
@@ -226,7 +240,7 @@ pub fn spawn(
     let queue = Queue {
         tx,
         counter,
-        thread: thread.thread().clone(),
+        thread: Arc::new(Wake(thread.thread().clone())),
     };
     Ok((
         Recorder {
@@ -262,41 +276,27 @@ struct Actor {
 
 impl Actor {
     fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        // The thread is woken by every message but samples (a read, a reset, the
+        // end), by a queue [`WAKE_DEPTH`] deep, or after [`SAMPLE_DELAY`]; then it
+        // takes everything queued. A read is answered after every sample sent
+        // before it, so views see no difference; what waits is only what the
+        // observer and the alerting hear of, by at most `SAMPLE_DELAY`. At
+        // thousands of samples a second it wakes every `WAKE_DEPTH` samples rather
+        // than at every one; at ten, twice a second rather than ten times.
         loop {
-            let waiting = Instant::now();
-            let Some(command) = rx.blocking_recv() else {
-                break;
-            };
-            // A message after a long wait (a few probes a second, an idle dashboard)
-            // is handled and waited after at once: a pause would only add a wake-up.
-            let busy = waiting.elapsed() < BATCH_PAUSE;
-            if let Some(reply) = self.handle(command) {
-                return self.finish(reply);
-            }
-            if !busy {
-                while let Ok(command) = rx.try_recv() {
-                    if let Some(reply) = self.handle(command) {
-                        return self.finish(reply);
-                    }
-                }
-                continue;
-            }
-            // Take what came meanwhile, then pause before waiting again: a sender
-            // wakes this thread only when it waits, so at thousands of samples a
-            // second this wakes once per pause instead of once per sample (a futex
-            // wake and two context switches each). A sample waits at most one pause;
-            // anything else ends the pause at once (`Queue::send` unparks).
             loop {
-                while let Ok(command) = rx.try_recv() {
-                    if let Some(reply) = self.handle(command) {
-                        return self.finish(reply);
+                match rx.try_recv() {
+                    Ok(command) => {
+                        if let Some(reply) = self.handle(command) {
+                            return self.finish(reply);
+                        }
                     }
-                }
-                std::thread::park_timeout(BATCH_PAUSE);
-                if rx.is_empty() {
-                    break;
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    // Every recorder and handle is gone.
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
                 }
             }
+            std::thread::park_timeout(SAMPLE_DELAY);
         }
     }
 
@@ -653,5 +653,43 @@ mod tests {
         let store = handle.finish().await.unwrap();
         thread.join().unwrap();
         assert_eq!(store.events_dropped(), 0, "the set was late, not lost");
+    }
+
+    #[tokio::test]
+    async fn samples_are_read_at_once_and_heard_of_without_a_read() {
+        let span = Duration::from_secs(60);
+        let (recorder, handle, _thread) =
+            spawn(vec![rules(false)], span, span, Clock::now()).unwrap();
+        let (events, mut rx) = event_queue();
+        handle.watch(events);
+        recorder.record(sample(0, true));
+        // Samples wake nobody, but a read comes after every one sent before it.
+        let probes = handle.read(|s| s.endpoints()[0].probes()).await;
+        assert_eq!(probes, Some(1));
+        rx.recv().await.expect("the first state change");
+        // With no read at all, the change still leaves, within the sample delay.
+        recorder.record(sample(0, false));
+        let event = tokio::time::timeout(SAMPLE_DELAY * 10, rx.recv())
+            .await
+            .expect("a state change without a read is heard of");
+        assert!(
+            matches!(&event, Some(StatsEvent::StateChanged(c)) if c.to == State::Down),
+            "{event:?}"
+        );
+    }
+
+    #[test]
+    fn the_thread_ends_once_every_handle_is_gone() {
+        let span = Duration::from_secs(60);
+        let (recorder, handle, thread) =
+            spawn(vec![rules(false)], span, span, Clock::now()).unwrap();
+        recorder.record(sample(0, true));
+        drop(recorder);
+        drop(handle);
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(thread.join().is_ok());
+        });
+        assert_eq!(ended.recv_timeout(Duration::from_secs(10)), Ok(true));
     }
 }

@@ -37,9 +37,10 @@ impl QueueCounter {
         Arc::new(QueueCounter::default())
     }
 
-    /// Counts a message sent.
-    pub(super) fn sent(&self) {
-        self.enqueued.fetch_add(1, Ordering::Relaxed);
+    /// Counts a message sent, and returns the depth with it.
+    pub(super) fn sent(&self) -> u64 {
+        let enqueued = self.enqueued.fetch_add(1, Ordering::Relaxed) + 1;
+        enqueued.saturating_sub(self.dequeued.load(Ordering::Relaxed))
     }
 
     /// Counts `taken` messages taken out in all (the statistics thread's own count),

@@ -30,11 +30,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event as TerminalEvent, EventStream};
-use futures_util::StreamExt;
+use crossterm::event::Event as TerminalEvent;
 
 use crate::config::Endpoint;
 use crate::engine::Engine;
+use crate::engine::timer::Alarm;
 use crate::signals::Signal;
 use crate::stats::StatsHandle;
 use event_loop::{Event, EventLoop, Flow, Services};
@@ -131,9 +131,14 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         Theme::from_env(),
         Instant::now(),
     );
-    let mut events = EventStream::new();
+    let mut events = terminal::Events::start();
     let deadline = sleep_until(deadline);
     tokio::pin!(deadline);
+    // The next frame (or the status line's end) and the next fetch: alarms rather
+    // than tokio's sleeps, which wake twice for a second's wait (see
+    // `engine::timer`).
+    let mut frame_alarm = Alarm::new();
+    let mut refresh_alarm = Alarm::new();
     // A terminal that cannot be drawn on is as good as gone.
     let mut draw_failed = false;
     // SIGQUIT: quit and dump.
@@ -152,13 +157,20 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             app.drawn(layout, Instant::now());
             app.frame_area(area);
         }
+        let (frame_at, refresh_at) = (app.wake_due(), app.refresh_due());
+        if let Some(at) = frame_at {
+            frame_alarm.set(at);
+        }
+        if let Some(at) = refresh_at {
+            refresh_alarm.set(at);
+        }
         let event = tokio::select! {
-            () = sleep_until(app.wake_due()) => Event::FrameDue,
+            () = frame_alarm.wait(), if frame_at.is_some() => Event::FrameDue,
             event = events.next() => match terminal_event(event) {
                 Some(event) => event,
                 None => continue,
             },
-            () = sleep_until(app.refresh_due()) => Event::RefreshDue,
+            () = refresh_alarm.wait(), if refresh_at.is_some() => Event::RefreshDue,
             event = app.next_done() => event,
             signal = signals.recv() => {
                 tracing::info!(signal = signal.name(), "signal received: leaving the dashboard");
@@ -181,9 +193,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         // interval.
         let mut taken = 0;
         while input && taken < INPUT_BATCH && matches!(flow, Ok(Flow::Continue)) {
-            // Polled with this task's waker (never a no-op one): crossterm keeps the
-            // waker of a pending poll to wake the task when input comes.
-            let std::task::Poll::Ready(next) = futures_util::poll!(events.next()) else {
+            let Some(next) = events.ready() else {
                 break;
             };
             taken += 1;

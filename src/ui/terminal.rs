@@ -94,3 +94,58 @@ fn install_panic_hook() {
         }));
     });
 }
+
+/// What the terminal sends (keys, the mouse, resizes), read by a task of its own
+/// and queued; the task ends when this is dropped.
+///
+/// crossterm's `EventStream` takes its reader's lock on every poll, and while its
+/// own thread waits for input holding that lock, a poll spins on it (a handful of
+/// `sched_yield`s): polled in the dashboard's `select!` at every turn of the loop,
+/// that was most of what an idle dashboard's loop did in the kernel. The task polls
+/// it only when it said it has something.
+pub struct Events {
+    queued: tokio::sync::mpsc::UnboundedReceiver<std::io::Result<crossterm::event::Event>>,
+    reader: tokio::task::AbortHandle,
+}
+
+impl Events {
+    /// Starts reading the terminal's events (on the current runtime).
+    pub fn start() -> Self {
+        use futures_util::StreamExt as _;
+        let (tx, queued) = tokio::sync::mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            let mut events = crossterm::event::EventStream::new();
+            while let Some(event) = events.next().await {
+                if tx.send(event).is_err() {
+                    // The dashboard is gone.
+                    break;
+                }
+            }
+            // The events ended: dropping the sender says so.
+        });
+        Events {
+            queued,
+            reader: reader.abort_handle(),
+        }
+    }
+
+    /// The next event; `None` once the terminal's events ended. Cancel-safe.
+    pub async fn next(&mut self) -> Option<std::io::Result<crossterm::event::Event>> {
+        self.queued.recv().await
+    }
+
+    /// An event that came already, if any: `Some(None)` once the events ended.
+    pub fn ready(&mut self) -> Option<Option<std::io::Result<crossterm::event::Event>>> {
+        match self.queued.try_recv() {
+            Ok(event) => Some(Some(event)),
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => None,
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => Some(None),
+        }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
