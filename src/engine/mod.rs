@@ -45,6 +45,10 @@ use crate::config::Endpoint;
 use crate::probe::{ClientPool, Prober};
 use crate::stats::{Clock, EndpointId, Recorder, Sample, SampleKind};
 
+/// The least time between two wake-ups of a shard: ticks due closer together than
+/// this fire together, up to this late (the lag they are recorded with).
+const WAKE_GAP: Duration = Duration::from_millis(1);
+
 /// How late a tick may fire before the ticks missed meanwhile are counted as
 /// skipped in one go instead of being fired late one by one.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(1);
@@ -300,6 +304,8 @@ impl Shard {
         // One timer, reset for every wake-up rather than made anew; an `Alarm`, so
         // that a tick 100 ms away costs one wake-up, not two (see `timer`).
         let mut alarm = timer::Alarm::new();
+        // When this shard last fired its ticks.
+        let mut fired = Instant::now();
         loop {
             // With nothing due, wait for the deadline (a reload may still add
             // endpoints before it) or, without one, for a reload.
@@ -311,7 +317,10 @@ impl Shard {
                 (None, None) => None,
             };
             if let Some(wake) = wake {
-                alarm.set(wake);
+                // At most one wake-up per `WAKE_GAP`: the alarm is exact, and at
+                // 10,000 endpoints a second, ticks 100 µs apart each woke the thread
+                // (60 µs of CPU per probe instead of 20). Sparse ticks fire on time.
+                alarm.set(wake.max(fired + WAKE_GAP));
             }
             tokio::select! {
                 biased;
@@ -326,6 +335,7 @@ impl Shard {
                 }
                 () = alarm.wait(), if wake.is_some() => {}
             }
+            fired = Instant::now();
             let paused = *self.paused.borrow();
             // Every tick due by now, in due order: the ones of this millisecond and
             // any that are late.
