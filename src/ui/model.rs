@@ -325,7 +325,12 @@ pub fn overview_cached(
             |((endpoint, s), RowCache { tally, row: cached })| match cached {
                 Some(c) if c.fits(endpoint, s, span, now) => Arc::clone(&c.row),
                 _ => {
-                    let row = Arc::new(endpoint_row(endpoint, s, span, now, tally));
+                    // The name cleaned for the row before, while the config's is the same.
+                    let name = cached
+                        .as_ref()
+                        .filter(|c| c.name == endpoint.name)
+                        .map(|c| c.row.name.clone());
+                    let row = Arc::new(endpoint_row(endpoint, s, span, now, tally, name));
                     *cached = Some(CachedRow {
                         generation: s.generation(),
                         span,
@@ -356,13 +361,15 @@ pub fn overview_cached(
     }
 }
 
-/// One endpoint's row of the overview, as of `now` (deciseconds since the start).
+/// One endpoint's row of the overview, as of `now` (deciseconds since the start);
+/// `name` is the endpoint's name already cleaned, if known.
 fn endpoint_row(
     endpoint: &Endpoint,
     s: &EndpointStats,
     span: Span,
     now: u32,
     tally: &mut SpanTally,
+    name: Option<String>,
 ) -> EndpointRow {
     let summary = s.summary_tallied(span.duration(), now, tally);
     let spark = s
@@ -397,7 +404,7 @@ fn endpoint_row(
     }
     let last_result = notes + &last_result;
     EndpointRow {
-        name: clean(&endpoint.name),
+        name: name.unwrap_or_else(|| clean(&endpoint.name)),
         state: s.state(),
         last_latency_ms: s.last_latency().map(ms),
         latency: summary.latency,
