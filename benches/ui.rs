@@ -69,7 +69,7 @@ const DEFAULT_IDLE_SECS: u64 = 30;
 const START_LIMIT: Duration = Duration::from_secs(20);
 /// Time budget per size for the repeated measurements: large sizes stop early rather
 /// than take minutes (but always run at least [`MIN_SAMPLES`]).
-const SIZE_BUDGET: Duration = Duration::from_secs(20);
+const SIZE_BUDGET: Duration = Duration::from_secs(10);
 /// Fewest samples per figure, whatever the budget says.
 const MIN_SAMPLES: usize = 5;
 
@@ -143,16 +143,6 @@ impl Settings {
 
 fn run() -> anyhow::Result<()> {
     let settings = Settings::from_env_and_args()?;
-    if std::env::var("ONLY_PROBED").is_ok() {
-        let n = 20_000;
-        let endpoints = endpoints(n);
-        let stats = stats_store(n);
-        let mut cache = model::OverviewCache::default();
-        model::overview_cached(&stats, &endpoints, Span::FiveMinutes, &mut cache);
-        let s = Stats::of(measure_overview_probed(&endpoints, stats, cache, 300));
-        println!("probed {n}: mean {:.3} p99 {:.3}", s.mean_ms, s.p99_ms);
-        return Ok(());
-    }
     // Each figure is printed as soon as it is known, so a slow or failing idle run
     // still leaves the others on screen.
     let line = |text: String| println!("{text}");
