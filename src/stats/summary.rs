@@ -204,6 +204,21 @@ impl SpanTally {
             .map(|b| median_of(b.key) * u64::from(b.count))
             .sum::<u64>();
         self.latencies += sorted.0.len() as u64;
+        self.place_cursors();
+    }
+
+    /// Puts every cursor on its quantile's bucket in one walk (after a fill, where
+    /// each would otherwise walk up from the lowest bucket on its own).
+    fn place_cursors(&mut self) {
+        let n = self.latencies;
+        let mut cursor = Cursor::default();
+        for (q, placed) in QUANTILES.iter().zip(&mut self.cursors) {
+            if n == 0 {
+                break;
+            }
+            find(&self.buckets, &mut cursor, rank_of(*q, n));
+            *placed = cursor;
+        }
     }
 
     /// Counts a probe that entered the span.
@@ -283,7 +298,7 @@ impl SpanTally {
         let (lowest, highest) = (self.buckets.first()?.key, self.buckets.last()?.key);
         let n = self.latencies;
         let ms = |us: u64| round3(us as f64 / 1000.0);
-        let ranks = QUANTILES.map(|q: f64| ((q * n as f64).ceil() as u64).clamp(1, n));
+        let ranks = QUANTILES.map(|q| rank_of(q, n));
         let mut at = [0u64; QUANTILES.len()];
         for ((cursor, rank), at) in self.cursors.iter_mut().zip(ranks).zip(&mut at) {
             let key = find(&self.buckets, cursor, rank);
@@ -346,6 +361,12 @@ fn search(buckets: &[Bucket], key: u32) -> Result<usize, usize> {
         Some(b) if b.key == key => Ok(at),
         _ => Err(at),
     }
+}
+
+/// The rank (1 ..= `n`) of quantile `q` among `n` latencies, by the histogram's
+/// rule.
+fn rank_of(q: f64, n: u64) -> u64 {
+    ((q * n as f64).ceil() as u64).clamp(1, n)
 }
 
 /// The key of the bucket holding the latency of rank `rank` (1 ..= all of them),

@@ -393,7 +393,7 @@ fn endpoint_row(
         None => (String::new(), false),
         Some(last) => match (&last.error, last.status) {
             (Some(e), _) => (clean(&format!("{}: {}", e.class, e.message)), true),
-            (None, Some(status)) => (status.to_string(), false),
+            (None, Some(status)) => (status_text(status), false),
             // Only tcp:// and tls:// probes succeed without a status.
             (None, None) => ("open".to_string(), false),
         },
@@ -423,6 +423,23 @@ fn endpoint_row(
         last_result,
         last_failed,
     }
+}
+
+/// A status code in decimal, without the formatting machinery: every row that
+/// changes asks for one.
+fn status_text(status: u16) -> String {
+    let mut digits = [0u8; 5];
+    let mut at = digits.len();
+    let mut rest = status;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    digits[at..].iter().map(|&d| char::from(d)).collect()
 }
 
 /// A probe as a point of a sparkline.
@@ -583,6 +600,13 @@ mod tests {
         assert!(went_down(&data(Vec::new()), &before), "down at the start");
         let renamed = data(vec![row("a", State::Up), row("c", State::Down)]);
         assert!(went_down(&before, &renamed), "another endpoint in that row");
+    }
+
+    #[test]
+    fn status_codes_read_as_numbers() {
+        for status in [0u16, 7, 42, 200, 404, 999, 1000, 65535] {
+            assert_eq!(status_text(status), status.to_string());
+        }
     }
 
     /// A fixed-seed generator: the same sequence every run.
