@@ -103,10 +103,17 @@ impl<'a> Sorted<'a> {
 /// [`super::Window::tally`]), so a refresh that finds one new probe per endpoint costs
 /// a few bucket updates instead of sorting the span again.
 ///
+/// Reading it costs next to nothing more: the mean comes from a running sum, and each
+/// quantile from a cursor that stays on its bucket from one read to the next (one new
+/// probe moves a rank by a step or two), so a read touches a few buckets, not all of
+/// them; with thousands of endpoints a refresh is bound by the memory it touches.
+///
 /// It answers exactly what a histogram of the span's latencies would: the buckets are
-/// the histogram's own, walked in the same order, with the same quantile rule and the
-/// same order of the mean's sum as [`LatencySummary::of_values`];
-/// `tests::a_tally_answers_as_sorted_values_do` holds the two together.
+/// the histogram's own, with the same quantile rule, and the mean is the histogram's
+/// sum in the same order whenever rounding could tell the two apart (see
+/// [`SpanTally::mean_ms`]); `tests::a_tally_answers_as_sorted_values_do` and
+/// `stats::window::tests::a_tally_answers_as_the_span_sorted_again_does` hold them
+/// together.
 #[derive(Debug, Clone, Default)]
 pub struct SpanTally {
     /// Which window it counts ([`super::Window`]'s id; 0 before the first count).
@@ -123,11 +130,28 @@ pub struct SpanTally {
     /// Every bucket holding a latency, in ascending order.
     buckets: Vec<Bucket>,
     latencies: u64,
+    /// The sum of every latency's bucket median equivalent, in µs: exact (integers),
+    /// so adding and taking away never drifts.
+    median_sum: u64,
+    /// Where p50, p90, p99 and p99.9 were found at the last read.
+    cursors: [Cursor; QUANTILES.len()],
+}
+
+/// The quantiles a [`LatencySummary`] reports, in its order.
+const QUANTILES: [f64; 4] = [0.50, 0.90, 0.99, 0.999];
+
+/// A position among a [`SpanTally`]'s buckets, kept true as buckets change: `at` is
+/// a bucket's index (at most their count) and `below` the latencies in the buckets
+/// before it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    at: usize,
+    below: u64,
 }
 
 /// One bucket of a [`SpanTally`]. Eight bytes: with thousands of endpoints a
-/// refresh reads every endpoint's buckets, and memory, not arithmetic, sets its
-/// pace (a precomputed median per bucket made it slower).
+/// refresh searches and shifts every endpoint's buckets, and memory, not
+/// arithmetic, sets its pace (a precomputed median per bucket made it slower).
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     /// Its lowest equivalent value, in µs.
@@ -174,7 +198,27 @@ impl SpanTally {
                 _ => self.buckets.push(Bucket::new(key, 1)),
             }
         }
+        self.median_sum += self
+            .buckets
+            .iter()
+            .map(|b| median_of(b.key) * u64::from(b.count))
+            .sum::<u64>();
         self.latencies += sorted.0.len() as u64;
+        self.place_cursors();
+    }
+
+    /// Puts every cursor on its quantile's bucket in one walk (after a fill, where
+    /// each would otherwise walk up from the lowest bucket on its own).
+    fn place_cursors(&mut self) {
+        let n = self.latencies;
+        let mut cursor = Cursor::default();
+        for (q, placed) in QUANTILES.iter().zip(&mut self.cursors) {
+            if n == 0 {
+                break;
+            }
+            find(&self.buckets, &mut cursor, rank_of(*q, n));
+            *placed = cursor;
+        }
     }
 
     /// Counts a probe that entered the span.
@@ -183,10 +227,25 @@ impl SpanTally {
         self.ok += u64::from(ok);
         if let Some(us) = latency_us {
             let key = bucket_of(us);
-            match self.buckets.binary_search_by_key(&key, |b| b.key) {
-                Ok(at) => self.buckets[at].count += 1,
-                Err(at) => self.buckets.insert(at, Bucket::new(key, 1)),
+            let (at, new) = match search(&self.buckets, key) {
+                Ok(at) => {
+                    self.buckets[at].count += 1;
+                    (at, false)
+                }
+                Err(at) => {
+                    self.buckets.insert(at, Bucket::new(key, 1));
+                    (at, true)
+                }
+            };
+            // A latency below a cursor's bucket (a new bucket at its place is below
+            // it too) moves what is below it; a new bucket shifts its index.
+            for c in &mut self.cursors {
+                if at < c.at || (new && at == c.at) {
+                    c.below += 1;
+                    c.at += usize::from(new);
+                }
             }
+            self.median_sum += median_of(key);
             self.latencies += 1;
         }
     }
@@ -196,12 +255,23 @@ impl SpanTally {
         self.probes -= 1;
         self.ok -= u64::from(ok);
         if let Some(us) = latency_us
-            && let Ok(at) = self.buckets.binary_search_by_key(&bucket_of(us), |b| b.key)
+            && let Ok(at) = search(&self.buckets, bucket_of(us))
         {
+            let key = self.buckets[at].key;
             self.buckets[at].count -= 1;
-            if self.buckets[at].count == 0 {
+            let gone = self.buckets[at].count == 0;
+            if gone {
                 self.buckets.remove(at);
             }
+            // A cursor on the emptied bucket now stands on the next one, with the
+            // same latencies below it.
+            for c in &mut self.cursors {
+                if at < c.at {
+                    c.below -= 1;
+                    c.at -= usize::from(gone);
+                }
+            }
+            self.median_sum -= median_of(key);
             self.latencies -= 1;
         }
     }
@@ -216,7 +286,7 @@ impl SpanTally {
     }
 
     /// Probes, successes and latency of what it counts.
-    pub fn summary(&self) -> SpanSummary {
+    pub fn summary(&mut self) -> SpanSummary {
         SpanSummary {
             probes: self.probes,
             ok: self.ok,
@@ -224,29 +294,19 @@ impl SpanTally {
         }
     }
 
-    fn latency(&self) -> Option<LatencySummary> {
+    fn latency(&mut self) -> Option<LatencySummary> {
         let (lowest, highest) = (self.buckets.first()?.key, self.buckets.last()?.key);
         let n = self.latencies;
         let ms = |us: u64| round3(us as f64 / 1000.0);
-        // One walk for the mean and the four quantiles (in ascending order of rank).
-        let ranks =
-            [0.50, 0.90, 0.99, 0.999].map(|q: f64| ((q * n as f64).ceil() as u64).clamp(1, n));
-        let mut at = [0u64; 4];
-        let (mut mean, mut seen, mut next) = (0.0_f64, 0u64, 0usize);
-        let buckets: &Histogram<u64> = &BUCKETS;
-        for bucket in &self.buckets {
-            mean += buckets.median_equivalent(u64::from(bucket.key)) as f64
-                * f64::from(bucket.count)
-                / n as f64;
-            seen += u64::from(bucket.count);
-            while next < ranks.len() && ranks[next] <= seen {
-                at[next] = buckets.highest_equivalent(u64::from(bucket.key));
-                next += 1;
-            }
+        let ranks = QUANTILES.map(|q| rank_of(q, n));
+        let mut at = [0u64; QUANTILES.len()];
+        for ((cursor, rank), at) in self.cursors.iter_mut().zip(ranks).zip(&mut at) {
+            let key = find(&self.buckets, cursor, rank);
+            *at = BUCKETS.highest_equivalent(u64::from(key));
         }
         Some(LatencySummary {
             min: ms(u64::from(lowest)),
-            mean: round3(mean / 1000.0),
+            mean: self.mean_ms(),
             p50: ms(at[0]),
             p90: ms(at[1]),
             p99: ms(at[2]),
@@ -254,6 +314,83 @@ impl SpanTally {
             max: ms(BUCKETS.highest_equivalent(u64::from(highest))),
         })
     }
+
+    /// The mean in milliseconds, rounded as [`LatencySummary`] rounds it, from the
+    /// exact sum: the same as `Histogram::mean` (each bucket's median equivalent
+    /// times its count over the total, summed from the lowest bucket up) rounded,
+    /// because that sum's rounding errors, at most an ulp of the mean per bucket,
+    /// cannot carry it across a rounding boundary unless the exact mean lies within
+    /// them of one; then (a mean of exactly x.5 µs, mostly) it is summed as the
+    /// histogram sums it.
+    fn mean_ms(&self) -> f64 {
+        let n = self.latencies;
+        let (whole, rest) = (self.median_sum / n, self.median_sum % n);
+        // How far the exact mean lies from the half between two microseconds, in
+        // units of 1 / (2n) µs; and how far the histogram's sum may stray, in the
+        // same units (four times the bound, for the divisions around the rounding).
+        let from_half = (2 * u128::from(rest)).abs_diff(u128::from(n)) as f64;
+        let stray = 4.0
+            * (self.buckets.len() as f64 + 4.0)
+            * (whole as f64 + 1.0)
+            * f64::EPSILON
+            * 2.0
+            * n as f64;
+        if from_half > stray {
+            let rounded = whole + u64::from(2 * rest > n);
+            return rounded as f64 / 1000.0;
+        }
+        let mut mean = 0.0_f64;
+        for bucket in &self.buckets {
+            mean += median_of(bucket.key) as f64 * f64::from(bucket.count) / n as f64;
+        }
+        round3(mean / 1000.0)
+    }
+}
+
+/// Where the bucket `key` is among `buckets` (`Ok`), or where it would go (`Err`), as
+/// `binary_search` answers. A few hundred buckets are counted through instead: a
+/// binary search over an endpoint's buckets, cold with thousands of endpoints,
+/// waits for one cache miss after another, where a straight pass streams them.
+fn search(buckets: &[Bucket], key: u32) -> Result<usize, usize> {
+    const COUNTED: usize = 1024;
+    if buckets.len() > COUNTED {
+        return buckets.binary_search_by_key(&key, |b| b.key);
+    }
+    let at = buckets.iter().filter(|b| b.key < key).count();
+    match buckets.get(at) {
+        Some(b) if b.key == key => Ok(at),
+        _ => Err(at),
+    }
+}
+
+/// The rank (1 ..= `n`) of quantile `q` among `n` latencies, by the histogram's
+/// rule.
+fn rank_of(q: f64, n: u64) -> u64 {
+    ((q * n as f64).ceil() as u64).clamp(1, n)
+}
+
+/// The key of the bucket holding the latency of rank `rank` (1 ..= all of them),
+/// moving `cursor` there from where it stood.
+fn find(buckets: &[Bucket], cursor: &mut Cursor, rank: u64) -> u32 {
+    loop {
+        if cursor.below >= rank {
+            // Latencies below it: at least one bucket is.
+            cursor.at -= 1;
+            cursor.below -= u64::from(buckets[cursor.at].count);
+        } else if cursor.below + u64::from(buckets[cursor.at].count) < rank {
+            // Fewer below and in it than the rank: a bucket above it holds the rest.
+            cursor.below += u64::from(buckets[cursor.at].count);
+            cursor.at += 1;
+        } else {
+            return buckets[cursor.at].key;
+        }
+    }
+}
+
+/// The median equivalent of the bucket whose lowest value is `key`: the value
+/// `Histogram::mean` weighs that bucket's count by.
+fn median_of(key: u32) -> u64 {
+    BUCKETS.median_equivalent(u64::from(key))
 }
 
 /// The bucket a latency counts in: its lowest equivalent value, capped as
@@ -452,6 +589,82 @@ mod tests {
         }
         assert_eq!(LatencySummary::of_values(&mut []), None);
         assert_eq!(PhaseSummary::of_values(&mut []), PhaseSummary::default());
+    }
+
+    /// A tally's answer after `values` were added to it one by one and `gone` taken
+    /// away again, next to the histogram of what is left.
+    fn tally_and_histogram(values: &[u32], gone: &[u32]) -> (SpanSummary, SpanSummary) {
+        let mut tally = SpanTally::default();
+        let mut left = values.to_vec();
+        for &v in values {
+            tally.add(true, Some(v));
+        }
+        for &v in gone {
+            tally.remove(true, Some(v));
+            let at = left.iter().position(|&l| l == v).unwrap();
+            left.remove(at);
+        }
+        let mut histogram = new_histogram();
+        for &v in &left {
+            crate::stats::record_us(&mut histogram, u64::from(v));
+        }
+        let expected = SpanSummary {
+            probes: left.len() as u64,
+            ok: left.len() as u64,
+            latency: LatencySummary::of(&histogram),
+        };
+        (tally.summary(), expected)
+    }
+
+    #[test]
+    fn a_tally_answers_as_sorted_values_do() {
+        // Means of exactly x.5 µs, where only the histogram's own sum tells which way
+        // it rounds; the same values summed in another order might round the other.
+        for values in [
+            &[100, 101][..],
+            &[1, 2],
+            &[2047, 2048, 2050, 2052],
+            &[4_000_001, 4_000_003, 7, 8],
+            &[0, 1, 1, 1],
+        ] {
+            let (got, expected) = tally_and_histogram(values, &[]);
+            assert_eq!(got, expected, "{values:?}");
+        }
+        // Random adds and removals, reading in between, so the quantiles' cursors move
+        // both ways and over buckets that come and go.
+        let mut seed = 0x51A7_7A11_0000_0001_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..200 {
+            let mut tally = SpanTally::default();
+            let mut kept: std::collections::VecDeque<u32> = Default::default();
+            let scale = 1u64 << (next() % 28);
+            for step in 0..300 {
+                let leave = !kept.is_empty() && next() % 3 == 0;
+                if leave {
+                    let v = kept.pop_front().unwrap();
+                    tally.remove(true, Some(v));
+                } else {
+                    // Few distinct values now and then: many latencies in one bucket.
+                    let v = (next() % scale.max(1)) as u32;
+                    let v = if case % 4 == 0 { v % 5 } else { v };
+                    kept.push_back(v);
+                    tally.add(true, Some(v));
+                }
+                if next() % 4 == 0 || step == 299 {
+                    let mut values: Vec<u32> = kept.iter().copied().collect();
+                    assert_eq!(
+                        tally.summary().latency,
+                        LatencySummary::of_values(&mut values),
+                        "case {case}, step {step}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

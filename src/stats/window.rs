@@ -337,6 +337,13 @@ impl Window {
             })
     }
 
+    /// Which window this is and how many probes were ever pushed to it: the same
+    /// window with `k` more pushes has exactly `k` more probes at the end of
+    /// [`Window::entries`] (a copy or a reset endpoint's window has another id).
+    pub fn sequence(&self) -> (u64, u64) {
+        (self.id, self.pushed)
+    }
+
     /// Entries of the retention, from oldest to newest.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = &WindowEntry> + ExactSizeIterator {
         self.entries.range(self.margin..)

@@ -216,6 +216,13 @@ impl EndpointStats {
         self.window.entries()
     }
 
+    /// Which window holds [`EndpointStats::recent_probes`] and how many probes were
+    /// ever pushed to it: a reader that kept something computed from the newest
+    /// probes can tell from it how many came since (see `ui::model`'s sparklines).
+    pub fn probe_sequence(&self) -> (u64, u64) {
+        self.window.sequence()
+    }
+
     /// The latest finished probe.
     pub fn last(&self) -> Option<&LastProbe> {
         self.last.as_ref()
