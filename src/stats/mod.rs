@@ -91,6 +91,18 @@ pub fn record_us(histogram: &mut Histogram<u64>, micros: u64) {
     }
 }
 
+/// A fixed-seed xorshift generator for the statistics' property tests: the same
+/// cases every run.
+#[cfg(test)]
+pub(crate) fn test_rng(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

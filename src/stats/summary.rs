@@ -560,13 +560,7 @@ mod tests {
     fn sorted_values_answer_as_a_histogram_does() {
         // A fixed-seed generator: the same cases every run, spread over every bucket
         // size from single microseconds to the cap (and beyond it).
-        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::stats::test_rng(0x9E37_79B9_7F4A_7C15_u64);
         for case in 0..400 {
             let len = (next() % 700) as usize + usize::from(case % 50 == 0);
             let scale = 1u64 << (next() % 33);
@@ -632,19 +626,13 @@ mod tests {
         }
         // Random adds and removals, reading in between, so the quantiles' cursors move
         // both ways and over buckets that come and go.
-        let mut seed = 0x51A7_7A11_0000_0001_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::stats::test_rng(0x51A7_7A11_0000_0001_u64);
         for case in 0..200 {
             let mut tally = SpanTally::default();
             let mut kept: std::collections::VecDeque<u32> = Default::default();
             let scale = 1u64 << (next() % 28);
             for step in 0..300 {
-                let leave = !kept.is_empty() && next() % 3 == 0;
+                let leave = !kept.is_empty() && next().is_multiple_of(3);
                 if leave {
                     let v = kept.pop_front().unwrap();
                     tally.remove(true, Some(v));
@@ -655,7 +643,7 @@ mod tests {
                     kept.push_back(v);
                     tally.add(true, Some(v));
                 }
-                if next() % 4 == 0 || step == 299 {
+                if next().is_multiple_of(4) || step == 299 {
                     let mut values: Vec<u32> = kept.iter().copied().collect();
                     assert_eq!(
                         tally.summary().latency,

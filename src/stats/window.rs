@@ -485,13 +485,7 @@ mod tests {
         // gaps (several in one decisecond too), refreshes come at random moments
         // (some further apart than the margin, some going back in time), and the span
         // changes now and then, also to the retention itself.
-        let mut seed = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::stats::test_rng(0x2545_F491_4F6C_DD1D_u64);
         let retention = Duration::from_secs(60);
         let spans = [Duration::from_secs(5), Duration::from_secs(30), retention];
         for case in 0..60 {
@@ -501,13 +495,13 @@ mod tests {
             let mut at = 0u32;
             for step in 0..400 {
                 at += (next() % 25) as u32;
-                let ok = next() % 5 != 0;
-                let latency = (next() % 4 != 0).then(|| next() % (1 << (next() % 24)));
+                let ok = !next().is_multiple_of(5);
+                let latency = (!next().is_multiple_of(4)).then(|| next() % (1 << (next() % 24)));
                 let mut o = outcome(ok, None);
                 o.latency = latency.map(Duration::from_micros);
                 w.push(at, &o, retention);
-                if next() % 3 == 0 {
-                    if next() % 17 == 0 {
+                if next().is_multiple_of(3) {
+                    if next().is_multiple_of(17) {
                         span = spans[(next() % 3) as usize];
                     }
                     let now = match next() % 20 {
