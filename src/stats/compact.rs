@@ -75,6 +75,16 @@ impl CompactHistogram {
         self.count == 0
     }
 
+    /// The V2 encoding of what was folded so far; empty before the first fold.
+    pub(super) fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+
+    /// The samples not folded in yet, in the order they were recorded.
+    pub(super) fn pending(&self) -> &[u32] {
+        &self.pending
+    }
+
     /// The full histogram, decoded.
     pub fn to_histogram(&self) -> Histogram<u64> {
         let mut histogram = if self.encoded.is_empty() {

@@ -14,6 +14,7 @@
 mod actor;
 mod clock;
 mod compact;
+mod compact_counts;
 mod endpoint;
 mod events;
 mod health;
@@ -27,6 +28,7 @@ mod window;
 pub use actor::{Recorder, Sample, SampleKind, StatsHandle, spawn};
 pub use clock::{Clock, duration_to_ds};
 pub use compact::CompactHistogram;
+pub use compact_counts::Counts;
 pub use endpoint::{Certificate, EndpointStats, LastProbe, RECENT_ERRORS, RecentError};
 pub use events::{
     ALERTS_KEPT, AlertDelivery, EVENT_QUEUE, EventSender, Observer, Recorded, StateChange,
