@@ -659,12 +659,19 @@ async fn print_snapshot(
         .map(|(e, s)| crate::text::clean(&unhealthy_line(e, s, copy.taken_at())))
         .collect();
     let built = tokio::task::spawn_blocking(move || {
+        let mut out = std::io::stdout().lock();
+        if format == ExportFormat::Json && on_exit.is_none() {
+            // Streamed: each endpoint built and written in turn, never the whole
+            // snapshot in memory.
+            let written =
+                snapshot::write_json(&endpoints, &copy, &mut out).and_then(|()| out.flush());
+            return (written, true);
+        }
         let snapshot = snapshot::build(&endpoints, &copy);
         // The statistics are in the snapshot now: give their memory back before
         // the output takes its own.
         drop(copy);
         let saved = on_exit.is_none_or(|on_exit| on_exit.write(&snapshot));
-        let mut out = std::io::stdout().lock();
         let written = format
             .write_to(&snapshot, &mut out)
             .and_then(|()| out.flush());

@@ -10,14 +10,17 @@ use base64::engine::general_purpose::STANDARD;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 
+use crate::stats::Counts;
+
 /// The snapshot's name for this encoding.
 pub const ENCODING: &str = "hdrhistogram-v2-deflate-base64";
 
+/// The encoding of an empty histogram. Most endpoints have a phase or two that never
+/// happens (TLS on http://, TTFB on tcp://): one compression serves them all.
+static EMPTY: LazyLock<String> = LazyLock::new(|| compress(&crate::stats::new_histogram()));
+
 /// Encodes `histogram` as base64 of its V2 deflate serialisation.
 pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
-    // Most endpoints have a phase or two that never happens (TLS on http://, TTFB on
-    // tcp://): one compression serves them all.
-    static EMPTY: LazyLock<String> = LazyLock::new(|| compress(&crate::stats::new_histogram()));
     if histogram.is_empty() {
         return EMPTY.clone();
     }
@@ -43,6 +46,40 @@ fn compress(histogram: &Histogram<u64>) -> String {
     STANDARD.encode(bytes)
 }
 
+/// [`encode_histogram`] of the histogram `counts` were read from, without building
+/// it: the same text, byte for byte.
+pub fn encode_counts(counts: &Counts) -> String {
+    if counts.is_empty() {
+        return EMPTY.clone();
+    }
+    let mut payload = Vec::new();
+    counts.write_v2(&mut payload);
+    let mut bytes = Vec::new();
+    wrap(&payload, &mut bytes).expect("compressing into memory cannot fail");
+    STANDARD.encode(bytes)
+}
+
+/// Appends the V2 compressed form of the V2 `payload` to `bytes`: the compressed
+/// cookie, the length, and the payload in zlib (stored blocks up to
+/// [`STORED_UP_TO`] bytes, deflated above).
+fn wrap(payload: &[u8], bytes: &mut Vec<u8>) -> std::io::Result<()> {
+    let start = bytes.len();
+    bytes.extend_from_slice(&V2_COMPRESSED_COOKIE.to_be_bytes());
+    // The length of what follows, filled in below.
+    bytes.extend_from_slice(&[0; 4]);
+    if payload.len() <= STORED_UP_TO {
+        zlib_stored(payload, bytes);
+    } else {
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(&mut *bytes, flate2::Compression::default());
+        encoder.write_all(payload)?;
+        encoder.finish()?;
+    }
+    let length = u32::try_from(bytes.len() - start - 8).map_err(std::io::Error::other)?;
+    bytes[start + 4..start + 8].copy_from_slice(&length.to_be_bytes());
+    Ok(())
+}
+
 /// The V2 compressed serialisation (what the hdrhistogram crate's
 /// `V2DeflateSerializer` writes, byte for byte, for histograms above
 /// [`STORED_UP_TO`]; stored zlib blocks below it), for the snapshot and the interval
@@ -66,23 +103,10 @@ impl Serializer for Compressed {
         self.v2
             .serialize(histogram, &mut self.payload)
             .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-        let bytes = &mut self.bytes;
-        bytes.clear();
-        bytes.extend_from_slice(&V2_COMPRESSED_COOKIE.to_be_bytes());
-        // The length of what follows, filled in below.
-        bytes.extend_from_slice(&[0; 4]);
-        if self.payload.len() <= STORED_UP_TO {
-            zlib_stored(&self.payload, bytes);
-        } else {
-            let mut encoder =
-                flate2::write::ZlibEncoder::new(&mut *bytes, flate2::Compression::default());
-            encoder.write_all(&self.payload)?;
-            encoder.finish()?;
-        }
-        let length = u32::try_from(bytes.len() - 8).map_err(std::io::Error::other)?;
-        bytes[4..8].copy_from_slice(&length.to_be_bytes());
-        writer.write_all(bytes)?;
-        Ok(bytes.len())
+        self.bytes.clear();
+        wrap(&self.payload, &mut self.bytes)?;
+        writer.write_all(&self.bytes)?;
+        Ok(self.bytes.len())
     }
 }
 

@@ -16,10 +16,12 @@ use serde::Serialize;
 
 pub use histogram::{Compressed, ENCODING, decode_histogram, encode_histogram};
 
+use histogram::encode_counts;
+
 use crate::config::{Endpoint, ExportFormat};
 use crate::probe::{Phase, ResponseInfo};
 use crate::stats::{
-    AllTime, CompactHistogram, EndpointStats, LatencySummary, Overload, PhaseSummaries,
+    AllTime, CompactHistogram, Counts, EndpointStats, LatencySummary, Overload, PhaseSummaries,
     PhaseSummary, QueueDepth, RecentError, SpanSummary, StatsStore,
 };
 use crate::text::{clean, timestamp};
@@ -56,13 +58,7 @@ impl Render for ExportFormat {
 
     fn write_to(self, snapshot: &Snapshot, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         match self {
-            ExportFormat::Json => {
-                use std::io::Write as _;
-                let mut buffered = std::io::BufWriter::new(out);
-                serde_json::to_writer_pretty(&mut buffered, snapshot)?;
-                buffered.write_all(b"\n")?;
-                buffered.flush()
-            }
+            ExportFormat::Json => write_json_to(snapshot, out),
             _ => out.write_all(self.render(snapshot).as_bytes()),
         }
     }
@@ -71,9 +67,10 @@ impl Render for ExportFormat {
 /// The snapshot format version.
 pub const VERSION: u32 = 1;
 
-/// One snapshot document.
+/// One snapshot document. `E` is its endpoints: a list, except while
+/// [`write_json`] writes it, which builds each endpoint as it goes.
 #[derive(Debug, Clone, Serialize)]
-pub struct Snapshot {
+pub struct Snapshot<E = Vec<EndpointSnapshot>> {
     /// Always [`VERSION`].
     pub probetop_snapshot: u32,
     /// When the statistics started (RFC 3339, UTC).
@@ -93,7 +90,7 @@ pub struct Snapshot {
     /// The queue of samples into the statistics (its own health).
     pub stats_queue: QueueSnapshot,
     /// Per endpoint, in config order.
-    pub endpoints: Vec<EndpointSnapshot>,
+    pub endpoints: E,
     /// probetop's own network as its canaries see it, or null without canaries.
     pub local_network: Option<LocalNetworkSnapshot>,
     /// The latest alert deliveries (at most 50), oldest first.
@@ -319,6 +316,20 @@ impl PhaseHistogramsSnapshot {
         }
     }
 
+    /// [`PhaseHistogramsSnapshot::new`] of the histograms `counts` were read from.
+    fn of_counts(counts: &[Counts; Phase::ALL.len()]) -> Self {
+        let [dns, connect, tls, ttfb, transfer] = counts.each_ref().map(encode_counts);
+        PhaseHistogramsSnapshot {
+            unit: "us",
+            encoding: ENCODING,
+            dns,
+            connect,
+            tls,
+            ttfb,
+            transfer,
+        }
+    }
+
     /// The encoded histogram of `phase`.
     pub fn get(&self, phase: Phase) -> &str {
         match phase {
@@ -424,6 +435,13 @@ pub fn build(endpoints: &[Endpoint], stats: &StatsStore) -> Snapshot {
 /// (decoding, summarising, compressing) anywhere else.
 #[derive(Debug, Clone)]
 pub struct Capture {
+    header: Header,
+    endpoints: Vec<EndpointCapture>,
+}
+
+/// Everything of a snapshot but its endpoints.
+#[derive(Debug, Clone)]
+struct Header {
     started_at: String,
     taken_at: String,
     vantage: String,
@@ -431,7 +449,6 @@ pub struct Capture {
     overload: OverloadSnapshot,
     stats_queue: QueueSnapshot,
     window_seconds: u64,
-    endpoints: Vec<EndpointCapture>,
     local_network: Option<LocalNetworkSnapshot>,
     alerts: Vec<AlertSnapshot>,
     alert_events_dropped: u64,
@@ -468,37 +485,118 @@ struct EndpointCapture {
 /// inside [`crate::stats::StatsHandle::read`], then [`Capture::encode`] elsewhere.
 pub fn capture(endpoints: &[Endpoint], stats: &StatsStore) -> Capture {
     Capture {
-        started_at: timestamp(stats.started_at()),
-        taken_at: timestamp(stats.taken_at()),
-        vantage: vantage::current().to_string(),
-        scheduler_lag_ms: LatencySummary::of(stats.scheduler_lag()),
-        overload: OverloadSnapshot::of(stats.overload()),
-        stats_queue: stats.stats_queue().into(),
-        window_seconds: stats.window().as_secs(),
+        header: Header::of(endpoints, stats),
         endpoints: endpoints
             .iter()
             .zip(stats.endpoints())
             .map(|(endpoint, s)| endpoint_capture(endpoint, s, stats))
             .collect(),
-        local_network: (stats.canaries() > 0).then(|| LocalNetworkSnapshot {
-            down: stats.local_network_down(),
-            canaries: stats.canaries(),
-        }),
-        alerts: stats
-            .alerts()
-            .map(|a| AlertSnapshot {
-                at: timestamp(a.at),
-                endpoint: stats
-                    .position(a.endpoint)
-                    .and_then(|position| endpoints.get(position))
-                    .map_or_else(String::new, |e| e.name.clone()),
-                state: a.state.as_str(),
-                target: a.target.clone(),
-                result: a.result.clone(),
-                attempts: a.attempts,
-            })
-            .collect(),
-        alert_events_dropped: stats.events_dropped(),
+    }
+}
+
+/// Writes the JSON snapshot of `endpoints` (config order) from `stats`, and a
+/// newline: exactly what [`Render::write_to`] writes of [`build`]'s snapshot, but
+/// each endpoint captured, encoded and written in turn, so that the snapshot of a
+/// large fleet is never held whole (at 50,000 endpoints, over 100 MB of
+/// `EndpointSnapshot`s, each moved into place and then freed). Call it off the async
+/// runtime, with a store no one records into (the one `StatsHandle::finish` returns).
+pub fn write_json(
+    endpoints: &[Endpoint],
+    stats: &StatsStore,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let header = Header::of(endpoints, stats);
+    let window_seconds = header.window_seconds;
+    let snapshot = header.snapshot(Streamed {
+        endpoints,
+        stats,
+        window_seconds,
+    });
+    write_json_to(&snapshot, out)
+}
+
+/// The endpoints of a snapshot as [`write_json`] writes them: each captured and
+/// encoded just before it is serialised, and dropped just after.
+struct Streamed<'a> {
+    endpoints: &'a [Endpoint],
+    stats: &'a StatsStore,
+    window_seconds: u64,
+}
+
+impl Serialize for Streamed<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // An exact length, as a Vec's: serde_json writes an empty list as `[]` then.
+        serializer.collect_seq(self.endpoints.iter().zip(self.stats.endpoints()).map(
+            |(endpoint, s)| endpoint_capture(endpoint, s, self.stats).encode(self.window_seconds),
+        ))
+    }
+}
+
+/// Pretty JSON of `snapshot` and a newline, through a buffer large enough that a
+/// snapshot of hundreds of megabytes is a few hundred writes, not tens of thousands.
+fn write_json_to<E: Serialize>(
+    snapshot: &Snapshot<E>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut buffered = std::io::BufWriter::with_capacity(JSON_BUFFER, out);
+    serde_json::to_writer_pretty(&mut buffered, snapshot)?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()
+}
+
+/// The write buffer of a JSON snapshot.
+const JSON_BUFFER: usize = 1 << 20;
+
+impl Header {
+    /// The snapshot-wide part of the snapshot of `endpoints` from `stats`.
+    fn of(endpoints: &[Endpoint], stats: &StatsStore) -> Self {
+        Header {
+            started_at: timestamp(stats.started_at()),
+            taken_at: timestamp(stats.taken_at()),
+            vantage: vantage::current().to_string(),
+            scheduler_lag_ms: LatencySummary::of(stats.scheduler_lag()),
+            overload: OverloadSnapshot::of(stats.overload()),
+            stats_queue: stats.stats_queue().into(),
+            window_seconds: stats.window().as_secs(),
+            local_network: (stats.canaries() > 0).then(|| LocalNetworkSnapshot {
+                down: stats.local_network_down(),
+                canaries: stats.canaries(),
+            }),
+            alerts: stats
+                .alerts()
+                .map(|a| AlertSnapshot {
+                    at: timestamp(a.at),
+                    endpoint: stats
+                        .position(a.endpoint)
+                        .and_then(|position| endpoints.get(position))
+                        .map_or_else(String::new, |e| e.name.clone()),
+                    state: a.state.as_str(),
+                    target: a.target.clone(),
+                    result: a.result.clone(),
+                    attempts: a.attempts,
+                })
+                .collect(),
+            alert_events_dropped: stats.events_dropped(),
+        }
+    }
+
+    /// The snapshot of this header and `endpoints`.
+    fn snapshot<E>(self, endpoints: E) -> Snapshot<E> {
+        Snapshot {
+            probetop_snapshot: VERSION,
+            started_at: self.started_at,
+            taken_at: self.taken_at,
+            vantage: self.vantage,
+            merged_from: Vec::new(),
+            scheduler_lag_ms: self.scheduler_lag_ms,
+            overload: self.overload,
+            stats_queue: self.stats_queue,
+            endpoints,
+            local_network: self.local_network,
+            alerts: self.alerts,
+            alert_events_dropped: self.alert_events_dropped,
+        }
     }
 }
 
@@ -549,32 +647,21 @@ impl Capture {
     /// The snapshot: decodes, summarises and compresses the all-time histograms (the
     /// slow part: call it off the statistics thread and off the async runtime).
     pub fn encode(self) -> Snapshot {
-        let window_seconds = self.window_seconds;
-        Snapshot {
-            probetop_snapshot: VERSION,
-            started_at: self.started_at,
-            taken_at: self.taken_at,
-            vantage: self.vantage,
-            merged_from: Vec::new(),
-            scheduler_lag_ms: self.scheduler_lag_ms,
-            overload: self.overload,
-            stats_queue: self.stats_queue,
-            endpoints: self
-                .endpoints
-                .into_iter()
-                .map(|e| e.encode(window_seconds))
-                .collect(),
-            local_network: self.local_network,
-            alerts: self.alerts,
-            alert_events_dropped: self.alert_events_dropped,
-        }
+        let window_seconds = self.header.window_seconds;
+        let endpoints = self
+            .endpoints
+            .into_iter()
+            .map(|e| e.encode(window_seconds))
+            .collect();
+        self.header.snapshot(endpoints)
     }
 }
 
 impl EndpointCapture {
     fn encode(self, window_seconds: u64) -> EndpointSnapshot {
-        let histogram = self.latency.to_histogram();
-        let phases = self.phases.each_ref().map(CompactHistogram::to_histogram);
+        // Read by bucket: no histogram is built (see `stats::Counts`).
+        let latency = self.latency.counts();
+        let phases = self.phases.each_ref().map(CompactHistogram::counts);
         EndpointSnapshot {
             name: self.name,
             url: self.url,
@@ -587,8 +674,8 @@ impl EndpointCapture {
             excused: self.excused,
             errors: self.errors,
             status_codes: self.status_codes,
-            latency_ms: LatencySummary::of(&histogram),
-            phases_ms: PhasesSnapshot::new(phases.each_ref().map(PhaseSummary::of)),
+            latency_ms: latency.latency_summary(),
+            phases_ms: PhasesSnapshot::new(phases.each_ref().map(Counts::phase_summary)),
             cert_days_left: self.cert_days_left,
             cert_not_after: self.cert_not_after,
             last_response: self.last_response.map(ResponseSnapshot::from),
@@ -602,9 +689,9 @@ impl EndpointCapture {
             histogram: HistogramSnapshot {
                 unit: "us",
                 encoding: ENCODING,
-                data: encode_histogram(&histogram),
+                data: encode_counts(&latency),
             },
-            phase_histograms: PhaseHistogramsSnapshot::new(&phases),
+            phase_histograms: PhaseHistogramsSnapshot::of_counts(&phases),
             transitions: self.transitions,
             last_error: self.recent_errors.first().cloned(),
             recent_errors: self.recent_errors,

@@ -143,7 +143,7 @@ impl CompactHistogram {
 fn merge(buckets: Vec<(u32, u64)>, indices: &[u32]) -> Vec<(u32, u64)> {
     let mut merged = Vec::with_capacity(buckets.len() + indices.len());
     let mut indices = indices.iter().copied().peekable();
-    let mut add = |merged: &mut Vec<(u32, u64)>, index: u32, count: u64| match merged.last_mut() {
+    let add = |merged: &mut Vec<(u32, u64)>, index: u32, count: u64| match merged.last_mut() {
         Some((last, n)) if *last == index => *n += count,
         _ => merged.push((index, count)),
     };
@@ -227,7 +227,10 @@ impl Counts {
                 1 => varint_write(zig_zag_encode(0), out),
                 zeros => varint_write(zig_zag_encode(-i64::from(zeros)), out),
             }
-            varint_write(zig_zag_encode(i64::try_from(count).unwrap_or(i64::MAX)), out);
+            varint_write(
+                zig_zag_encode(i64::try_from(count).unwrap_or(i64::MAX)),
+                out,
+            );
             next = index + 1;
         }
         if self.buckets.is_empty() {
@@ -384,7 +387,11 @@ mod tests {
             LatencySummary::of(&h),
             "{what}: latency"
         );
-        assert_eq!(counts.phase_summary(), PhaseSummary::of(&h), "{what}: phase");
+        assert_eq!(
+            counts.phase_summary(),
+            PhaseSummary::of(&h),
+            "{what}: phase"
+        );
     }
 
     #[test]

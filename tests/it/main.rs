@@ -34,6 +34,7 @@ mod reload;
 mod resume_merge;
 mod serve_limits;
 mod small_fixes;
+mod startup;
 mod tcp_probes;
 mod tls_trust;
 mod ui_polish;
