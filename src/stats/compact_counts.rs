@@ -412,11 +412,11 @@ mod tests {
                     _ => next() % scale,
                 };
                 compact.record(u32::try_from(micros).unwrap_or(u32::MAX));
-                if next() % 97 == 0 {
+                if next().is_multiple_of(97) {
                     check(&compact, &format!("case {case} midway"));
                 }
             }
-            if case % 7 == 0 {
+            if case.is_multiple_of(7) {
                 let mut other = new_histogram();
                 for _ in 0..next() % 200 {
                     other.record(next() % scale.min(3_600_000_000)).unwrap();
