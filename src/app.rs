@@ -198,7 +198,8 @@ async fn start_demo(config: &mut Config) -> Result<DemoServer, ExitCode> {
         ));
         ExitCode::from(EXIT_FAILURE)
     })?;
-    for endpoint in demo.endpoints() {
+    let extra = demo.endpoints();
+    for endpoint in &extra {
         if config.endpoints.iter().any(|e| e.name == endpoint.name) {
             let error = ConfigError::usage(format!(
                 "endpoint name {:?} is reserved for --demo; rename it in the config",
@@ -206,8 +207,8 @@ async fn start_demo(config: &mut Config) -> Result<DemoServer, ExitCode> {
             ));
             return Err(usage_error(&error.into()));
         }
-        config.endpoints.push(endpoint);
     }
+    config.endpoints = config.endpoints.iter().cloned().chain(extra).collect();
     tracing::info!(addr = %demo.addr(), "demo target started");
     Ok(demo)
 }
@@ -266,7 +267,7 @@ fn print_check(config: &Config) -> std::io::Result<()> {
     // is still valid. Each file once, however many endpoints share it.
     let mut warned = std::collections::HashSet::new();
     let mut warnings = String::new();
-    for e in &config.endpoints {
+    for e in config.endpoints.iter() {
         if let Some(path) = &e.ca_file
             && warned.insert(path)
             && let Some(warning) = crate::probe::ca_file_warning(path)
@@ -334,12 +335,12 @@ fn start(
     }
     // Before the engine starts, so that no probe goes unheard.
     stats.observe(Box::new(crate::logging::EventLog::new(
-        config.endpoints.clone().into(),
+        config.endpoints.clone(),
     )));
     let deadline = duration.map(|d| clock.start + d);
     let alerts = AlertService::start(config, &stats)
         .map_err(|e| anyhow::anyhow!("cannot start the alerting: {e}"))?;
-    let engine = Engine::start(&config.endpoints, &recorder, clock, deadline)?;
+    let engine = Engine::start_shared(config.endpoints.clone(), &recorder, clock, deadline)?;
     let deadline = engine.deadline();
     Ok(Running {
         engine: engine.into(),
@@ -506,7 +507,7 @@ fn start_hlog(config: &Config, running: &Running) -> Result<Option<HlogWriter>, 
     HlogWriter::start(
         path,
         config.hlog_interval,
-        config.endpoints.clone().into(),
+        config.endpoints.clone(),
         running.stats.clone(),
         running.started_at,
     )
@@ -601,7 +602,7 @@ async fn start_metrics(
     };
     match MetricsServer::start(
         addr,
-        config.endpoints.clone().into(),
+        config.endpoints.clone(),
         running.stats.clone(),
         crate::metrics::Settings {
             buckets: config.metrics_buckets.clone(),
@@ -633,7 +634,7 @@ async fn finish_hlog(hlog: Option<HlogWriter>) {
 }
 
 async fn print_snapshot(
-    endpoints: Vec<Endpoint>,
+    started_with: std::sync::Arc<[Endpoint]>,
     stats: &StatsHandle,
     format: ExportFormat,
     fail_on: Option<FailOn>,
@@ -646,8 +647,8 @@ async fn print_snapshot(
     // The log's last lines (written as the statistics finished) before the report.
     crate::logging::flush();
     // The endpoints as of the latest reload, if any.
-    let endpoints = copy.configured(&endpoints).to_vec();
-    let unhealthy: Vec<String> = endpoints
+    let unhealthy: Vec<String> = copy
+        .configured(&started_with)
         .iter()
         .zip(copy.endpoints())
         .filter(|(_, s)| match fail_on {
@@ -659,15 +660,16 @@ async fn print_snapshot(
         .map(|(e, s)| crate::text::clean(&unhealthy_line(e, s, copy.taken_at())))
         .collect();
     let built = tokio::task::spawn_blocking(move || {
+        let endpoints = copy.configured(&started_with);
         let mut out = std::io::stdout().lock();
         if format == ExportFormat::Json && on_exit.is_none() {
             // Streamed: each endpoint built and written in turn, never the whole
             // snapshot in memory.
             let written =
-                snapshot::write_json(&endpoints, &copy, &mut out).and_then(|()| out.flush());
+                snapshot::write_json(endpoints, &copy, &mut out).and_then(|()| out.flush());
             return (written, true);
         }
-        let snapshot = snapshot::build(&endpoints, &copy);
+        let snapshot = snapshot::build(endpoints, &copy);
         // The statistics are in the snapshot now: give their memory back before
         // the output takes its own.
         drop(copy);
@@ -725,7 +727,7 @@ async fn run_dashboard(
     };
     let mut live = Live::start(source, config, &running);
     let result = crate::ui::run(crate::ui::Dashboard {
-        endpoints: config.endpoints.clone().into(),
+        endpoints: config.endpoints.clone(),
         stats: running.stats.clone(),
         engine: &running.engine,
         reload: Some(crate::ui::Reloading {
@@ -769,12 +771,15 @@ async fn write_exit_snapshot(config: &Config, store: stats::StatsStore) -> bool 
     let Some(on_exit) = crate::resume::OnExit::of(config) else {
         return true;
     };
-    // The endpoints as of the latest reload: the store is ordered by them.
-    let endpoints = store.configured(&config.endpoints).to_vec();
-    tokio::task::spawn_blocking(move || on_exit.write(&snapshot::build(&endpoints, &store)))
-        .await
-        .unwrap_or_else(|e| {
-            crate::text::say(&format!("error: building the exit snapshot failed: {e}"));
-            false
-        })
+    let started_with = config.endpoints.clone();
+    tokio::task::spawn_blocking(move || {
+        // The endpoints as of the latest reload: the store is ordered by them.
+        let endpoints = store.configured(&started_with);
+        on_exit.write(&snapshot::build(endpoints, &store))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        crate::text::say(&format!("error: building the exit snapshot failed: {e}"));
+        false
+    })
 }

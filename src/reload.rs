@@ -151,8 +151,9 @@ pub struct Reloader {
     engine: Arc<Engine>,
     stats: StatsHandle,
     fixed: Fixed,
-    /// The endpoints as the file (and command line) have them, in config order.
-    file: Vec<Endpoint>,
+    /// The endpoints as the file (and command line) have them, in config order
+    /// (shared with the run's config at start).
+    file: Arc<[Endpoint]>,
     /// Their ids, position for position.
     ids: Vec<EndpointId>,
     /// Intervals changed from the dashboard, until the next reload.
@@ -239,7 +240,14 @@ impl Reloader {
                     extra.name
                 )));
             }
-            config.endpoints.push(extra.clone());
+        }
+        if !self.source.extra.is_empty() {
+            config.endpoints = config
+                .endpoints
+                .iter()
+                .chain(&self.source.extra)
+                .cloned()
+                .collect();
         }
         if config.endpoints.is_empty() {
             return Some(refused(format!(

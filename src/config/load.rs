@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::mask::mask_url;
-use super::validate::{parse_str, parse_url, scheme_hint};
+use super::validate::{parse_unshared, parse_url, scheme_hint};
 use super::{Config, Endpoint, defaults};
 
 /// What the command line contributes to the configuration.
@@ -49,7 +49,7 @@ pub fn default_config_path() -> Option<PathBuf> {
 pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
     let lookup = |name: &str| std::env::var(name).ok();
     let path = options.config_path.clone().or_else(default_config_path);
-    let mut config = match &path {
+    let (mut config, mut endpoints) = match &path {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| {
                 let what = if e.kind() == std::io::ErrorKind::NotFound {
@@ -60,24 +60,28 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigErrors> {
                 ConfigError::file(path, what)
             })?;
             let text = String::from_utf8(bytes).map_err(|e| not_utf8(path, e.as_bytes()))?;
-            parse_str(path, &text, lookup)?
+            parse_unshared(path, &text, lookup)?
         }
-        None => Config {
-            source: None,
-            window: defaults::WINDOW,
-            export_dir: PathBuf::from(defaults::EXPORT_DIR),
-            export_formats: defaults::EXPORT_FORMATS.to_vec(),
-            export_on_exit: defaults::EXPORT_ON_EXIT,
-            hlog: None,
-            hlog_interval: defaults::HLOG_INTERVAL,
-            metrics_buckets: defaults::METRICS_BUCKETS.to_vec(),
-            metrics_phases: defaults::METRICS_PHASES,
-            endpoints: Vec::new(),
-            alerts: Vec::new(),
-            bell: defaults::BELL,
-        },
+        None => (
+            Config {
+                source: None,
+                window: defaults::WINDOW,
+                export_dir: PathBuf::from(defaults::EXPORT_DIR),
+                export_formats: defaults::EXPORT_FORMATS.to_vec(),
+                export_on_exit: defaults::EXPORT_ON_EXIT,
+                hlog: None,
+                hlog_interval: defaults::HLOG_INTERVAL,
+                metrics_buckets: defaults::METRICS_BUCKETS.to_vec(),
+                metrics_phases: defaults::METRICS_PHASES,
+                endpoints: Default::default(),
+                alerts: Vec::new(),
+                bell: defaults::BELL,
+            },
+            Vec::new(),
+        ),
     };
-    add_cli_urls(&mut config, options)?;
+    add_cli_urls(&mut endpoints, options)?;
+    config.endpoints = endpoints.into();
     if let Some(dir) = &options.export_dir {
         config.export_dir = dir.clone();
     }
@@ -110,7 +114,8 @@ fn not_utf8(path: &std::path::Path, bytes: &[u8]) -> ConfigError {
     }
 }
 
-fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), ConfigErrors> {
+/// Appends the command line's URLs to `endpoints` (the file's).
+fn add_cli_urls(endpoints: &mut Vec<Endpoint>, options: &LoadOptions) -> Result<(), ConfigErrors> {
     if options.urls.is_empty() {
         return Ok(());
     }
@@ -119,7 +124,7 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
     let mut errors = Vec::new();
     // Every name taken so far, the file's and the earlier arguments': a set, since a
     // scan of the endpoints per argument is quadratic with many of both.
-    let mut names: HashSet<String> = config.endpoints.iter().map(|e| e.name.clone()).collect();
+    let mut names: HashSet<String> = endpoints.iter().map(|e| e.name.clone()).collect();
     for text in &options.urls {
         let url = match parse_url(text) {
             Ok(url) => url,
@@ -143,7 +148,7 @@ fn add_cli_urls(config: &mut Config, options: &LoadOptions) -> Result<(), Config
         }
         let mut endpoint = Endpoint::new(&shown, url, interval, timeout);
         endpoint.url_as_written = shown;
-        config.endpoints.push(endpoint);
+        endpoints.push(endpoint);
     }
     if errors.is_empty() {
         Ok(())

@@ -92,6 +92,17 @@ impl Engine {
         clock: Clock,
         deadline: Option<Instant>,
     ) -> anyhow::Result<Self> {
+        Self::start_shared(endpoints.into(), recorder, clock, deadline)
+    }
+
+    /// [`Engine::start`] with the run's own endpoint list, kept (to tell what a
+    /// reload changes) without a copy.
+    pub fn start_shared(
+        endpoints: Arc<[Endpoint]>,
+        recorder: &Recorder,
+        clock: Clock,
+        deadline: Option<Instant>,
+    ) -> anyhow::Result<Self> {
         let mut clients = ClientPool::default();
         let mut engine = Engine {
             paused: tokio::sync::watch::Sender::new(false),
@@ -139,7 +150,7 @@ impl Engine {
             .control
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .started(clients, endpoints);
+            .started(clients, endpoints.clone());
         // The runtime is built and dropped on its own thread: a runtime may not be
         // dropped inside another (should anything here fail, the caller's).
         let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel(1);

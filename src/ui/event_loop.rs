@@ -1036,7 +1036,7 @@ mod tests {
             export_on_exit: false,
             alerts: Vec::new(),
             bell: true,
-            endpoints: endpoints.clone(),
+            endpoints: endpoints.clone().into(),
         };
         let reloader = crate::reload::Reloader::new(
             crate::reload::Source::default(),

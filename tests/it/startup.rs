@@ -56,19 +56,31 @@ async fn varied_store(endpoints: &[Endpoint]) -> StatsStore {
         kind,
     };
     for (i, latency) in [450u64, 1_900, 2_100].into_iter().enumerate() {
-        recorder.record(sample(1, 1_000 * i as u64, SampleKind::Probed(ok(latency, 200))));
+        recorder.record(sample(
+            1,
+            1_000 * i as u64,
+            SampleKind::Probed(ok(latency, 200)),
+        ));
     }
     for (i, latency) in spread().into_iter().enumerate() {
         let status = if i % 40 == 0 { 503 } else { 200 };
         let outcome = ok(latency, status);
         recorder.record(sample(2, 50 * i as u64, SampleKind::Probed(outcome)));
     }
-    for (i, class) in [ErrorClass::Timeout, ErrorClass::Connect, ErrorClass::Timeout]
-        .into_iter()
-        .enumerate()
+    for (i, class) in [
+        ErrorClass::Timeout,
+        ErrorClass::Connect,
+        ErrorClass::Timeout,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let outcome = ProbeOutcome::failed(class, "it failed \"badly\"\n\tagain");
-        recorder.record(sample(3, 2_000 + 100 * i as u64, SampleKind::Probed(outcome)));
+        recorder.record(sample(
+            3,
+            2_000 + 100 * i as u64,
+            SampleKind::Probed(outcome),
+        ));
     }
     for i in 0..5u64 {
         recorder.record_connection(
@@ -125,7 +137,11 @@ async fn the_streamed_json_snapshot_is_the_built_one_byte_for_byte() {
         .unwrap();
     snapshot::write_json(&[], &store, &mut streamed).unwrap();
     assert_eq!(streamed, built);
-    assert!(String::from_utf8(built).unwrap().contains("\"endpoints\": [],"));
+    assert!(
+        String::from_utf8(built)
+            .unwrap()
+            .contains("\"endpoints\": [],")
+    );
 }
 
 #[tokio::test]

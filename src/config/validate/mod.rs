@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -31,16 +32,30 @@ use super::locate::{Document, key_by_lines};
 use super::raw::{RawConfig, RawDefaults, RawEndpoint};
 use super::{Config, Endpoint, StateRule, TlsRoots, defaults, interpolate, parse_duration};
 
-/// Parses and validates the text of a config file. `path` is only used in messages
-/// and to resolve relative paths (`ca_file`); `lookup` reads environment variables.
-///
-/// A TOML syntax or type error stops at once; the validation problems after it are
-/// returned together, in file order.
+/// [`parse_unshared`] as one [`Config`], for tests.
+#[cfg(test)]
 pub fn parse_str(
     path: &Path,
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
+    let (mut config, endpoints) = parse_unshared(path, text, lookup)?;
+    config.endpoints = endpoints.into();
+    Ok(config)
+}
+
+/// Parses and validates the text of a config file. `path` is only used in messages
+/// and to resolve relative paths (`ca_file`); `lookup` reads environment variables.
+/// The endpoints come in a list of their own (the config's is left empty), so that
+/// the command line's can follow them before the list is shared.
+///
+/// A TOML syntax or type error stops at once; the validation problems after it are
+/// returned together, in file order.
+pub(super) fn parse_unshared(
+    path: &Path,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(Config, Vec<Endpoint>), ConfigErrors> {
     let (doc, tree) = Document::parse(text).map_err(|e| toml_error(path, text, None, &e))?;
     let raw = RawConfig::deserialize(toml::Deserializer::from(tree))
         .map_err(|e| toml_error(path, text, Some(&doc), &e))?;
@@ -50,9 +65,9 @@ pub fn parse_str(
         lookup: &lookup,
         errors: Vec::new(),
     };
-    let config = v.config(raw);
+    let parsed = v.config(raw);
     if v.errors.is_empty() {
-        Ok(config)
+        Ok(parsed)
     } else {
         // In file order, as a reader goes through the file fixing them.
         v.errors
@@ -127,7 +142,8 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         });
     }
 
-    fn config(&mut self, raw: RawConfig) -> Config {
+    /// The config, and its endpoints apart (the config's own list left empty).
+    fn config(&mut self, raw: RawConfig) -> (Config, Vec<Endpoint>) {
         let (endpoint_defaults, window) = self.defaults_section(&raw.defaults);
         let export = self.export(&raw.export, &raw.metrics);
         // Every name the file gives, before the endpoints are consumed: an alert may
@@ -140,7 +156,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             .collect();
         let endpoints = self.endpoints(raw.endpoint, &endpoint_defaults);
         let alerts = self.alerts(raw.alert, &names);
-        Config {
+        let config = Config {
             source: Some(self.path.to_path_buf()),
             window,
             export_dir: export.dir,
@@ -150,14 +166,15 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             hlog_interval: export.hlog_interval,
             metrics_buckets: export.metrics_buckets,
             metrics_phases: export.metrics_phases,
-            endpoints,
+            endpoints: Arc::default(),
             alerts,
             bell: raw
                 .ui
                 .bell
                 .as_ref()
                 .map_or(defaults::BELL, |b| *b.get_ref()),
-        }
+        };
+        (config, endpoints)
     }
 
     /// `[defaults]`: what endpoints inherit, and the statistics window.
