@@ -183,3 +183,40 @@ async fn snapshot_histograms_decode_to_what_was_recorded() {
     assert!(decode(0, "/histogram/data").is_empty());
     assert!(decode(1, "/phase_histograms/tls").is_empty());
 }
+
+/// The one error a config with several type errors reports: `[[endpoint]]` tables are
+/// deserialized one at a time as they are validated, and still the first type error
+/// is the one a deserialization of the whole file meets first (its keys in order:
+/// `defaults` before `endpoint`, `export` and unknown later keys after).
+#[test]
+fn the_first_type_error_is_still_the_one_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\ninterval = 5\n";
+    let cases = [
+        (
+            format!("[export]\nformats = 5\n{endpoint}"),
+            "endpoint[0].interval",
+        ),
+        (format!("zzz = 1\n{endpoint}"), "endpoint[0].interval"),
+        (
+            format!("{endpoint}[defaults]\ninterval = 7\n"),
+            "defaults.interval",
+        ),
+        (format!("aaa = 1\n{endpoint}"), "aaa"),
+        ("endpoint = 5\n[ui]\nbell = \"x\"\n".to_string(), "endpoint"),
+        (
+            format!("[[endpoint]]\nurl = \"http://127.0.0.1:9/a\"\n{endpoint}"),
+            "endpoint[1].interval",
+        ),
+    ];
+    for (text, key) in cases {
+        let path = crate::support::write_config(dir.path(), &text);
+        let options = probetop::config::LoadOptions {
+            config_path: Some(path),
+            ..Default::default()
+        };
+        let errors = probetop::config::load(&options).expect_err(&text).0;
+        assert_eq!(errors.len(), 1, "{text}");
+        assert_eq!(errors[0].key.as_deref(), Some(key), "{text}");
+    }
+}

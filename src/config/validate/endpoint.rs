@@ -6,7 +6,8 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::scheme::Scheme;
-use super::{EndpointDefaults, Validator, parse_url, scheme_hint};
+use super::scheme::check_url;
+use super::{EndpointDefaults, Validator, scheme_hint};
 use crate::config::mask::mask_url;
 use crate::config::raw::RawEndpoint;
 use crate::config::{Endpoint, Expect, defaults};
@@ -28,31 +29,34 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         }
         let name = self.name(key, &raw);
         let interval = self
-            .duration(&format!("{key}.interval"), raw.interval.as_ref())
+            .duration(format_args!("{key}.interval"), raw.interval.as_ref())
             .unwrap_or(inherited.interval);
         let timeout = self
-            .duration(&format!("{key}.timeout"), raw.timeout.as_ref())
+            .duration(format_args!("{key}.timeout"), raw.timeout.as_ref())
             .unwrap_or(inherited.timeout);
         let method = self.method(key, raw.method.as_ref());
         let mut headers = self.headers(key, &raw);
         let body = self.body(key, &raw);
         self.auth_and_agent(key, &raw, &mut headers);
-        let http = self.parsed(&format!("{key}.http"), raw.http.as_ref());
+        let http = self.parsed(format_args!("{key}.http"), raw.http.as_ref());
         let resolve = self.resolve(key, raw.resolve.as_ref());
         let ca_file = self.ca_file(key, raw.ca_file.as_ref());
         let tls_roots = self
-            .parsed(&format!("{key}.tls_roots"), raw.tls_roots.as_ref())
+            .parsed(format_args!("{key}.tls_roots"), raw.tls_roots.as_ref())
             .unwrap_or(inherited.tls_roots);
         let connection = self
-            .parsed(&format!("{key}.connection"), raw.connection.as_ref())
+            .parsed(format_args!("{key}.connection"), raw.connection.as_ref())
             .unwrap_or(defaults::CONNECTION);
         let max_in_flight = self
-            .positive(&format!("{key}.max_in_flight"), raw.max_in_flight.as_ref())
+            .positive(
+                format_args!("{key}.max_in_flight"),
+                raw.max_in_flight.as_ref(),
+            )
             .or(inherited.max_in_flight)
             .unwrap_or_else(|| defaults::max_in_flight(interval, timeout));
         let max_body_bytes = self
             .positive(
-                &format!("{key}.max_body_bytes"),
+                format_args!("{key}.max_body_bytes"),
                 raw.max_body_bytes.as_ref(),
             )
             .unwrap_or(inherited.max_body_bytes);
@@ -122,10 +126,9 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         let Some(resolved) = self.interpolated(&url_key, text) else {
             return (None, None);
         };
-        let scheme = url::Url::parse(&resolved)
-            .ok()
-            .and_then(|u| Scheme::of(u.scheme()));
-        let url = parse_url(&resolved)
+        let parsed = url::Url::parse(&resolved);
+        let scheme = parsed.as_ref().ok().and_then(|u| Scheme::of(u.scheme()));
+        let url = check_url(&resolved, parsed)
             .map_err(|why| {
                 self.error(
                     url_key,

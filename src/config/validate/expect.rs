@@ -28,7 +28,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             body_regex,
             json,
             headers,
-            max_latency: self.duration(&format!("{key}.max_latency"), raw.max_latency.as_ref()),
+            max_latency: self.duration(format_args!("{key}.max_latency"), raw.max_latency.as_ref()),
             min_cert_days: raw
                 .min_cert_days
                 .as_ref()

@@ -14,7 +14,6 @@ mod export;
 mod scheme;
 mod tls;
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -24,6 +23,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeArray, DeValue};
 
 pub(super) use scheme::{parse_url, scheme_hint};
 
@@ -56,16 +56,52 @@ pub(super) fn parse_unshared(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<(Config, Vec<Endpoint>), ConfigErrors> {
-    let (doc, tree) = Document::parse(text).map_err(|e| toml_error(path, text, None, &e))?;
-    let raw = RawConfig::deserialize(toml::Deserializer::from(tree))
-        .map_err(|e| toml_error(path, text, Some(&doc), &e))?;
+    let (doc, mut tree) = Document::parse(text).map_err(|e| toml_error(path, text, None, &e))?;
+    let type_error =
+        |e: toml::de::Error| ConfigErrors::from(toml_error(path, text, Some(&doc), &e));
+    // The `[[endpoint]]` tables are taken out of the tree and each deserialized as
+    // it is validated, then dropped: deserialized all at once, 50,000 of them were
+    // 60 MB of raw structs (about 1.2 KB each), a list grown and copied a dozen
+    // times, and a tenth of the loading's time.
+    let tables = match tree.get_mut().remove_entry(ENDPOINT_KEY) {
+        Some((key, value)) => {
+            let span = value.span();
+            match value.into_inner() {
+                DeValue::Array(tables) => Some(tables),
+                // Not a list of tables: deserializing it with the rest says how.
+                other => {
+                    tree.get_mut().insert(key, Spanned::new(span, other));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let raw = match RawConfig::deserialize(toml::Deserializer::from(tree)) {
+        Ok(raw) => raw,
+        Err(e) => {
+            // Serde reads the keys in the tree's (sorted) order and stops at the
+            // first type error: an endpoint's comes first when this one's key sorts
+            // after `endpoint`.
+            let key = e.span().and_then(|span| doc.key_at(span.start));
+            if key.is_some_and(|key| top_level(&key) > ENDPOINT_KEY)
+                && let Some(tables) = tables
+                && let Some(Err(first)) = raw_endpoints(tables).find(Result::is_err)
+            {
+                return Err(type_error(first));
+            }
+            return Err(type_error(e));
+        }
+    };
     let mut v = Validator {
         path,
         doc: &doc,
         lookup: &lookup,
         errors: Vec::new(),
     };
-    let parsed = v.config(raw);
+    let parsed = v
+        .config(raw, tables.unwrap_or_else(DeArray::new))
+        .map_err(type_error)?;
     if v.errors.is_empty() {
         Ok(parsed)
     } else {
@@ -74,6 +110,24 @@ pub(super) fn parse_unshared(
             .sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
         Err(ConfigErrors(v.errors))
     }
+}
+
+/// The top-level key of the endpoint tables.
+const ENDPOINT_KEY: &str = "endpoint";
+
+/// The top-level key of a dotted key path (`endpoint[3].url` → `endpoint`).
+fn top_level(key: &str) -> &str {
+    key.split(['.', '[']).next().unwrap_or(key)
+}
+
+/// The endpoint tables of `tables`, each deserialized when it is reached: what the
+/// whole tree's deserializer does to each, one at a time.
+fn raw_endpoints(
+    tables: DeArray<'_>,
+) -> impl ExactSizeIterator<Item = Result<Spanned<RawEndpoint>, toml::de::Error>> {
+    tables
+        .into_iter()
+        .map(|table| Spanned::<RawEndpoint>::deserialize(toml::de::ValueDeserializer::from(table)))
 }
 
 /// Turns a TOML syntax or type error into a located error with its key path. `doc`
@@ -142,20 +196,30 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         });
     }
 
-    /// The config, and its endpoints apart (the config's own list left empty).
-    fn config(&mut self, raw: RawConfig) -> (Config, Vec<Endpoint>) {
+    /// The config, and its endpoints apart (the config's own list left empty), from
+    /// `raw` and the endpoint tables still to deserialize, `tables`; a type error in
+    /// one of those stops it.
+    fn config(
+        &mut self,
+        raw: RawConfig,
+        tables: DeArray<'_>,
+    ) -> Result<(Config, Vec<Endpoint>), toml::de::Error> {
         let (endpoint_defaults, window) = self.defaults_section(&raw.defaults);
         let export = self.export(&raw.export, &raw.metrics);
-        // Every name the file gives, before the endpoints are consumed: an alert may
-        // name an endpoint whose own errors leave it out.
-        let names: HashSet<String> = raw
-            .endpoint
-            .iter()
-            .filter_map(|e| e.get_ref().name.as_ref().or(e.get_ref().url.as_ref()))
-            .map(|n| n.get_ref().clone())
-            .collect();
-        let endpoints = self.endpoints(raw.endpoint, &endpoint_defaults);
-        let alerts = self.alerts(raw.alert, &names);
+        // Every name the file gives (the alerts', if any, are checked against them):
+        // an alert may name an endpoint whose own errors leave it out.
+        let mut names = (!raw.alert.is_empty()).then(HashSet::new);
+        let count = raw.endpoint.len() + tables.len();
+        let endpoints = self.endpoints(
+            raw.endpoint
+                .into_iter()
+                .map(Ok)
+                .chain(raw_endpoints(tables)),
+            count,
+            &endpoint_defaults,
+            names.as_mut(),
+        )?;
+        let alerts = self.alerts(raw.alert, &names.unwrap_or_default());
         let config = Config {
             source: Some(self.path.to_path_buf()),
             window,
@@ -174,7 +238,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 .as_ref()
                 .map_or(defaults::BELL, |b| *b.get_ref()),
         };
-        (config, endpoints)
+        Ok((config, endpoints))
     }
 
     /// `[defaults]`: what endpoints inherit, and the statistics window.
@@ -220,21 +284,31 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
         (inherited, window)
     }
 
-    /// Every `[[endpoint]]`, in file order; those with errors are left out.
+    /// Every `[[endpoint]]`, in file order; those with errors are left out. The name
+    /// (else the URL) each gives goes into `names`, when asked for; a type error in
+    /// a table stops the validation.
     fn endpoints(
         &mut self,
-        raw: Vec<Spanned<RawEndpoint>>,
+        raw: impl Iterator<Item = Result<Spanned<RawEndpoint>, toml::de::Error>>,
+        count: usize,
         inherited: &EndpointDefaults,
-    ) -> Vec<Endpoint> {
-        let mut endpoints: Vec<Endpoint> = Vec::with_capacity(raw.len());
+        mut names: Option<&mut HashSet<String>>,
+    ) -> Result<Vec<Endpoint>, toml::de::Error> {
+        let mut endpoints: Vec<Endpoint> = Vec::with_capacity(count);
         // Names seen so far with the span of their first use, valid endpoints or not,
         // so that a duplicate is reported even when the other endpoint has errors of
         // its own. A map, not a list: a list's scan per endpoint made loading
         // quadratic (100,000 endpoints took minutes).
-        let mut seen: HashMap<String, Range<usize>> = HashMap::with_capacity(raw.len());
-        for (i, raw_endpoint) in raw.into_iter().enumerate() {
+        let mut seen: HashMap<String, Range<usize>> = HashMap::with_capacity(count);
+        for (i, raw_endpoint) in raw.enumerate() {
+            let raw_endpoint = raw_endpoint?;
             let table_span = raw_endpoint.span();
             let raw_endpoint = raw_endpoint.into_inner();
+            if let Some(names) = names.as_deref_mut()
+                && let Some(name) = raw_endpoint.name.as_ref().or(raw_endpoint.url.as_ref())
+            {
+                names.insert(name.get_ref().clone());
+            }
             // The name an endpoint without one gets is its URL, masked: two URLs
             // differing only in a secret would show (and be labelled) the same.
             let named = match (&raw_endpoint.name, &raw_endpoint.url) {
@@ -244,9 +318,9 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
             };
             let mut duplicate = false;
             if let Some((name, span)) = named {
-                match seen.entry(name.clone()) {
-                    Entry::Occupied(first) => {
-                        let first_line = self.doc.location(self.path, first.get().clone()).line;
+                match seen.get(&name) {
+                    Some(first) => {
+                        let first_line = self.doc.location(self.path, first.clone()).line;
                         self.error(
                             format!("endpoint[{i}].name"),
                             span,
@@ -256,8 +330,8 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                         );
                         duplicate = true;
                     }
-                    Entry::Vacant(slot) => {
-                        slot.insert(span);
+                    None => {
+                        seen.insert(name, span);
                     }
                 }
             }
@@ -266,7 +340,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
                 endpoints.push(endpoint);
             }
         }
-        endpoints
+        Ok(endpoints)
     }
 
     /// `down_after` and `up_after` under `prefix`, each falling back to `inherited`.
@@ -278,15 +352,22 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     ) -> StateRule {
         StateRule {
             down_after: self
-                .positive(&format!("{prefix}.down_after"), down_after)
+                .positive(format_args!("{prefix}.down_after"), down_after)
                 .unwrap_or(inherited.down_after),
             up_after: self
-                .positive(&format!("{prefix}.up_after"), up_after)
+                .positive(format_args!("{prefix}.up_after"), up_after)
                 .unwrap_or(inherited.up_after),
         }
     }
 
-    fn duration(&mut self, key: &str, value: Option<&Spanned<String>>) -> Option<Duration> {
+    /// A duration. Keys here and in [`Validator::parsed`] and [`Validator::positive`]
+    /// are anything printable (`format_args!`), made into text only for an error:
+    /// formatting a dozen keys per endpoint was a tenth of loading 50,000 valid ones.
+    fn duration(
+        &mut self,
+        key: impl std::fmt::Display,
+        value: Option<&Spanned<String>>,
+    ) -> Option<Duration> {
         let value = value?;
         match parse_duration(value.get_ref()) {
             Ok(d) => Some(d),
@@ -301,7 +382,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
     /// error says what is expected.
     fn parsed<T: FromStr<Err = String>>(
         &mut self,
-        key: &str,
+        key: impl std::fmt::Display,
         value: Option<&Spanned<String>>,
     ) -> Option<T> {
         let value = value?;
@@ -316,7 +397,7 @@ impl<F: Fn(&str) -> Option<String>> Validator<'_, F> {
 
     fn positive<T: Copy + Into<u64>>(
         &mut self,
-        key: &str,
+        key: impl std::fmt::Display,
         value: Option<&Spanned<T>>,
     ) -> Option<T> {
         let value = value?;
