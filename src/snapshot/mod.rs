@@ -6,6 +6,7 @@ pub mod csv;
 pub mod decode;
 pub mod export;
 mod histogram;
+mod json;
 pub mod markdown;
 pub mod merge;
 pub mod vantage;
@@ -58,7 +59,7 @@ impl Render for ExportFormat {
 
     fn write_to(self, snapshot: &Snapshot, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         match self {
-            ExportFormat::Json => write_json_to(snapshot, out),
+            ExportFormat::Json => json::write(snapshot, out),
             _ => out.write_all(self.render(snapshot).as_bytes()),
         }
     }
@@ -512,7 +513,7 @@ pub fn write_json(
         stats,
         window_seconds,
     });
-    write_json_to(&snapshot, out)
+    json::write(&snapshot, out)
 }
 
 /// The endpoints of a snapshot as [`write_json`] writes them: each captured and
@@ -531,22 +532,6 @@ impl Serialize for Streamed<'_> {
         ))
     }
 }
-
-/// Pretty JSON of `snapshot` and a newline, through a buffer large enough that a
-/// snapshot of hundreds of megabytes is a few hundred writes, not tens of thousands.
-fn write_json_to<E: Serialize>(
-    snapshot: &Snapshot<E>,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut buffered = std::io::BufWriter::with_capacity(JSON_BUFFER, out);
-    serde_json::to_writer_pretty(&mut buffered, snapshot)?;
-    buffered.write_all(b"\n")?;
-    buffered.flush()
-}
-
-/// The write buffer of a JSON snapshot.
-const JSON_BUFFER: usize = 1 << 20;
 
 impl Header {
     /// The snapshot-wide part of the snapshot of `endpoints` from `stats`.

@@ -123,6 +123,9 @@ async fn the_streamed_json_snapshot_is_the_built_one_byte_for_byte() {
         String::from_utf8(streamed).unwrap(),
         String::from_utf8(built.clone()).unwrap()
     );
+    // Both written with serde_json's own pretty printing, byte for byte.
+    let serde_pretty = snapshot::build(&endpoints, &store).to_json() + "\n";
+    assert_eq!(String::from_utf8(built.clone()).unwrap(), serde_pretty);
     // And it is a snapshot of all six, every one of them encoded.
     let json: serde_json::Value = serde_json::from_slice(&built).unwrap();
     let written = json["endpoints"].as_array().unwrap();
