@@ -117,6 +117,7 @@ impl Engine {
         // Two shards, so that the heap each keeps is half as deep; both on the one
         // probing thread.
         let shard_count = endpoints.len().clamp(1, 2);
+        let per_shard = endpoints.len().div_ceil(shard_count);
         let mut shards: Vec<Shard> = (0..shard_count)
             .map(|_| {
                 let (tx, commands) = tokio::sync::mpsc::unbounded_channel();
@@ -126,11 +127,12 @@ impl Engine {
             .collect::<Vec<_>>()
             .into_iter()
             .map(|commands| Shard {
-                slots: Vec::new(),
-                positions: HashMap::new(),
+                // Sized for their share up front, not grown (and copied) as they fill.
+                slots: Vec::with_capacity(per_shard),
+                positions: HashMap::with_capacity(per_shard),
                 commands: Some(commands),
                 start: clock.start,
-                due: BinaryHeap::new(),
+                due: BinaryHeap::with_capacity(per_shard),
                 deadline,
                 paused: engine.paused.subscribe(),
                 recorder: recorder.clone(),

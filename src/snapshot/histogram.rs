@@ -1,6 +1,7 @@
 //! The standard HdrHistogram V2 encoding (deflate-compressed, base64), which any
 //! HdrHistogram implementation decodes.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use std::io::Write as _;
@@ -52,11 +53,18 @@ pub fn encode_counts(counts: &Counts) -> String {
     if counts.is_empty() {
         return EMPTY.clone();
     }
-    let mut payload = Vec::new();
-    counts.write_v2(&mut payload);
-    let mut bytes = Vec::new();
-    wrap(&payload, &mut bytes).expect("compressing into memory cannot fail");
-    STANDARD.encode(bytes)
+    // The serialisation's buffers, kept between histograms: a snapshot encodes six
+    // per endpoint.
+    thread_local! {
+        static BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = RefCell::default();
+    }
+    BUFFERS.with_borrow_mut(|(payload, bytes)| {
+        payload.clear();
+        counts.write_v2(payload);
+        bytes.clear();
+        wrap(payload, bytes).expect("compressing into memory cannot fail");
+        STANDARD.encode(&*bytes)
+    })
 }
 
 /// Appends the V2 compressed form of the V2 `payload` to `bytes`: the compressed

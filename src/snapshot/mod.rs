@@ -455,9 +455,10 @@ struct Header {
     alert_events_dropped: u64,
 }
 
-/// One endpoint of a [`Capture`].
+/// One endpoint of a [`Capture`]; `H` holds an all-time histogram: a copy (taken on
+/// the statistics thread, encoded elsewhere) or, for [`write_json`], a reference.
 #[derive(Debug, Clone)]
-struct EndpointCapture {
+struct EndpointCapture<H = CompactHistogram> {
     name: String,
     url: String,
     interval_ms: u64,
@@ -470,8 +471,8 @@ struct EndpointCapture {
     errors: BTreeMap<&'static str, u64>,
     status_codes: BTreeMap<String, u64>,
     /// All-time latency and phases, as the statistics keep them.
-    latency: CompactHistogram,
-    phases: [CompactHistogram; Phase::ALL.len()],
+    latency: H,
+    phases: [H; Phase::ALL.len()],
     cert_days_left: Option<i64>,
     cert_not_after: Option<String>,
     last_response: Option<ResponseInfo>,
@@ -528,7 +529,11 @@ impl Serialize for Streamed<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // An exact length, as a Vec's: serde_json writes an empty list as `[]` then.
         serializer.collect_seq(self.endpoints.iter().zip(self.stats.endpoints()).map(
-            |(endpoint, s)| endpoint_capture(endpoint, s, self.stats).encode(self.window_seconds),
+            // The histograms read where they are: the store is the finished one, and
+            // nothing records into it.
+            |(endpoint, s)| {
+                endpoint_capture_with(endpoint, s, self.stats, |h| h).encode(self.window_seconds)
+            },
         ))
     }
 }
@@ -587,6 +592,16 @@ impl Header {
 
 /// One endpoint of [`capture`]: all-time, and the rolling window of `store`.
 fn endpoint_capture(endpoint: &Endpoint, s: &EndpointStats, store: &StatsStore) -> EndpointCapture {
+    endpoint_capture_with(endpoint, s, store, CompactHistogram::clone)
+}
+
+/// [`endpoint_capture`], each all-time histogram held as `histogram` makes it.
+fn endpoint_capture_with<'a, H>(
+    endpoint: &Endpoint,
+    s: &'a EndpointStats,
+    store: &StatsStore,
+    histogram: impl Fn(&'a CompactHistogram) -> H,
+) -> EndpointCapture<H> {
     let (now, window) = (store.now_ds(), Some(store.window()));
     let certificate = s.certificate(store.taken_at());
     EndpointCapture {
@@ -604,8 +619,8 @@ fn endpoint_capture(endpoint: &Endpoint, s: &EndpointStats, store: &StatsStore) 
             .status_codes()
             .map(|(code, n)| (code.to_string(), n))
             .collect(),
-        latency: s.latency_all_time().clone(),
-        phases: Phase::ALL.map(|phase| s.phase_all_time(phase).clone()),
+        latency: histogram(s.latency_all_time()),
+        phases: Phase::ALL.map(|phase| histogram(s.phase_all_time(phase))),
         cert_days_left: certificate.map(|c| c.days_left),
         cert_not_after: certificate.map(|c| timestamp(c.not_after)),
         last_response: s.last_response(),
@@ -642,11 +657,11 @@ impl Capture {
     }
 }
 
-impl EndpointCapture {
+impl<H: std::borrow::Borrow<CompactHistogram>> EndpointCapture<H> {
     fn encode(self, window_seconds: u64) -> EndpointSnapshot {
         // Read by bucket: no histogram is built (see `stats::Counts`).
-        let latency = self.latency.counts();
-        let phases = self.phases.each_ref().map(CompactHistogram::counts);
+        let latency = self.latency.borrow().counts();
+        let phases = self.phases.each_ref().map(|h| h.borrow().counts());
         EndpointSnapshot {
             name: self.name,
             url: self.url,

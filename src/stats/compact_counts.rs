@@ -207,6 +207,9 @@ impl Counts {
     /// Appends the V2 serialisation of the decoded histogram (what the hdrhistogram
     /// crate's `V2Serializer` writes for it) to `out`.
     pub fn write_v2(&self, out: &mut Vec<u8>) {
+        // At most a count and a run of empty buckets before it per bucket, nine bytes
+        // each at most.
+        out.reserve(V2_HEADER_SIZE + 9 * (2 * self.buckets.len() + 1));
         let start = out.len();
         out.extend_from_slice(&V2_COOKIE.to_be_bytes());
         // The payload's length, filled in below.
