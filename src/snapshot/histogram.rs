@@ -185,6 +185,28 @@ mod tests {
     }
 
     #[test]
+    fn counts_encode_as_their_histogram_does() {
+        // Never folded, folded, grown past a fold, and large enough to be deflated:
+        // the text is the histogram's, which the hdrhistogram crate decodes.
+        let mut compact = crate::stats::CompactHistogram::default();
+        assert_eq!(
+            encode_counts(&compact.counts()),
+            encode_histogram(&compact.to_histogram())
+        );
+        for i in 0..5_000u32 {
+            compact.record(100 + (i * 7_919) % 30_000 + if i % 700 == 699 { 2_500_000 } else { 0 });
+            if i % 61 == 0 || i == 4_999 {
+                let (ours, theirs) = (
+                    encode_counts(&compact.counts()),
+                    encode_histogram(&compact.to_histogram()),
+                );
+                assert_eq!(ours, theirs, "after {} samples", i + 1);
+                assert_eq!(decode_histogram(&ours).unwrap(), compact.to_histogram());
+            }
+        }
+    }
+
+    #[test]
     fn stored_blocks_hold_any_length() {
         // Zero bytes, one block, and several blocks of 65,535, each checked by
         // flate2's zlib decoder (Adler-32 included).
