@@ -499,9 +499,10 @@ pub fn capture(endpoints: &[Endpoint], stats: &StatsStore) -> Capture {
 /// Writes the JSON snapshot of `endpoints` (config order) from `stats`, and a
 /// newline: exactly what [`Render::write_to`] writes of [`build`]'s snapshot, but
 /// each endpoint captured, encoded and written in turn, so that the snapshot of a
-/// large fleet is never held whole (at 50,000 endpoints, over 100 MB of
-/// `EndpointSnapshot`s, each moved into place and then freed). Call it off the async
-/// runtime, with a store no one records into (the one `StatsHandle::finish` returns).
+/// large fleet is never held whole (held whole at 50,000 endpoints, its 1.3 KB
+/// `EndpointSnapshot`s, each moved into place, and their strings doubled the peak
+/// RSS, 440 MiB instead of 220). Call it off the async runtime, with a store no one
+/// records into (the one `StatsHandle::finish` returns).
 pub fn write_json(
     endpoints: &[Endpoint],
     stats: &StatsStore,
