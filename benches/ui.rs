@@ -5,6 +5,7 @@
 //! cargo bench --bench ui                              # full run (about a minute)
 //! PROBETOP_BENCH_IDLE_SECS=10 cargo bench --bench ui  # shorter idle measurement
 //! PROBETOP_BENCH_ONLY=idle cargo bench --bench ui     # the idle measurement alone
+//! PROBETOP_BENCH_ONLY=overview cargo bench --bench ui # model::overview alone
 //! ```
 //!
 //! It measures:
@@ -105,6 +106,8 @@ struct Settings {
     smoke: bool,
     /// Only the idle measurement (`PROBETOP_BENCH_ONLY=idle`).
     idle_only: bool,
+    /// Only the overview measurement (`PROBETOP_BENCH_ONLY=overview`).
+    overview_only: bool,
 }
 
 impl Settings {
@@ -123,6 +126,7 @@ impl Settings {
                 idle: Duration::from_secs(2),
                 smoke: true,
                 idle_only: false,
+                overview_only: false,
             });
         }
         let idle_secs = match std::env::var("PROBETOP_BENCH_IDLE_SECS") {
@@ -134,10 +138,13 @@ impl Settings {
         if idle_secs == 0 {
             bail!("PROBETOP_BENCH_IDLE_SECS must be at least 1");
         }
-        let idle_only = match std::env::var("PROBETOP_BENCH_ONLY") {
-            Ok(only) if only == "idle" => true,
-            Ok(only) => bail!("bad PROBETOP_BENCH_ONLY {only:?}: expected \"idle\""),
-            Err(_) => false,
+        let (idle_only, overview_only) = match std::env::var("PROBETOP_BENCH_ONLY") {
+            Ok(only) if only == "idle" => (true, false),
+            Ok(only) if only == "overview" => (false, true),
+            Ok(only) => {
+                bail!("bad PROBETOP_BENCH_ONLY {only:?}: expected \"idle\" or \"overview\"")
+            }
+            Err(_) => (false, false),
         };
         Ok(Settings {
             sizes: vec![10, 1_000, 10_000],
@@ -148,6 +155,7 @@ impl Settings {
             idle: Duration::from_secs(idle_secs),
             smoke: false,
             idle_only,
+            overview_only,
         })
     }
 }
@@ -160,6 +168,10 @@ fn run() -> anyhow::Result<()> {
     line(format!("probetop UI benchmark ({WIDTH}×{HEIGHT} terminal)"));
     if settings.idle_only {
         return idle_report(&settings);
+    }
+    if settings.overview_only {
+        overview_report(&settings);
+        return Ok(());
     }
 
     line(format!(
@@ -183,6 +195,23 @@ fn run() -> anyhow::Result<()> {
         ));
     }
 
+    overview_report(&settings);
+
+    let s = Stats::of(measure_key_to_frame(
+        settings.key_endpoints,
+        settings.samples,
+    )?);
+    line(format!(
+        "  key → frame: on_key(Down) + one draw, {} endpoints   p50 {:.3} ms   p99 {:.3} ms   (n={})",
+        settings.key_endpoints, s.p50_ms, s.p99_ms, s.n
+    ));
+
+    idle_report(&settings)
+}
+
+/// Measures `model::overview` at every size and prints its figures.
+fn overview_report(settings: &Settings) {
+    let line = |text: String| println!("{text}");
     line(format!(
         "  model::overview: statistics thread, once per refresh, {WINDOW_ENTRIES} window entries per endpoint, span 5m"
     ));
@@ -212,17 +241,6 @@ fn run() -> anyhow::Result<()> {
             s.mean_ms, s.p99_ms, s.n
         ));
     }
-
-    let s = Stats::of(measure_key_to_frame(
-        settings.key_endpoints,
-        settings.samples,
-    )?);
-    line(format!(
-        "  key → frame: on_key(Down) + one draw, {} endpoints   p50 {:.3} ms   p99 {:.3} ms   (n={})",
-        settings.key_endpoints, s.p50_ms, s.p99_ms, s.n
-    ));
-
-    idle_report(&settings)
 }
 
 /// Measures the idle dashboard and prints its figures.
