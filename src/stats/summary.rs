@@ -103,13 +103,10 @@ impl<'a> Sorted<'a> {
 /// [`super::Window::tally`]), so a refresh that finds one new probe per endpoint costs
 /// a few bucket updates instead of sorting the span again.
 ///
-/// With thousands of endpoints a refresh is bound by the memory it touches, not by
-/// arithmetic, so the buckets are kept in chunks of at most [`CHUNK`], found through a
-/// short ordered list of chunk heads (first key, buckets, latencies): adding or taking
-/// away a latency reads the heads and one chunk, and a quantile walks the heads' counts
-/// to its chunk and then that chunk; a flat list of a span's few hundred buckets was
-/// read whole (to find a bucket) and half shifted (for a new or emptied one) at every
-/// probe, which cost more than the rest of the row. The mean comes from an exact sum.
+/// Reading it costs next to nothing more: the mean comes from a running sum, and each
+/// quantile from a cursor that stays on its bucket from one read to the next (one new
+/// probe moves a rank by a step or two), so a read touches a few buckets, not all of
+/// them; with thousands of endpoints a refresh is bound by the memory it touches.
 ///
 /// It answers exactly what a histogram of the span's latencies would: the buckets are
 /// the histogram's own, with the same quantile rule, and the mean is the histogram's
@@ -130,33 +127,32 @@ pub struct SpanTally {
     pub(super) oldest_ds: Option<u32>,
     probes: u64,
     ok: u64,
-    /// The chunks of buckets in ascending order of their keys; none is empty.
-    heads: Vec<Head>,
-    /// The chunks' buckets, in no order (a head says which slot is its own).
-    chunks: Vec<[Bucket; CHUNK]>,
+    /// Every bucket holding a latency, in ascending order.
+    buckets: Vec<Bucket>,
     latencies: u64,
     /// The sum of every latency's bucket median equivalent, in µs: exact (integers),
     /// so adding and taking away never drifts.
     median_sum: u64,
+    /// Where p50, p90, p99 and p99.9 were found at the last read.
+    cursors: [Cursor; QUANTILES.len()],
 }
 
 /// The quantiles a [`LatencySummary`] reports, in its order.
 const QUANTILES: [f64; 4] = [0.50, 0.90, 0.99, 0.999];
 
-/// Buckets a chunk of a [`SpanTally`] holds at most: 256 bytes, four cache lines.
-const CHUNK: usize = 32;
-
-/// Buckets a chunk gets when a span is counted at once, leaving room for the probes
-/// that enter it later; also the most that two chunks merge into.
-const FILL: usize = CHUNK * 3 / 4;
-
-/// A chunk this small after a removal merges with a neighbour that has room, so
-/// that a span's buckets stay in few chunks.
-const SPARSE: usize = CHUNK / 4;
-
-/// One bucket of a [`SpanTally`]. Eight bytes: a precomputed median per bucket made
-/// refreshes slower (more memory to read).
+/// A position among a [`SpanTally`]'s buckets, kept true as buckets change: `at` is
+/// a bucket's index (at most their count) and `below` the latencies in the buckets
+/// before it.
 #[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    at: usize,
+    below: u64,
+}
+
+/// One bucket of a [`SpanTally`]. Eight bytes: with thousands of endpoints a
+/// refresh searches and shifts every endpoint's buckets, and memory, not
+/// arithmetic, sets its pace (a precomputed median per bucket made it slower).
+#[derive(Debug, Clone, Copy)]
 struct Bucket {
     /// Its lowest equivalent value, in µs.
     key: u32,
@@ -164,17 +160,10 @@ struct Bucket {
     count: u32,
 }
 
-/// One chunk of a [`SpanTally`]'s buckets, as its ordered list sees it.
-#[derive(Debug, Clone, Copy)]
-struct Head {
-    /// The key of its lowest bucket.
-    first: u32,
-    /// Buckets in it (1 ..= [`CHUNK`]).
-    len: u32,
-    /// Latencies in it.
-    count: u32,
-    /// Where its buckets are in [`SpanTally::chunks`].
-    slot: u32,
+impl Bucket {
+    fn new(key: u32, count: u32) -> Self {
+        Bucket { key, count }
+    }
 }
 
 impl SpanTally {
@@ -185,12 +174,10 @@ impl SpanTally {
             span,
             lo,
             hi: lo,
-            heads: std::mem::take(&mut self.heads),
-            chunks: std::mem::take(&mut self.chunks),
+            buckets: std::mem::take(&mut self.buckets),
             ..SpanTally::default()
         };
-        self.heads.clear();
-        self.chunks.clear();
+        self.buckets.clear();
     }
 
     /// Counts the probes of a span at once, after [`SpanTally::restart`]: their
@@ -204,85 +191,41 @@ impl SpanTally {
             self.ok += u64::from(ok);
             latencies.extend(latency_us);
         }
-        // Sorted, then turned into bucket keys in place (still ascending), so the
-        // chunks can be sized before they are filled.
-        Sorted::new(&mut latencies);
-        for v in latencies.iter_mut() {
-            *v = bucket_of(*v);
-        }
-        let keys = &latencies[..];
-        let distinct = keys.len() - keys.windows(2).filter(|w| w[0] == w[1]).count();
-        let chunks = distinct.div_ceil(FILL);
-        self.heads.reserve_exact(chunks);
-        self.chunks.reserve_exact(chunks);
-        for &key in keys.iter() {
-            self.median_sum += median_of(key);
-            if let Some(head) = self.heads.last_mut() {
-                let chunk = &mut self.chunks[head.slot as usize];
-                let last = &mut chunk[head.len as usize - 1];
-                if last.key == key {
-                    last.count += 1;
-                    head.count += 1;
-                    continue;
-                }
-                if (head.len as usize) < FILL {
-                    chunk[head.len as usize] = Bucket { key, count: 1 };
-                    head.len += 1;
-                    head.count += 1;
-                    continue;
-                }
+        let sorted = Sorted::new(&mut latencies);
+        // As many buckets as distinct ones, reserved at once rather than grown.
+        let distinct = 1 + sorted
+            .0
+            .windows(2)
+            .filter(|w| bucket_of(w[0]) != bucket_of(w[1]))
+            .count();
+        self.buckets.reserve_exact(distinct);
+        for &us in sorted.0 {
+            let key = bucket_of(us);
+            match self.buckets.last_mut() {
+                Some(last) if last.key == key => last.count += 1,
+                _ => self.buckets.push(Bucket::new(key, 1)),
             }
-            self.push_chunk(self.heads.len(), &[Bucket { key, count: 1 }]);
         }
-        self.latencies += keys.len() as u64;
+        self.median_sum += self
+            .buckets
+            .iter()
+            .map(|b| median_of(b.key) * u64::from(b.count))
+            .sum::<u64>();
+        self.latencies += sorted.0.len() as u64;
+        self.place_cursors();
     }
 
-    /// Makes a chunk of `buckets` (at least one) and puts it at `at` among the heads.
-    fn push_chunk(&mut self, at: usize, buckets: &[Bucket]) {
-        let mut chunk = [Bucket::default(); CHUNK];
-        chunk[..buckets.len()].copy_from_slice(buckets);
-        let slot = self.chunks.len() as u32;
-        self.chunks.push(chunk);
-        self.heads.insert(
-            at,
-            Head {
-                first: buckets[0].key,
-                len: buckets.len() as u32,
-                count: buckets.iter().map(|b| b.count).sum(),
-                slot,
-            },
-        );
-    }
-
-    /// Drops the chunk at `at` among the heads (the last chunk moves to its slot).
-    fn drop_chunk(&mut self, at: usize) {
-        let slot = self.heads.remove(at).slot;
-        let last = self.chunks.len() as u32 - 1;
-        self.chunks.swap_remove(slot as usize);
-        if slot != last
-            && let Some(moved) = self.heads.iter_mut().find(|h| h.slot == last)
-        {
-            moved.slot = slot;
-        }
-    }
-
-    /// The chunk that holds `key` or would: the last whose first key is at most
-    /// `key`, or the first.
-    fn chunk_of(&self, key: u32) -> usize {
-        self.heads
-            .partition_point(|h| h.first <= key)
-            .saturating_sub(1)
-    }
-
-    /// Where `key` is in the chunk at `at` among the heads (`Ok`), or would go
-    /// (`Err`). A chunk is counted through: it is a few cache lines, streamed.
-    fn find_in(&self, at: usize, key: u32) -> Result<usize, usize> {
-        let head = self.heads[at];
-        let buckets = &self.chunks[head.slot as usize][..head.len as usize];
-        let pos = buckets.iter().filter(|b| b.key < key).count();
-        match buckets.get(pos) {
-            Some(b) if b.key == key => Ok(pos),
-            _ => Err(pos),
+    /// Puts every cursor on its quantile's bucket in one walk (after a fill, where
+    /// each would otherwise walk up from the lowest bucket on its own).
+    fn place_cursors(&mut self) {
+        let n = self.latencies;
+        let mut cursor = Cursor::default();
+        for (q, placed) in QUANTILES.iter().zip(&mut self.cursors) {
+            if n == 0 {
+                break;
+            }
+            find(&self.buckets, &mut cursor, rank_of(*q, n));
+            *placed = cursor;
         }
     }
 
@@ -290,40 +233,28 @@ impl SpanTally {
     pub(super) fn add(&mut self, ok: bool, latency_us: Option<u32>) {
         self.probes += 1;
         self.ok += u64::from(ok);
-        let Some(us) = latency_us else { return };
-        let key = bucket_of(us);
-        self.median_sum += median_of(key);
-        self.latencies += 1;
-        if self.heads.is_empty() {
-            self.push_chunk(0, &[Bucket { key, count: 1 }]);
-            return;
-        }
-        let mut at = self.chunk_of(key);
-        let mut found = self.find_in(at, key);
-        if found.is_err() && self.heads[at].len as usize == CHUNK {
-            // Full: its upper half becomes a chunk of its own.
-            let head = self.heads[at];
-            let mut upper = [Bucket::default(); CHUNK - CHUNK / 2];
-            upper.copy_from_slice(&self.chunks[head.slot as usize][CHUNK / 2..]);
-            self.heads[at].len = (CHUNK / 2) as u32;
-            self.heads[at].count -= upper.iter().map(|b| b.count).sum::<u32>();
-            self.push_chunk(at + 1, &upper);
-            at = self.chunk_of(key);
-            found = self.find_in(at, key);
-        }
-        let head = &mut self.heads[at];
-        let chunk = &mut self.chunks[head.slot as usize];
-        head.count += 1;
-        match found {
-            Ok(pos) => chunk[pos].count += 1,
-            Err(pos) => {
-                chunk.copy_within(pos..head.len as usize, pos + 1);
-                chunk[pos] = Bucket { key, count: 1 };
-                head.len += 1;
-                if pos == 0 {
-                    head.first = key;
+        if let Some(us) = latency_us {
+            let key = bucket_of(us);
+            let (at, new) = match search(&self.buckets, key) {
+                Ok(at) => {
+                    self.buckets[at].count += 1;
+                    (at, false)
+                }
+                Err(at) => {
+                    self.buckets.insert(at, Bucket::new(key, 1));
+                    (at, true)
+                }
+            };
+            // A latency below a cursor's bucket (a new bucket at its place is below
+            // it too) moves what is below it; a new bucket shifts its index.
+            for c in &mut self.cursors {
+                if at < c.at || (new && at == c.at) {
+                    c.below += 1;
+                    c.at += usize::from(new);
                 }
             }
+            self.median_sum += median_of(key);
+            self.latencies += 1;
         }
     }
 
@@ -331,102 +262,26 @@ impl SpanTally {
     pub(super) fn remove(&mut self, ok: bool, latency_us: Option<u32>) {
         self.probes -= 1;
         self.ok -= u64::from(ok);
-        let Some(us) = latency_us else { return };
-        if self.heads.is_empty() {
-            return;
-        }
-        let key = bucket_of(us);
-        let at = self.chunk_of(key);
-        let Ok(pos) = self.find_in(at, key) else {
-            return;
-        };
-        self.median_sum -= median_of(key);
-        self.latencies -= 1;
-        let head = &mut self.heads[at];
-        let chunk = &mut self.chunks[head.slot as usize];
-        head.count -= 1;
-        chunk[pos].count -= 1;
-        if chunk[pos].count > 0 {
-            return;
-        }
-        chunk.copy_within(pos + 1..head.len as usize, pos);
-        head.len -= 1;
-        if head.len == 0 {
-            self.drop_chunk(at);
-            return;
-        }
-        head.first = chunk[0].key;
-        if head.len as usize <= SPARSE {
-            let len = |h: &Head| h.len as usize;
-            if self
-                .heads
-                .get(at + 1)
-                .is_some_and(|next| len(next) + len(&self.heads[at]) <= FILL)
-            {
-                self.merge(at);
-            } else if at > 0 && len(&self.heads[at - 1]) + len(&self.heads[at]) <= FILL {
-                self.merge(at - 1);
+        if let Some(us) = latency_us
+            && let Ok(at) = search(&self.buckets, bucket_of(us))
+        {
+            let key = self.buckets[at].key;
+            self.buckets[at].count -= 1;
+            let gone = self.buckets[at].count == 0;
+            if gone {
+                self.buckets.remove(at);
             }
-        }
-    }
-
-    /// Moves the buckets of the chunk after the one at `at` into it (they fit).
-    fn merge(&mut self, at: usize) {
-        let (into, from) = (self.heads[at], self.heads[at + 1]);
-        let moved = self.chunks[from.slot as usize];
-        let start = into.len as usize;
-        self.chunks[into.slot as usize][start..start + from.len as usize]
-            .copy_from_slice(&moved[..from.len as usize]);
-        self.heads[at].len += from.len;
-        self.heads[at].count += from.count;
-        self.drop_chunk(at + 1);
-    }
-
-    /// Every bucket, in ascending order.
-    fn buckets(&self) -> impl Iterator<Item = &Bucket> {
-        self.heads
-            .iter()
-            .flat_map(|h| &self.chunks[h.slot as usize][..h.len as usize])
-    }
-
-    /// The key of the bucket holding the latency of rank `rank` (1 ..= all of
-    /// them): the heads' counts walked to its chunk, from the nearer end.
-    fn key_at(&self, rank: u64) -> u32 {
-        let chunk = |h: &Head| &self.chunks[h.slot as usize][..h.len as usize];
-        if rank <= self.latencies / 2 {
-            let mut below = 0u64;
-            for head in &self.heads {
-                if below + u64::from(head.count) < rank {
-                    below += u64::from(head.count);
-                    continue;
-                }
-                for b in chunk(head) {
-                    below += u64::from(b.count);
-                    if below >= rank {
-                        return b.key;
-                    }
+            // A cursor on the emptied bucket now stands on the next one, with the
+            // same latencies below it.
+            for c in &mut self.cursors {
+                if at < c.at {
+                    c.below -= 1;
+                    c.at -= usize::from(gone);
                 }
             }
-        } else {
-            // `through`: the latencies up to and including the chunk (bucket) looked at.
-            let mut through = self.latencies;
-            for head in self.heads.iter().rev() {
-                let before = through - u64::from(head.count);
-                if before >= rank {
-                    through = before;
-                    continue;
-                }
-                for b in chunk(head).iter().rev() {
-                    let before = through - u64::from(b.count);
-                    if before < rank {
-                        return b.key;
-                    }
-                    through = before;
-                }
-            }
+            self.median_sum -= median_of(key);
+            self.latencies -= 1;
         }
-        // Only with counts out of step with the buckets, which add and remove keep.
-        self.buckets().last().map_or(0, |b| b.key)
     }
 
     /// The last moment (deciseconds since the start) at which what it counts is
@@ -439,7 +294,7 @@ impl SpanTally {
     }
 
     /// Probes, successes and latency of what it counts.
-    pub fn summary(&self) -> SpanSummary {
+    pub fn summary(&mut self) -> SpanSummary {
         SpanSummary {
             probes: self.probes,
             ok: self.ok,
@@ -447,17 +302,16 @@ impl SpanTally {
         }
     }
 
-    fn latency(&self) -> Option<LatencySummary> {
-        let (first, last) = (self.heads.first()?, self.heads.last()?);
-        if self.latencies == 0 {
-            return None;
-        }
-        let lowest = first.first;
-        let highest = self.chunks[last.slot as usize][last.len as usize - 1].key;
+    fn latency(&mut self) -> Option<LatencySummary> {
+        let (lowest, highest) = (self.buckets.first()?.key, self.buckets.last()?.key);
         let n = self.latencies;
         let ms = |us: u64| round3(us as f64 / 1000.0);
-        let at =
-            QUANTILES.map(|q| BUCKETS.highest_equivalent(u64::from(self.key_at(rank_of(q, n)))));
+        let ranks = QUANTILES.map(|q| rank_of(q, n));
+        let mut at = [0u64; QUANTILES.len()];
+        for ((cursor, rank), at) in self.cursors.iter_mut().zip(ranks).zip(&mut at) {
+            let key = find(&self.buckets, cursor, rank);
+            *at = BUCKETS.highest_equivalent(u64::from(key));
+        }
         Some(LatencySummary {
             min: ms(u64::from(lowest)),
             mean: self.mean_ms(),
@@ -479,22 +333,41 @@ impl SpanTally {
     fn mean_ms(&self) -> f64 {
         let n = self.latencies;
         let (whole, rest) = (self.median_sum / n, self.median_sum % n);
-        let buckets: u64 = self.heads.iter().map(|h| u64::from(h.len)).sum();
         // How far the exact mean lies from the half between two microseconds, in
         // units of 1 / (2n) µs; and how far the histogram's sum may stray, in the
         // same units (four times the bound, for the divisions around the rounding).
         let from_half = (2 * u128::from(rest)).abs_diff(u128::from(n)) as f64;
-        let stray =
-            4.0 * (buckets as f64 + 4.0) * (whole as f64 + 1.0) * f64::EPSILON * 2.0 * n as f64;
+        let stray = 4.0
+            * (self.buckets.len() as f64 + 4.0)
+            * (whole as f64 + 1.0)
+            * f64::EPSILON
+            * 2.0
+            * n as f64;
         if from_half > stray {
             let rounded = whole + u64::from(2 * rest > n);
             return rounded as f64 / 1000.0;
         }
         let mut mean = 0.0_f64;
-        for bucket in self.buckets() {
+        for bucket in &self.buckets {
             mean += median_of(bucket.key) as f64 * f64::from(bucket.count) / n as f64;
         }
         round3(mean / 1000.0)
+    }
+}
+
+/// Where the bucket `key` is among `buckets` (`Ok`), or where it would go (`Err`), as
+/// `binary_search` answers. A few hundred buckets are counted through instead: a
+/// binary search over an endpoint's buckets, cold with thousands of endpoints,
+/// waits for one cache miss after another, where a straight pass streams them.
+fn search(buckets: &[Bucket], key: u32) -> Result<usize, usize> {
+    const COUNTED: usize = 1024;
+    if buckets.len() > COUNTED {
+        return buckets.binary_search_by_key(&key, |b| b.key);
+    }
+    let at = buckets.iter().filter(|b| b.key < key).count();
+    match buckets.get(at) {
+        Some(b) if b.key == key => Ok(at),
+        _ => Err(at),
     }
 }
 
@@ -502,6 +375,24 @@ impl SpanTally {
 /// rule.
 fn rank_of(q: f64, n: u64) -> u64 {
     ((q * n as f64).ceil() as u64).clamp(1, n)
+}
+
+/// The key of the bucket holding the latency of rank `rank` (1 ..= all of them),
+/// moving `cursor` there from where it stood.
+fn find(buckets: &[Bucket], cursor: &mut Cursor, rank: u64) -> u32 {
+    loop {
+        if cursor.below >= rank {
+            // Latencies below it: at least one bucket is.
+            cursor.at -= 1;
+            cursor.below -= u64::from(buckets[cursor.at].count);
+        } else if cursor.below + u64::from(buckets[cursor.at].count) < rank {
+            // Fewer below and in it than the rank: a bucket above it holds the rest.
+            cursor.below += u64::from(buckets[cursor.at].count);
+            cursor.at += 1;
+        } else {
+            return buckets[cursor.at].key;
+        }
+    }
 }
 
 /// The median equivalent of the bucket whose lowest value is `key`: the value
@@ -770,94 +661,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    impl SpanTally {
-        /// Panics unless its chunks are in ascending order, none empty, each in a
-        /// slot of its own, and the heads, counts and sums agree with the buckets.
-        fn check(&self) {
-            assert_eq!(self.heads.len(), self.chunks.len());
-            let mut slots = std::collections::HashSet::new();
-            let (mut last, mut total, mut sum) = (None, 0u64, 0u64);
-            for h in &self.heads {
-                assert!(slots.insert(h.slot), "slot {} twice", h.slot);
-                assert!((1..=CHUNK as u32).contains(&h.len), "{h:?}");
-                let buckets = &self.chunks[h.slot as usize][..h.len as usize];
-                assert_eq!(h.first, buckets[0].key);
-                assert_eq!(h.count, buckets.iter().map(|b| b.count).sum::<u32>());
-                for b in buckets {
-                    assert!(b.count > 0 && last < Some(b.key), "{b:?} after {last:?}");
-                    last = Some(b.key);
-                    total += u64::from(b.count);
-                    sum += median_of(b.key) * u64::from(b.count);
-                }
-            }
-            assert_eq!((total, sum), (self.latencies, self.median_sum));
-        }
-    }
-
-    /// Spans counted at once and then changed probe by probe, growing past many
-    /// chunks (splits), shrinking to few (merges) and to none: the chunks stay in
-    /// order and the answers stay those of the sorted values.
-    #[test]
-    fn a_tally_keeps_its_chunks_through_fills_splits_and_merges() {
-        let mut next = crate::stats::test_rng(0xC4A0_0C45_2026_1201_u64);
-        let (mut most_chunks, mut merged) = (0usize, 0usize);
-        for case in 0..60 {
-            let scale = 1u64 << (4 + next() % 24);
-            let value = |r: u64| (r % scale) as u32;
-            let mut kept: std::collections::VecDeque<u32> =
-                (0..next() % 1_500).map(|_| value(next())).collect();
-            let mut tally = SpanTally::default();
-            tally.restart(1, std::time::Duration::from_secs(60), 0);
-            tally.fill(kept.iter().map(|&v| (true, Some(v))));
-            tally.check();
-            // Grow, shrink to nothing, grow again.
-            for (phase, steps) in [(0, 1_500), (1, 3_500), (2, 800)] {
-                for step in 0..steps {
-                    let leave = match phase {
-                        1 => next() % 10 < 8,
-                        _ => next() % 10 < 3,
-                    };
-                    if leave && !kept.is_empty() {
-                        // Mostly the oldest, as a span loses them; now and then any.
-                        let at = if next().is_multiple_of(4) {
-                            (next() % kept.len() as u64) as usize
-                        } else {
-                            0
-                        };
-                        let v = kept.remove(at).unwrap();
-                        let before = tally.heads.len();
-                        tally.remove(true, Some(v));
-                        merged += usize::from(tally.heads.len() < before);
-                    } else if !leave {
-                        let v = value(next());
-                        kept.push_back(v);
-                        tally.add(true, Some(v));
-                    }
-                    most_chunks = most_chunks.max(tally.heads.len());
-                    if next().is_multiple_of(16) || step + 1 == steps {
-                        tally.check();
-                        let mut values: Vec<u32> = kept.iter().copied().collect();
-                        assert_eq!(
-                            tally.summary().latency,
-                            LatencySummary::of_values(&mut values),
-                            "case {case}, phase {phase}, step {step}"
-                        );
-                    }
-                }
-                if phase == 1 {
-                    while let Some(v) = kept.pop_front() {
-                        tally.remove(true, Some(v));
-                    }
-                    tally.check();
-                    assert!(tally.heads.is_empty() && tally.summary().latency.is_none());
-                }
-            }
-        }
-        // The cases reached the paths they are about.
-        assert!(most_chunks > 40, "most chunks: {most_chunks}");
-        assert!(merged > 100, "chunks merged or emptied: {merged}");
     }
 
     #[test]

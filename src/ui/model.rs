@@ -438,7 +438,12 @@ fn endpoint_row(
     if s.excused() > 0 {
         notes.push_str(&format!("{} excused · ", s.excused()));
     }
-    let last_result = notes + &last_result;
+    // Without notes the text is kept as made (no copy of it per row).
+    let last_result = if notes.is_empty() {
+        last_result
+    } else {
+        notes + &last_result
+    };
     EndpointRow {
         name: name.unwrap_or_else(|| clean(&endpoint.name)),
         state: s.state(),
