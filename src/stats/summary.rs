@@ -192,13 +192,6 @@ impl SpanTally {
             latencies.extend(latency_us);
         }
         let sorted = Sorted::new(&mut latencies);
-        // As many buckets as distinct ones, reserved at once rather than grown.
-        let distinct = 1 + sorted
-            .0
-            .windows(2)
-            .filter(|w| bucket_of(w[0]) != bucket_of(w[1]))
-            .count();
-        self.buckets.reserve_exact(distinct);
         for &us in sorted.0 {
             let key = bucket_of(us);
             match self.buckets.last_mut() {
