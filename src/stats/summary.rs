@@ -184,8 +184,7 @@ impl SpanTally {
     /// latencies sorted (as [`LatencySummary::of_values`] sorts them) and counted by
     /// bucket, cheaper than adding them one by one.
     pub(super) fn fill(&mut self, probes: impl Iterator<Item = (bool, Option<u32>)>) {
-        // Sized once: grown probe by probe, it was copied again and again.
-        let mut latencies = Vec::with_capacity(probes.size_hint().0);
+        let mut latencies = Vec::new();
         for (ok, latency_us) in probes {
             self.probes += 1;
             self.ok += u64::from(ok);
