@@ -5,6 +5,7 @@
 //! cargo bench --bench ui                              # full run (about a minute)
 //! PROBETOP_BENCH_IDLE_SECS=10 cargo bench --bench ui  # shorter idle measurement
 //! PROBETOP_BENCH_ONLY=idle cargo bench --bench ui     # the idle measurement alone
+//! PROBETOP_BENCH_ONLY=overview cargo bench --bench ui # model::overview alone
 //! ```
 //!
 //! It measures:
@@ -105,6 +106,8 @@ struct Settings {
     smoke: bool,
     /// Only the idle measurement (`PROBETOP_BENCH_ONLY=idle`).
     idle_only: bool,
+    /// Only the overview measurement (`PROBETOP_BENCH_ONLY=overview`).
+    overview_only: bool,
 }
 
 impl Settings {
@@ -123,6 +126,7 @@ impl Settings {
                 idle: Duration::from_secs(2),
                 smoke: true,
                 idle_only: false,
+                overview_only: false,
             });
         }
         let idle_secs = match std::env::var("PROBETOP_BENCH_IDLE_SECS") {
@@ -134,10 +138,13 @@ impl Settings {
         if idle_secs == 0 {
             bail!("PROBETOP_BENCH_IDLE_SECS must be at least 1");
         }
-        let idle_only = match std::env::var("PROBETOP_BENCH_ONLY") {
-            Ok(only) if only == "idle" => true,
-            Ok(only) => bail!("bad PROBETOP_BENCH_ONLY {only:?}: expected \"idle\""),
-            Err(_) => false,
+        let (idle_only, overview_only) = match std::env::var("PROBETOP_BENCH_ONLY") {
+            Ok(only) if only == "idle" => (true, false),
+            Ok(only) if only == "overview" => (false, true),
+            Ok(only) => {
+                bail!("bad PROBETOP_BENCH_ONLY {only:?}: expected \"idle\" or \"overview\"")
+            }
+            Err(_) => (false, false),
         };
         Ok(Settings {
             sizes: vec![10, 1_000, 10_000],
@@ -148,6 +155,7 @@ impl Settings {
             idle: Duration::from_secs(idle_secs),
             smoke: false,
             idle_only,
+            overview_only,
         })
     }
 }
@@ -160,6 +168,10 @@ fn run() -> anyhow::Result<()> {
     line(format!("probetop UI benchmark ({WIDTH}×{HEIGHT} terminal)"));
     if settings.idle_only {
         return idle_report(&settings);
+    }
+    if settings.overview_only {
+        overview_report(&settings);
+        return Ok(());
     }
 
     line(format!(
@@ -183,6 +195,23 @@ fn run() -> anyhow::Result<()> {
         ));
     }
 
+    overview_report(&settings);
+
+    let s = Stats::of(measure_key_to_frame(
+        settings.key_endpoints,
+        settings.samples,
+    )?);
+    line(format!(
+        "  key → frame: on_key(Down) + one draw, {} endpoints   p50 {:.3} ms   p99 {:.3} ms   (n={})",
+        settings.key_endpoints, s.p50_ms, s.p99_ms, s.n
+    ));
+
+    idle_report(&settings)
+}
+
+/// Measures `model::overview` at every size and prints its figures.
+fn overview_report(settings: &Settings) {
+    let line = |text: String| println!("{text}");
     line(format!(
         "  model::overview: statistics thread, once per refresh, {WINDOW_ENTRIES} window entries per endpoint, span 5m"
     ));
@@ -194,12 +223,15 @@ fn run() -> anyhow::Result<()> {
             s.mean_ms, s.p99_ms, s.n,
         ));
         let s = Stats::of(times.probed);
+        let cpu = Stats::of(times.probed_cpu);
         line(format!(
-            "    {n:>6} endpoints, every endpoint probed once since the last refresh   mean {:>8.3} ms   p99 {:>8.3} ms   (n={})   target {}",
+            "    {n:>6} endpoints, every endpoint probed once since the last refresh   mean {:>8.3} ms   p99 {:>8.3} ms   (n={})   target {}   (thread CPU: mean {:.3} ms, p99 {:.3} ms)",
             s.mean_ms,
             s.p99_ms,
             s.n,
-            overview_target(n, s.p99_ms, settings.smoke)
+            overview_target(n, s.p99_ms, settings.smoke),
+            cpu.mean_ms,
+            cpu.p99_ms,
         ));
         let s = Stats::of(times.probed_shown);
         line(format!(
@@ -212,17 +244,6 @@ fn run() -> anyhow::Result<()> {
             s.mean_ms, s.p99_ms, s.n
         ));
     }
-
-    let s = Stats::of(measure_key_to_frame(
-        settings.key_endpoints,
-        settings.samples,
-    )?);
-    line(format!(
-        "  key → frame: on_key(Down) + one draw, {} endpoints   p50 {:.3} ms   p99 {:.3} ms   (n={})",
-        settings.key_endpoints, s.p50_ms, s.p99_ms, s.n
-    ));
-
-    idle_report(&settings)
 }
 
 /// Measures the idle dashboard and prints its figures.
@@ -500,6 +521,9 @@ struct OverviewTimes {
     /// Every endpoint probed once since the refresh before (one new probe, the
     /// oldest one leaving the span): what each refresh costs at 1 Hz.
     probed: Vec<Duration>,
+    /// The thread's CPU time in each of `probed` (on a shared, loaded host the wall
+    /// time also counts the moments the thread waited for a core).
+    probed_cpu: Vec<Duration>,
     /// The same, with the overview before alive while the next is computed, as the
     /// dashboard keeps it on screen and drops it on its own thread: the rows the
     /// cache replaces are not freed in the refresh, so its allocations find no
@@ -527,11 +551,13 @@ fn measure_overview(n: usize, samples: usize) -> OverviewTimes {
         Ok(())
     })
     .unwrap_or_default();
-    let (probed, stats, cache) = measure_overview_probed(&endpoints, stats, cache, samples, false);
+    let (probed, probed_cpu, stats, cache) =
+        measure_overview_probed(&endpoints, stats, cache, samples, false);
     let (probed_shown, ..) = measure_overview_probed(&endpoints, stats, cache, samples, true);
     OverviewTimes {
         cold,
         probed,
+        probed_cpu,
         probed_shown,
         warm,
     }
@@ -547,11 +573,17 @@ fn measure_overview_probed(
     mut cache: model::OverviewCache,
     samples: usize,
     keep_shown: bool,
-) -> (Vec<Duration>, StatsStore, model::OverviewCache) {
+) -> (
+    Vec<Duration>,
+    Vec<Duration>,
+    StatsStore,
+    model::OverviewCache,
+) {
     let window = store.window();
     let started_at = store.started_at();
     let started = Instant::now();
     let mut times = Vec::with_capacity(samples);
+    let mut cpu_times = Vec::with_capacity(samples);
     let mut shown = None;
     // Probes go on a second apart from where an earlier measurement left them.
     let first = store.now_ds() / 10 - WINDOW_ENTRIES;
@@ -574,16 +606,34 @@ fn measure_overview_probed(
         }
         store = StatsStore::new(started_at, window, stats);
         store.stamp(at, now_ds);
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), thread_cpu_time());
         let data = model::overview_cached(&store, endpoints, Span::FiveMinutes, &mut cache);
         times.push(t.elapsed());
+        cpu_times.push(thread_cpu_time().saturating_sub(cpu));
         let data = std::hint::black_box(data);
         if keep_shown {
             shown = Some(data);
         }
     }
     drop(shown);
-    (times, store, cache)
+    (times, cpu_times, store, cache)
+}
+
+/// The calling thread's CPU time so far (Linux: `CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write to; the clock id is a constant.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0;
+    if !ok {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// Whether the overview's p99 meets the issue's target: ≤ 10 ms at 10,000 endpoints,

@@ -438,7 +438,12 @@ fn endpoint_row(
     if s.excused() > 0 {
         notes.push_str(&format!("{} excused · ", s.excused()));
     }
-    let last_result = notes + &last_result;
+    // Without notes the text is kept as made (no copy of it per row).
+    let last_result = if notes.is_empty() {
+        last_result
+    } else {
+        notes + &last_result
+    };
     EndpointRow {
         name: name.unwrap_or_else(|| clean(&endpoint.name)),
         state: s.state(),
@@ -636,6 +641,40 @@ mod tests {
         for status in [0u16, 7, 42, 200, 404, 999, 1000, 65535] {
             assert_eq!(status_text(status), status.to_string());
         }
+    }
+
+    /// The result column: the status alone, or after the notes a reader must not
+    /// miss (insecure TLS, skipped ticks), or the error.
+    #[test]
+    fn a_result_reads_the_status_after_any_notes() {
+        let mut config = endpoints(3);
+        config[1].insecure = true;
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let mut stats: Vec<EndpointStats> = (0..3).map(|_| EndpointStats::default()).collect();
+        let ok = ProbeOutcome {
+            status: Some(200),
+            latency: Some(Duration::from_millis(3)),
+            ..ProbeOutcome::default()
+        };
+        stats[0].record(ok.clone(), 10, start, Span::LONGEST);
+        stats[1].record(ok, 10, start, Span::LONGEST);
+        stats[1].record_skipped(2);
+        let failed = ProbeOutcome::failed(ErrorClass::Timeout, "slow");
+        stats[2].record(failed, 10, start, Span::LONGEST);
+        let mut store = StatsStore::new(start, Duration::from_secs(300), stats);
+        store.stamp(start + Duration::from_secs(1), 10);
+        let data = overview(&store, &config, Span::OneMinute);
+        let results: Vec<(&str, bool)> = data
+            .rows
+            .iter()
+            .map(|r| (r.last_result.as_str(), r.last_failed))
+            .collect();
+        assert_eq!(results[0], ("200", false));
+        assert_eq!(results[1], ("insecure TLS · 2 skipped · 200", false));
+        assert!(
+            results[2].1 && results[2].0.ends_with(": slow"),
+            "{results:?}"
+        );
     }
 
     /// A fixed-seed generator: the same sequence every run.
