@@ -192,10 +192,7 @@ impl Client {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| anyhow::anyhow!("the URL has no port"))?;
-        let mut origins = self
-            .origins
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(pool) = origins.get(&(https, host.to_string(), port)) {
             return Ok(Arc::clone(pool));
         }

@@ -123,7 +123,10 @@ impl HostPool {
         host: &str,
         port: u16,
     ) -> anyhow::Result<Self> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let server_name = if https {
             Some(
                 ServerName::try_from(bare.clone())
@@ -287,7 +290,12 @@ impl HostPool {
 
     /// hyper's handshake on `io`; the connection's driver is spawned (see the module
     /// docs for who owns it and how it ends).
-    async fn handshake<T>(&self, io: TokioIo<T>, h2: bool, info: ConnInfo) -> Result<Conn, HttpError>
+    async fn handshake<T>(
+        &self,
+        io: TokioIo<T>,
+        h2: bool,
+        info: ConnInfo,
+    ) -> Result<Conn, HttpError>
     where
         T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {

@@ -241,7 +241,11 @@ impl HttpProber {
     /// Sends `hop` on a pooled connection or a new one; a reused connection the
     /// server closed just as the request went to it (the request was not written) is
     /// no fault of the target's, so the request is sent again, once, on a new one.
-    async fn exchange(&self, hop: &Hop, deadline: tokio::time::Instant) -> Result<Answer, HttpError> {
+    async fn exchange(
+        &self,
+        hop: &Hop,
+        deadline: tokio::time::Instant,
+    ) -> Result<Answer, HttpError> {
         let mut conn = match hop.pool.checkout() {
             Some(conn) => conn,
             // Boxed: a TLS handshake's state is large, and most probes never dial.
@@ -343,7 +347,9 @@ impl HttpProber {
                 |message: String| Err(Box::new(ProbeOutcome::failed(ErrorClass::Other, message)));
             let status = answer.response.status().as_u16();
             let Ok(location) = location.to_str() else {
-                return fail(format!("redirect {status} with a Location that is not text"));
+                return fail(format!(
+                    "redirect {status} with a Location that is not text"
+                ));
             };
             let shown = cut_to(&mask_url(location), LOCATION_SHOWN);
             if redirects == ClientPool::MAX_REDIRECTS {
