@@ -53,8 +53,8 @@ impl ClientKey {
 /// Requests through one client to one host (scheme, host, port) are limited to
 /// [`ClientPool::MAX_REQUESTS_PER_HOST`] at a time ([`HostLimit`]): a pool without a
 /// limit on connections per host opens a new connection for every request that
-/// finds none idle (hyper-util's, under reqwest, did), so thousands of endpoints on one server, firing while the first
-/// connections were still being made, opened 17,000 connections in a 10 s run and
+/// finds none idle (ours does, as hyper-util's under reqwest did), so thousands of
+/// endpoints on one server, firing while the first connections were still being made, opened 17,000 connections in a 10 s run and
 /// never recovered (each new connection made every request slower, so more found
 /// none idle). With the limit, the connections to a host stay below it too.
 #[derive(Default)]
