@@ -72,6 +72,8 @@ impl Hop {
         body: Option<Bytes>,
     ) -> anyhow::Result<Self> {
         url.set_fragment(None);
+        // Credentials in the URL never go out in it (see `take_userinfo`).
+        let _ = take_userinfo(&mut url);
         let absolute = Uri::try_from(url.as_str())?;
         let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let origin_form = Uri::try_from(if path.is_empty() { "/" } else { path })?;
@@ -149,6 +151,10 @@ impl HttpProber {
         connections: ConnectionSink,
     ) -> anyhow::Result<Self> {
         let mut headers = HeaderMap::new();
+        let mut url = endpoint.url.clone();
+        if let Some(authorization) = take_userinfo(&mut url) {
+            headers.append(header::AUTHORIZATION, authorization);
+        }
         for (name, value) in &endpoint.headers {
             headers.append(
                 HeaderName::from_bytes(name.as_bytes())?,
@@ -159,7 +165,7 @@ impl HttpProber {
         let template = Hop::new(
             &client,
             endpoint.method.clone(),
-            endpoint.url.clone(),
+            url,
             headers.clone(),
             body.clone(),
         )?;
@@ -621,6 +627,50 @@ async fn drain(response: Response<Incoming>, deadline: tokio::time::Instant) -> 
             Ok(Some(Err(_))) | Err(_) => return false,
         }
     }
+}
+
+/// Takes a user name and password out of `url` and returns them as a Basic
+/// `Authorization` value (marked sensitive), as reqwest did: a URL's credentials are
+/// sent as a header, never in the request line or HTTP/2's `:authority`.
+fn take_userinfo(url: &mut url::Url) -> Option<HeaderValue> {
+    use base64::Engine as _;
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let user = percent_decoded(url.username());
+    let password = url.password().map(percent_decoded).unwrap_or_default();
+    // Cannot fail for a URL with a host, which every http(s) URL has.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut value = HeaderValue::try_from(format!("Basic {encoded}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// `text` with its `%XX` escapes decoded (invalid UTF-8 replaced).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .filter(|pair| pair.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `url` without the query parameters whose names look secret (see

@@ -267,3 +267,30 @@ expect.body_contains = "HTTP/1.1"
         assert_eq!(server.requests(), 5, "{name}");
     }
 }
+
+#[test]
+fn credentials_in_the_url_go_as_basic_authorization_never_in_the_request_line() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = server
+        .url("/echo-header/authorization")
+        .replace("http://", "http://ann:p%40ss@");
+    // base64("ann:p@ss")
+    let expected = "Basic YW5uOnBAc3M=";
+    write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[endpoint]]
+name = "userinfo"
+url = "{url}"
+interval = "200ms"
+expect.body_contains = "{expected}"
+"#
+        ),
+    );
+    let snapshot = headless(dir.path(), &["--duration", "600ms"]);
+    let e = endpoint(&snapshot, "userinfo");
+    assert!(count(e, "probes") >= 2, "{e:#}");
+    assert_eq!(count(e, "ok"), count(e, "probes"), "{e:#}");
+}
