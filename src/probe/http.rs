@@ -244,9 +244,12 @@ impl HttpProber {
         outcome
     }
 
-    /// Sends `hop` on a pooled connection or a new one; a reused connection the
-    /// server closed just as the request went to it (the request was not written) is
-    /// no fault of the target's, so the request is sent again, once, on a new one.
+    /// Sends `hop` on a pooled connection or a new one. A reused connection the
+    /// server closed just as the request went to it is no fault of the target's, so
+    /// the request is sent again, once, on a new connection: when it was not written
+    /// (hyper gives it back), and, for a method that may be repeated, when the
+    /// connection closed before the answer's head came (the server closed an idle
+    /// keep-alive connection as the request crossed it: `keepalive_timeout`'s race).
     async fn exchange(
         &self,
         hop: &Hop,
@@ -281,7 +284,12 @@ impl HttpProber {
                         sent_at,
                     });
                 }
-                Err(e) if reused && (e.message().is_some() || e.error().is_canceled()) => {
+                Err(e)
+                    if reused
+                        && (e.message().is_some()
+                            || e.error().is_canceled()
+                            || (idempotent(&hop.method) && closed_unanswered(e.error()))) =>
+                {
                     conn = Box::pin(hop.pool.dial(deadline, &self.connections)).await?;
                 }
                 Err(e) => return Err(HttpError::Http(e.into_error())),
@@ -595,6 +603,39 @@ impl HttpProber {
     }
 }
 
+/// Whether a request with `method` may be sent twice with the effect of once (RFC 9110,
+/// 9.2.2), so repeating it after a connection closed under it is safe.
+fn idempotent(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ]
+    .contains(method)
+}
+
+/// Whether `error` says the connection closed (or was reset) before any answer came.
+fn closed_unanswered(error: &hyper::Error) -> bool {
+    use std::error::Error as _;
+    if error.is_incomplete_message() {
+        return true;
+    }
+    let mut source = error.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// The Location of a redirect response (301, 302, 303, 307, 308), if it has one; a
 /// redirect without one is the response.
 fn redirect_location(response: &Response<Incoming>) -> Option<&HeaderValue> {
@@ -737,4 +778,112 @@ fn body_error(status: u16, message: String) -> ProbeOutcome {
     let mut outcome = ProbeOutcome::failed(ErrorClass::Body, message);
     outcome.status = Some(status);
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::time::Duration;
+
+    use crate::config::Endpoint;
+    use crate::probe::{ClientPool, Prober, discard_connections};
+
+    /// Reads one request head from `stream` and answers it, keeping the connection.
+    fn answer(stream: &mut std::net::TcpStream) {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+
+    /// Probes a server twice with `method`, the server closing the first connection
+    /// while it is idle and the client cannot see it; returns both outcomes and the
+    /// connections the server accepted.
+    fn probe_twice_across_an_unseen_close(
+        method: http::Method,
+    ) -> (crate::probe::ProbeOutcome, crate::probe::ProbeOutcome, u32) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding");
+        let addr = listener.local_addr().expect("an address");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let (close, closing) = std::sync::mpsc::channel::<()>();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let probed = std::sync::Arc::clone(&done);
+        let server = std::thread::spawn(move || {
+            let mut accepted = 0;
+            let give_up = std::time::Instant::now() + Duration::from_secs(10);
+            for first in [true, false] {
+                // Until the client has done its probes: a second connection may not come.
+                let mut stream = loop {
+                    if probed.load(std::sync::atomic::Ordering::Relaxed)
+                        || std::time::Instant::now() > give_up
+                    {
+                        return accepted;
+                    }
+                    match listener.accept() {
+                        Ok((stream, _)) => break stream,
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                };
+                let _ = stream.set_nonblocking(false);
+                accepted += 1;
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                answer(&mut stream);
+                if first {
+                    // Kept alive until the test says the client holds it idle.
+                    let _ = closing.recv_timeout(Duration::from_secs(5));
+                } else {
+                    // Until the client has read the answer and left.
+                    let _ = stream.read(&mut [0u8; 1]);
+                }
+            }
+            accepted
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let url = url::Url::parse(&format!("http://{addr}/")).expect("a URL");
+        let mut endpoint = Endpoint::new("e", url, Duration::from_secs(1), Duration::from_secs(5));
+        endpoint.method = method;
+        let mut clients = ClientPool::default();
+        let prober = Prober::new(&endpoint, &mut clients, discard_connections()).expect("a prober");
+        let (first, second) = runtime.block_on(async {
+            let first = prober.probe().await;
+            // The connection's driver settles: idle, ready for the next request.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            close.send(()).expect("the server waits");
+            // The runtime's only thread sleeps, so the driver cannot see the close
+            // before the next probe hands its request to the connection.
+            std::thread::sleep(Duration::from_millis(200));
+            (first, prober.probe().await)
+        });
+        drop(prober);
+        drop(clients);
+        drop(runtime);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let accepted = server.join().expect("the server");
+        (first, second, accepted)
+    }
+
+    #[test]
+    fn a_kept_connection_the_server_closed_unseen_is_retried_on_a_new_one() {
+        let (first, second, accepted) = probe_twice_across_an_unseen_close(http::Method::GET);
+        assert!(first.is_ok(), "{first:?}");
+        assert!(second.is_ok(), "retried, not failed: {second:?}");
+        assert_eq!(accepted, 2);
+    }
+
+    #[test]
+    fn a_request_that_may_not_be_repeated_is_not_sent_twice() {
+        let (first, second, accepted) = probe_twice_across_an_unseen_close(http::Method::POST);
+        assert!(first.is_ok(), "{first:?}");
+        let error = second.error.expect("a failure");
+        assert_eq!(error.message, "connection closed before message completed");
+        assert_eq!(accepted, 1);
+    }
 }
