@@ -25,7 +25,7 @@ use rustls::pki_types::ServerName;
 
 use super::classify::HttpError;
 use super::phase::{ConnectionPhases, ConnectionSink};
-use super::resolve::resolve;
+use super::resolve::resolve_timed;
 use super::tcp::connect_any_io;
 use super::tls::not_after;
 
@@ -84,6 +84,10 @@ pub struct Conn {
     pub info: ConnInfo,
     /// Whether it came from the pool (so the server may have closed it meanwhile).
     pub reused: bool,
+    /// When its transport was up (TCP, and TLS): a request's TTFB starts then at the
+    /// earliest (hyper's own handshake, the HTTP/2 preface, is part of the TTFB, as
+    /// it was under reqwest).
+    pub ready: Instant,
 }
 
 /// An idle HTTP/1.1 connection.
@@ -166,6 +170,7 @@ impl HostPool {
                         sender: Sender::H2(sender.clone()),
                         info: *info,
                         reused: true,
+                        ready: Instant::now(),
                     });
                 }
                 Some(_) => *h2 = None,
@@ -189,6 +194,7 @@ impl HostPool {
                     sender: Sender::H1(conn.sender),
                     info: conn.info,
                     reused: true,
+                    ready: Instant::now(),
                 });
             }
             if idle[at].sender.is_closed() {
@@ -234,18 +240,21 @@ impl HostPool {
     }
 
     async fn dial_steps(&self, phases: &mut ConnectionPhases) -> Result<Conn, HttpError> {
+        let mut connecting = Instant::now();
         let addrs = match self.resolve {
             // No lookup, so no DNS phase (not a zero).
             Some(ip) => vec![SocketAddr::new(ip, self.port)],
             None => {
-                let (addrs, lookup) = resolve(&self.host, self.port)
+                let (addrs, lookup) = resolve_timed(&self.host, self.port)
                     .await
                     .map_err(HttpError::Dns)?;
-                phases.dns = lookup;
+                // The connect starts when the lookup ended, so the way back from its
+                // blocking thread is the connect's, as under reqwest.
+                connecting = lookup.map_or_else(Instant::now, |(_, ended)| ended);
+                phases.dns = lookup.map(|(started, ended)| ended - started);
                 addrs
             }
         };
-        let connecting = Instant::now();
         let stream = match connect_any_io(&addrs).await {
             Ok(stream) => stream,
             Err(Some(e)) => return Err(HttpError::Connect(e)),
@@ -262,7 +271,8 @@ impl HostPool {
         match &self.server_name {
             None => {
                 let h2 = self.settings.protocol == Protocol::Http2;
-                self.handshake(TokioIo::new(stream), h2, info).await
+                let ready = Instant::now();
+                self.handshake(TokioIo::new(stream), h2, info, ready).await
             }
             Some(name) => {
                 let handshaking = Instant::now();
@@ -272,7 +282,8 @@ impl HostPool {
                     .connect(name.clone(), stream)
                     .await
                     .map_err(HttpError::Tls)?;
-                phases.tls = Some(handshaking.elapsed());
+                let ready = Instant::now();
+                phases.tls = Some(ready - handshaking);
                 let session = stream.get_ref().1;
                 info.cert_not_after = session
                     .peer_certificates()
@@ -283,18 +294,20 @@ impl HostPool {
                     Protocol::Http1 => false,
                     Protocol::Negotiate => session.alpn_protocol() == Some(b"h2"),
                 };
-                self.handshake(TokioIo::new(stream), h2, info).await
+                self.handshake(TokioIo::new(stream), h2, info, ready).await
             }
         }
     }
 
-    /// hyper's handshake on `io`; the connection's driver is spawned (see the module
-    /// docs for who owns it and how it ends).
+    /// hyper's handshake on `io`, a connection `ready` since then (TCP, and TLS, up);
+    /// the connection's driver is spawned (see the module docs for who owns it and
+    /// how it ends).
     async fn handshake<T>(
         &self,
         io: TokioIo<T>,
         h2: bool,
         info: ConnInfo,
+        ready: Instant,
     ) -> Result<Conn, HttpError>
     where
         T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -325,6 +338,7 @@ impl HostPool {
             sender,
             info,
             reused: false,
+            ready,
         })
     }
 }

@@ -261,13 +261,15 @@ impl HttpProber {
             None => Box::pin(hop.pool.dial(deadline, &self.connections)).await?,
         };
         loop {
-            let sent_at = Instant::now();
             let request = hop.request(&conn.sender);
             let Conn {
                 mut sender,
                 info,
                 reused,
+                ready,
             } = conn;
+            // A pooled connection was ready before this probe: the request goes out now.
+            let sent_at = if reused { Instant::now() } else { ready };
             let result = match &mut sender {
                 Sender::H1(h1) => h1.try_send_request(request).await,
                 Sender::H2(h2) => h2.try_send_request(request).await,

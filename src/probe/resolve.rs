@@ -23,10 +23,20 @@ pub async fn resolve(
     host: &str,
     port: u16,
 ) -> std::io::Result<(Vec<SocketAddr>, Option<Duration>)> {
+    let (addrs, lookup) = resolve_timed(host, port).await?;
+    Ok((addrs, lookup.map(|(started, ended)| ended - started)))
+}
+
+/// [`resolve`], with when the lookup started and ended: the HTTP probes' connect
+/// phase starts at its end, not when the blocking thread's answer is seen.
+pub async fn resolve_timed(
+    host: &str,
+    port: u16,
+) -> std::io::Result<(Vec<SocketAddr>, Option<(Instant, Instant)>)> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
         return Ok((vec![SocketAddr::new(ip, port)], None));
     }
     let (addrs, started, ended) = lookup(bare.to_string(), port).await?;
-    Ok((addrs, Some(ended - started)))
+    Ok((addrs, Some((started, ended))))
 }
