@@ -1,18 +1,17 @@
 //! The HTTP clients probes use.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
 
-use super::resolve::TimedResolver;
+use super::conn::{HostPool, Protocol, Settings};
 use super::tls::{TlsOptions, client_config};
-use super::trace::TraceLayer;
 use crate::config::{ConnectionMode, Endpoint, HttpVersion, TlsRoots};
 
-/// What makes two endpoints need different clients: reqwest fixes TLS trust,
-/// pooling, the HTTP version and name overrides (`resolve`) per client, so endpoints
-/// differing in these get clients of their own.
+/// What makes two endpoints need different clients: a client fixes TLS trust,
+/// pooling, the HTTP version and name overrides (`resolve`) for its connections, so
+/// endpoints differing in these get clients of their own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ClientKey {
     ca_file: Option<std::path::PathBuf>,
@@ -39,27 +38,28 @@ impl ClientKey {
     }
 }
 
-/// Builds one `reqwest::Client` per distinct client setting and hands out clones (a
-/// clone shares the connection pool), so endpoints with the same settings share one
-/// client and its keep-alive connections, as one HTTP client in an application would.
+/// Builds one [`Client`] per distinct client setting and hands out shared references,
+/// so endpoints with the same settings share one client and its keep-alive
+/// connections (a pool per origin, `conn::HostPool`), as one HTTP client in an
+/// application would.
 ///
 /// A new connection's DNS, connect and TLS are recorded once, for the endpoint whose
-/// probe opened it (see `trace`); another endpoint on the same host may then reuse
-/// that connection. (One
+/// probe opened it (the probe that dials times them); another endpoint on the same
+/// host may then reuse that connection. (One
 /// client and pool per endpoint was measured: about 33 KiB more per endpoint, mostly
 /// the idle keep-alive connection each pool holds, and 1,000 connections where the
 /// shared pool needs a handful.)
 ///
 /// Requests through one client to one host (scheme, host, port) are limited to
-/// [`ClientPool::MAX_REQUESTS_PER_HOST`] at a time ([`HostLimit`]): hyper's pool has no
-/// limit on connections per host and opens a new connection for every request that
-/// finds none idle, so thousands of endpoints on one server, firing while the first
-/// connections were still being made, opened 17,000 connections in a 10 s run and
+/// [`ClientPool::MAX_REQUESTS_PER_HOST`] at a time ([`HostLimit`]): a pool without a
+/// limit on connections per host opens a new connection for every request that
+/// finds none idle (ours does, as hyper-util's under reqwest did), so thousands of
+/// endpoints on one server, firing while the first connections were still being made, opened 17,000 connections in a 10 s run and
 /// never recovered (each new connection made every request slower, so more found
 /// none idle). With the limit, the connections to a host stay below it too.
 #[derive(Default)]
 pub struct ClientPool {
-    clients: HashMap<ClientKey, reqwest::Client>,
+    clients: HashMap<ClientKey, Arc<Client>>,
     tls: HashMap<TlsOptions, Arc<rustls::ClientConfig>>,
     limits: HashMap<(ClientKey, String), HostLimit>,
 }
@@ -120,20 +120,21 @@ impl ClientPool {
     }
 
     /// The client for `endpoint`, built on first use.
-    pub fn client_for(&mut self, endpoint: &Endpoint) -> anyhow::Result<reqwest::Client> {
+    pub(super) fn client_for(&mut self, endpoint: &Endpoint) -> anyhow::Result<Arc<Client>> {
         let key = ClientKey::of(endpoint);
         if let Some(client) = self.clients.get(&key) {
-            return Ok(client.clone());
+            return Ok(Arc::clone(client));
         }
-        let client = self
-            .build(endpoint)
-            .with_context(|| format!("building the HTTP client for {}", endpoint.name))?;
-        self.clients.insert(key, client.clone());
+        let client = Arc::new(
+            self.build(endpoint)
+                .with_context(|| format!("building the HTTP client for {}", endpoint.name))?,
+        );
+        self.clients.insert(key, Arc::clone(&client));
         Ok(client)
     }
 
     /// A new client with `endpoint`'s settings (only those in [`ClientKey`] matter).
-    fn build(&mut self, endpoint: &Endpoint) -> anyhow::Result<reqwest::Client> {
+    fn build(&mut self, endpoint: &Endpoint) -> anyhow::Result<Client> {
         let alpn: &[&[u8]] = match endpoint.http {
             None => &[b"h2", b"http/1.1"],
             Some(HttpVersion::Http1) => &[b"http/1.1"],
@@ -146,34 +147,62 @@ impl ClientPool {
             resume: endpoint.connection == ConnectionMode::Reuse,
             alpn: alpn.iter().map(|p| p.to_vec()).collect(),
         })?;
-        let mut builder = reqwest::Client::builder()
-            .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
-            .tls_info(true)
-            .dns_resolver(Arc::new(TimedResolver))
-            .connector_layer(TraceLayer)
-            // Straight to the endpoint: through a proxy from the environment, the
-            // phases and the certificate would be the proxy's.
-            .no_proxy()
-            .user_agent(concat!("probetop/", env!("CARGO_PKG_VERSION")))
-            // Redirects are followed by the probe (`http.rs`), which decides what each
-            // hop carries; and no Referer, ever: a monitor is not a browser.
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .tcp_nodelay(true);
-        if let Some((host, ip)) = ClientKey::of(endpoint).resolve {
-            // Port 0: the URL's port. The override answers without a lookup, so
-            // the probe records no DNS phase.
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            builder = builder.resolve(host, std::net::SocketAddr::new(ip, 0));
-        }
-        builder = match endpoint.http {
-            None => builder,
-            Some(HttpVersion::Http1) => builder.http1_only(),
-            Some(HttpVersion::Http2) => builder.http2_prior_knowledge(),
+        // Straight to the endpoint, never through a proxy from the environment: the
+        // phases and the certificate would be the proxy's. Redirects are followed by
+        // the probe (`http.rs`), which decides what each hop carries.
+        let settings = Settings {
+            tls: tokio_rustls::TlsConnector::from(tls),
+            protocol: match endpoint.http {
+                None => Protocol::Negotiate,
+                Some(HttpVersion::Http1) => Protocol::Http1,
+                Some(HttpVersion::Http2) => Protocol::Http2,
+            },
+            fresh: endpoint.connection == ConnectionMode::Fresh,
+            resolve: ClientKey::of(endpoint).resolve.map(|(host, ip)| {
+                (
+                    host.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_ascii_lowercase(),
+                    ip,
+                )
+            }),
         };
-        if endpoint.connection == ConnectionMode::Fresh {
-            builder = builder.pool_max_idle_per_host(0);
+        Ok(Client {
+            settings: Arc::new(settings),
+            origins: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// One client: its settings, and a connection pool per origin it has talked to.
+pub(super) struct Client {
+    settings: Arc<Settings>,
+    /// By (https, host, port). Locked only to find or add a pool, never across an
+    /// `.await`.
+    origins: Mutex<HashMap<(bool, String, u16), Arc<HostPool>>>,
+}
+
+impl Client {
+    /// The pool for `url`'s origin (an http or https URL), made on first use.
+    pub(super) fn pool(&self, url: &url::Url) -> anyhow::Result<Arc<HostPool>> {
+        let https = url.scheme() == "https";
+        let host = url
+            .host_str()
+            .ok_or_else(|| anyhow::anyhow!("the URL has no host"))?;
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| anyhow::anyhow!("the URL has no port"))?;
+        let mut origins = self.origins.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pool) = origins.get(&(https, host.to_string(), port)) {
+            return Ok(Arc::clone(pool));
         }
-        Ok(builder.build()?)
+        let pool = Arc::new(HostPool::new(
+            Arc::clone(&self.settings),
+            https,
+            host,
+            port,
+        )?);
+        origins.insert((https, host.to_string(), port), Arc::clone(&pool));
+        Ok(pool)
     }
 }

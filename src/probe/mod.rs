@@ -3,6 +3,7 @@
 
 mod classify;
 mod client;
+mod conn;
 mod explain;
 mod http;
 mod outcome;
@@ -10,7 +11,6 @@ mod phase;
 mod resolve;
 mod tcp;
 mod tls;
-mod trace;
 mod trust;
 
 pub use classify::classify;

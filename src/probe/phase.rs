@@ -70,8 +70,9 @@ pub struct ConnectionPhases {
 }
 
 /// Where the connections an endpoint's probes open are reported, with what each phase
-/// cost, as they complete (or fail). Called from inside the connector: it must not
-/// block. (Certificates travel with the probe outcome: every response carries one.)
+/// cost, once each is made (or has failed). Called by the probe that dialed, on the
+/// probing thread: it must not block. (Certificates travel with the probe outcome:
+/// every response carries one.)
 pub type ConnectionSink = Arc<dyn Fn(ConnectionPhases) + Send + Sync>;
 
 /// A sink that forgets everything (tools and tests that only want outcomes).

@@ -190,6 +190,33 @@ const FALLBACK_DELAY: Duration = Duration::from_millis(250);
 /// Connects to the first address that accepts: addresses in order, the next one
 /// started when an attempt fails or has been running for [`FALLBACK_DELAY`].
 async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+    connect_any_addr(addrs).await.map_err(|last| match last {
+        Some((addr, e)) => Failure {
+            class: ErrorClass::Connect,
+            message: format!("connect to {addr}: {}", super::explain::io(&e)),
+        },
+        None => Failure {
+            class: ErrorClass::Dns,
+            message: "name lookup failed: no address".to_string(),
+        },
+    })
+}
+
+/// [`connect_any`] for the HTTP probes, whose messages name no address: the last
+/// attempt's error, `None` when there was no address to try.
+pub(super) async fn connect_any_io(
+    addrs: &[SocketAddr],
+) -> Result<TcpStream, Option<std::io::Error>> {
+    connect_any_addr(addrs)
+        .await
+        .map_err(|last| last.map(|(_, e)| e))
+}
+
+/// Connects as [`connect_any`] says (with `TCP_NODELAY`); fails with the last
+/// address tried and its error.
+async fn connect_any_addr(
+    addrs: &[SocketAddr],
+) -> Result<TcpStream, Option<(SocketAddr, std::io::Error)>> {
     use futures_util::StreamExt as _;
     use futures_util::stream::FuturesUnordered;
     let mut attempts = FuturesUnordered::new();
@@ -219,16 +246,7 @@ async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
             }
         }
     }
-    Err(match last {
-        Some((addr, e)) => Failure {
-            class: ErrorClass::Connect,
-            message: format!("connect to {addr}: {}", super::explain::io(&e)),
-        },
-        None => Failure {
-            class: ErrorClass::Dns,
-            message: "name lookup failed: no address".to_string(),
-        },
-    })
+    Err(last)
 }
 
 async fn attempt(addr: SocketAddr) -> (SocketAddr, std::io::Result<TcpStream>) {

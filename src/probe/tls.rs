@@ -1,9 +1,8 @@
 //! The rustls configuration probes use, and reading a certificate's expiry.
 //!
-//! probetop builds the rustls `ClientConfig` itself (reqwest accepts it ready-made)
-//! for two reasons: its session store is where the TLS handshake is seen to start
-//! (see [`super::trace`]), and a `connection = "fresh"` endpoint must pay for a
-//! full handshake every time, so session resumption is off for it.
+//! One `ClientConfig` per distinct setting, shared by every connection with it; a
+//! `connection = "fresh"` endpoint must pay for a full handshake every time, so
+//! session resumption is off for it.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -15,7 +14,6 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::trace::HandshakeClock;
 use crate::config::TlsRoots;
 
 /// How many TLS sessions a resuming configuration remembers (reqwest's default).
@@ -69,7 +67,7 @@ pub fn client_config(options: &TlsOptions) -> anyhow::Result<rustls::ClientConfi
     } else {
         Arc::new(NoSessions)
     };
-    config.resumption = Resumption::store(Arc::new(HandshakeClock::new(sessions)));
+    config.resumption = Resumption::store(sessions);
     if !options.resume {
         config.resumption = config
             .resumption

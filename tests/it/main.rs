@@ -22,6 +22,7 @@ mod failure_reasons;
 mod formats;
 mod headless;
 mod hlog;
+mod http_client;
 mod leftovers;
 mod metrics;
 mod ops_seams;
