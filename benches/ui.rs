@@ -38,6 +38,12 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+/// The allocator the `probetop` binary uses (`src/main.rs`): the statistics thread's
+/// refresh is measured as users run it, not with the system allocator.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
