@@ -305,21 +305,16 @@ pub struct PhaseHistogramsSnapshot {
 impl PhaseHistogramsSnapshot {
     /// The encoding of `histograms`, indexed by [`Phase::index`].
     pub fn new(histograms: &[hdrhistogram::Histogram<u64>; Phase::ALL.len()]) -> Self {
-        let [dns, connect, tls, ttfb, transfer] = histograms.each_ref().map(encode_histogram);
-        PhaseHistogramsSnapshot {
-            unit: "us",
-            encoding: ENCODING,
-            dns,
-            connect,
-            tls,
-            ttfb,
-            transfer,
-        }
+        Self::of_encoded(histograms.each_ref().map(encode_histogram))
     }
 
     /// [`PhaseHistogramsSnapshot::new`] of the histograms `counts` were read from.
     fn of_counts(counts: &[Counts; Phase::ALL.len()]) -> Self {
-        let [dns, connect, tls, ttfb, transfer] = counts.each_ref().map(encode_counts);
+        Self::of_encoded(counts.each_ref().map(encode_counts))
+    }
+
+    /// The phases' encoded histograms, indexed by [`Phase::index`].
+    fn of_encoded([dns, connect, tls, ttfb, transfer]: [String; Phase::ALL.len()]) -> Self {
         PhaseHistogramsSnapshot {
             unit: "us",
             encoding: ENCODING,
