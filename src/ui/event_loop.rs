@@ -1076,6 +1076,21 @@ mod tests {
         panic!("no fetch brought generation {generation}");
     }
 
+    /// Handles what ends (fetches, changes' answers) until the status line reads
+    /// `expected`: a change's answer may come after the fetch that showed its effect.
+    async fn until_status(app: &mut EventLoop<'_>, expected: &str, now: Instant) {
+        for _ in 0..10 {
+            if status(app) == expected {
+                return;
+            }
+            let event = tokio::time::timeout(Duration::from_secs(10), app.next_done())
+                .await
+                .expect("the change ends");
+            app.handle(event, now).unwrap();
+        }
+        assert_eq!(status(app), expected);
+    }
+
     #[tokio::test]
     async fn plus_and_minus_step_the_selected_interval_within_bounds() {
         let t0 = Instant::now();
@@ -1087,7 +1102,7 @@ mod tests {
         // `+` halves b's interval; a's stays.
         app.handle(key(KeyCode::Char('+')), t0).unwrap();
         until_set(&mut app, 1, t0).await;
-        assert_eq!(status(&app), "b: interval 500ms (file: 1s)");
+        until_status(&mut app, "b: interval 500ms (file: 1s)", t0).await;
         let intervals = |app: &EventLoop<'_>| -> Vec<Duration> {
             app.view().endpoints.iter().map(|e| e.interval).collect()
         };
@@ -1114,20 +1129,8 @@ mod tests {
         until_set(&mut app, 8, t0).await;
         assert_eq!(intervals(&app)[1], crate::reload::MIN_INTERVAL);
         app.handle(key(KeyCode::Char('=')), t0).unwrap();
-        // A fetch, or the answer of the `+` before (which may come after the fetch
-        // that showed its change), may still be under way: handle what ends until
-        // this change's answer.
-        let refused = "b: interval stays 100ms (the shortest)";
-        for _ in 0..10 {
-            if status(&app) == refused {
-                break;
-            }
-            let event = tokio::time::timeout(Duration::from_secs(10), app.next_done())
-                .await
-                .expect("the change ends");
-            app.handle(event, t0).unwrap();
-        }
-        assert_eq!(status(&app), refused);
+        // A fetch, or the answer of the `+` before, may still be under way.
+        until_status(&mut app, "b: interval stays 100ms (the shortest)", t0).await;
         assert_eq!(app.state().mode, Mode::Detail(1), "the view stays on b");
         engine.abort();
         app.shutdown().await;
