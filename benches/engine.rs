@@ -24,7 +24,9 @@
 //! probing without the start-up and the final snapshot), scheduler lag
 //! p50/p99, RSS, the median over endpoints of their p50 latency, the snapshot's
 //! `overload.seconds` (when the snapshot has it), and oha's CPU µs per request at the
-//! same rate (`oha -z SECS -q RATE -c 100`) with the ratio.
+//! same rate (`oha -z SECS -q RATE -c 100`) with the ratio, and `wake_us`: what one
+//! bare wake-up of a sleeping thread cost on this machine during the run (the floor
+//! under a probe, which needs two; see `WakeFloor`).
 //!
 //! A missed target is reported, not fatal: the exit code is non-zero only when the
 //! benchmark itself cannot run (the child fails, times out or prints bad JSON).
@@ -263,6 +265,8 @@ struct RunResult {
     /// Connections the server accepted during the run.
     connections: u64,
     snapshot: Snapshot,
+    /// CPU µs of one bare wake-up of a thread, measured beside the run ([`WakeFloor`]).
+    wake_us: Option<f64>,
 }
 
 /// What one oha run cost.
@@ -376,6 +380,7 @@ fn run_probetop(server: &TestServer, case: Case, secs: u64) -> anyhow::Result<Ru
         .with_context(|| format!("creating {}", stderr_path.display()))?;
 
     let connections_before = server.connections();
+    let wake_floor = WakeFloor::measure_for(Duration::from_secs(secs));
     let started = Instant::now();
     // Isolated from the user's config files and RUST_LOG, stdout piped.
     let mut child = support::probetop(dir.path())
@@ -396,6 +401,7 @@ fn run_probetop(server: &TestServer, case: Case, secs: u64) -> anyhow::Result<Ru
         .context("reading probetop's stdout")?;
     let warnings = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     show_stderr(case.endpoints, &warnings);
+    let wake_us = wake_floor.finish();
 
     let usage = waited?;
     if !usage.success {
@@ -422,7 +428,54 @@ fn run_probetop(server: &TestServer, case: Case, secs: u64) -> anyhow::Result<Ru
         steady: usage.steady,
         connections,
         snapshot,
+        wake_us,
     })
+}
+
+/// How long a thread between two timers takes to wake: what one wake-up costs
+/// on this machine, measured beside each run (so under the same load).
+///
+/// A probe needs at least two (its tick, then its answer), and a machine whose every
+/// wake-up costs tens of µs (a virtual machine leaving and re-entering its idle
+/// state) cannot probe a sparse schedule below twice that, whatever the program.
+/// At 100 endpoints a second, probetop's cost per probe is compared with it.
+struct WakeFloor {
+    thread: JoinHandle<Option<f64>>,
+}
+
+/// The wake-floor thread's period: as far apart as the ticks of 100 endpoints a
+/// second.
+const WAKE_FLOOR_PERIOD: Duration = Duration::from_millis(10);
+
+impl WakeFloor {
+    /// Starts a thread that sleeps `WAKE_FLOOR_PERIOD` at a time for `length`.
+    fn measure_for(length: Duration) -> Self {
+        let thread = std::thread::spawn(move || {
+            let cpu_before = thread_cpu()?;
+            let started = Instant::now();
+            let mut wakes = 0u32;
+            // Bounded by `length`: at most length / period wake-ups.
+            while started.elapsed() < length {
+                std::thread::sleep(WAKE_FLOOR_PERIOD);
+                wakes += 1;
+            }
+            let cpu = thread_cpu()?.checked_sub(cpu_before)?;
+            Some(cpu.as_secs_f64() * 1e6 / f64::from(wakes.max(1)))
+        });
+        WakeFloor { thread }
+    }
+
+    /// CPU µs per wake-up; `None` where it could not be read.
+    fn finish(self) -> Option<f64> {
+        self.thread.join().ok().flatten()
+    }
+}
+
+/// The calling thread's CPU time so far, from `/proc/thread-self/schedstat` (Linux).
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
 }
 
 /// Whether `oha` can be started.
@@ -690,7 +743,7 @@ fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
         );
         let _ = writeln!(
             out,
-            "  run   probed  skipped  failed  served  conns  cpu_s (sys)    us/probe  (steady)  lag_p50  lag_p99  lag_max  rss_MiB (probing)  med_p50_ms  overload_s  oha_us/req  ratio"
+            "  run   probed  skipped  failed  served  conns  cpu_s (sys)    us/probe  (steady)  lag_p50  lag_p99  lag_max  rss_MiB (probing)  med_p50_ms  overload_s  oha_us/req  ratio  wake_us"
         );
         for (i, run) in runs.iter().enumerate() {
             let r = &run.probetop;
@@ -703,7 +756,7 @@ fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
             let oha = run.oha.as_ref().map(OhaResult::cpu_per_request_us);
             let _ = writeln!(
                 out,
-                "  {:>3}  {:>7}  {:>7}  {:>6}  {:>6}  {:>5}  {:>6.2} ({:>5.2})  {:>8.1}  ({:>6})  {:>7.3}  {:>7.3}  {:>7.1}  {:>7.1} ({:>7})  {:>10}  {:>10}  {:>10}  {:>5}",
+                "  {:>3}  {:>7}  {:>7}  {:>6}  {:>6}  {:>5}  {:>6.2} ({:>5.2})  {:>8.1}  ({:>6})  {:>7.3}  {:>7.3}  {:>7.1}  {:>7.1} ({:>7})  {:>10}  {:>10}  {:>10}  {:>5}  {:>7}",
                 i + 1,
                 s.probes(),
                 s.skipped(),
@@ -730,6 +783,8 @@ fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
                     .map_or_else(|| "n/a".to_string(), |o| format!("{}", o.seconds)),
                 oha.map_or_else(|| "-".to_string(), |o| format!("{o:.1}")),
                 oha.map_or_else(|| "-".to_string(), |o| format!("{:.2}", per_probe / o)),
+                r.wake_us
+                    .map_or_else(|| "-".to_string(), |w| format!("{w:.1}")),
             );
         }
         for (i, run) in runs.iter().enumerate() {
@@ -772,6 +827,15 @@ fn verdicts(case: Case, secs: u64, run: &Run, reference_p50: Option<f64>) -> Str
                     "cpu <= oha/3 ({:.1} us) {}",
                     oha / 3.0,
                     verdict(per_probe <= oha / 3.0)
+                ));
+            }
+            if let Some(wake) = r.wake_us {
+                // The floor no program can go below without sending several probes
+                // per wake-up (bursts, which change what the target sees).
+                parts.push(format!(
+                    "floor: two bare wake-ups {:.1} us ({:.2}x of it)",
+                    2.0 * wake,
+                    per_probe / (2.0 * wake)
                 ));
             }
         }

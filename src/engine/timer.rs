@@ -122,9 +122,7 @@ impl DriverKeeper {
         let Some(sleep) = &self.sleep else {
             return;
         };
-        let keeps = wake.is_some_and(|wake| {
-            wake + WHEEL_SLOT < sleep.deadline().into_std()
-        });
+        let keeps = wake.is_some_and(|wake| wake + WHEEL_SLOT < sleep.deadline().into_std());
         if !keeps {
             // Dropping a timer takes it off the wheel without waking anyone.
             self.sleep = None;
