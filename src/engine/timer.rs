@@ -272,7 +272,6 @@ mod linux {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test(flavor = "current_thread")]
     async fn an_alarm_fires_at_its_time_and_not_before() {
@@ -301,5 +300,48 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), alarm.wait())
             .await
             .expect("the alarm still fired after a cancelled wait");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_keeper_is_let_go_before_it_could_wake_the_thread() {
+        let mut keeper = DriverKeeper::new();
+        let fired = Instant::now();
+        keeper.after_fire(fired, Duration::from_secs(5));
+        // Capped at a second ahead, whatever the timeouts.
+        let at = keeper.sleep.as_ref().map(|s| s.deadline().into_std());
+        assert_eq!(at, Some(fired + KEEP_AHEAD));
+        // A wake-up well before it keeps it.
+        keeper.before_sleep(Some(fired + Duration::from_millis(10)));
+        assert!(
+            keeper.sleep.is_some(),
+            "let go although the thread wakes first"
+        );
+        // Moving it on keeps it one timer, reset rather than made anew.
+        keeper.after_fire(
+            fired + Duration::from_millis(10),
+            Duration::from_millis(300),
+        );
+        let at = keeper.sleep.as_ref().map(|s| s.deadline().into_std());
+        assert_eq!(at, Some(fired + Duration::from_millis(310)));
+        // A wake-up within the wheel's slot before it, or none at all, lets it go.
+        keeper.before_sleep(Some(fired + Duration::from_millis(300)));
+        assert!(
+            keeper.sleep.is_none(),
+            "kept although it could wake the thread"
+        );
+        keeper.after_fire(fired, Duration::from_secs(1));
+        keeper.before_sleep(None);
+        assert!(
+            keeper.sleep.is_none(),
+            "kept with nothing else to wake the thread"
+        );
+        // Without a timer it never resolves; with one due, it resolves and goes.
+        let idle = tokio::time::timeout(Duration::from_millis(20), keeper.wait()).await;
+        assert!(idle.is_err(), "resolved without a timer");
+        keeper.after_fire(Instant::now(), Duration::from_millis(10));
+        tokio::time::timeout(Duration::from_secs(5), keeper.wait())
+            .await
+            .expect("a due keeper resolves");
+        assert!(keeper.sleep.is_none(), "a keeper that fired is gone");
     }
 }

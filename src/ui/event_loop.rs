@@ -1059,9 +1059,14 @@ mod tests {
         (app, engine)
     }
 
-    /// Handles background results until a fetch brings a set of `generation`.
+    /// Handles background results until a fetch brings a set of `generation`, for
+    /// at most 20 s: a change goes through the reloader, the engine and the
+    /// statistics, and on a loaded machine takes longer than any fixed number of
+    /// fetches (20 back to back were once not enough).
     async fn until_set(app: &mut EventLoop<'_>, generation: u64, now: Instant) {
-        for _ in 0..20 {
+        let give_up = Instant::now() + Duration::from_secs(20);
+        // At most 2,000 fetches, 10 ms apart: bounded in count and in time.
+        for _ in 0..2_000 {
             let event = tokio::time::timeout(Duration::from_secs(10), app.next_done())
                 .await
                 .expect("a background task ends");
@@ -1071,9 +1076,13 @@ mod tests {
             if done {
                 return;
             }
+            if Instant::now() > give_up {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
             app.handle(Event::RefreshDue, now).unwrap();
         }
-        panic!("no fetch brought generation {generation}");
+        panic!("no fetch brought generation {generation} within 20 s");
     }
 
     /// Handles what ends (fetches, changes' answers) until the status line reads
