@@ -341,7 +341,7 @@ impl Shard {
                 // (60 µs of CPU per probe instead of 20). Sparse ticks fire on time.
                 alarm.set(wake.max(fired + WAKE_GAP));
             }
-            keeper.before_sleep(wake.map(|wake| wake.max(fired + WAKE_GAP)));
+            keeper.before_sleep(Instant::now(), wake.map(|wake| wake.max(fired + WAKE_GAP)));
             tokio::select! {
                 biased;
                 () = &mut stopped => return,
