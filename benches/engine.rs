@@ -432,13 +432,15 @@ fn run_probetop(server: &TestServer, case: Case, secs: u64) -> anyhow::Result<Ru
     })
 }
 
-/// How long a thread between two timers takes to wake: what one wake-up costs
-/// on this machine, measured beside each run (so under the same load).
+/// The CPU a thread spends per sleep and wake-up when it does nothing else: what
+/// one wake-up costs on this machine, measured beside each run (so under the same
+/// load; only the thread's own CPU, as probetop's own figure is).
 ///
-/// A probe needs at least two (its tick, then its answer), and a machine whose every
-/// wake-up costs tens of µs (a virtual machine leaving and re-entering its idle
-/// state) cannot probe a sparse schedule below twice that, whatever the program.
-/// At 100 endpoints a second, probetop's cost per probe is compared with it.
+/// A probe sent on its own needs at least two (its tick, then its answer), so on a
+/// machine whose every wake-up costs tens of µs (a virtual machine leaving and
+/// re-entering its idle state) twice that is an estimate of the floor for a sparse
+/// schedule, below which only sending several probes per wake-up goes. At 100
+/// endpoints a second, probetop's cost per probe is compared with it.
 struct WakeFloor {
     thread: JoinHandle<Option<f64>>,
 }
@@ -830,8 +832,8 @@ fn verdicts(case: Case, secs: u64, run: &Run, reference_p50: Option<f64>) -> Str
                 ));
             }
             if let Some(wake) = r.wake_us {
-                // The floor no program can go below without sending several probes
-                // per wake-up (bursts, which change what the target sees).
+                // The estimated floor for probes sent one per wake-up; below it
+                // only bursts go, which change what the target sees.
                 parts.push(format!(
                     "floor: two bare wake-ups {:.1} us ({:.2}x of it)",
                     2.0 * wake,

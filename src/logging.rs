@@ -39,8 +39,10 @@ static GUARDS: Mutex<Vec<WorkerGuard>> = Mutex::new(Vec::new());
 /// tracing-appender's default, 128,000, is a 4 MiB queue that is allocated and
 /// written through at start-up (a fifth of the CPU of a one-second run of 100
 /// endpoints, measured). What is logged is at most a line per endpoint per 10 s plus
-/// state changes, and the writer thread writes far faster than probes can fail.
-const LOG_QUEUE_LINES: usize = 8_192;
+/// state changes: this holds every endpoint of a 30,000-endpoint fleet failing at
+/// once while a slow terminal takes them (the snapshot keeps each endpoint's last
+/// error whatever the log drops).
+const LOG_QUEUE_LINES: usize = 32_768;
 
 /// A writer on its own thread, which a full queue never makes a caller wait for.
 fn non_blocking<W: std::io::Write + Send + 'static>(

@@ -1082,7 +1082,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
             app.handle(Event::RefreshDue, now).unwrap();
         }
-        panic!("no fetch brought generation {generation} within 20 s");
+        panic!("no fetch brought generation {generation} (gave up after 20 s)");
     }
 
     /// Handles what ends (fetches, changes' answers) until the status line reads
