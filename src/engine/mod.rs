@@ -321,7 +321,8 @@ impl Shard {
         // One timer, reset for every wake-up rather than made anew; an `Alarm`, so
         // that a tick 100 ms away costs one wake-up, not two (see `timer`).
         let mut alarm = timer::Alarm::new();
-        // See `timer::DriverKeeper`: the probes' timeouts must not each wake tokio.
+        // See `timer::DriverKeeper`: setting the probes' timeouts must not each time
+        // signal tokio's driver.
         let mut keeper = timer::DriverKeeper::new();
         // When this shard last fired its ticks.
         let mut fired = Instant::now();
@@ -335,13 +336,14 @@ impl Shard {
                 (None, None) if self.commands.is_none() => return,
                 (None, None) => None,
             };
-            if let Some(wake) = wake {
-                // At most one wake-up per `WAKE_GAP`: the alarm is exact, and at
-                // 10,000 endpoints a second, ticks 100 µs apart each woke the thread
-                // (60 µs of CPU per probe instead of 20). Sparse ticks fire on time.
-                alarm.set(wake.max(fired + WAKE_GAP));
+            // At most one wake-up per `WAKE_GAP`: the alarm is exact, and at 10,000
+            // endpoints a second, ticks 100 µs apart each woke the thread (60 µs of
+            // CPU per probe instead of 20). Sparse ticks fire on time.
+            let alarm_at = wake.map(|wake| wake.max(fired + WAKE_GAP));
+            if let Some(at) = alarm_at {
+                alarm.set(at);
             }
-            keeper.before_sleep(Instant::now(), wake.map(|wake| wake.max(fired + WAKE_GAP)));
+            keeper.before_sleep(Instant::now(), alarm_at);
             tokio::select! {
                 biased;
                 () = &mut stopped => return,

@@ -81,13 +81,13 @@ impl Default for Alarm {
 /// How far ahead of a batch of probes the [`DriverKeeper`] keeps its timer, at most.
 const KEEP_AHEAD: Duration = Duration::from_secs(1);
 
-/// The longest sleep the [`DriverKeeper`] keeps its timer over. tokio's wheel files
-/// a timer by how its deadline differs from the wheel's own time, and wakes its
-/// thread at the start of the timer's slot to file it finer; a timer filed one
-/// level up (its second crossing a 4,096 ms boundary of the wheel) has its slot
-/// start at that boundary, which a long sleep is likelier to contain. Over sleeps
-/// this short the thread is rarely asleep when a boundary passes; sparse schedules,
-/// whose writes are few, go without the keeper.
+/// The longest sleep the [`DriverKeeper`] keeps its timer over. A kept timer can
+/// still wake the thread early: tokio's wheel wakes it at the start of a timer's
+/// slot to file the timer finer, and one filed a level up (its distance crossing a
+/// 4,096 ms boundary of the wheel) has its slot start at that boundary. Where sleeps
+/// are long the probes per wake-up are few, and so are the writes the keeper saves:
+/// a conservative bound, not a measured optimum (what was measured is in the type's
+/// docs).
 const KEEP_OVER: Duration = Duration::from_millis(50);
 
 /// Keeps tokio's timer driver from signalling its own thread for every probe's
