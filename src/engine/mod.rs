@@ -49,6 +49,12 @@ use crate::stats::{Clock, EndpointId, Recorder, Sample, SampleKind};
 /// this fire together, up to this late (the lag they are recorded with).
 const WAKE_GAP: Duration = Duration::from_millis(1);
 
+/// When a shard whose earliest tick is due at `due` sets its alarm, if it last fired
+/// ticks for an alarm set for `last`: at `due`, but at most once per [`WAKE_GAP`].
+fn alarm_time(due: Instant, last: Instant) -> Instant {
+    due.max(last + WAKE_GAP)
+}
+
 /// How late a tick may fire before the ticks missed meanwhile are counted as
 /// skipped in one go instead of being fired late one by one.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(1);
@@ -79,8 +85,9 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the schedule of every endpoint, spreading their first ticks across the
-    /// first second (or their interval, if shorter; see [`schedule::first_offset`]).
+    /// Starts the schedule of every endpoint, their first ticks packed a millisecond
+    /// apart within the first second (or their interval, if shorter), the hosts
+    /// interleaved (see [`schedule::first_offset`] and [`schedule::start_order`]).
     ///
     /// With a `deadline`, only ticks due before it are probed; the probes in flight
     /// then finish and the engine ends by itself (a run of `--duration`). The
@@ -202,8 +209,13 @@ impl Engine {
             shard.deadline = deadline;
         }
         let count = endpoints.len().max(1) as u32;
+        let ranks = schedule::start_order(
+            endpoints
+                .iter()
+                .map(|e| (e.url.host_str(), e.url.port_or_known_default())),
+        );
         for (index, (endpoint, prober)) in endpoints.iter().zip(probers).enumerate() {
-            let offset = schedule::first_offset(endpoint.interval, index as u32, count);
+            let offset = schedule::first_offset(endpoint.interval, ranks[index], count);
             shards[index % shard_count].add(Slot {
                 index,
                 schedule: Schedule::new(origin + offset, endpoint.interval),
@@ -324,8 +336,10 @@ impl Shard {
         // See `timer::DriverKeeper`: setting the probes' timeouts must not each time
         // signal tokio's driver.
         let mut keeper = timer::DriverKeeper::new();
-        // When this shard last fired its ticks.
+        // When this shard last fired its ticks, and the time its alarm was set
+        // for then (or the time itself, if it woke for another reason).
         let mut fired = Instant::now();
+        let mut fired_for = fired;
         loop {
             // With nothing due, wait for the deadline (a reload may still add
             // endpoints before it) or, without one, for a reload.
@@ -338,8 +352,11 @@ impl Shard {
             };
             // At most one wake-up per `WAKE_GAP`: the alarm is exact, and at 10,000
             // endpoints a second, ticks 100 µs apart each woke the thread (60 µs of
-            // CPU per probe instead of 20). Sparse ticks fire on time.
-            let alarm_at = wake.map(|wake| wake.max(fired + WAKE_GAP));
+            // CPU per probe instead of 20). Sparse ticks fire on time. Counted from
+            // what the last alarm was set for, not from when it woke the thread:
+            // ticks packed a gap apart (`schedule::FIRST_TICK_STEP`) would otherwise
+            // each add the wake-up's own delay to the lag of all after them.
+            let alarm_at = wake.map(|wake| alarm_time(wake, fired_for));
             if let Some(at) = alarm_at {
                 alarm.set(at);
             }
@@ -359,6 +376,7 @@ impl Shard {
                 () = keeper.wait() => continue,
             }
             fired = Instant::now();
+            fired_for = alarm_at.map_or(fired, |at| at.min(fired));
             let paused = *self.paused.borrow();
             // Every tick due by now, in due order: the ones of this millisecond and
             // any that are late.
@@ -561,6 +579,49 @@ mod tests {
         ] {
             let size = probe_task_size(url);
             assert!(size <= 3 * 1024, "a probe task of {url} is {size} bytes");
+        }
+    }
+
+    #[test]
+    fn wake_ups_late_by_their_own_delay_do_not_push_packed_ticks_later() {
+        // The shard's loop, with every wake-up 300 µs after its alarm: ticks due a
+        // millisecond apart (packed) fire 300 µs late each, never later; ticks due
+        // 100 µs apart share wake-ups, at most one a millisecond.
+        let start = Instant::now();
+        for (step_us, count) in [(1_000u64, 200u64), (100, 2_000)] {
+            let dues: Vec<Instant> = (0..count)
+                .map(|k| start + Duration::from_micros(k * step_us))
+                .collect();
+            let (mut next, mut fired_for, mut wake_ups) = (0, start - WAKE_GAP, 0);
+            let mut max_lag = Duration::ZERO;
+            while next < dues.len() {
+                let alarm = alarm_time(dues[next], fired_for);
+                let woke = alarm + Duration::from_micros(300);
+                fired_for = alarm;
+                wake_ups += 1;
+                while next < dues.len() && dues[next] <= woke {
+                    max_lag = max_lag.max(woke - dues[next]);
+                    next += 1;
+                }
+            }
+            let span = Duration::from_micros(count * step_us);
+            assert!(
+                wake_ups as u128 <= span.as_millis() + 1,
+                "{wake_ups} wake-ups for ticks {step_us} µs apart"
+            );
+            // Packed: each tick exactly the wake-up's delay late (the old rule added
+            // it up: 60 ms by the 200th). Dense: up to a gap more.
+            let step = Duration::from_micros(step_us);
+            let bound = Duration::from_micros(300)
+                + if step < WAKE_GAP {
+                    WAKE_GAP
+                } else {
+                    Duration::ZERO
+                };
+            assert!(
+                max_lag <= bound,
+                "ticks {step_us} µs apart: lag {max_lag:?}"
+            );
         }
     }
 
