@@ -178,7 +178,7 @@ fn metrics_match_the_snapshot_and_escape_hostile_names() {
         assert_eq!(by_result("ok") as u64, ok, "{name}");
         let mut failed = 0.0;
         for class in [
-            "timeout", "connect", "dns", "tls", "status", "body", "other",
+            "timeout", "connect", "dns", "tls", "status", "body", "redirect", "other",
         ] {
             let expected = e["errors"][class].as_u64().unwrap_or(0);
             assert_eq!(by_result(class) as u64, expected, "{name} {class}");

@@ -370,7 +370,7 @@ headers = {{ X-Api-Key = "${{KEY}}" }}
     let (snapshot, stderr) = run_config(dir.path(), &config, &[("KEY", KEY)], "1s");
     let refused = endpoint(&snapshot, "downgrade");
     assert_eq!(
-        refused["errors"]["other"],
+        refused["errors"]["redirect"],
         count(refused, "probes"),
         "{refused:#}"
     );
@@ -378,7 +378,7 @@ headers = {{ X-Api-Key = "${{KEY}}" }}
     assert_eq!(
         failure_line(&stderr, "downgrade"),
         format!(
-            "downgrade: down: other: redirect from https:// to http:// refused (allow_downgrade = true follows it); Location: {refused_location}"
+            "downgrade: down: redirect: redirect from https:// to http:// refused (allow_downgrade = true follows it); Location: {refused_location}"
         )
     );
     let allowed = endpoint(&snapshot, "allowed");
@@ -417,12 +417,12 @@ fn redirects_to_schemes_that_cannot_be_followed_fail_naming_the_location() {
     let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
     for (name, location) in targets {
         let e = endpoint(&snapshot, name);
-        assert_eq!(e["errors"]["other"], count(e, "probes"), "{e:#}");
+        assert_eq!(e["errors"]["redirect"], count(e, "probes"), "{e:#}");
         assert_eq!(count(e, "ok"), 0, "{e:#}");
         assert_eq!(
             failure_line(&stderr, name),
             format!(
-                "{name}: down: other: redirect to a {name}: URL, which cannot be followed; Location: {location}"
+                "{name}: down: redirect: redirect to a {name}: URL, which cannot be followed; Location: {location}"
             )
         );
     }
@@ -439,10 +439,10 @@ fn too_many_redirects_say_how_many_and_where_they_went() {
     let dir = tempfile::tempdir().unwrap();
     let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
     let e = endpoint(&snapshot, "loop");
-    assert_eq!(e["errors"]["other"], count(e, "probes"), "{e:#}");
+    assert_eq!(e["errors"]["redirect"], count(e, "probes"), "{e:#}");
     assert_eq!(
         failure_line(&stderr, "loop"),
-        "loop: down: other: stopped after 10 redirects; last Location: /redirect/0"
+        "loop: down: redirect: stopped after 10 redirects; last Location: /redirect/0"
     );
     // Ten are followed.
     let ten = endpoint(&snapshot, "ten");
