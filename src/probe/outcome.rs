@@ -129,3 +129,20 @@ impl ProbeOutcome {
         self.error.is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_class_indexes_its_place_with_its_own_key() {
+        let keys: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["timeout", "connect", "dns", "tls", "status", "body", "redirect", "other"]
+        );
+        for (i, class) in ErrorClass::ALL.into_iter().enumerate() {
+            assert_eq!(class.index(), i, "{class}");
+        }
+    }
+}

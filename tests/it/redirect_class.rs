@@ -144,7 +144,7 @@ fn terminal_safe(text: &str) -> bool {
 #[test]
 fn each_redirect_failure_is_class_redirect_in_every_output() {
     let cert = TestCert::generate();
-    let servers = [
+    let mut servers = vec![
         (
             "loop",
             RawServer::start(redirect_to!("/again?token=s3cret-loop"), Then::Close),
@@ -186,36 +186,54 @@ fn each_redirect_failure_is_class_redirect_in_every_output() {
             ),
         ),
     ];
+    // A hop after a redirect that fails keeps its class, and names the Location too
+    // (with a TAB in it, which a header value may hold).
+    let refused = free_port();
+    let hop_reply = format!(
+        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{refused}/a\tb?token=s3cret-hop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let hop = RawServer::start(Box::leak(hop_reply.into_bytes().into_boxed_slice()), Then::Close);
+    servers.push(("hop", hop));
     let downgrade = TlsRawServer::start(
         &cert,
         redirect_to!("http://127.0.0.1:9/?token=s3cret-down"),
     );
+    let hop_message = format!(
+        "connection refused (after 1 redirect; last Location: http://127.0.0.1:{refused}/a\\x09b?token=***)"
+    );
     let expected = [
-        ("loop", "stopped after 10 redirects; last Location: /again?token=***"),
+        ("loop", "redirect", "stopped after 10 redirects; last Location: /again?token=***"),
         (
             "file",
+            "redirect",
             "redirect to a file: URL, which cannot be followed; Location: file:///etc/passwd?token=***",
         ),
         (
             "ftp",
+            "redirect",
             "redirect to a ftp: URL, which cannot be followed; Location: ftp://127.0.0.1/pub?token=***",
         ),
         (
             "data",
+            "redirect",
             "redirect to a data: URL, which cannot be followed; Location: data:text/plain,hello?token=***",
         ),
         (
             "parse",
+            "redirect",
             "redirect to an invalid Location (invalid IPv6 address): http://[::1/x?token=***",
         ),
         (
             "bytes",
+            "redirect",
             r"redirect 302 with a Location that is not text: /caf\xc3\xa9\xc2\x9b31m?token=***",
         ),
         (
             "downgrade",
+            "redirect",
             "redirect from https:// to http:// refused (allow_downgrade = true follows it); Location: http://127.0.0.1:9/?token=***",
         ),
+        ("hop", "connect", &hop_message),
     ];
 
     let dir = tempfile::tempdir().unwrap();
@@ -248,7 +266,7 @@ fn each_redirect_failure_is_class_redirect_in_every_output() {
         if let Some(text) = get_metrics(port)
             && expected
                 .iter()
-                .all(|(name, _)| probes_total(&text, name, "redirect") == Some(1))
+                .all(|&(name, class, _)| probes_total(&text, name, class) == Some(1))
         {
             break Some(text);
         }
@@ -278,11 +296,11 @@ fn each_redirect_failure_is_class_redirect_in_every_output() {
     let head = reader.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
 
-    for (name, message) in expected {
+    for (name, class, message) in expected {
         let e = endpoint(&snapshot, name);
         assert_eq!(count(e, "probes"), 1, "{e:#}");
-        assert_eq!(e["errors"], serde_json::json!({ "redirect": 1 }), "{e:#}");
-        assert_eq!(e["last_error"]["class"], "redirect", "{e:#}");
+        assert_eq!(e["errors"], serde_json::json!({ class: 1 }), "{e:#}");
+        assert_eq!(e["last_error"]["class"], class, "{e:#}");
         assert_eq!(e["last_error"]["message"], message, "{e:#}");
         assert!(terminal_safe(message), "{message}");
 
@@ -294,15 +312,15 @@ fn each_redirect_failure_is_class_redirect_in_every_output() {
             let at = head.iter().position(|h| h == column).expect(column);
             row.get(at).unwrap().to_string()
         };
-        assert_eq!(cell("errors_redirect"), "1", "{name}: {csv_text}");
+        assert_eq!(cell(&format!("errors_{class}")), "1", "{name}: {csv_text}");
         assert_eq!(cell("errors_other"), "0", "{name}: {csv_text}");
-        assert_eq!(cell("last_error_class"), "redirect", "{name}");
+        assert_eq!(cell("last_error_class"), class, "{name}");
         assert_eq!(cell("last_error"), message, "{name}");
 
-        assert_eq!(probes_total(&metrics, name, "redirect"), Some(1), "{metrics}");
+        assert_eq!(probes_total(&metrics, name, class), Some(1), "{metrics}");
         assert_eq!(probes_total(&metrics, name, "other"), Some(0), "{metrics}");
 
-        let line = format!("{name}: down: redirect: {message}");
+        let line = format!("{name}: down: {class}: {message}");
         assert!(stderr.lines().any(|l| l == line), "{line}\n{stderr}");
     }
     // No secret of any Location in any output, and nothing that steers a terminal.
