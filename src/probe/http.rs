@@ -360,7 +360,10 @@ impl HttpProber {
                 return Ok((next, answer));
             };
             let fail = |message: String| {
-                Err(Box::new(ProbeOutcome::failed(ErrorClass::Redirect, message)))
+                Err(Box::new(ProbeOutcome::failed(
+                    ErrorClass::Redirect,
+                    message,
+                )))
             };
             let status = answer.response.status().as_u16();
             let shown = shown_location(location);

@@ -139,7 +139,9 @@ mod tests {
         let keys: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(
             keys,
-            ["timeout", "connect", "dns", "tls", "status", "body", "redirect", "other"]
+            [
+                "timeout", "connect", "dns", "tls", "status", "body", "redirect", "other"
+            ]
         );
         for (i, class) in ErrorClass::ALL.into_iter().enumerate() {
             assert_eq!(class.index(), i, "{class}");

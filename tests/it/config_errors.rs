@@ -837,7 +837,10 @@ fn excerpts_write_out_control_characters_and_keep_their_carets() {
             !report.chars().any(|c| c.is_control() && c != '\n'),
             "{report:?}"
         );
-        assert!(!report.contains("hun") && !report.contains("abc123"), "{report}");
+        assert!(
+            !report.contains("hun") && !report.contains("abc123"),
+            "{report}"
+        );
         // The binary's sanitising finds nothing left to change.
         let (code, stderr) = check(dir.path(), config);
         assert_eq!(code, Some(2), "{stderr}");
