@@ -4,9 +4,9 @@
 //! written before the class existed (no `redirect` key) still resumes and merges.
 //! Real loopback servers that redirect, the real binary.
 
+use crate::redirects_secrets::{Recorder, goto};
 use crate::support;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,6 @@ use support::{
     RawServer, TestCert, Then, count, endpoint, free_port, get_metrics, probetop, run,
     wait_bounded, write_config,
 };
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// A 302 to `$location`, then the connection closed.
 macro_rules! redirect_to {
@@ -27,99 +26,6 @@ macro_rules! redirect_to {
         )
         .as_bytes()
     };
-}
-
-/// A loopback HTTPS server that answers every request with fixed bytes and closes
-/// the connection: the `https://` side of a downgrade, which [`RawServer`] (plain
-/// TCP) cannot be. Stops when dropped.
-struct TlsRawServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl TlsRawServer {
-    fn start(cert: &TestCert, reply: &'static [u8]) -> Self {
-        let acceptor = cert.acceptor();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let serving = async move {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                            continue;
-                        };
-                        let acceptor = acceptor.clone();
-                        // The connections are the runtime's: dropping it ends them.
-                        tokio::spawn(async move {
-                            // A failed connection ends there: the probe's outcome is
-                            // what the test checks.
-                            let _ = tokio::time::timeout(
-                                Duration::from_secs(5),
-                                answer_tls(acceptor, stream, reply),
-                            )
-                            .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    _ = stopped => {}
-                    () = serving => {}
-                }
-            });
-        });
-        TlsRawServer {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://{}{path}", self.addr)
-    }
-}
-
-impl Drop for TlsRawServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            // The thread may have ended already: nothing left to stop.
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            // A panicked server thread shows as the probes' failures.
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The TLS handshake, the request head read, `reply` written.
-async fn answer_tls(
-    acceptor: tokio_rustls::TlsAcceptor,
-    stream: tokio::net::TcpStream,
-    reply: &[u8],
-) -> std::io::Result<()> {
-    let mut tls = acceptor.accept(stream).await?;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
-        let n = tls.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    tls.write_all(reply).await?;
-    tls.shutdown().await
 }
 
 /// The value of `probetop_probes_total` for `name` and `result` in a scrape.
@@ -197,8 +103,7 @@ fn each_redirect_failure_is_class_redirect_in_every_output() {
         Then::Close,
     );
     servers.push(("hop", hop));
-    let downgrade =
-        TlsRawServer::start(&cert, redirect_to!("http://127.0.0.1:9/?token=s3cret-down"));
+    let downgrade = Recorder::start(Some(&cert));
     let hop_message = format!(
         "connection refused (after 1 redirect; last Location: http://127.0.0.1:{refused}/a\\x09b?token=***)"
     );
@@ -255,8 +160,11 @@ fn each_redirect_failure_is_class_redirect_in_every_output() {
         ));
     }
     config.push_str(&format!(
-        "\n[[endpoint]]\nname = \"downgrade\"\nurl = \"{}\"\nca_file = \"{}\"\nhttp = \"1.1\"\n",
-        downgrade.url("/start"),
+        "\n[[endpoint]]\nname = \"downgrade\"\nurl = \"{}{}\"\nca_file = \"{}\"\n",
+        downgrade.base("127.0.0.1"),
+        // The endpoint's URL carries this Location (in `to`, not a secret's name), so
+        // its token is not one of the secrets looked for in the outputs below.
+        goto("http://127.0.0.1:9/?token=in-the-config-url"),
         ca.display()
     ));
     write_config(dir.path(), &config);

@@ -37,7 +37,7 @@ impl Received {
 
 /// A loopback HTTP(S) server that records every request and answers
 /// `/goto?to=URL` with a 302 to `URL` (percent-decoded) and anything else with 200.
-struct Recorder {
+pub(crate) struct Recorder {
     addr: SocketAddr,
     tls: bool,
     received: Arc<Mutex<Vec<Received>>>,
@@ -46,7 +46,7 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn start(cert: Option<&TestCert>) -> Self {
+    pub(crate) fn start(cert: Option<&TestCert>) -> Self {
         let acceptor = cert.map(acceptor);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -110,7 +110,7 @@ impl Recorder {
     }
 
     /// `http(s)://HOST:PORT` of this server, by `host`.
-    fn base(&self, host: &str) -> String {
+    pub(crate) fn base(&self, host: &str) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{host}:{}", self.addr.port())
     }
@@ -185,7 +185,7 @@ fn answer(
 }
 
 /// `/goto?to=…` for `location`, encoded as a query value.
-fn goto(location: &str) -> String {
+pub(crate) fn goto(location: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(location.as_bytes()).collect();
     format!("/goto?to={encoded}")
 }

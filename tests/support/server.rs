@@ -74,8 +74,7 @@ impl TestCert {
         path
     }
 
-    /// A TLS acceptor presenting this certificate (ALPN: h2, http/1.1).
-    pub fn acceptor(&self) -> TlsAcceptor {
+    fn acceptor(&self) -> TlsAcceptor {
         use rustls::pki_types::pem::PemObject;
         let certs = rustls::pki_types::CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
