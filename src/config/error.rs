@@ -382,34 +382,35 @@ mod tests {
         assert_eq!(under(&excerpt, &caret), "\"fäst\"");
     }
 
-    /// Whether a terminal would show `excerpt` as it is: nothing it acts on or hides.
-    fn visible(excerpt: &str) -> bool {
-        !excerpt.chars().any(|c| c.is_control() || c == '\u{202E}')
+    /// What the caret of an error at `needle` (`width` characters) of `line` is
+    /// under, and the excerpt, which must be terminal-safe as it is.
+    fn underlined(line: &str, needle: &str, width: usize) -> (String, String) {
+        let (excerpt, caret) = shown(line, needle, width);
+        assert!(
+            !excerpt.chars().any(|c| c.is_control() || c == '\u{202E}'),
+            "{excerpt:?}"
+        );
+        (under(&excerpt, &caret).to_string(), excerpt)
     }
 
     #[test]
     fn a_control_character_before_the_error_moves_the_caret_with_it() {
         let line = "name = \"a\u{7}b\u{1b}[2J\u{7f}\u{9b}c\" interval = \"fast\"";
-        let (excerpt, caret) = shown(line, "\"fast\"", 6);
+        let (marked, excerpt) = underlined(line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
         assert_eq!(
             excerpt,
             "name = \"a\\u0007b\\u001B[2J\\u007F\\u009Bc\" interval = \"fast\""
         );
-        assert_eq!(under(&excerpt, &caret), "\"fast\"");
-        assert!(visible(&excerpt), "{excerpt:?}");
     }
 
     #[test]
     fn a_control_character_inside_the_error_is_covered_whole() {
         let line = "name = \"a\u{1b}[31mb\" # x";
-        let (excerpt, caret) = shown(line, "\"a", 9);
-        assert_eq!(under(&excerpt, &caret), "\"a\\u001B[31mb\"");
+        assert_eq!(underlined(line, "\"a", 9).0, "\"a\\u001B[31mb\"");
         // An error at the character itself points at all of its escape.
-        let (excerpt, caret) = shown(line, "\u{1b}", 1);
-        assert_eq!(under(&excerpt, &caret), "\\u001B");
-        let (excerpt, caret) = shown("x = \"\u{85}\"", "\u{85}", 1);
-        assert_eq!(under(&excerpt, &caret), "\\u0085");
-        assert!(visible(&excerpt), "{excerpt:?}");
+        assert_eq!(underlined(line, "\u{1b}", 1).0, "\\u001B");
+        assert_eq!(underlined("x = \"\u{85}\"", "\u{85}", 1).0, "\\u0085");
     }
 
     #[test]
@@ -417,41 +418,35 @@ mod tests {
         let line = "nmae = \"a\u{7}\u{7}\u{7}\"";
         let (excerpt, caret) = shown(line, "nmae", 4);
         assert_eq!(caret, "^^^^");
-        assert_eq!(under(&excerpt, &caret), "nmae");
         assert_eq!(excerpt, "nmae = \"a\\u0007\\u0007\\u0007\"");
     }
 
     #[test]
     fn control_characters_and_masks_move_the_caret_together() {
         let line = "endpoint = [{ url = \"https://ann:hun\u{1b}ter2@h/?token=abc\u{7}123&x=\u{7}1\", \u{9b}interval = \"fa\u{7}st\" }]";
-        let (excerpt, caret) = shown(line, "\"fa", 7);
+        let (marked, excerpt) = underlined(line, "\"fa", 7);
+        assert_eq!(marked, "\"fa\\u0007st\"");
         // A control character inside a mask goes with the mask.
         assert_eq!(
             excerpt,
             "endpoint = [{ url = \"https://ann:***@h/?token=***&x=\\u00071\", \\u009Binterval = \"fa\\u0007st\" }]"
         );
-        assert_eq!(under(&excerpt, &caret), "\"fa\\u0007st\"");
         // Between the masks and the escapes.
-        let (excerpt, caret) = shown(line, "&x=", 5);
-        assert_eq!(under(&excerpt, &caret), "&x=\\u00071");
+        assert_eq!(underlined(line, "&x=", 5).0, "&x=\\u00071");
         // From inside a mask over an escape after it.
-        let (excerpt, caret) = shown(line, "ter2@", 21);
-        assert_eq!(under(&excerpt, &caret), "***@h/?token=***");
-        assert!(visible(&excerpt), "{excerpt:?}");
+        assert_eq!(underlined(line, "ter2@", 21).0, "***@h/?token=***");
     }
 
     #[test]
     fn tabs_and_invisible_marks_keep_the_caret_under_the_text() {
         // A TAB is one space in the excerpt, as the caret line counts it.
-        let line = "\tinterval\t=\t\"fast\"";
-        let (excerpt, caret) = shown(line, "\"fast\"", 6);
+        let (marked, excerpt) = underlined("\tinterval\t=\t\"fast\"", "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
         assert_eq!(excerpt, " interval = \"fast\"");
-        assert_eq!(under(&excerpt, &caret), "\"fast\"");
         // A right-to-left override is written out, not obeyed.
         let line = "name = \"\u{202E}kcatta\" interval = \"fast\"";
-        let (excerpt, caret) = shown(line, "\"fast\"", 6);
+        let (marked, excerpt) = underlined(line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
         assert_eq!(excerpt, "name = \"\\u202Ekcatta\" interval = \"fast\"");
-        assert_eq!(under(&excerpt, &caret), "\"fast\"");
-        assert!(visible(&excerpt), "{excerpt:?}");
     }
 }
