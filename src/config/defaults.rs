@@ -36,7 +36,7 @@ pub const METRICS_BUCKETS: [f64; 13] = [
 ];
 /// Whether `/metrics` serves a histogram per phase and endpoint (`metrics.phases`):
 /// off, since they are five times the series of the latency histogram (80 of an
-/// endpoint's 110 series), which at a thousand endpoints costs Prometheus more than
+/// endpoint's 111 series), which at a thousand endpoints costs Prometheus more than
 /// everything else together.
 pub const METRICS_PHASES: bool = false;
 /// Cap on a response body (`max_body_bytes`); a larger body is a `body` error.

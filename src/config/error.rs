@@ -1,10 +1,11 @@
 //! Config errors that point at the file, line, column and key at fault.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::mask::{Masked, mask_config_line};
+use super::mask::mask_config_line;
 
 /// Where in a config file an error sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,53 +154,121 @@ impl fmt::Display for ConfigError {
 }
 
 /// The excerpt under an error: `loc`'s line with its secrets masked
-/// ([`mask_config_line`]: an error report is an output like any other), and the
-/// caret's column (0-based) and width in it, moved with the text: shifted by what
-/// the masks before it shortened or lengthened, and, where it points into a mask,
-/// at the start of the mask (its end covering the whole mask). The column printed
-/// in `file:line:column` stays the file's own.
+/// ([`mask_config_line`]: an error report is an output like any other) and its
+/// characters that a terminal would act on or not show written out ([`shown_as`]),
+/// and the caret's column (0-based) and width in it, moved with the text: shifted by
+/// what the changes before it shortened or lengthened, and, where it points into a
+/// mask, at the start of the mask (its end covering the whole mask; a character
+/// written out is covered whole). The column printed in `file:line:column` stays
+/// the file's own.
+///
+/// The excerpt is terminal-safe as it is, so the sanitising of the report
+/// (`text::terminal_safe`) leaves it alone and cannot move the text away from
+/// its caret.
 fn excerpt(loc: &Location) -> (String, usize, usize) {
     let start = loc.column - 1;
     let end = start + loc.width;
-    let masks = mask_config_line(&loc.line_text);
-    if masks.is_empty() {
+    let edits = edits(&loc.line_text);
+    if edits.is_empty() {
         return (loc.line_text.clone(), start, loc.width);
     }
     let mut text = String::with_capacity(loc.line_text.len());
     let mut chars = loc.line_text.chars();
     let mut taken = 0;
-    for mask in &masks {
-        text.extend(chars.by_ref().take(mask.chars.start - taken));
-        chars.by_ref().take(mask.chars.len()).for_each(drop);
-        text.push_str(mask.with);
-        taken = mask.chars.end;
+    for edit in &edits {
+        text.extend(chars.by_ref().take(edit.chars.start - taken));
+        chars.by_ref().take(edit.chars.len()).for_each(drop);
+        text.push_str(&edit.with);
+        taken = edit.chars.end;
     }
     text.extend(chars);
-    let caret = moved(start, &masks, false);
-    let caret_end = moved(end, &masks, true);
+    let caret = moved(start, &edits, false);
+    let caret_end = moved(end, &edits, true);
     (text, caret, caret_end.saturating_sub(caret).max(1))
 }
 
-/// Where character `at` of a line (as written) is once `masks` are applied: a
+/// One change the excerpt makes to its line: `chars` of the line as written (a
+/// character range) read as `with`.
+struct Edit {
+    chars: Range<usize>,
+    with: Cow<'static, str>,
+}
+
+/// The changes the excerpt makes to `line`, in order, not overlapping: its masks,
+/// and each character outside them that [`shown_as`] writes out.
+fn edits(line: &str) -> Vec<Edit> {
+    let mut masks = mask_config_line(line).into_iter().peekable();
+    let mut edits = Vec::new();
+    let mut masked_until = 0;
+    for (at, c) in line.chars().enumerate() {
+        while let Some(mask) = masks.next_if(|m| m.chars.start <= at) {
+            masked_until = mask.chars.end;
+            edits.push(Edit {
+                chars: mask.chars,
+                with: Cow::Borrowed(mask.with),
+            });
+        }
+        if at < masked_until {
+            continue;
+        }
+        if let Some(with) = shown_as(c) {
+            edits.push(Edit {
+                chars: at..at + 1,
+                with,
+            });
+        }
+    }
+    edits.extend(masks.map(|mask| Edit {
+        chars: mask.chars,
+        with: Cow::Borrowed(mask.with),
+    }));
+    edits
+}
+
+/// How the excerpt writes `c`, when not as itself: a TAB as one space (what the
+/// report's sanitising makes of it anyway: the caret line is spaces, so the two
+/// lines line up in any terminal), and every other control character (C0, DEL, C1)
+/// and invisible direction or zero-width mark, which the sanitising would remove
+/// (the same set as `text::clean`'s, which `config` cannot name), as TOML's escape
+/// of it (`\u001B`): visible, and what the file should hold instead.
+fn shown_as(c: char) -> Option<Cow<'static, str>> {
+    let hidden = c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        );
+    match c {
+        '\t' => Some(Cow::Borrowed(" ")),
+        c if hidden => Some(Cow::Owned(format!("\\u{:04X}", u32::from(c)))),
+        _ => None,
+    }
+}
+
+/// Where character `at` of a line (as written) is once `edits` are applied: a
 /// caret's first column (`end == false`), or the column just after its last
 /// (`end == true`).
-fn moved(at: usize, masks: &[Masked], end: bool) -> usize {
+fn moved(at: usize, edits: &[Edit], end: bool) -> usize {
     let (mut removed, mut added) = (0, 0);
-    for mask in masks {
-        let with = mask.with.chars().count();
+    for edit in edits {
+        let with = edit.with.chars().count();
         let inside = if end {
-            mask.chars.start < at && at < mask.chars.end
+            edit.chars.start < at && at < edit.chars.end
         } else {
-            mask.chars.contains(&at)
+            edit.chars.contains(&at)
         };
         if inside {
-            let mask_start = mask.chars.start - removed + added;
-            return if end { mask_start + with } else { mask_start };
+            let edit_start = edit.chars.start - removed + added;
+            return if end { edit_start + with } else { edit_start };
         }
-        if at < mask.chars.end {
+        if at < edit.chars.end {
             break;
         }
-        removed += mask.chars.len();
+        removed += edit.chars.len();
         added += with;
     }
     at - removed + added
@@ -311,5 +380,73 @@ mod tests {
         let (excerpt, caret) = shown(line, "\"fäst\"", 6);
         assert_eq!(excerpt, line);
         assert_eq!(under(&excerpt, &caret), "\"fäst\"");
+    }
+
+    /// What the caret of an error at `needle` (`width` characters) of `line` is
+    /// under, and the excerpt, which must be terminal-safe as it is.
+    fn underlined(line: &str, needle: &str, width: usize) -> (String, String) {
+        let (excerpt, caret) = shown(line, needle, width);
+        assert!(
+            !excerpt.chars().any(|c| c.is_control() || c == '\u{202E}'),
+            "{excerpt:?}"
+        );
+        (under(&excerpt, &caret).to_string(), excerpt)
+    }
+
+    #[test]
+    fn a_control_character_before_the_error_moves_the_caret_with_it() {
+        let line = "name = \"a\u{7}b\u{1b}[2J\u{7f}\u{9b}c\" interval = \"fast\"";
+        let (marked, excerpt) = underlined(line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        assert_eq!(
+            excerpt,
+            "name = \"a\\u0007b\\u001B[2J\\u007F\\u009Bc\" interval = \"fast\""
+        );
+    }
+
+    #[test]
+    fn a_control_character_inside_the_error_is_covered_whole() {
+        let line = "name = \"a\u{1b}[31mb\" # x";
+        assert_eq!(underlined(line, "\"a", 9).0, "\"a\\u001B[31mb\"");
+        // An error at the character itself points at all of its escape.
+        assert_eq!(underlined(line, "\u{1b}", 1).0, "\\u001B");
+        assert_eq!(underlined("x = \"\u{85}\"", "\u{85}", 1).0, "\\u0085");
+    }
+
+    #[test]
+    fn a_control_character_after_the_error_leaves_the_caret_alone() {
+        let line = "nmae = \"a\u{7}\u{7}\u{7}\"";
+        let (excerpt, caret) = shown(line, "nmae", 4);
+        assert_eq!(caret, "^^^^");
+        assert_eq!(excerpt, "nmae = \"a\\u0007\\u0007\\u0007\"");
+    }
+
+    #[test]
+    fn control_characters_and_masks_move_the_caret_together() {
+        let line = "endpoint = [{ url = \"https://ann:hun\u{1b}ter2@h/?token=abc\u{7}123&x=\u{7}1\", \u{9b}interval = \"fa\u{7}st\" }]";
+        let (marked, excerpt) = underlined(line, "\"fa", 7);
+        assert_eq!(marked, "\"fa\\u0007st\"");
+        // A control character inside a mask goes with the mask.
+        assert_eq!(
+            excerpt,
+            "endpoint = [{ url = \"https://ann:***@h/?token=***&x=\\u00071\", \\u009Binterval = \"fa\\u0007st\" }]"
+        );
+        // Between the masks and the escapes.
+        assert_eq!(underlined(line, "&x=", 5).0, "&x=\\u00071");
+        // From inside a mask over an escape after it.
+        assert_eq!(underlined(line, "ter2@", 21).0, "***@h/?token=***");
+    }
+
+    #[test]
+    fn tabs_and_invisible_marks_keep_the_caret_under_the_text() {
+        // A TAB is one space in the excerpt, as the caret line counts it.
+        let (marked, excerpt) = underlined("\tinterval\t=\t\"fast\"", "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        assert_eq!(excerpt, " interval = \"fast\"");
+        // A right-to-left override is written out, not obeyed.
+        let line = "name = \"\u{202E}kcatta\" interval = \"fast\"";
+        let (marked, excerpt) = underlined(line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        assert_eq!(excerpt, "name = \"\\u202Ekcatta\" interval = \"fast\"");
     }
 }

@@ -359,15 +359,19 @@ impl HttpProber {
             let Some(location) = redirect_location(&answer.response) else {
                 return Ok((next, answer));
             };
-            let fail =
-                |message: String| Err(Box::new(ProbeOutcome::failed(ErrorClass::Other, message)));
+            let fail = |message: String| {
+                Err(Box::new(ProbeOutcome::failed(
+                    ErrorClass::Redirect,
+                    message,
+                )))
+            };
             let status = answer.response.status().as_u16();
+            let shown = shown_location(location);
             let Ok(location) = location.to_str() else {
                 return fail(format!(
-                    "redirect {status} with a Location that is not text"
+                    "redirect {status} with a Location that is not text: {shown}"
                 ));
             };
-            let shown = cut_to(&mask_url(location), LOCATION_SHOWN);
             if redirects == ClientPool::MAX_REDIRECTS {
                 return fail(format!(
                     "stopped after {redirects} redirects; last Location: {shown}"
@@ -760,6 +764,23 @@ const LOCATION_SHOWN: usize = 200;
 /// At most 60 characters of `text`, for messages.
 fn cut(text: &str) -> String {
     cut_to(text, 60)
+}
+
+/// A redirect's `Location` as its failure messages show it: its secrets masked, cut
+/// to [`LOCATION_SHOWN`] characters, and each byte that is not visible ASCII (a TAB,
+/// the bytes of a `Location` that is not text) written as `\xNN`, so that the
+/// message is terminal-safe in whatever output it reaches, and a `Location` that is
+/// not text is still shown.
+fn shown_location(location: &HeaderValue) -> String {
+    let mut text = String::with_capacity(location.len());
+    for &byte in location.as_bytes() {
+        if byte.is_ascii_graphic() || byte == b' ' {
+            text.push(char::from(byte));
+        } else {
+            text.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    cut_to(&mask_url(&text), LOCATION_SHOWN)
 }
 
 /// At most `max` characters of `text`, with `…` when cut.

@@ -18,19 +18,24 @@ pub enum ErrorClass {
     Status,
     /// A response came, but its body broke off, was too large, or lacked the expected text.
     Body,
+    /// A redirect that could not be followed: too many, a refused downgrade from
+    /// `https://` to `http://`, or a `Location` that is not text, does not parse or
+    /// names a scheme other than `http` and `https`.
+    Redirect,
     /// Anything else.
     Other,
 }
 
 impl ErrorClass {
     /// Every class, in snapshot order.
-    pub const ALL: [ErrorClass; 7] = [
+    pub const ALL: [ErrorClass; 8] = [
         ErrorClass::Timeout,
         ErrorClass::Connect,
         ErrorClass::Dns,
         ErrorClass::Tls,
         ErrorClass::Status,
         ErrorClass::Body,
+        ErrorClass::Redirect,
         ErrorClass::Other,
     ];
 
@@ -43,6 +48,7 @@ impl ErrorClass {
             ErrorClass::Tls => "tls",
             ErrorClass::Status => "status",
             ErrorClass::Body => "body",
+            ErrorClass::Redirect => "redirect",
             ErrorClass::Other => "other",
         }
     }
@@ -121,5 +127,24 @@ impl ProbeOutcome {
     /// Whether the probe succeeded.
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_class_indexes_its_place_with_its_own_key() {
+        let keys: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "timeout", "connect", "dns", "tls", "status", "body", "redirect", "other"
+            ]
+        );
+        for (i, class) in ErrorClass::ALL.into_iter().enumerate() {
+            assert_eq!(class.index(), i, "{class}");
+        }
     }
 }

@@ -69,13 +69,12 @@ fn columns() -> Vec<Column> {
         Column::count("failed", |e| e.failed),
         Column::count("skipped", |e| e.skipped),
     ];
-    // The JSON leaves zero counts out; a table needs every column, so absent is zero.
-    columns.extend(ErrorClass::ALL.map(|class| {
-        Column::new(format!("errors_{}", class.as_str()), move |_, e| {
-            let n = e.errors.get(class.as_str()).copied().unwrap_or(0);
-            n.to_string()
-        })
-    }));
+    columns.extend(
+        ErrorClass::ALL
+            .into_iter()
+            .filter(|class| !LATER_CLASSES.contains(class))
+            .map(error_count),
+    );
     columns.push(Column::new("status_codes", |_, e| status_codes(e)));
     columns.extend(latency_columns("latency", |e| e.latency_ms.as_ref()));
     columns.extend([
@@ -121,7 +120,21 @@ fn columns() -> Vec<Column> {
     columns.push(Column::new("vantage", |s, _| s.vantage.clone()));
     // The interval in use (the dashboard's `+` / `-` included), as the JSON has it.
     columns.push(Column::count("interval_ms", |e| e.interval_ms));
+    columns.extend(LATER_CLASSES.map(error_count));
     columns
+}
+
+/// The error classes added after the first release of the format: their columns
+/// come last, after every other, so that the columns before keep their places.
+const LATER_CLASSES: [ErrorClass; 1] = [ErrorClass::Redirect];
+
+/// `errors_{class}`: the failed probes of `class`.
+fn error_count(class: ErrorClass) -> Column {
+    // The JSON leaves zero counts out; a table needs every column, so absent is zero.
+    Column::new(format!("errors_{}", class.as_str()), move |_, e| {
+        let n = e.errors.get(class.as_str()).copied().unwrap_or(0);
+        n.to_string()
+    })
 }
 
 /// `{prefix}_min_ms` … `{prefix}_max_ms`: a latency summary's values, in
@@ -209,7 +222,7 @@ mod tests {
         let header = header();
         assert_eq!(
             header.len(),
-            7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1 + 3 + 1 + 1 + 1
+            7 + 7 + 1 + 7 + 3 + 7 + 2 + 5 * 4 + 1 + 3 + 1 + 1 + 1 + 1
         );
         assert_eq!(header[7], "errors_timeout");
         assert_eq!(header[15], "latency_min_ms");
@@ -224,6 +237,8 @@ mod tests {
         );
         assert_eq!(header[58], "excused");
         assert_eq!(header[59], "vantage");
-        assert_eq!(header.last().unwrap(), "interval_ms");
+        assert_eq!(header[60], "interval_ms");
+        assert_eq!(header[13], "errors_other");
+        assert_eq!(header.last().unwrap(), "errors_redirect");
     }
 }

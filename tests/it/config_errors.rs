@@ -815,3 +815,35 @@ fn excerpts_mask_the_secrets_on_their_lines() {
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(stderr, report);
 }
+
+/// Raw control characters and invisible marks on an error's line are written out in
+/// its excerpt (TOML's escapes), beside its masks, so the report is terminal-safe as
+/// it is and the caret stays under the text at fault in what the binary prints.
+#[test]
+fn excerpts_write_out_control_characters_and_keep_their_carets() {
+    let dir = tempfile::tempdir().unwrap();
+    // C1 characters and a direction mark are valid TOML in strings; the error comes
+    // after them, and after the masks, on the same line.
+    let valid_toml = "endpoint = [\n  { name = \"a\u{9b}31m\u{202e}b\", url = \"https://ann:hun\u{85}ter2@127.0.0.1:9/?token=abc123\", interval = \"fa\u{9b}st\" },\n]\n";
+    // A raw BEL is not: the syntax error is at it.
+    let invalid_toml = "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\nname = \"x\u{7}y\"\n";
+    for (config, carets) in [
+        (valid_toml, ["\"fa\\u009Bst\""]),
+        (invalid_toml, ["\\u0007"]),
+    ] {
+        let report = failed_load(dir.path(), config);
+        assert_eq!(underlined(&report), carets, "{report}");
+        assert!(
+            !report.chars().any(|c| c.is_control() && c != '\n'),
+            "{report:?}"
+        );
+        assert!(
+            !report.contains("hun") && !report.contains("abc123"),
+            "{report}"
+        );
+        // The binary's sanitising finds nothing left to change.
+        let (code, stderr) = check(dir.path(), config);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert_eq!(stderr, report);
+    }
+}

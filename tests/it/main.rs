@@ -30,6 +30,7 @@ mod overload;
 mod phases;
 mod probe_messages;
 mod probe_outcomes;
+mod redirect_class;
 mod redirects_secrets;
 mod reload;
 mod resume_merge;

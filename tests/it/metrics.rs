@@ -178,7 +178,7 @@ fn metrics_match_the_snapshot_and_escape_hostile_names() {
         assert_eq!(by_result("ok") as u64, ok, "{name}");
         let mut failed = 0.0;
         for class in [
-            "timeout", "connect", "dns", "tls", "status", "body", "other",
+            "timeout", "connect", "dns", "tls", "status", "body", "redirect", "other",
         ] {
             let expected = e["errors"][class].as_u64().unwrap_or(0);
             assert_eq!(by_result(class) as u64, expected, "{name} {class}");
@@ -279,7 +279,7 @@ fn a_port_in_use_is_a_usage_error() {
 }
 
 #[test]
-fn a_default_scrape_has_no_phases_and_30_series_per_endpoint() {
+fn a_default_scrape_has_no_phases_and_31_series_per_endpoint() {
     let server = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
     // One endpoint by IP address, one by host name (which has DNS): without
@@ -332,12 +332,12 @@ fn a_default_scrape_has_no_phases_and_30_series_per_endpoint() {
     assert!(!text.contains("probetop_phase_duration_seconds"), "{text}");
     assert!(!types.contains_key("probetop_phase_duration_seconds"));
     // The README's count: the latency histogram (13 buckets + `+Inf` + `_sum` +
-    // `_count`), 8 results, skipped ticks, up, 4 states; no certificate over HTTP.
+    // `_count`), 9 results, skipped ticks, up, 4 states; no certificate over HTTP.
     for name in ["by-ip", "by-name"] {
         let series = samples
             .iter()
             .filter(|(_, l, _)| l.get("endpoint").map(String::as_str) == Some(name))
             .count();
-        assert_eq!(series, 30, "{name}: {text}");
+        assert_eq!(series, 31, "{name}: {text}");
     }
 }

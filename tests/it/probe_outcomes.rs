@@ -229,7 +229,7 @@ fn redirects_are_followed_up_to_ten() {
     // The final response is what counts, not the redirects on the way.
     assert_eq!(three["status_codes"]["200"], 4, "{three:#}");
     let eleven = endpoint(&snapshot, "eleven");
-    assert_eq!(eleven["errors"]["other"], 4, "{eleven:#}");
+    assert_eq!(eleven["errors"]["redirect"], 4, "{eleven:#}");
 }
 
 #[test]

@@ -37,7 +37,7 @@ impl Received {
 
 /// A loopback HTTP(S) server that records every request and answers
 /// `/goto?to=URL` with a 302 to `URL` (percent-decoded) and anything else with 200.
-struct Recorder {
+pub(crate) struct Recorder {
     addr: SocketAddr,
     tls: bool,
     received: Arc<Mutex<Vec<Received>>>,
@@ -46,7 +46,7 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn start(cert: Option<&TestCert>) -> Self {
+    pub(crate) fn start(cert: Option<&TestCert>) -> Self {
         let acceptor = cert.map(acceptor);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -110,7 +110,7 @@ impl Recorder {
     }
 
     /// `http(s)://HOST:PORT` of this server, by `host`.
-    fn base(&self, host: &str) -> String {
+    pub(crate) fn base(&self, host: &str) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{host}:{}", self.addr.port())
     }
@@ -185,7 +185,7 @@ fn answer(
 }
 
 /// `/goto?to=…` for `location`, encoded as a query value.
-fn goto(location: &str) -> String {
+pub(crate) fn goto(location: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(location.as_bytes()).collect();
     format!("/goto?to={encoded}")
 }
@@ -370,7 +370,7 @@ headers = {{ X-Api-Key = "${{KEY}}" }}
     let (snapshot, stderr) = run_config(dir.path(), &config, &[("KEY", KEY)], "1s");
     let refused = endpoint(&snapshot, "downgrade");
     assert_eq!(
-        refused["errors"]["other"],
+        refused["errors"]["redirect"],
         count(refused, "probes"),
         "{refused:#}"
     );
@@ -378,7 +378,7 @@ headers = {{ X-Api-Key = "${{KEY}}" }}
     assert_eq!(
         failure_line(&stderr, "downgrade"),
         format!(
-            "downgrade: down: other: redirect from https:// to http:// refused (allow_downgrade = true follows it); Location: {refused_location}"
+            "downgrade: down: redirect: redirect from https:// to http:// refused (allow_downgrade = true follows it); Location: {refused_location}"
         )
     );
     let allowed = endpoint(&snapshot, "allowed");
@@ -417,12 +417,12 @@ fn redirects_to_schemes_that_cannot_be_followed_fail_naming_the_location() {
     let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
     for (name, location) in targets {
         let e = endpoint(&snapshot, name);
-        assert_eq!(e["errors"]["other"], count(e, "probes"), "{e:#}");
+        assert_eq!(e["errors"]["redirect"], count(e, "probes"), "{e:#}");
         assert_eq!(count(e, "ok"), 0, "{e:#}");
         assert_eq!(
             failure_line(&stderr, name),
             format!(
-                "{name}: down: other: redirect to a {name}: URL, which cannot be followed; Location: {location}"
+                "{name}: down: redirect: redirect to a {name}: URL, which cannot be followed; Location: {location}"
             )
         );
     }
@@ -439,10 +439,10 @@ fn too_many_redirects_say_how_many_and_where_they_went() {
     let dir = tempfile::tempdir().unwrap();
     let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
     let e = endpoint(&snapshot, "loop");
-    assert_eq!(e["errors"]["other"], count(e, "probes"), "{e:#}");
+    assert_eq!(e["errors"]["redirect"], count(e, "probes"), "{e:#}");
     assert_eq!(
         failure_line(&stderr, "loop"),
-        "loop: down: other: stopped after 10 redirects; last Location: /redirect/0"
+        "loop: down: redirect: stopped after 10 redirects; last Location: /redirect/0"
     );
     // Ten are followed.
     let ten = endpoint(&snapshot, "ten");
