@@ -50,7 +50,10 @@ pub fn client_config(options: &TlsOptions) -> anyhow::Result<rustls::ClientConfi
     let mut config = if options.insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+            .with_custom_certificate_verifier(Arc::new(Verifier::new(
+                AcceptAnyCertificate,
+                provider(),
+            )))
             .with_no_client_auth()
     } else {
         builder
@@ -123,12 +126,13 @@ impl ClientSessionStore for NoSessions {
 }
 
 /// `insecure = true`: any certificate is accepted (it is still read, for its expiry).
-/// Handshake signatures are still checked with the certificate the server sent, so
-/// the handshake costs what a verifying client's would, minus the chain check.
+/// Handshake signatures are still checked with the certificate the server sent (see
+/// [`Verifier`]), so the handshake costs what a verifying client's would, minus the
+/// chain check.
 #[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
+struct AcceptAnyCertificate;
 
-impl ServerCertVerifier for AcceptAnyCertificate {
+impl CertificateCheck for AcceptAnyCertificate {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -138,6 +142,49 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
+    }
+}
+
+/// How a [`Verifier`] judges the certificate the server presents: the one part in
+/// which probetop's verifiers differ.
+pub(super) trait CertificateCheck: std::fmt::Debug + Send + Sync {
+    /// [`ServerCertVerifier::verify_server_cert`].
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error>;
+}
+
+/// A rustls verifier made of a [`CertificateCheck`] and the handshake signatures
+/// checked with `provider`'s algorithms, the same for every check.
+#[derive(Debug)]
+pub(super) struct Verifier<C> {
+    check: C,
+    provider: Arc<CryptoProvider>,
+}
+
+impl<C: CertificateCheck> Verifier<C> {
+    /// `check`, with signatures checked by `provider`.
+    pub(super) fn new(check: C, provider: Arc<CryptoProvider>) -> Self {
+        Verifier { check, provider }
+    }
+}
+
+impl<C: CertificateCheck> ServerCertVerifier for Verifier<C> {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.check
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 
     fn verify_tls12_signature(
@@ -150,7 +197,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -164,11 +211,13 @@ impl ServerCertVerifier for AcceptAnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -150,9 +150,7 @@ impl Headless {
     /// Ends the run with SIGTERM and returns its snapshot.
     fn finish(mut self) -> serde_json::Value {
         let child = self.child.take().unwrap();
-        let pid = libc::pid_t::try_from(child.id()).unwrap();
-        // SAFETY: kill(2) with a valid signal on our own, still unreaped child.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        crate::support::signal(child.id(), libc::SIGTERM);
         let output = wait_bounded(child, Duration::from_secs(30));
         assert!(
             output.status.success(),

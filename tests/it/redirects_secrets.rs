@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::{TestCert, TestServer, count, endpoint, free_port, get_metrics, probetop, run};
-use tokio_rustls::rustls;
 
 /// One request as a [`Recorder`] received it.
 #[derive(Debug, Clone)]
@@ -47,7 +45,7 @@ struct Recorder {
 
 impl Recorder {
     fn start(cert: Option<&TestCert>) -> Self {
-        let acceptor = cert.map(acceptor);
+        let acceptor = cert.map(TestCert::acceptor);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -68,30 +66,14 @@ impl Recorder {
                             continue;
                         };
                         let log = Arc::clone(&log);
-                        let acceptor = acceptor.clone();
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |request| {
+                        tokio::spawn(support::server::serve_connection(
+                            stream,
+                            acceptor.clone(),
+                            move |request| {
                                 let log = Arc::clone(&log);
                                 async move { answer(request, &log) }
-                            });
-                            let builder =
-                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                            match acceptor {
-                                // Errors end one connection of a test server: nothing to report.
-                                None => {
-                                    let _ = builder
-                                        .serve_connection(TokioIo::new(stream), service)
-                                        .await;
-                                }
-                                Some(acceptor) => {
-                                    if let Ok(stream) = acceptor.accept(stream).await {
-                                        let _ = builder
-                                            .serve_connection(TokioIo::new(stream), service)
-                                            .await;
-                                    }
-                                }
-                            }
-                        });
+                            },
+                        ));
                     }
                 };
                 tokio::select! {
@@ -129,23 +111,6 @@ impl Drop for Recorder {
             let _ = thread.join();
         }
     }
-}
-
-fn acceptor(cert: &TestCert) -> tokio_rustls::TlsAcceptor {
-    use rustls::pki_types::pem::PemObject;
-    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 fn answer(

@@ -114,9 +114,7 @@ impl Headless {
     }
 
     fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.child.as_ref().unwrap().id()).unwrap();
-        // SAFETY: kill(2) with a valid signal on our own, still unreaped child.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        crate::support::signal(self.child.as_ref().unwrap().id(), signal);
     }
 
     /// Ends the run with SIGTERM and returns its snapshot.

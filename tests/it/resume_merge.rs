@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde_json::Value;
-use support::{TestServer, count, endpoint, headless, probetop, run, wait_bounded, write_config};
+use support::{
+    TestServer, count, endpoint, headless, headless_until_sigterm, headless_with, probetop, run,
+    write_config,
+};
 
 /// Every recorded value (its bucket's highest equivalent) with its count.
 fn counts(h: &Histogram<u64>) -> Vec<(u64, u64)> {
@@ -220,13 +223,7 @@ fn a_signal_writes_the_exit_snapshot() {
             server.url("/")
         ),
     );
-    let child = probetop(dir.path()).arg("--headless").spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) with a valid signal on our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let output = wait_bounded(child, Duration::from_secs(20));
-    assert!(output.status.success());
+    let output = headless_until_sigterm(dir.path(), Duration::from_millis(1500));
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
     let (path, written) = only_json(&dir.path().join("out"));
     assert_eq!(written, printed);
@@ -242,14 +239,14 @@ fn agent(
     extra: &str,
 ) -> (tempfile::TempDir, Value) {
     let dir = tempfile::tempdir().unwrap();
-    write_config(
+    let snapshot = headless_with(
         dir.path(),
         &format!(
             "[defaults]\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"api\"\nurl = \"{}\"\n{extra}",
             server.url(route)
         ),
+        &["--duration", "1s", "--vantage", vantage],
     );
-    let snapshot = headless(dir.path(), &["--duration", "1s", "--vantage", vantage]);
     std::fs::write(
         dir.path().join(format!("{vantage}.json")),
         snapshot.to_string(),
