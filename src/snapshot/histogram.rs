@@ -220,11 +220,13 @@ mod tests {
         let decoded = decode_histogram(&encoded).unwrap();
         assert_eq!(decoded.count_at(1_000), i64::MAX as u64);
         assert_eq!(decoded.count_at(5_000), 2);
-        // The statistics' compact histogram takes the same sum, and its counts encode
-        // to the same text.
+        // The statistics' compact histogram takes the same sum (resuming from it), and
+        // its counts encode as its histogram does, capped the same way.
         let mut compact = crate::stats::CompactHistogram::default();
         compact.add(&sum);
-        assert_eq!(encode_counts(&compact.counts()), encoded);
+        let from_counts = encode_counts(&compact.counts());
+        assert_eq!(from_counts, encode_histogram(&compact.to_histogram()));
+        assert_eq!(decode_histogram(&from_counts).unwrap(), decoded);
     }
 
     #[test]
