@@ -163,24 +163,23 @@ fn a_body_that_stalls_times_out_but_its_status_counts() {
     assert!(e["latency_ms"].is_null(), "{e:#}");
 }
 
+/// The snapshot entry of a second's probes, every 250 ms, of a server that answers
+/// `reply` and closes the connection.
+fn replying_then_closing(reply: &'static [u8]) -> serde_json::Value {
+    let server = RawServer::start(reply, Then::Close);
+    headless_endpoint(&["-i", "250ms", "--duration", "1s", &server.url("/")])
+}
+
 #[test]
 fn a_body_that_breaks_off_is_a_body_error() {
-    let server = RawServer::start(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.",
-        Then::Close,
-    );
-    let e = &headless_endpoint(&["-i", "250ms", "--duration", "1s", &server.url("/")]);
+    let e = &replying_then_closing(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.");
     assert_eq!(e["errors"]["body"], 4, "{e:#}");
     assert!(e["latency_ms"].is_null(), "{e:#}");
 }
 
 #[test]
 fn garbage_instead_of_http_is_a_failure_not_a_crash() {
-    let server = RawServer::start(
-        b"\x1b[2J\x1b]0;pwned\x07NOT HTTP AT ALL\r\n\r\n",
-        Then::Close,
-    );
-    let e = &headless_endpoint(&["-i", "250ms", "--duration", "1s", &server.url("/")]);
+    let e = &replying_then_closing(b"\x1b[2J\x1b]0;pwned\x07NOT HTTP AT ALL\r\n\r\n");
     assert_eq!(count(e, "failed"), 4, "{e:#}");
     assert_eq!(e["state"], "down");
 }

@@ -176,6 +176,12 @@ fn run_config(
     (snapshot, stderr)
 }
 
+/// [`run_config`] for a second, in a fresh directory.
+fn run_for_a_second(text: &str, env: &[(&str, &str)]) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    run_config(dir.path(), text, env, "1s")
+}
+
 /// The `--fail-on` line of the endpoint `name`.
 fn failure_line<'a>(stderr: &'a str, name: &str) -> &'a str {
     let prefix = format!("{name}: ");
@@ -188,6 +194,8 @@ fn failure_line<'a>(stderr: &'a str, name: &str) -> &'a str {
 const TOKEN: &str = "t0k3n-from-env";
 const KEY: &str = "k3y-from-env";
 const BEARER: &str = "b3arer-from-env";
+/// The secrets above, as the configs take them from the environment.
+const SECRETS: &[(&str, &str)] = &[("TOKEN", TOKEN), ("KEY", KEY), ("BEARER", BEARER)];
 
 #[test]
 fn a_redirect_to_another_origin_carries_no_secret() {
@@ -214,13 +222,7 @@ user_agent = "probetop-test"
         home = home.base("127.0.0.1"),
         goto = goto(&location),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(
-        dir.path(),
-        &config,
-        &[("TOKEN", TOKEN), ("KEY", KEY), ("BEARER", BEARER)],
-        "1s",
-    );
+    let (snapshot, stderr) = run_for_a_second(&config, SECRETS);
     let e = endpoint(&snapshot, "away");
     assert!(count(e, "probes") >= 2, "{e:#}");
     assert_eq!(count(e, "ok"), count(e, "probes"), "{e:#} {stderr}");
@@ -275,13 +277,7 @@ headers = {{ X-Api-Key = "${{KEY}}" }}
         home = home.base("127.0.0.1"),
         goto = goto("/landing?token=kept"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(
-        dir.path(),
-        &config,
-        &[("TOKEN", TOKEN), ("KEY", KEY), ("BEARER", BEARER)],
-        "1s",
-    );
+    let (snapshot, stderr) = run_for_a_second(&config, SECRETS);
     let e = endpoint(&snapshot, "home");
     assert_eq!(count(e, "ok"), count(e, "probes"), "{e:#} {stderr}");
     let received = home.received();
@@ -378,8 +374,7 @@ fn redirects_to_schemes_that_cannot_be_followed_fail_naming_the_location() {
             goto(location)
         ));
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
+    let (snapshot, stderr) = run_for_a_second(&config, &[]);
     for (name, location) in targets {
         let e = endpoint(&snapshot, name);
         assert_eq!(e["errors"]["other"], count(e, "probes"), "{e:#}");
@@ -401,8 +396,7 @@ fn too_many_redirects_say_how_many_and_where_they_went() {
         server.url("/redirect/11"),
         server.url("/redirect/10"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
+    let (snapshot, stderr) = run_for_a_second(&config, &[]);
     let e = endpoint(&snapshot, "loop");
     assert_eq!(e["errors"]["other"], count(e, "probes"), "{e:#}");
     assert_eq!(
@@ -424,8 +418,7 @@ fn a_redirect_that_fails_later_says_where_it_was_going() {
         home.base("127.0.0.1"),
         goto(&location)
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
+    let (snapshot, stderr) = run_for_a_second(&config, &[]);
     let e = endpoint(&snapshot, "gone");
     assert_eq!(e["errors"]["connect"], count(e, "probes"), "{e:#}");
     let line = failure_line(&stderr, "gone");

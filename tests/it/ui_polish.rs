@@ -24,7 +24,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 
-use crate::support::screen::{TAKEN_AT_SECS, at, screen as render, state_for, text};
+use crate::support::screen::{self, TAKEN_AT_SECS, at, screen as render, state_for, text};
 
 const THEME: Theme = Theme { color: false };
 
@@ -91,21 +91,14 @@ fn endpoints(data: &OverviewData) -> Vec<Endpoint> {
         .collect()
 }
 
+/// [`screen::input`] in this file's theme.
 fn input<'a>(
     state: &'a UiState,
     data: &'a OverviewData,
     detail: Option<&'a DetailData>,
     endpoints: &'a [Endpoint],
 ) -> ViewInput<'a> {
-    ViewInput {
-        state,
-        data,
-        detail,
-        endpoints,
-        rate: Some(20.5),
-        paused: false,
-        theme: THEME,
-    }
+    screen::input(state, data, detail, endpoints, THEME)
 }
 
 fn line<'a>(screen: &'a str, needle: &str) -> &'a str {

@@ -30,7 +30,7 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
-use crate::support::screen::{TAKEN_AT_SECS, at, draw as render, state_for, text};
+use crate::support::screen::{TAKEN_AT_SECS, at, draw as render, input, state_for, text};
 
 const COLOR: Theme = Theme { color: true };
 const NO_COLOR: Theme = Theme { color: false };
@@ -300,24 +300,6 @@ fn transition(secs: u64, from: State, to: State) -> Transition {
         at: at(secs),
         from,
         to,
-    }
-}
-
-fn input<'a>(
-    state: &'a UiState,
-    data: &'a OverviewData,
-    detail: Option<&'a DetailData>,
-    endpoints: &'a [Endpoint],
-    theme: Theme,
-) -> ViewInput<'a> {
-    ViewInput {
-        state,
-        data,
-        detail,
-        endpoints,
-        rate: Some(20.5),
-        paused: false,
-        theme,
     }
 }
 

@@ -3,8 +3,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use probetop::ui::model::OverviewData;
+use probetop::config::Endpoint;
+use probetop::ui::model::{DetailData, OverviewData};
 use probetop::ui::state::UiState;
+use probetop::ui::theme::Theme;
 use probetop::ui::view::{self, FrameLayout, ViewInput};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -24,6 +26,26 @@ pub fn state_for(data: &OverviewData) -> UiState {
     let mut state = UiState::new(data.span);
     state.refresh_rows(data);
     state
+}
+
+/// What a view draws from: `state` over `data` (and `detail`), `endpoints` as
+/// configured, 20.5 probes a second, probing not paused.
+pub fn input<'a>(
+    state: &'a UiState,
+    data: &'a OverviewData,
+    detail: Option<&'a DetailData>,
+    endpoints: &'a [Endpoint],
+    theme: Theme,
+) -> ViewInput<'a> {
+    ViewInput {
+        state,
+        data,
+        detail,
+        endpoints,
+        rate: Some(20.5),
+        paused: false,
+        theme,
+    }
 }
 
 /// Draws one frame of `width`×`height`: the buffer, and the layout the view reports.
