@@ -50,10 +50,7 @@ pub fn client_config(options: &TlsOptions) -> anyhow::Result<rustls::ClientConfi
     let mut config = if options.insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Verifier::new(
-                AcceptAnyCertificate,
-                provider(),
-            )))
+            .with_custom_certificate_verifier(Arc::new(Verifier::new(None, provider())))
             .with_no_client_auth()
     } else {
         builder
@@ -125,56 +122,28 @@ impl ClientSessionStore for NoSessions {
     }
 }
 
-/// `insecure = true`: any certificate is accepted (it is still read, for its expiry).
-/// Handshake signatures are still checked with the certificate the server sent (see
-/// [`Verifier`]), so the handshake costs what a verifying client's would, minus the
-/// chain check.
+/// The verifier of every probe's TLS: the server's certificate judged by `trust`, or,
+/// for `insecure = true` (`trust` = `None`), any certificate accepted (it is still
+/// read, for its expiry). Either way the handshake's signatures are checked with the
+/// certificate the server sent, so an insecure handshake costs what a verifying
+/// one's would, minus the chain check.
 #[derive(Debug)]
-struct AcceptAnyCertificate;
-
-impl CertificateCheck for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-}
-
-/// How a [`Verifier`] judges the certificate the server presents: the one part in
-/// which probetop's verifiers differ.
-pub(super) trait CertificateCheck: std::fmt::Debug + Send + Sync {
-    /// [`ServerCertVerifier::verify_server_cert`].
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error>;
-}
-
-/// A rustls verifier made of a [`CertificateCheck`] and the handshake signatures
-/// checked with `provider`'s algorithms, the same for every check.
-#[derive(Debug)]
-pub(super) struct Verifier<C> {
-    check: C,
+pub(super) struct Verifier {
+    trust: Option<super::trust::TrustVerifier>,
     provider: Arc<CryptoProvider>,
 }
 
-impl<C: CertificateCheck> Verifier<C> {
-    /// `check`, with signatures checked by `provider`.
-    pub(super) fn new(check: C, provider: Arc<CryptoProvider>) -> Self {
-        Verifier { check, provider }
+impl Verifier {
+    /// `trust` (or none), with signatures checked by `provider`.
+    pub(super) fn new(
+        trust: Option<super::trust::TrustVerifier>,
+        provider: Arc<CryptoProvider>,
+    ) -> Self {
+        Verifier { trust, provider }
     }
 }
 
-impl<C: CertificateCheck> ServerCertVerifier for Verifier<C> {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -183,8 +152,12 @@ impl<C: CertificateCheck> ServerCertVerifier for Verifier<C> {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.check
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        match &self.trust {
+            Some(trust) => {
+                trust.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(

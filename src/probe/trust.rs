@@ -22,7 +22,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, OtherError, RootCertStore};
 
-use super::tls::{CertificateCheck, Verifier};
+use super::tls::Verifier;
 use crate::config::TlsRoots;
 
 /// Mozilla's roots, compiled in.
@@ -129,14 +129,14 @@ pub fn verifier(
         )
     };
     Ok(Arc::new(Verifier::new(
-        TrustVerifier { inner, own, roots },
+        Some(TrustVerifier { inner, own, roots }),
         provider,
     )))
 }
 
 /// webpki's verification, plus the `ca_file` certificates trusted as the server's own.
 #[derive(Debug)]
-struct TrustVerifier {
+pub(super) struct TrustVerifier {
     /// `None` when there is no root at all (`tls_roots = "system"` on a machine whose
     /// store is empty, and no `ca_file`): then nothing verifies, and the message says why.
     inner: Option<Arc<WebPkiServerVerifier>>,
@@ -229,8 +229,9 @@ impl TrustVerifier {
     }
 }
 
-impl CertificateCheck for TrustVerifier {
-    fn verify_server_cert(
+impl TrustVerifier {
+    /// [`ServerCertVerifier::verify_server_cert`], for [`Verifier`].
+    pub(super) fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],

@@ -73,13 +73,7 @@ fn paging_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
 fn run_with(command: &mut Command, during: impl FnOnce()) -> serde_json::Value {
     let child = command.spawn().expect("starting probetop");
     during();
-    let output = wait_bounded(child, Duration::from_secs(60));
-    assert!(
-        output.status.success(),
-        "probetop failed with {}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = crate::support::succeeded(wait_bounded(child, Duration::from_secs(60)));
     serde_json::from_slice(&output.stdout).expect("a JSON snapshot")
 }
 

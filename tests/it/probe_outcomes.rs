@@ -8,19 +8,17 @@ use support::{
     headless_with, write_config,
 };
 
+/// The snapshot entry of `url` probed for a second every 500 ms with a 300 ms timeout:
+/// two probes, each over before the next.
+fn timing_out(url: &str) -> serde_json::Value {
+    headless_endpoint(&["-i", "500ms", "-t", "300ms", "--duration", "1s", url])
+}
+
 #[test]
 fn never_answering_server_times_out_at_the_timeout() {
     let server = TestServer::start();
     let started = std::time::Instant::now();
-    let e = &headless_endpoint(&[
-        "-i",
-        "500ms",
-        "-t",
-        "300ms",
-        "--duration",
-        "1s",
-        &server.url("/stall"),
-    ]);
+    let e = &timing_out(&server.url("/stall"));
     assert_eq!(count(e, "probes"), 2, "{e:#}");
     assert_eq!(e["errors"]["timeout"], 2, "{e:#}");
     assert_eq!(e["state"], "down");
@@ -149,15 +147,7 @@ fn a_body_that_stalls_times_out_but_its_status_counts() {
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part of it",
         Then::Hold,
     );
-    let e = &headless_endpoint(&[
-        "-i",
-        "500ms",
-        "-t",
-        "300ms",
-        "--duration",
-        "1s",
-        &server.url("/"),
-    ]);
+    let e = &timing_out(&server.url("/"));
     assert_eq!(e["errors"]["timeout"], 2, "{e:#}");
     assert_eq!(e["status_codes"]["200"], 2, "{e:#}");
     assert!(e["latency_ms"].is_null(), "{e:#}");

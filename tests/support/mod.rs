@@ -148,7 +148,12 @@ pub fn headless_until_sigterm(dir: &Path, run_for: Duration) -> Output {
         .expect("starting probetop");
     std::thread::sleep(run_for);
     signal(child.id(), libc::SIGTERM);
-    let output = wait_bounded(child, Duration::from_secs(20));
+    succeeded(wait_bounded(child, Duration::from_secs(20)))
+}
+
+/// `output`, once it is checked that probetop succeeded (else the test fails, with
+/// its stderr).
+pub fn succeeded(output: Output) -> Output {
     assert!(
         output.status.success(),
         "probetop failed with {}: {}",
