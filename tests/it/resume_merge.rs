@@ -397,6 +397,36 @@ fn merge_adds_histograms_exactly_and_keeps_each_vantage_point() {
 }
 
 /// `merge` is a subcommand, and a URL as the first argument still probes it.
+/// Two snapshots whose latency histograms hold a count of `i64::MAX` (the most the V2
+/// encoding holds) merge into a count past it: written capped there, not a panic.
+#[test]
+fn counts_past_what_the_encoding_holds_merge_capped() {
+    let server = TestServer::start();
+    let (dir, mut snapshot) = agent(&server, "/", "eu-1", "");
+    let mut huge = probetop::stats::new_histogram();
+    huge.record_n(1_000, i64::MAX as u64).unwrap();
+    let e = &mut snapshot["endpoints"][0];
+    e["probes"] = i64::MAX.into();
+    e["ok"] = i64::MAX.into();
+    e["failed"] = 0.into();
+    e["excused"] = 0.into();
+    e["histogram"]["data"] = probetop::snapshot::encode_histogram(&huge).into();
+    let mut files = Vec::new();
+    for vantage in ["eu-1", "us-2"] {
+        snapshot["vantage"] = vantage.into();
+        let file = dir.path().join(format!("huge-{vantage}.json"));
+        std::fs::write(&file, snapshot.to_string()).unwrap();
+        files.push(file.to_str().unwrap().to_string());
+    }
+    let output = merge(&[&files[0], &files[1]]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let merged: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let api = endpoint(&merged, "api");
+    assert_eq!(count(api, "probes"), 2 * i64::MAX as u64, "{api:#}");
+    assert_eq!(counts(&latency(api)), [(1_000, i64::MAX as u64)], "{api:#}");
+}
+
 #[test]
 fn urls_still_probe_beside_the_subcommand() {
     let server = TestServer::start();
