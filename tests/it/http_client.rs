@@ -13,15 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use support::{
-    TestCert, TestServer, count, endpoint, headless, headless_config, headless_with, write_config,
+    TestCert, TestServer, count, endpoint, headless, headless_config, headless_with, phase_count,
+    write_config,
 };
-
-/// The count of `phase` in an entry's all-time `phases_ms`.
-fn phase_count(e: &serde_json::Value, phase: &str) -> u64 {
-    e["phases_ms"][phase]["count"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no phases_ms.{phase}.count in {e:#}"))
-}
 
 /// An HTTP/1.1 server that keeps each connection alive (no `Connection: close`)
 /// but closes it once it has been idle for `idle`, as nginx's `keepalive_timeout`

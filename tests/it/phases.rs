@@ -9,15 +9,8 @@ use std::time::Duration;
 
 use support::{
     RawServer, TestCert, TestServer, Then, count, endpoint, headless_config,
-    headless_until_sigterm, headless_with, write_config,
+    headless_until_sigterm, headless_with, phase_count, write_config,
 };
-
-/// The count of `phase` in an entry's all-time `phases_ms`.
-fn phase_count(e: &serde_json::Value, phase: &str) -> u64 {
-    e["phases_ms"][phase]["count"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no phases_ms.{phase}.count in {e:#}"))
-}
 
 fn phase_p50(e: &serde_json::Value, phase: &str) -> f64 {
     e["phases_ms"][phase]["p50"]

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use support::tmux::{Tmux, probetop_in_pane};
 use support::{
-    TestServer, count, endpoint, free_port, get_metrics, probetop, wait_bounded, write_config,
+    TestServer, count, endpoint, free_port, get_metrics, names, probetop, wait_bounded,
+    write_config,
 };
 
 /// Longest any one wait polls.
@@ -139,15 +140,6 @@ impl Drop for Headless {
 
 fn endpoint_toml(name: &str, url: &str, interval: &str) -> String {
     format!("[[endpoint]]\nname = \"{name}\"\nurl = \"{url}\"\ninterval = \"{interval}\"\n\n")
-}
-
-fn names(snapshot: &serde_json::Value) -> Vec<String> {
-    snapshot["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

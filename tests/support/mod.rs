@@ -195,6 +195,23 @@ pub fn endpoint<'a>(snapshot: &'a serde_json::Value, name: &str) -> &'a serde_js
         .unwrap_or_else(|| panic!("no endpoint {name} in {snapshot:#}"))
 }
 
+/// The names of a snapshot's endpoints, in its order.
+pub fn names(snapshot: &serde_json::Value) -> Vec<&str> {
+    snapshot["endpoints"]
+        .as_array()
+        .expect("endpoints array")
+        .iter()
+        .map(|e| e["name"].as_str().expect("a name"))
+        .collect()
+}
+
+/// The count of `phase` in a snapshot entry's all-time `phases_ms`.
+pub fn phase_count(entry: &serde_json::Value, phase: &str) -> u64 {
+    entry["phases_ms"][phase]["count"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no phases_ms.{phase}.count in {entry:#}"))
+}
+
 /// An integer field of a snapshot entry.
 pub fn count(entry: &serde_json::Value, field: &str) -> u64 {
     entry[field]
