@@ -62,7 +62,9 @@ pub fn encode_counts(counts: &Counts) -> String {
         payload.clear();
         counts.write_v2(payload);
         bytes.clear();
-        wrap(payload, bytes).expect("compressing into memory cannot fail");
+        wrap(payload, bytes).expect(
+            "into memory, a few KiB and never the 4 GiB a length holds: wrapping cannot fail",
+        );
         STANDARD.encode(&*bytes)
     })
 }

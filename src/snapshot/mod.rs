@@ -763,6 +763,7 @@ impl EndpointSnapshot {
 impl Snapshot {
     /// The snapshot as pretty-printed JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a snapshot always serialises")
+        serde_json::to_string_pretty(self)
+            .expect("string keys and plain values (NaN as null): a snapshot always serialises")
     }
 }
