@@ -227,9 +227,7 @@ impl TrustVerifier {
         };
         problem(words)
     }
-}
 
-impl TrustVerifier {
     /// [`ServerCertVerifier::verify_server_cert`], for [`Verifier`].
     pub(super) fn verify_server_cert(
         &self,
