@@ -24,18 +24,26 @@ fn p50(entry: &serde_json::Value) -> f64 {
         .unwrap_or_else(|| panic!("no p50 in {entry:#}"))
 }
 
+/// A config probing each `(name, url)` every 100 ms.
+fn every_100ms(endpoints: &[(&str, &str)]) -> String {
+    let mut config = String::from("[defaults]\ninterval = \"100ms\"\n");
+    for (name, url) in endpoints {
+        config.push_str(&format!(
+            "\n[[endpoint]]\nname = \"{name}\"\nurl = \"{url}\"\n"
+        ));
+    }
+    config
+}
+
 #[test]
 fn latency_reads_as_the_server_delay() {
     let _serial = serial();
     let server = TestServer::start();
-    let snapshot = headless_config(
-        &format!(
-            "[defaults]\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"slow\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"fast\"\nurl = \"{}\"\n",
-            server.url("/delay/50"),
-            server.url("/delay/0"),
-        ),
-        &["--duration", "2s"],
-    );
+    let config = every_100ms(&[
+        ("slow", &server.url("/delay/50")),
+        ("fast", &server.url("/delay/0")),
+    ]);
+    let snapshot = headless_config(&config, &["--duration", "2s"]);
     let slow = endpoint(&snapshot, "slow");
     assert_eq!(count(slow, "ok"), 20, "{slow:#}");
     let slow_p50 = p50(slow);
@@ -53,14 +61,11 @@ fn latency_reads_as_the_server_delay() {
 fn fixed_rate_holds_while_responses_take_longer_than_the_interval() {
     let _serial = serial();
     let server = TestServer::start();
-    let snapshot = headless_config(
-        &format!(
-            "[defaults]\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"quick\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"overlapping\"\nurl = \"{}\"\n",
-            server.url("/delay/0"),
-            server.url("/delay/250"),
-        ),
-        &["--duration", "3s"],
-    );
+    let config = every_100ms(&[
+        ("quick", &server.url("/delay/0")),
+        ("overlapping", &server.url("/delay/250")),
+    ]);
+    let snapshot = headless_config(&config, &["--duration", "3s"]);
     for name in ["quick", "overlapping"] {
         let e = endpoint(&snapshot, name);
         let probes = count(e, "probes");
