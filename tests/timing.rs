@@ -8,7 +8,7 @@ mod support;
 
 use std::sync::Mutex;
 
-use support::{TestCert, TestServer, count, endpoint, headless, write_config};
+use support::{TestCert, TestServer, count, endpoint, headless_config, headless_with};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -24,20 +24,26 @@ fn p50(entry: &serde_json::Value) -> f64 {
         .unwrap_or_else(|| panic!("no p50 in {entry:#}"))
 }
 
+/// A config probing each `(name, url)` every 100 ms.
+fn every_100ms(endpoints: &[(&str, &str)]) -> String {
+    let mut config = String::from("[defaults]\ninterval = \"100ms\"\n");
+    for (name, url) in endpoints {
+        config.push_str(&format!(
+            "\n[[endpoint]]\nname = \"{name}\"\nurl = \"{url}\"\n"
+        ));
+    }
+    config
+}
+
 #[test]
 fn latency_reads_as_the_server_delay() {
     let _serial = serial();
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &format!(
-            "[defaults]\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"slow\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"fast\"\nurl = \"{}\"\n",
-            server.url("/delay/50"),
-            server.url("/delay/0"),
-        ),
-    );
-    let snapshot = headless(dir.path(), &["--duration", "2s"]);
+    let config = every_100ms(&[
+        ("slow", &server.url("/delay/50")),
+        ("fast", &server.url("/delay/0")),
+    ]);
+    let snapshot = headless_config(&config, &["--duration", "2s"]);
     let slow = endpoint(&snapshot, "slow");
     assert_eq!(count(slow, "ok"), 20, "{slow:#}");
     let slow_p50 = p50(slow);
@@ -55,16 +61,11 @@ fn latency_reads_as_the_server_delay() {
 fn fixed_rate_holds_while_responses_take_longer_than_the_interval() {
     let _serial = serial();
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &format!(
-            "[defaults]\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"quick\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"overlapping\"\nurl = \"{}\"\n",
-            server.url("/delay/0"),
-            server.url("/delay/250"),
-        ),
-    );
-    let snapshot = headless(dir.path(), &["--duration", "3s"]);
+    let config = every_100ms(&[
+        ("quick", &server.url("/delay/0")),
+        ("overlapping", &server.url("/delay/250")),
+    ]);
+    let snapshot = headless_config(&config, &["--duration", "3s"]);
     for name in ["quick", "overlapping"] {
         let e = endpoint(&snapshot, name);
         let probes = count(e, "probes");
@@ -87,16 +88,14 @@ fn fixed_rate_holds_while_responses_take_longer_than_the_interval() {
 fn a_stalling_endpoint_does_not_slow_a_healthy_one() {
     let _serial = serial();
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
+    let snapshot = headless_config(
         &format!(
             "[[endpoint]]\nname = \"healthy\"\nurl = \"{}\"\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"stalling\"\nurl = \"{}\"\ninterval = \"100ms\"\ntimeout = \"2s\"\n",
             server.url("/delay/0"),
             server.url("/delay/1000"),
         ),
+        &["--duration", "3s"],
     );
-    let snapshot = headless(dir.path(), &["--duration", "3s"]);
     let healthy = endpoint(&snapshot, "healthy");
     let probes = count(healthy, "probes");
     assert!((28..=32).contains(&probes), "{probes} probes: {healthy:#}");
@@ -111,17 +110,15 @@ fn a_stalling_endpoint_does_not_slow_a_healthy_one() {
 fn overlap_cap_skips_ticks_and_counts_them() {
     let _serial = serial();
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
     // At most 2 probes in flight, each taking 450 ms, ticks every 100 ms: of every
     // ~4.5 ticks only 2 can be probed; the others must show up as skipped.
-    write_config(
-        dir.path(),
+    let snapshot = headless_config(
         &format!(
             "[[endpoint]]\nname = \"capped\"\nurl = \"{}\"\ninterval = \"100ms\"\nmax_in_flight = 2\n",
             server.url("/delay/450"),
         ),
+        &["--duration", "2s"],
     );
-    let snapshot = headless(dir.path(), &["--duration", "2s"]);
     let e = endpoint(&snapshot, "capped");
     let (probes, skipped) = (count(e, "probes"), count(e, "skipped"));
     assert_eq!(
@@ -137,8 +134,7 @@ fn ttfb_starts_when_the_connection_is_ready_and_phases_add_up_to_the_latency() {
     let _serial = serial();
     let cert = TestCert::generate();
     let server = TestServer::start_tls(&cert);
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
+    let dir = cert.trusted_dir();
     let config = format!(
         r#"
 [[endpoint]]
@@ -150,9 +146,8 @@ interval = "10s"
 "#,
         url = server.url_by_name("/delay/40"),
     );
-    write_config(dir.path(), &config);
     // One probe, so every percentile is that probe's own value.
-    let snapshot = headless(dir.path(), &["--duration", "100ms"]);
+    let snapshot = headless_with(dir.path(), &config, &["--duration", "100ms"]);
     let e = endpoint(&snapshot, "slow-fresh");
     assert_eq!(count(e, "ok"), 1, "{e:#}");
     for phase in ["dns", "connect", "tls", "ttfb", "transfer"] {

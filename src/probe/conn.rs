@@ -317,21 +317,14 @@ impl HostPool {
                 .handshake(io)
                 .await
                 .map_err(HttpError::Http)?;
-            tokio::spawn(async move {
-                // A connection's end (closed by the server, or by a protocol error) is
-                // seen by the requests on it; nothing else needs to hear of it.
-                let _ = connection.await;
-            });
+            drive(connection);
             Sender::H2(sender)
         } else {
             let (sender, connection) = http1::Builder::new()
                 .handshake(io)
                 .await
                 .map_err(HttpError::Http)?;
-            tokio::spawn(async move {
-                // As above: the request on it sees its end.
-                let _ = connection.await;
-            });
+            drive(connection);
             Sender::H1(sender)
         };
         Ok(Conn {
@@ -341,6 +334,15 @@ impl HostPool {
             ready,
         })
     }
+}
+
+/// Spawns a connection's driver. Its end (closed by the server, or by a protocol
+/// error) is seen by the requests on it; nothing else needs to hear of it, so its
+/// result is dropped.
+fn drive<F: std::future::Future + Send + 'static>(connection: F) {
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
 }
 
 #[cfg(test)]

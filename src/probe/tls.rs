@@ -50,7 +50,7 @@ pub fn client_config(options: &TlsOptions) -> anyhow::Result<rustls::ClientConfi
     let mut config = if options.insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+            .with_custom_certificate_verifier(Arc::new(Verifier::new(None, provider())))
             .with_no_client_auth()
     } else {
         builder
@@ -122,22 +122,42 @@ impl ClientSessionStore for NoSessions {
     }
 }
 
-/// `insecure = true`: any certificate is accepted (it is still read, for its expiry).
-/// Handshake signatures are still checked with the certificate the server sent, so
-/// the handshake costs what a verifying client's would, minus the chain check.
+/// The verifier of every probe's TLS: the server's certificate judged by `trust`, or,
+/// for `insecure = true` (`trust` = `None`), any certificate accepted (it is still
+/// read, for its expiry). Either way the handshake's signatures are checked with the
+/// certificate the server sent, so an insecure handshake costs what a verifying
+/// one's would, minus the chain check.
 #[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
+pub(super) struct Verifier {
+    trust: Option<super::trust::TrustVerifier>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for AcceptAnyCertificate {
+impl Verifier {
+    /// `trust` (or none), with signatures checked by `provider`.
+    pub(super) fn new(
+        trust: Option<super::trust::TrustVerifier>,
+        provider: Arc<CryptoProvider>,
+    ) -> Self {
+        Verifier { trust, provider }
+    }
+}
+
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match &self.trust {
+            Some(trust) => {
+                trust.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(
@@ -150,7 +170,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -164,11 +184,13 @@ impl ServerCertVerifier for AcceptAnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -17,11 +17,12 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
+use rustls::{CertificateError, OtherError, RootCertStore};
 
+use super::tls::Verifier;
 use crate::config::TlsRoots;
 
 /// Mozilla's roots, compiled in.
@@ -127,24 +128,21 @@ pub fn verifier(
                 .context("building the certificate verifier")?,
         )
     };
-    Ok(Arc::new(TrustVerifier {
-        inner,
-        own,
-        roots,
+    Ok(Arc::new(Verifier::new(
+        Some(TrustVerifier { inner, own, roots }),
         provider,
-    }))
+    )))
 }
 
 /// webpki's verification, plus the `ca_file` certificates trusted as the server's own.
 #[derive(Debug)]
-struct TrustVerifier {
+pub(super) struct TrustVerifier {
     /// `None` when there is no root at all (`tls_roots = "system"` on a machine whose
     /// store is empty, and no `ca_file`): then nothing verifies, and the message says why.
     inner: Option<Arc<WebPkiServerVerifier>>,
     /// The certificates of `ca_file`, as written.
     own: Vec<CertificateDer<'static>>,
     roots: TlsRoots,
-    provider: Arc<CryptoProvider>,
 }
 
 impl TrustVerifier {
@@ -229,10 +227,9 @@ impl TrustVerifier {
         };
         problem(words)
     }
-}
 
-impl ServerCertVerifier for TrustVerifier {
-    fn verify_server_cert(
+    /// [`ServerCertVerifier::verify_server_cert`], for [`Verifier`].
+    pub(super) fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -263,40 +260,6 @@ impl ServerCertVerifier for TrustVerifier {
             Err(error) if self.inner.is_none() => Err(error),
             Err(error) => Err(self.explain(error, end_entity, intermediates)),
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
@@ -466,7 +429,6 @@ mod tests {
             }),
             own: vec![cert.clone()],
             roots: TlsRoots::Webpki,
-            provider,
         }
     }
 

@@ -23,7 +23,7 @@ use crate::config::{Endpoint, ExportFormat};
 use crate::probe::{Phase, ResponseInfo};
 use crate::stats::{
     AllTime, CompactHistogram, Counts, EndpointStats, LatencySummary, Overload, PhaseSummaries,
-    PhaseSummary, QueueDepth, RecentError, SpanSummary, StatsStore,
+    PhaseSummary, QueueDepth, RecentError, SpanSummary, StatsStore, Transition,
 };
 use crate::text::{clean, timestamp};
 
@@ -389,6 +389,17 @@ pub struct TransitionSnapshot {
     pub to: &'static str,
 }
 
+impl TransitionSnapshot {
+    /// From a recorded change.
+    pub fn of(transition: &Transition) -> Self {
+        TransitionSnapshot {
+            at: timestamp(transition.at),
+            from: transition.from.as_str(),
+            to: transition.to.as_str(),
+        }
+    }
+}
+
 /// The rolling window part of an endpoint snapshot.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct WindowSnapshot {
@@ -413,6 +424,17 @@ pub struct HistogramSnapshot {
     pub encoding: &'static str,
     /// Base64 of the V2 deflate encoding.
     pub data: String,
+}
+
+impl HistogramSnapshot {
+    /// `data`, microseconds encoded as [`ENCODING`].
+    fn of_data(data: String) -> Self {
+        HistogramSnapshot {
+            unit: "us",
+            encoding: ENCODING,
+            data,
+        }
+    }
 }
 
 /// Builds the snapshot of `endpoints` (config order) from `stats`: [`capture`], then
@@ -622,14 +644,7 @@ fn endpoint_capture_with<'a, H>(
         last_response: s.last_response(),
         window: s.summary_over(window, now),
         window_phases: s.phases_over(window, now),
-        transitions: s
-            .transitions()
-            .map(|t| TransitionSnapshot {
-                at: timestamp(t.at),
-                from: t.from.as_str(),
-                to: t.to.as_str(),
-            })
-            .collect(),
+        transitions: s.transitions().map(TransitionSnapshot::of).collect(),
         recent_errors: s
             .recent_errors()
             .rev()
@@ -682,11 +697,7 @@ impl<H: std::borrow::Borrow<CompactHistogram>> EndpointCapture<H> {
                 latency_ms: self.window.latency,
                 phases_ms: PhasesSnapshot::new(self.window_phases),
             },
-            histogram: HistogramSnapshot {
-                unit: "us",
-                encoding: ENCODING,
-                data: encode_counts(&latency),
-            },
+            histogram: HistogramSnapshot::of_data(encode_counts(&latency)),
             phase_histograms: PhaseHistogramsSnapshot::of_counts(&phases),
             transitions: self.transitions,
             last_error: self.recent_errors.first().cloned(),
@@ -730,11 +741,7 @@ impl EndpointSnapshot {
             cert_days_left,
             cert_not_after: all_time.cert_not_after.map(timestamp),
             window,
-            histogram: HistogramSnapshot {
-                unit: "us",
-                encoding: ENCODING,
-                data: encode_histogram(&all_time.latency),
-            },
+            histogram: HistogramSnapshot::of_data(encode_histogram(&all_time.latency)),
             phase_histograms: PhaseHistogramsSnapshot::new(&all_time.phases),
             // Set by the merge from its inputs.
             interval_ms: 0,
@@ -746,11 +753,7 @@ impl EndpointSnapshot {
             transitions: all_time
                 .transitions
                 .iter()
-                .map(|t| TransitionSnapshot {
-                    at: timestamp(t.at),
-                    from: t.from.as_str(),
-                    to: t.to.as_str(),
-                })
+                .map(TransitionSnapshot::of)
                 .collect(),
             vantages: BTreeMap::new(),
         }
@@ -760,6 +763,7 @@ impl EndpointSnapshot {
 impl Snapshot {
     /// The snapshot as pretty-printed JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a snapshot always serialises")
+        serde_json::to_string_pretty(self)
+            .expect("string keys and plain values (NaN as null): a snapshot always serialises")
     }
 }

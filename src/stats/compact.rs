@@ -11,7 +11,7 @@
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 
-use super::{new_histogram, record_us};
+use super::{new_histogram, record_us, v2_encodable};
 
 /// Samples buffered before they are folded into the encoded histogram: 256 bytes of
 /// buffer, and one decode/encode (tens of microseconds) per 64 probes.
@@ -109,8 +109,8 @@ impl CompactHistogram {
 fn encode(histogram: &Histogram<u64>) -> Vec<u8> {
     let mut bytes = Vec::new();
     V2Serializer::new()
-        .serialize(histogram, &mut bytes)
-        .expect("serialising into memory cannot fail");
+        .serialize(&*v2_encodable(histogram), &mut bytes)
+        .expect("into memory, with every count within i64, V2 serialisation cannot fail");
     bytes.shrink_to_fit();
     bytes
 }

@@ -93,6 +93,31 @@ pub fn record_us(histogram: &mut Histogram<u64>, micros: u64) {
     }
 }
 
+/// The largest count the V2 encoding holds: it writes counts as zig-zag `i64`s.
+const V2_MAX_COUNT: u64 = i64::MAX as u64;
+
+/// `histogram` as the V2 encoding can hold it: itself, or, when a count is above
+/// `i64::MAX`, a copy with such counts capped there, as [`Counts::write_v2`] caps
+/// them. Recording cannot get there, but adding up histograms can: additions
+/// saturate, and a snapshot read back (`--resume`, `merge`) may carry counts of up
+/// to `i64::MAX` each. Without the cap, encoding such a histogram would fail.
+pub fn v2_encodable(histogram: &Histogram<u64>) -> std::borrow::Cow<'_, Histogram<u64>> {
+    // No count exceeds the total, so a total within range is the common, free answer.
+    if histogram.len() <= V2_MAX_COUNT {
+        return std::borrow::Cow::Borrowed(histogram);
+    }
+    let mut capped = Histogram::new_from(histogram);
+    for value in histogram.iter_recorded() {
+        // Within the source's range, so the copy (same bounds, auto-resizing as the
+        // source is) takes it; a failure would only lose that bucket's count.
+        let _ = capped.record_n(
+            value.value_iterated_to(),
+            value.count_at_value().min(V2_MAX_COUNT),
+        );
+    }
+    std::borrow::Cow::Owned(capped)
+}
+
 /// A fixed-seed xorshift generator for the statistics' property tests: the same
 /// cases every run.
 #[cfg(test)]

@@ -31,9 +31,10 @@ pub struct Transition {
 }
 
 /// Health of an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
     /// No probe finished yet.
+    #[default]
     Unknown,
     /// The latest probes succeed.
     Up,

@@ -61,26 +61,26 @@ pub(crate) fn pages(path: &Path) -> Vec<std::collections::BTreeMap<String, Strin
         .collect()
 }
 
+/// A fresh directory holding [`env_script`], and the file the script pages into.
+fn paging_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = env_script(dir.path());
+    let out = dir.path().join("pages.txt");
+    (dir, script, out)
+}
+
 /// Runs `command` while `during` flips the server: returns the snapshot.
 fn run_with(command: &mut Command, during: impl FnOnce()) -> serde_json::Value {
     let child = command.spawn().expect("starting probetop");
     during();
-    let output = wait_bounded(child, Duration::from_secs(60));
-    assert!(
-        output.status.success(),
-        "probetop failed with {}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = crate::support::succeeded(wait_bounded(child, Duration::from_secs(60)));
     serde_json::from_slice(&output.stdout).expect("a JSON snapshot")
 }
 
 #[test]
 fn a_command_and_webhooks_tell_of_down_then_up_and_nothing_of_a_steady_endpoint() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, script, out) = paging_dir();
     let server = TestServer::start();
-    let script = env_script(dir.path());
-    let out = dir.path().join("pages.txt");
     let config = format!(
         r#"
 [[endpoint]]
@@ -204,10 +204,8 @@ format = "slack"
 
 #[test]
 fn repeat_reminds_while_the_state_lasts() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, script, out) = paging_dir();
     let server = TestServer::start();
-    let script = env_script(dir.path());
-    let out = dir.path().join("pages.txt");
     let config = format!(
         r#"
 [[endpoint]]
@@ -296,10 +294,8 @@ webhook = "{stall}"
 
 #[test]
 fn a_failing_canary_excuses_the_other_endpoints_failures() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, script, out) = paging_dir();
     let server = TestServer::start();
-    let script = env_script(dir.path());
-    let out = dir.path().join("pages.txt");
     let refused = format!("tcp://127.0.0.1:{}", free_port());
     let config = format!(
         r#"

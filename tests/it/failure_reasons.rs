@@ -8,17 +8,16 @@
 use std::process::Child;
 use std::time::{Duration, SystemTime};
 
+use crate::support::screen::{TAKEN_AT_SECS, at, screen as render, state_for};
 use crate::support::{self, RawServer, TestCert, TestServer, Then, endpoint, probetop};
 
 use probetop::config::Endpoint;
 use probetop::probe::{ErrorClass, ProbeOutcome};
 use probetop::stats::{EndpointStats, StatsStore};
 use probetop::ui::model::{self, Span};
-use probetop::ui::state::{Mode, UiState};
+use probetop::ui::state::Mode;
 use probetop::ui::theme::Theme;
-use probetop::ui::view::{self, ViewInput};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use probetop::ui::view::ViewInput;
 
 /// Every endpoint of [`failing_config`] that fails, with the class it must report
 /// (any class for the redirect to `ftp:`, whose class belongs to the redirect rules:
@@ -320,13 +319,6 @@ fn state_changes_and_first_errors_reach_the_log_and_stderr() {
     }
 }
 
-fn at(secs: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-/// 2026-11-21T22:45:00Z.
-const TAKEN_AT_SECS: u64 = 1_795_301_100;
-
 /// A long error message: its end must still be on screen.
 const LONG_MESSAGE: &str = "invalid peer certificate: the certificate was issued by \
     CN=Example Internal Root CA 2026, O=Example Corporation, which is not trusted here; \
@@ -362,26 +354,6 @@ fn failing_store() -> (StatsStore, Vec<Endpoint>) {
     (store, vec![endpoint])
 }
 
-/// The screen as text, one line per row, trailing spaces trimmed.
-fn render(width: u16, height: u16, input: &ViewInput<'_>) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal
-        .draw(|frame| {
-            view::draw(frame, input);
-        })
-        .unwrap();
-    let buffer = terminal.backend().buffer();
-    (0..buffer.area.height)
-        .map(|y| {
-            let line: String = (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol())
-                .collect();
-            line.trim_end().to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The screen's text joined into one line, so a wrapped message reads whole.
 fn joined(screen: &str) -> String {
     screen.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -392,8 +364,7 @@ fn the_detail_view_shows_the_latest_error_in_full() {
     let (store, endpoints) = failing_store();
     let data = model::overview(&store, &endpoints, Span::FiveMinutes);
     let detail = model::detail(&store, 0, Span::FiveMinutes).unwrap();
-    let mut state = UiState::new(Span::FiveMinutes);
-    state.refresh_rows(&data);
+    let mut state = state_for(&data);
     state.mode = Mode::Detail(0);
     let input = ViewInput {
         state: &state,
@@ -439,8 +410,7 @@ fn the_detail_view_shows_the_latest_error_in_full() {
 fn last_result_survives_at_80_columns() {
     let (store, endpoints) = failing_store();
     let data = model::overview(&store, &endpoints, Span::FiveMinutes);
-    let mut state = UiState::new(Span::FiveMinutes);
-    state.refresh_rows(&data);
+    let state = state_for(&data);
     let input = ViewInput {
         state: &state,
         data: &data,

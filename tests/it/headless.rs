@@ -6,7 +6,8 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use support::{
-    TestCert, TestServer, count, endpoint, headless, probetop, wait_bounded, write_config,
+    TestCert, TestServer, count, endpoint, headless, headless_config, headless_with, probetop,
+    wait_bounded, write_config,
 };
 
 fn ms(us: u64) -> f64 {
@@ -56,16 +57,14 @@ fn assert_consistent(e: &serde_json::Value) {
 #[test]
 fn snapshot_has_the_documented_shape_and_consistent_numbers() {
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
+    let snapshot = headless_config(
         &format!(
             "[defaults]\ninterval = \"100ms\"\nwindow = \"1m\"\n\n[[endpoint]]\nname = \"ok\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"mixed\"\nurl = \"{}\"\n[endpoint.expect]\nstatus = [200]\n\n[[endpoint]]\nname = \"refused\"\nurl = \"http://127.0.0.1:9/\"\ntimeout = \"500ms\"\n",
             server.url("/delay/3"),
             server.url("/status/404"),
         ),
+        &["--duration", "1s"],
     );
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
     assert_eq!(snapshot["probetop_snapshot"], 1);
     for key in ["started_at", "taken_at"] {
         let text = snapshot[key].as_str().unwrap();
@@ -99,16 +98,15 @@ fn snapshot_has_the_documented_shape_and_consistent_numbers() {
 fn http2_is_used_over_tls_when_the_server_offers_it() {
     let cert = TestCert::generate();
     let server = TestServer::start_tls(&cert);
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
-    write_config(
+    let dir = cert.trusted_dir();
+    let snapshot = headless_with(
         dir.path(),
         &format!(
             "[[endpoint]]\nname = \"h2\"\nurl = \"{}\"\ninterval = \"200ms\"\nca_file = \"ca.pem\"\n[endpoint.expect]\nbody_contains = \"HTTP/2.0\"\n",
             server.url("/version"),
         ),
+        &["--duration", "1s"],
     );
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
     let e = endpoint(&snapshot, "h2");
     assert_eq!(count(e, "ok"), 5, "{e:#}");
     assert_consistent(e);
@@ -130,9 +128,7 @@ fn stop_with(signal: libc::c_int) -> (serde_json::Value, Duration) {
     let child = probetop(dir.path()).arg("--headless").spawn().unwrap();
     // Long enough for several probes even if a loaded machine starts the binary slowly.
     std::thread::sleep(Duration::from_millis(2000));
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) with a valid signal on our own child process.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    support::signal(child.id(), signal);
     let sent = Instant::now();
     let output = wait_bounded(child, Duration::from_secs(20));
     let took = sent.elapsed();

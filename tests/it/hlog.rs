@@ -8,21 +8,21 @@ use std::time::Duration;
 
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use support::{TestServer, count, headless, probetop, run, write_config};
+use support::{TestServer, count, headless_with, probetop, run};
 
 #[test]
 fn interval_log_totals_match_the_snapshot() {
     let server = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
-    write_config(
+    let snapshot = headless_with(
         dir.path(),
         &format!(
             "[defaults]\ninterval = \"100ms\"\n\n[export]\nhlog = \"run.hlog\"\nhlog_interval = \"1s\"\n\n[[endpoint]]\nname = \"fast one\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"slow\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"refused\"\nurl = \"http://127.0.0.1:9/\"\n",
             server.url("/delay/1"),
             server.url("/delay/30"),
         ),
+        &["--duration", "3s"],
     );
-    let snapshot = headless(dir.path(), &["--duration", "3s"]);
     let log = std::fs::read(dir.path().join("run.hlog")).unwrap();
     let text = String::from_utf8_lossy(&log);
     assert!(text.contains("#[StartTime: "), "{text}");

@@ -12,14 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{TestCert, TestServer, count, endpoint, headless, write_config};
-
-/// The count of `phase` in an entry's all-time `phases_ms`.
-fn phase_count(e: &serde_json::Value, phase: &str) -> u64 {
-    e["phases_ms"][phase]["count"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no phases_ms.{phase}.count in {e:#}"))
-}
+use support::{
+    TestCert, TestServer, count, endpoint, headless, headless_config, headless_with, phase_count,
+    write_config,
+};
 
 /// An HTTP/1.1 server that keeps each connection alive (no `Connection: close`)
 /// but closes it once it has been idle for `idle`, as nginx's `keepalive_timeout`
@@ -113,9 +109,7 @@ fn a_keep_alive_connection_the_server_closed_while_idle_is_replaced_not_failed()
     // Idle connections close after 100 ms; probes come every 400 ms, so every probe
     // finds its pooled connection closed by the server.
     let server = ClosingServer::start(Duration::from_millis(100));
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
+    let snapshot = headless_config(
         &format!(
             r#"
 [[endpoint]]
@@ -126,8 +120,8 @@ http = "1.1"
 "#,
             server.url()
         ),
+        &["--duration", "2s"],
     );
-    let snapshot = headless(dir.path(), &["--duration", "2s"]);
     let e = endpoint(&snapshot, "closing");
     let probes = count(e, "probes");
     assert!(probes >= 4, "{e:#}");
@@ -145,9 +139,8 @@ fn sequential_probes_share_one_connection_and_fresh_ones_open_one_each() {
     let fresh = TestServer::start();
     let cert = TestCert::generate();
     let tls = TestServer::start_tls(&cert);
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
-    write_config(
+    let dir = cert.trusted_dir();
+    let snapshot = headless_with(
         dir.path(),
         &format!(
             r#"
@@ -177,8 +170,8 @@ interval = "500ms"
             fresh = fresh.url("/version"),
             tls = tls.url_by_name("/version"),
         ),
+        &["--duration", "2s"],
     );
-    let snapshot = headless(dir.path(), &["--duration", "2s"]);
 
     let e = endpoint(&snapshot, "reuse");
     assert_eq!(count(e, "ok"), 10, "{e:#}");
@@ -210,8 +203,7 @@ fn http2_is_spoken_when_negotiated_or_known_and_reported_so() {
     let alpn_h1 = TestServer::start_tls(&cert);
     let h2c = TestServer::start();
     let plain = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
+    let dir = cert.trusted_dir();
     write_config(
         dir.path(),
         &format!(
@@ -271,14 +263,12 @@ expect.body_contains = "HTTP/1.1"
 #[test]
 fn credentials_in_the_url_go_as_basic_authorization_never_in_the_request_line() {
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
     let url = server
         .url("/echo-header/authorization")
         .replace("http://", "http://ann:p%40ss@");
     // base64("ann:p@ss")
     let expected = "Basic YW5uOnBAc3M=";
-    write_config(
-        dir.path(),
+    let snapshot = headless_config(
         &format!(
             r#"
 [[endpoint]]
@@ -288,8 +278,8 @@ interval = "200ms"
 expect.body_contains = "{expected}"
 "#
         ),
+        &["--duration", "600ms"],
     );
-    let snapshot = headless(dir.path(), &["--duration", "600ms"]);
     let e = endpoint(&snapshot, "userinfo");
     assert!(count(e, "probes") >= 2, "{e:#}");
     assert_eq!(count(e, "ok"), count(e, "probes"), "{e:#}");

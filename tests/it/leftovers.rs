@@ -36,20 +36,25 @@ fn toml_string(text: &str) -> String {
     quoted
 }
 
+/// `/dev/full`, which takes no byte, as a child's stream.
+fn full() -> Stdio {
+    let file = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .expect("opening /dev/full");
+    Stdio::from(file)
+}
+
 /// `--fail-on` reports on stderr; a stderr that takes nothing (`/dev/full`) must not
 /// turn the run's verdict into a panic (exit 101): the exit code still says it.
 #[test]
 fn a_full_stderr_leaves_the_fail_on_verdict_standing() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &refused_config("refused"));
-    let full = std::fs::File::options()
-        .write(true)
-        .open("/dev/full")
-        .expect("opening /dev/full");
     let output = run(
         probetop(dir.path())
             .args(["--headless", "--duration", "1s", "--fail-on", "down"])
-            .stderr(Stdio::from(full)),
+            .stderr(full()),
         Duration::from_secs(60),
     );
     assert_eq!(output.status.code(), Some(3), "{:?}", output.status);
@@ -69,14 +74,8 @@ fn a_full_stderr_leaves_a_config_error_exit_2() {
         dir.path(),
         "[[endpoint]]\nurl = \"http://127.0.0.1:9/\"\ntimout = \"1s\"\n",
     );
-    let full = std::fs::File::options()
-        .write(true)
-        .open("/dev/full")
-        .expect("opening /dev/full");
     let output = run(
-        probetop(dir.path())
-            .arg("--check")
-            .stderr(Stdio::from(full)),
+        probetop(dir.path()).arg("--check").stderr(full()),
         Duration::from_secs(30),
     );
     assert_eq!(output.status.code(), Some(2), "{:?}", output.status);

@@ -19,7 +19,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use support::tmux::{Tmux, probetop_in_pane};
-use support::{TestServer, count, endpoint, free_port, get_metrics, probetop, wait_bounded};
+use support::{TestServer, count, endpoint, free_port, get_metrics, names, probetop, wait_bounded};
 
 /// Longest any one wait polls.
 const WAIT_LIMIT: Duration = Duration::from_secs(15);
@@ -150,9 +150,7 @@ impl Headless {
     /// Ends the run with SIGTERM and returns its snapshot.
     fn finish(mut self) -> serde_json::Value {
         let child = self.child.take().unwrap();
-        let pid = libc::pid_t::try_from(child.id()).unwrap();
-        // SAFETY: kill(2) with a valid signal on our own, still unreaped child.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        crate::support::signal(child.id(), libc::SIGTERM);
         let output = wait_bounded(child, Duration::from_secs(30));
         assert!(
             output.status.success(),
@@ -205,15 +203,6 @@ fn failures(metrics: &str, name: &str) -> Option<u64> {
 }
 
 /// The endpoints' names in a snapshot, in order.
-fn names(snapshot: &serde_json::Value) -> Vec<&str> {
-    snapshot["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap())
-        .collect()
-}
-
 /// The lines of the event log (`probetop::endpoint`), from after `marker`.
 fn endpoint_lines_after<'a>(log: &'a str, marker: &str) -> Vec<&'a str> {
     let from = log

@@ -227,15 +227,12 @@ fn the_real_binary_says_when_its_scheduler_was_stalled() {
         .args(["--headless", "--duration", "3s"])
         .spawn()
         .unwrap();
-    let pid = i32::try_from(child.id()).unwrap();
     std::thread::sleep(Duration::from_millis(700));
     // Stopping the whole process stalls its scheduler as an overloaded machine
     // would, only more: every tick due meanwhile fires late.
-    // SAFETY: kill(2) with a valid signal on our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    crate::support::signal(child.id(), libc::SIGSTOP);
     std::thread::sleep(Duration::from_millis(1_200));
-    // SAFETY: as above.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    crate::support::signal(child.id(), libc::SIGCONT);
     let output = crate::support::wait_bounded(child, Duration::from_secs(30));
     assert!(output.status.success(), "{output:?}");
     let snapshot: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

@@ -8,16 +8,9 @@ use crate::support;
 use std::time::Duration;
 
 use support::{
-    RawServer, TestCert, TestServer, Then, count, endpoint, headless, probetop, wait_bounded,
-    write_config,
+    RawServer, TestCert, TestServer, Then, count, endpoint, headless_config,
+    headless_until_sigterm, headless_with, phase_count, write_config,
 };
-
-/// The count of `phase` in an entry's all-time `phases_ms`.
-fn phase_count(e: &serde_json::Value, phase: &str) -> u64 {
-    e["phases_ms"][phase]["count"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no phases_ms.{phase}.count in {e:#}"))
-}
 
 fn phase_p50(e: &serde_json::Value, phase: &str) -> f64 {
     e["phases_ms"][phase]["p50"]
@@ -35,8 +28,7 @@ fn reused_connections_pay_dns_connect_and_tls_once_fresh_ones_every_probe() {
     let plain = TestServer::start();
     let cert = TestCert::generate();
     let tls = TestServer::start_tls(&cert);
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
+    let dir = cert.trusted_dir();
     let config = format!(
         r#"
 [defaults]
@@ -86,8 +78,7 @@ connection = "fresh"
         tls = tls.url_by_name("/version"),
         by_address = plain.url("/version"),
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "2s"]);
+    let snapshot = headless_with(dir.path(), &config, &["--duration", "2s"]);
 
     assert_eq!(count(endpoint(&snapshot, "tls-reuse"), "ok"), 4);
     for name in [
@@ -161,8 +152,7 @@ connection = "fresh"
 fn certificate_days_left_are_reported_and_min_cert_days_degrades() {
     let cert = TestCert::generate_for(&["localhost"], Duration::from_secs(5 * 86_400 + 3_600));
     let server = TestServer::start_tls(&cert);
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
+    let dir = cert.trusted_dir();
     let url = server.url_by_name("/version");
     let config = format!(
         r#"
@@ -182,8 +172,7 @@ ca_file = "ca.pem"
 expect = {{ min_cert_days = 3 }}
 "#
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let snapshot = headless_with(dir.path(), &config, &["--duration", "1s"]);
     let strict = endpoint(&snapshot, "wants-7-days");
     let lenient = endpoint(&snapshot, "wants-3-days");
     for e in [strict, lenient] {
@@ -203,8 +192,7 @@ expect = {{ min_cert_days = 3 }}
 fn a_certificate_for_another_host_fails_tls_after_dns_and_connect() {
     let cert = TestCert::generate_for(&["other.example"], Duration::from_secs(30 * 86_400));
     let server = TestServer::start_tls(&cert);
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
+    let dir = cert.trusted_dir();
     let url = server.url_by_name("/version");
     let config = format!(
         r#"
@@ -222,8 +210,7 @@ url = "{url}"
 insecure = true
 "#
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let snapshot = headless_with(dir.path(), &config, &["--duration", "1s"]);
     let wrong = endpoint(&snapshot, "wrong-host");
     assert_eq!(wrong["errors"]["tls"], 4, "{wrong:#}");
     assert_eq!(wrong["state"], "down");
@@ -241,8 +228,7 @@ fn tcp_and_tls_endpoints_get_the_same_statistics() {
     let plain = TestServer::start();
     let cert = TestCert::generate_for(&["localhost"], Duration::from_secs(5 * 86_400 + 3_600));
     let tls = TestServer::start_tls(&cert);
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
+    let dir = cert.trusted_dir();
     let config = format!(
         r#"
 [defaults]
@@ -261,8 +247,7 @@ expect = {{ min_cert_days = 7 }}
         plain = plain.addr(),
         tls_port = tls.addr().port(),
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let snapshot = headless_with(dir.path(), &config, &["--duration", "1s"]);
     let tcp = endpoint(&snapshot, "tcp");
     assert_eq!(count(tcp, "ok"), 4, "{tcp:#}");
     assert_eq!(tcp["state"], "up");
@@ -282,7 +267,6 @@ expect = {{ min_cert_days = 7 }}
 #[test]
 fn overlapping_probes_share_one_http2_connection() {
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
     // 300 ms answers every 100 ms: about three requests in flight at once.
     let config = format!(
         r#"
@@ -294,8 +278,7 @@ interval = "100ms"
 "#,
         url = server.url("/delay/300"),
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let snapshot = headless_config(&config, &["--duration", "1s"]);
     let e = endpoint(&snapshot, "multiplexed");
     assert_eq!(count(e, "ok"), 10, "{e:#}");
     assert_eq!(counts(e), [0, 1, 0, 10, 10], "{e:#}");
@@ -307,7 +290,6 @@ interval = "100ms"
 fn body_failures_keep_their_ttfb_and_handshake_timeouts_their_connect() {
     let server = TestServer::start();
     let silent = RawServer::start(b"", Then::Hold);
-    let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"
 [defaults]
@@ -326,8 +308,7 @@ timeout = "200ms"
         big = server.url("/bytes/100000"),
         silent = silent.addr(),
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let snapshot = headless_config(&config, &["--duration", "1s"]);
     // Headers came, the body was refused: a TTFB but no transfer. (A connection left
     // with an unread body cannot carry the next request: one connection per probe.)
     let big = endpoint(&snapshot, "too-big");
@@ -348,13 +329,7 @@ fn connections_cut_short_by_a_signal_are_not_counted() {
         silent.addr()
     );
     write_config(dir.path(), &config);
-    let child = probetop(dir.path()).arg("--headless").spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) with a valid signal on our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let output = wait_bounded(child, Duration::from_secs(20));
-    assert!(output.status.success());
+    let output = headless_until_sigterm(dir.path(), Duration::from_millis(1500));
     let snapshot: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let hangs = endpoint(&snapshot, "hangs");
     // The probe was cancelled, so neither it nor its half-made connection counts.

@@ -3,26 +3,22 @@
 
 use crate::support;
 
-use support::{RawServer, TestCert, TestServer, Then, count, endpoint, headless, write_config};
+use support::{
+    RawServer, TestCert, TestServer, Then, count, endpoint, headless_config, headless_endpoint,
+    headless_with, write_config,
+};
+
+/// The snapshot entry of `url` probed for a second every 500 ms with a 300 ms timeout:
+/// two probes, each over before the next.
+fn timing_out(url: &str) -> serde_json::Value {
+    headless_endpoint(&["-i", "500ms", "-t", "300ms", "--duration", "1s", url])
+}
 
 #[test]
 fn never_answering_server_times_out_at_the_timeout() {
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let snapshot = headless(
-        dir.path(),
-        &[
-            "-i",
-            "500ms",
-            "-t",
-            "300ms",
-            "--duration",
-            "1s",
-            &server.url("/stall"),
-        ],
-    );
-    let e = &snapshot["endpoints"][0];
+    let e = &timing_out(&server.url("/stall"));
     assert_eq!(count(e, "probes"), 2, "{e:#}");
     assert_eq!(e["errors"]["timeout"], 2, "{e:#}");
     assert_eq!(e["state"], "down");
@@ -40,10 +36,8 @@ fn refused_connection_is_a_connect_error() {
         .local_addr()
         .unwrap()
         .port();
-    let dir = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{port}/");
-    let snapshot = headless(dir.path(), &["-i", "200ms", "--duration", "1s", &url]);
-    let e = &snapshot["endpoints"][0];
+    let e = &headless_endpoint(&["-i", "200ms", "--duration", "1s", &url]);
     assert_eq!(e["errors"]["connect"], count(e, "probes"), "{e:#}");
     assert_eq!(count(e, "probes"), 5, "{e:#}");
     assert_eq!(e["state"], "down");
@@ -52,18 +46,13 @@ fn refused_connection_is_a_connect_error() {
 #[test]
 fn unexpected_status_is_a_status_error_with_latency() {
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = headless(
-        dir.path(),
-        &[
-            "-i",
-            "200ms",
-            "--duration",
-            "1s",
-            &server.url("/status/503"),
-        ],
-    );
-    let e = &snapshot["endpoints"][0];
+    let e = &headless_endpoint(&[
+        "-i",
+        "200ms",
+        "--duration",
+        "1s",
+        &server.url("/status/503"),
+    ]);
     assert_eq!(count(e, "probes"), 5, "{e:#}");
     assert_eq!(e["errors"]["status"], 5, "{e:#}");
     assert_eq!(e["status_codes"]["503"], 5, "{e:#}");
@@ -75,7 +64,6 @@ fn unexpected_status_is_a_status_error_with_latency() {
 #[test]
 fn expected_status_and_body_conditions_apply() {
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"
 [defaults]
@@ -102,8 +90,7 @@ max_body_bytes = 1000
         ok = server.url("/"),
         big = server.url("/bytes/5000"),
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let snapshot = headless_config(&config, &["--duration", "1s"]);
     let teapot = endpoint(&snapshot, "teapot-expected");
     assert_eq!(count(teapot, "ok"), 5, "{teapot:#}");
     assert_eq!(teapot["state"], "up");
@@ -121,8 +108,7 @@ max_body_bytes = 1000
 fn self_signed_tls_fails_unless_trusted() {
     let cert = TestCert::generate();
     let server = TestServer::start_tls(&cert);
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
+    let dir = cert.trusted_dir();
     let url = server.url("/version");
     let config = format!(
         r#"
@@ -144,8 +130,7 @@ url = "{url}"
 insecure = true
 "#
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let snapshot = headless_with(dir.path(), &config, &["--duration", "1s"]);
     let untrusted = endpoint(&snapshot, "untrusted");
     assert_eq!(untrusted["errors"]["tls"], 4, "{untrusted:#}");
     assert_eq!(untrusted["state"], "down");
@@ -162,53 +147,29 @@ fn a_body_that_stalls_times_out_but_its_status_counts() {
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part of it",
         Then::Hold,
     );
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = headless(
-        dir.path(),
-        &[
-            "-i",
-            "500ms",
-            "-t",
-            "300ms",
-            "--duration",
-            "1s",
-            &server.url("/"),
-        ],
-    );
-    let e = &snapshot["endpoints"][0];
+    let e = &timing_out(&server.url("/"));
     assert_eq!(e["errors"]["timeout"], 2, "{e:#}");
     assert_eq!(e["status_codes"]["200"], 2, "{e:#}");
     assert!(e["latency_ms"].is_null(), "{e:#}");
 }
 
+/// The snapshot entry of a second's probes, every 250 ms, of a server that answers
+/// `reply` and closes the connection.
+fn replying_then_closing(reply: &'static [u8]) -> serde_json::Value {
+    let server = RawServer::start(reply, Then::Close);
+    headless_endpoint(&["-i", "250ms", "--duration", "1s", &server.url("/")])
+}
+
 #[test]
 fn a_body_that_breaks_off_is_a_body_error() {
-    let server = RawServer::start(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.",
-        Then::Close,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = headless(
-        dir.path(),
-        &["-i", "250ms", "--duration", "1s", &server.url("/")],
-    );
-    let e = &snapshot["endpoints"][0];
+    let e = &replying_then_closing(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes.");
     assert_eq!(e["errors"]["body"], 4, "{e:#}");
     assert!(e["latency_ms"].is_null(), "{e:#}");
 }
 
 #[test]
 fn garbage_instead_of_http_is_a_failure_not_a_crash() {
-    let server = RawServer::start(
-        b"\x1b[2J\x1b]0;pwned\x07NOT HTTP AT ALL\r\n\r\n",
-        Then::Close,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = headless(
-        dir.path(),
-        &["-i", "250ms", "--duration", "1s", &server.url("/")],
-    );
-    let e = &snapshot["endpoints"][0];
+    let e = &replying_then_closing(b"\x1b[2J\x1b]0;pwned\x07NOT HTTP AT ALL\r\n\r\n");
     assert_eq!(count(e, "failed"), 4, "{e:#}");
     assert_eq!(e["state"], "down");
 }
@@ -216,14 +177,12 @@ fn garbage_instead_of_http_is_a_failure_not_a_crash() {
 #[test]
 fn redirects_are_followed_up_to_ten() {
     let server = TestServer::start();
-    let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "[defaults]\ninterval = \"250ms\"\n\n[[endpoint]]\nname = \"three\"\nurl = \"{}\"\n[endpoint.expect]\nbody_contains = \"arrived\"\n\n[[endpoint]]\nname = \"eleven\"\nurl = \"{}\"\n",
         server.url("/redirect/3"),
         server.url("/redirect/11"),
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let snapshot = headless_config(&config, &["--duration", "1s"]);
     let three = endpoint(&snapshot, "three");
     assert_eq!(count(three, "ok"), 4, "{three:#}");
     // The final response is what counts, not the redirects on the way.

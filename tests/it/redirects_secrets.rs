@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::{TestCert, TestServer, count, endpoint, free_port, get_metrics, probetop, run};
-use tokio_rustls::rustls;
 
 /// One request as a [`Recorder`] received it.
 #[derive(Debug, Clone)]
@@ -47,7 +45,7 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     pub(crate) fn start(cert: Option<&TestCert>) -> Self {
-        let acceptor = cert.map(acceptor);
+        let acceptor = cert.map(TestCert::acceptor);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -68,30 +66,14 @@ impl Recorder {
                             continue;
                         };
                         let log = Arc::clone(&log);
-                        let acceptor = acceptor.clone();
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |request| {
+                        tokio::spawn(support::server::serve_connection(
+                            stream,
+                            acceptor.clone(),
+                            move |request| {
                                 let log = Arc::clone(&log);
                                 async move { answer(request, &log) }
-                            });
-                            let builder =
-                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                            match acceptor {
-                                // Errors end one connection of a test server: nothing to report.
-                                None => {
-                                    let _ = builder
-                                        .serve_connection(TokioIo::new(stream), service)
-                                        .await;
-                                }
-                                Some(acceptor) => {
-                                    if let Ok(stream) = acceptor.accept(stream).await {
-                                        let _ = builder
-                                            .serve_connection(TokioIo::new(stream), service)
-                                            .await;
-                                    }
-                                }
-                            }
-                        });
+                            },
+                        ));
                     }
                 };
                 tokio::select! {
@@ -129,23 +111,6 @@ impl Drop for Recorder {
             let _ = thread.join();
         }
     }
-}
-
-fn acceptor(cert: &TestCert) -> tokio_rustls::TlsAcceptor {
-    use rustls::pki_types::pem::PemObject;
-    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 fn answer(
@@ -211,6 +176,12 @@ fn run_config(
     (snapshot, stderr)
 }
 
+/// [`run_config`] for a second, in a fresh directory.
+fn run_for_a_second(text: &str, env: &[(&str, &str)]) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    run_config(dir.path(), text, env, "1s")
+}
+
 /// The `--fail-on` line of the endpoint `name`.
 fn failure_line<'a>(stderr: &'a str, name: &str) -> &'a str {
     let prefix = format!("{name}: ");
@@ -223,6 +194,8 @@ fn failure_line<'a>(stderr: &'a str, name: &str) -> &'a str {
 const TOKEN: &str = "t0k3n-from-env";
 const KEY: &str = "k3y-from-env";
 const BEARER: &str = "b3arer-from-env";
+/// The secrets above, as the configs take them from the environment.
+const SECRETS: &[(&str, &str)] = &[("TOKEN", TOKEN), ("KEY", KEY), ("BEARER", BEARER)];
 
 #[test]
 fn a_redirect_to_another_origin_carries_no_secret() {
@@ -249,13 +222,7 @@ user_agent = "probetop-test"
         home = home.base("127.0.0.1"),
         goto = goto(&location),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(
-        dir.path(),
-        &config,
-        &[("TOKEN", TOKEN), ("KEY", KEY), ("BEARER", BEARER)],
-        "1s",
-    );
+    let (snapshot, stderr) = run_for_a_second(&config, SECRETS);
     let e = endpoint(&snapshot, "away");
     assert!(count(e, "probes") >= 2, "{e:#}");
     assert_eq!(count(e, "ok"), count(e, "probes"), "{e:#} {stderr}");
@@ -310,13 +277,7 @@ headers = {{ X-Api-Key = "${{KEY}}" }}
         home = home.base("127.0.0.1"),
         goto = goto("/landing?token=kept"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(
-        dir.path(),
-        &config,
-        &[("TOKEN", TOKEN), ("KEY", KEY), ("BEARER", BEARER)],
-        "1s",
-    );
+    let (snapshot, stderr) = run_for_a_second(&config, SECRETS);
     let e = endpoint(&snapshot, "home");
     assert_eq!(count(e, "ok"), count(e, "probes"), "{e:#} {stderr}");
     let received = home.received();
@@ -413,8 +374,7 @@ fn redirects_to_schemes_that_cannot_be_followed_fail_naming_the_location() {
             goto(location)
         ));
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
+    let (snapshot, stderr) = run_for_a_second(&config, &[]);
     for (name, location) in targets {
         let e = endpoint(&snapshot, name);
         assert_eq!(e["errors"]["redirect"], count(e, "probes"), "{e:#}");
@@ -436,8 +396,7 @@ fn too_many_redirects_say_how_many_and_where_they_went() {
         server.url("/redirect/11"),
         server.url("/redirect/10"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
+    let (snapshot, stderr) = run_for_a_second(&config, &[]);
     let e = endpoint(&snapshot, "loop");
     assert_eq!(e["errors"]["redirect"], count(e, "probes"), "{e:#}");
     assert_eq!(
@@ -459,8 +418,7 @@ fn a_redirect_that_fails_later_says_where_it_was_going() {
         home.base("127.0.0.1"),
         goto(&location)
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (snapshot, stderr) = run_config(dir.path(), &config, &[], "1s");
+    let (snapshot, stderr) = run_for_a_second(&config, &[]);
     let e = endpoint(&snapshot, "gone");
     assert_eq!(e["errors"]["connect"], count(e, "probes"), "{e:#}");
     let line = failure_line(&stderr, "gone");

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use support::tmux::{Tmux, probetop_in_pane};
 use support::{
-    TestServer, count, endpoint, free_port, get_metrics, probetop, wait_bounded, write_config,
+    TestServer, count, endpoint, free_port, get_metrics, names, probetop, wait_bounded,
+    write_config,
 };
 
 /// Longest any one wait polls.
@@ -114,9 +115,7 @@ impl Headless {
     }
 
     fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.child.as_ref().unwrap().id()).unwrap();
-        // SAFETY: kill(2) with a valid signal on our own, still unreaped child.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        crate::support::signal(self.child.as_ref().unwrap().id(), signal);
     }
 
     /// Ends the run with SIGTERM and returns its snapshot.
@@ -141,15 +140,6 @@ impl Drop for Headless {
 
 fn endpoint_toml(name: &str, url: &str, interval: &str) -> String {
     format!("[[endpoint]]\nname = \"{name}\"\nurl = \"{url}\"\ninterval = \"{interval}\"\n\n")
-}
-
-fn names(snapshot: &serde_json::Value) -> Vec<String> {
-    snapshot["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde_json::Value;
-use support::{TestServer, count, endpoint, headless, probetop, run, wait_bounded, write_config};
+use support::{
+    TestServer, count, endpoint, headless, headless_until_sigterm, headless_with, probetop, run,
+    write_config,
+};
 
 /// Every recorded value (its bucket's highest equivalent) with its count.
 fn counts(h: &Histogram<u64>) -> Vec<(u64, u64)> {
@@ -220,13 +223,7 @@ fn a_signal_writes_the_exit_snapshot() {
             server.url("/")
         ),
     );
-    let child = probetop(dir.path()).arg("--headless").spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) with a valid signal on our own child process.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let output = wait_bounded(child, Duration::from_secs(20));
-    assert!(output.status.success());
+    let output = headless_until_sigterm(dir.path(), Duration::from_millis(1500));
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
     let (path, written) = only_json(&dir.path().join("out"));
     assert_eq!(written, printed);
@@ -242,14 +239,14 @@ fn agent(
     extra: &str,
 ) -> (tempfile::TempDir, Value) {
     let dir = tempfile::tempdir().unwrap();
-    write_config(
+    let snapshot = headless_with(
         dir.path(),
         &format!(
             "[defaults]\ninterval = \"100ms\"\n\n[[endpoint]]\nname = \"api\"\nurl = \"{}\"\n{extra}",
             server.url(route)
         ),
+        &["--duration", "1s", "--vantage", vantage],
     );
-    let snapshot = headless(dir.path(), &["--duration", "1s", "--vantage", vantage]);
     std::fs::write(
         dir.path().join(format!("{vantage}.json")),
         snapshot.to_string(),
@@ -400,6 +397,36 @@ fn merge_adds_histograms_exactly_and_keeps_each_vantage_point() {
 }
 
 /// `merge` is a subcommand, and a URL as the first argument still probes it.
+/// Two snapshots whose latency histograms hold a count of `i64::MAX` (the most the V2
+/// encoding holds) merge into a count past it: written capped there, not a panic.
+#[test]
+fn counts_past_what_the_encoding_holds_merge_capped() {
+    let server = TestServer::start();
+    let (dir, mut snapshot) = agent(&server, "/", "eu-1", "");
+    let mut huge = probetop::stats::new_histogram();
+    huge.record_n(1_000, i64::MAX as u64).unwrap();
+    let e = &mut snapshot["endpoints"][0];
+    e["probes"] = i64::MAX.into();
+    e["ok"] = i64::MAX.into();
+    e["failed"] = 0.into();
+    e["excused"] = 0.into();
+    e["histogram"]["data"] = probetop::snapshot::encode_histogram(&huge).into();
+    let mut files = Vec::new();
+    for vantage in ["eu-1", "us-2"] {
+        snapshot["vantage"] = vantage.into();
+        let file = dir.path().join(format!("huge-{vantage}.json"));
+        std::fs::write(&file, snapshot.to_string()).unwrap();
+        files.push(file.to_str().unwrap().to_string());
+    }
+    let output = merge(&[&files[0], &files[1]]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let merged: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let api = endpoint(&merged, "api");
+    assert_eq!(count(api, "probes"), 2 * i64::MAX as u64, "{api:#}");
+    assert_eq!(counts(&latency(api)), [(1_000, i64::MAX as u64)], "{api:#}");
+}
+
 #[test]
 fn urls_still_probe_beside_the_subcommand() {
     let server = TestServer::start();

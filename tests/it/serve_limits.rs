@@ -135,10 +135,7 @@ connection = "fresh"
     let flooded_at = Instant::now();
     std::thread::sleep(Duration::from_secs(2));
     let flood_lasted = flooded_at.elapsed();
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
-    // SAFETY: kill(2) with a valid signal number has no memory-safety preconditions;
-    // the child is ours and has not been waited for, so the pid is still its own.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    crate::support::signal(child.id(), libc::SIGTERM);
     let output = wait_bounded(child.take(), Duration::from_secs(30));
     drop(flood);
     assert!(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use probetop::config::{Endpoint, TlsRoots};
 use probetop::probe::{ClientPool, ErrorClass, ProbeOutcome, Prober, discard_connections};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use support::{TestCert, TestServer, count, endpoint, headless, probetop, run, write_config};
+use support::{TestCert, TestServer, count, endpoint, headless_with, probetop, run, write_config};
 
 /// Certificate parameters for `names`, named `common_name`, valid from an hour ago
 /// for `valid_for` from now (or, when `expired`, until an hour ago).
@@ -112,8 +112,7 @@ fn assert_tls_failure(outcome: &ProbeOutcome, needles: &[&str]) {
 fn a_self_signed_ca_certificate_in_ca_file_is_trusted_by_its_names() {
     let cert = openssl_style(&["localhost", "127.0.0.1"], false);
     let server = TestServer::start_tls(&cert);
-    let dir = tempfile::tempdir().unwrap();
-    cert.write_ca(dir.path());
+    let dir = cert.trusted_dir();
     let config = format!(
         r#"
 [defaults]
@@ -143,8 +142,7 @@ url = "{by_address}"
         by_name = server.url_by_name("/version"),
         port = server.addr().port(),
     );
-    write_config(dir.path(), &config);
-    let snapshot = headless(dir.path(), &["--duration", "1s"]);
+    let snapshot = headless_with(dir.path(), &config, &["--duration", "1s"]);
     for name in ["by-address", "by-name", "tls-by-name"] {
         let e = endpoint(&snapshot, name);
         assert_eq!(count(e, "ok"), 4, "{e:#}");

@@ -6,7 +6,7 @@
 //! latency scale follows the probes on screen.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent};
 use probetop::config::{Endpoint, ExportFormat};
@@ -18,20 +18,15 @@ use probetop::ui::keymap;
 use probetop::ui::model::{DetailData, EndpointRow, OverviewData, Span, SparkPoint};
 use probetop::ui::state::{Mode, Screen, UiState};
 use probetop::ui::theme::Theme;
-use probetop::ui::view::{self, ViewInput};
+use probetop::ui::view::ViewInput;
 use probetop::ui::{STATUS_TIME, sanitize::clean};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-const THEME: Theme = Theme { color: false };
-/// 2026-11-21T22:45:00Z.
-const TAKEN_AT_SECS: u64 = 1_795_301_100;
+use crate::support::screen::{self, TAKEN_AT_SECS, at, screen as render, state_for, text};
 
-fn at(secs: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
-}
+const THEME: Theme = Theme { color: false };
 
 fn row(name: &str, state: State, p50: f64) -> EndpointRow {
     EndpointRow {
@@ -96,50 +91,14 @@ fn endpoints(data: &OverviewData) -> Vec<Endpoint> {
         .collect()
 }
 
-fn state_for(data: &OverviewData) -> UiState {
-    let mut state = UiState::new(data.span);
-    state.refresh_rows(data);
-    state
-}
-
+/// [`screen::input`] in this file's theme.
 fn input<'a>(
     state: &'a UiState,
     data: &'a OverviewData,
     detail: Option<&'a DetailData>,
     endpoints: &'a [Endpoint],
 ) -> ViewInput<'a> {
-    ViewInput {
-        state,
-        data,
-        detail,
-        endpoints,
-        rate: Some(20.5),
-        paused: false,
-        theme: THEME,
-    }
-}
-
-fn render(width: u16, height: u16, input: &ViewInput<'_>) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
-    terminal
-        .draw(|frame| {
-            view::draw(frame, input);
-        })
-        .expect("drawing");
-    text(terminal.backend().buffer())
-}
-
-/// The buffer as text, one line per row, trailing spaces trimmed.
-fn text(buffer: &Buffer) -> String {
-    (0..buffer.area.height)
-        .map(|y| {
-            let line: String = (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol())
-                .collect();
-            line.trim_end().to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    screen::input(state, data, detail, endpoints, THEME)
 }
 
 fn line<'a>(screen: &'a str, needle: &str) -> &'a str {

@@ -10,7 +10,7 @@
 //! also checked by explicit assertions, so a snapshot accepted by mistake still fails.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use probetop::config::{ConnectionMode, Endpoint, HttpVersion, StatusMatch};
 use probetop::probe::{ConnectionPhases, ErrorClass, ProbeOutcome};
@@ -24,14 +24,14 @@ use probetop::ui::model::{
 use probetop::ui::sanitize::clean;
 use probetop::ui::state::{Mode, Screen, SortKey, Status, UiState};
 use probetop::ui::theme::Theme;
-use probetop::ui::view::{self, FrameLayout, ViewInput};
+use probetop::ui::view::{FrameLayout, ViewInput};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
-/// 2026-11-21T22:45:00Z: every time in the fixtures is fixed.
-const TAKEN_AT_SECS: u64 = 1_795_301_100;
+use crate::support::screen::{TAKEN_AT_SECS, at, draw as render, input, state_for, text};
+
 const COLOR: Theme = Theme { color: true };
 const NO_COLOR: Theme = Theme { color: false };
 const LONG_NAME: &str = "checkout-service-behind-the-regional-load-balancer-eu-west";
@@ -39,10 +39,6 @@ const LONG_NAME: &str = "checkout-service-behind-the-regional-load-balancer-eu-w
 const HOSTILE_NAME: &str = "evil\x1b[31m\u{202E}name\x07";
 /// What a hostile endpoint sends back as error text.
 const HOSTILE_ERROR: &str = "\x1b[2J\x1b]0;pwned\x07";
-
-fn at(secs: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
-}
 
 fn latency(p50: f64, p99: f64, max: f64) -> LatencySummary {
     LatencySummary {
@@ -190,12 +186,7 @@ fn endpoints() -> Vec<Endpoint> {
     names
         .iter()
         .map(|name| {
-            let mut e = Endpoint::new(
-                name,
-                url("https://api.example.com/health"),
-                Duration::from_secs(1),
-                Duration::from_secs(5),
-            );
+            let mut e = endpoint(name, "https://api.example.com/health", 1);
             if *name == "api" {
                 e.headers = vec![
                     ("Authorization".into(), "Bearer s3cr3t-t0ken".into()),
@@ -309,54 +300,6 @@ fn transition(secs: u64, from: State, to: State) -> Transition {
         at: at(secs),
         from,
         to,
-    }
-}
-
-/// A state showing `data`, as the dashboard has it after fresh data.
-fn state_for(data: &OverviewData) -> UiState {
-    let mut state = UiState::new(Span::FiveMinutes);
-    state.refresh_rows(data);
-    state
-}
-
-/// Renders one frame of `width`×`height`.
-fn render(width: u16, height: u16, input: &ViewInput<'_>) -> (Buffer, Option<FrameLayout>) {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
-    let mut layout = None;
-    terminal
-        .draw(|frame| layout = view::draw(frame, input))
-        .expect("drawing");
-    (terminal.backend().buffer().clone(), layout)
-}
-
-/// The buffer as text, one line per row, trailing spaces trimmed.
-fn text(buffer: &Buffer) -> String {
-    (0..buffer.area.height)
-        .map(|y| {
-            let line: String = (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol())
-                .collect();
-            line.trim_end().to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn input<'a>(
-    state: &'a UiState,
-    data: &'a OverviewData,
-    detail: Option<&'a DetailData>,
-    endpoints: &'a [Endpoint],
-    theme: Theme,
-) -> ViewInput<'a> {
-    ViewInput {
-        state,
-        data,
-        detail,
-        endpoints,
-        rate: Some(20.5),
-        paused: false,
-        theme,
     }
 }
 
@@ -508,16 +451,8 @@ fn overloaded_header_says_so_in_red() {
 
 #[test]
 fn detail_at_100x30() {
-    let data = overview_data();
     let endpoints = endpoints();
-    let detail = detail_data();
-    let mut state = state_for(&data);
-    state.mode = Mode::Detail(0);
-    let (buffer, layout) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&detail), &endpoints, COLOR),
-    );
+    let (buffer, layout) = render(100, 30, &OpenDetail::fixed().input(&endpoints, COLOR));
     let screen = text(&buffer);
     insta::assert_snapshot!("detail_100x30", screen);
 
@@ -569,16 +504,7 @@ fn detail_at_100x30() {
 
 #[test]
 fn detail_colours_failures_red_and_never_draws_them_at_zero() {
-    let data = overview_data();
-    let endpoints = endpoints();
-    let detail = detail_data();
-    let mut state = state_for(&data);
-    state.mode = Mode::Detail(0);
-    let (buffer, _) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&detail), &endpoints, COLOR),
-    );
+    let buffer = OpenDetail::fixed().render(100, 30, &endpoints(), COLOR);
     let screen = text(&buffer);
     // The chart's failure marks sit on its top row, in red.
     // Below the chart's heading, left of the right-hand column.
@@ -599,17 +525,9 @@ fn detail_colours_failures_red_and_never_draws_them_at_zero() {
 
 #[test]
 fn detail_degrades_from_large_to_tiny() {
-    let data = overview_data();
-    let endpoints = endpoints();
-    let detail = detail_data();
-    let mut state = state_for(&data);
-    state.mode = Mode::Detail(0);
+    let (open, endpoints) = (OpenDetail::fixed(), endpoints());
     for (width, height) in [(200, 50), (80, 24), (60, 20), (40, 12), (40, 8)] {
-        let (buffer, _) = render(
-            width,
-            height,
-            &input(&state, &data, Some(&detail), &endpoints, NO_COLOR),
-        );
+        let buffer = open.render(width, height, &endpoints, NO_COLOR);
         let screen = text(&buffer);
         insta::assert_snapshot!(format!("detail_{width}x{height}"), screen);
         assert!(
@@ -867,14 +785,9 @@ fn hostile_stats() -> (StatsStore, Vec<Endpoint>) {
     }
     let mut snapshot = StatsStore::new(at(TAKEN_AT_SECS - 5), span, vec![stats]);
     snapshot.stamp(at(TAKEN_AT_SECS), 50);
-    let mut endpoint = Endpoint::new(
-        HOSTILE_NAME,
-        url("http://127.0.0.1:9/"),
-        Duration::from_secs(1),
-        Duration::from_secs(5),
-    );
-    endpoint.url_as_written = "http://127.0.0.1:9/\x1b[2J".into();
-    (snapshot, vec![endpoint])
+    let mut hostile = endpoint(HOSTILE_NAME, "http://127.0.0.1:9/", 1);
+    hostile.url_as_written = "http://127.0.0.1:9/\x1b[2J".into();
+    (snapshot, vec![hostile])
 }
 
 #[test]
@@ -1057,24 +970,72 @@ fn phase_row(screen: &str, phase: &str) -> Option<Vec<String>> {
     })
 }
 
+/// One endpoint probing `url_text` every `interval_secs`, with a 5 s timeout.
+fn endpoint(name: &str, url_text: &str, interval_secs: u64) -> Endpoint {
+    Endpoint::new(
+        name,
+        url(url_text),
+        Duration::from_secs(interval_secs),
+        Duration::from_secs(5),
+    )
+}
+
+/// What the dashboard holds once it opened the detail view of endpoint 0 of a store,
+/// over the last five minutes.
+struct OpenDetail {
+    data: OverviewData,
+    state: UiState,
+    detail: DetailData,
+}
+
+impl OpenDetail {
+    /// The detail view of endpoint 0 showing `detail`, over the overview `data`.
+    fn new(data: OverviewData, detail: DetailData) -> Self {
+        let mut state = state_for(&data);
+        state.mode = Mode::Detail(0);
+        OpenDetail {
+            data,
+            state,
+            detail,
+        }
+    }
+
+    /// The detail view of the fixed data: [`overview_data`], [`detail_data`].
+    fn fixed() -> Self {
+        OpenDetail::new(overview_data(), detail_data())
+    }
+
+    /// The detail view of endpoint 0 of `snapshot`, configured as `endpoints`.
+    fn of(snapshot: &StatsStore, endpoints: &[Endpoint]) -> Self {
+        OpenDetail::new(
+            model::overview(snapshot, endpoints, Span::FiveMinutes),
+            model::detail(snapshot, 0, Span::FiveMinutes).expect("endpoint 0"),
+        )
+    }
+
+    /// What the view draws it from.
+    fn input<'a>(&'a self, endpoints: &'a [Endpoint], theme: Theme) -> ViewInput<'a> {
+        input(
+            &self.state,
+            &self.data,
+            Some(&self.detail),
+            endpoints,
+            theme,
+        )
+    }
+
+    /// Its frame of `width`×`height`.
+    fn render(&self, width: u16, height: u16, endpoints: &[Endpoint], theme: Theme) -> Buffer {
+        render(width, height, &self.input(endpoints, theme)).0
+    }
+}
+
 #[test]
 fn detail_shows_where_the_time_goes() {
     let snapshot = phase_stats(None, 45);
-    let endpoints = vec![Endpoint::new(
-        "api",
-        url("https://api.example.com/health"),
-        Duration::from_secs(10),
-        Duration::from_secs(5),
-    )];
-    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
-    let mut state = state_for(&data);
-    state.mode = Mode::Detail(0);
-    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
-    let (buffer, _) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&detail), &endpoints, NO_COLOR),
-    );
+    let endpoints = vec![endpoint("api", "https://api.example.com/health", 10)];
+    let mut open = OpenDetail::of(&snapshot, &endpoints);
+    let buffer = open.render(100, 30, &endpoints, NO_COLOR);
     let screen = text(&buffer);
     insta::assert_snapshot!("detail_phases_100x30", screen);
 
@@ -1110,14 +1071,9 @@ fn detail_shows_where_the_time_goes() {
 
     // The last minute saw no new connection: DNS, connect and TLS did not happen,
     // shown as such, not as zero milliseconds.
-    let last_minute = model::detail(&snapshot, 0, Span::OneMinute).expect("endpoint 0");
-    state.span = Span::OneMinute;
-    let (buffer, _) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&last_minute), &endpoints, NO_COLOR),
-    );
-    let screen = text(&buffer);
+    open.detail = model::detail(&snapshot, 0, Span::OneMinute).expect("endpoint 0");
+    open.state.span = Span::OneMinute;
+    let screen = text(&open.render(100, 30, &endpoints, NO_COLOR));
     assert!(screen.contains("connections: 0 new"), "{screen}");
     assert_eq!(
         phase_row(&screen, "dns").unwrap()[2..],
@@ -1126,15 +1082,10 @@ fn detail_shows_where_the_time_goes() {
     assert_eq!(phase_row(&screen, "ttfb").unwrap()[2], "6", "{screen}");
 
     // All-time comes from the all-time histograms.
-    let all = model::detail(&snapshot, 0, Span::AllTime).expect("endpoint 0");
-    assert_eq!(all.connections, 3);
-    state.span = Span::AllTime;
-    let (buffer, _) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&all), &endpoints, NO_COLOR),
-    );
-    let screen = text(&buffer);
+    open.detail = model::detail(&snapshot, 0, Span::AllTime).expect("endpoint 0");
+    assert_eq!(open.detail.connections, 3);
+    open.state.span = Span::AllTime;
+    let screen = text(&open.render(100, 30, &endpoints, NO_COLOR));
     assert!(screen.contains("all-time · connections: 3 new"), "{screen}");
     assert_eq!(phase_row(&screen, "transfer").unwrap()[2], "30");
 }
@@ -1142,24 +1093,12 @@ fn detail_shows_where_the_time_goes() {
 #[test]
 fn detail_warns_of_a_certificate_expiring_soon() {
     let snapshot = phase_stats(Some(7), 5);
-    let mut endpoint = Endpoint::new(
-        "api",
-        url("https://api.example.com/health"),
-        Duration::from_secs(10),
-        Duration::from_secs(5),
-    );
-    endpoint.expect.min_cert_days = Some(7);
-    let endpoints = vec![endpoint];
-    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
-    let mut state = state_for(&data);
-    state.mode = Mode::Detail(0);
-    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
-    assert_eq!(detail.state, State::Degraded);
-    let (buffer, _) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&detail), &endpoints, COLOR),
-    );
+    let mut api = endpoint("api", "https://api.example.com/health", 10);
+    api.expect.min_cert_days = Some(7);
+    let endpoints = vec![api];
+    let mut open = OpenDetail::of(&snapshot, &endpoints);
+    assert_eq!(open.detail.state, State::Degraded);
+    let buffer = open.render(100, 30, &endpoints, COLOR);
     let screen = text(&buffer);
     insta::assert_snapshot!("detail_certificate_expiring", screen);
 
@@ -1180,12 +1119,7 @@ fn detail_warns_of_a_certificate_expiring_soon() {
         "{screen}"
     );
     // With room, the minimum is named as in the config.
-    let (buffer, _) = render(
-        140,
-        40,
-        &input(&state, &data, Some(&detail), &endpoints, COLOR),
-    );
-    let screen = text(&buffer);
+    let screen = text(&open.render(140, 40, &endpoints, COLOR));
     assert!(
         screen.contains("expires in 5 days (2026-11-26): under min_cert_days 7"),
         "{screen}"
@@ -1193,14 +1127,9 @@ fn detail_warns_of_a_certificate_expiring_soon() {
 
     // With plenty of days left, no warning: the minimum is shown, dim.
     let snapshot = phase_stats(Some(7), 45);
-    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
-    assert_eq!(detail.state, State::Up);
-    let (buffer, _) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&detail), &endpoints, COLOR),
-    );
-    let screen = text(&buffer);
+    open.detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
+    assert_eq!(open.detail.state, State::Up);
+    let screen = text(&open.render(100, 30, &endpoints, COLOR));
     assert!(
         screen.contains("expires in 45 days (2027-01-05), min 7"),
         "{screen}"
@@ -1228,24 +1157,11 @@ fn detail_says_when_a_degraded_endpoint_is_slow_or_has_no_tls_yet() {
     let mut snapshot =
         StatsStore::new(at(TAKEN_AT_SECS - 5), Duration::from_secs(300), vec![stats]);
     snapshot.stamp(at(TAKEN_AT_SECS), 50);
-    let mut endpoint = Endpoint::new(
-        "api",
-        url("https://api.example.com/health"),
-        Duration::from_secs(1),
-        Duration::from_secs(5),
-    );
-    endpoint.expect.max_latency = Some(Duration::from_millis(300));
-    let endpoints = vec![endpoint];
-    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
-    let mut state = state_for(&data);
-    state.mode = Mode::Detail(0);
-    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
-    let (buffer, _) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&detail), &endpoints, COLOR),
-    );
-    let screen = text(&buffer);
+    let mut api = endpoint("api", "https://api.example.com/health", 1);
+    api.expect.max_latency = Some(Duration::from_millis(300));
+    let endpoints = vec![api];
+    let open = OpenDetail::of(&snapshot, &endpoints);
+    let screen = text(&open.render(100, 30, &endpoints, COLOR));
     let title = screen.lines().next().unwrap();
     assert!(
         title.starts_with("◐ api  degraded: slower than max_latency 300ms  window 5m"),
@@ -1260,7 +1176,7 @@ fn detail_says_when_a_degraded_endpoint_is_slow_or_has_no_tls_yet() {
         12,
         &ViewInput {
             paused: true,
-            ..input(&state, &data, Some(&detail), &endpoints, COLOR)
+            ..open.input(&endpoints, COLOR)
         },
     );
     let title = text(&buffer).lines().next().unwrap().to_string();
@@ -1291,21 +1207,8 @@ fn detail_lists_state_changes_newest_first() {
     }
     let mut snapshot = StatsStore::new(at(TAKEN_AT_SECS - 300), span, vec![stats]);
     snapshot.stamp(at(TAKEN_AT_SECS), 3_000);
-    let endpoints = vec![Endpoint::new(
-        "api",
-        url("http://127.0.0.1:8080/health"),
-        Duration::from_secs(1),
-        Duration::from_secs(5),
-    )];
-    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
-    let mut state = state_for(&data);
-    state.mode = Mode::Detail(0);
-    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
-    let (buffer, _) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&detail), &endpoints, COLOR),
-    );
+    let endpoints = vec![endpoint("api", "http://127.0.0.1:8080/health", 1)];
+    let buffer = OpenDetail::of(&snapshot, &endpoints).render(100, 30, &endpoints, COLOR);
     let screen = text(&buffer);
     insta::assert_snapshot!("detail_state_changes", screen);
 
@@ -1328,7 +1231,6 @@ fn detail_lists_state_changes_newest_first() {
 
 #[test]
 fn detail_shows_every_expectation_cleaned() {
-    let data = overview_data();
     let mut endpoints = endpoints();
     let e = &mut endpoints[0];
     e.headers.clear();
@@ -1346,15 +1248,8 @@ fn detail_shows_every_expectation_cleaned() {
         regex::Regex::new("^application/json\x1b\\[0m").unwrap(),
     )];
     e.expect.min_cert_days = Some(14);
-    let detail = detail_data();
-    let mut state = state_for(&data);
-    state.mode = Mode::Detail(0);
     // Wide enough for the longest condition in the settings column.
-    let (buffer, _) = render(
-        140,
-        45,
-        &input(&state, &data, Some(&detail), &endpoints, COLOR),
-    );
+    let buffer = OpenDetail::fixed().render(140, 45, &endpoints, COLOR);
     let screen = text(&buffer);
     insta::assert_snapshot!("detail_expectations", screen);
 
@@ -1394,23 +1289,11 @@ fn tcp_endpoints_show_connection_phases_only() {
     }
     let mut snapshot = StatsStore::new(at(TAKEN_AT_SECS - 10), span, vec![stats]);
     snapshot.stamp(at(TAKEN_AT_SECS), 100);
-    let endpoints = vec![Endpoint::new(
-        "postgres",
-        url("tcp://db.internal:5432"),
-        Duration::from_secs(1),
-        Duration::from_secs(5),
-    )];
-    let data = model::overview(&snapshot, &endpoints, Span::FiveMinutes);
+    let endpoints = vec![endpoint("postgres", "tcp://db.internal:5432", 1)];
+    let open = OpenDetail::of(&snapshot, &endpoints);
     // A successful TCP probe has no status: the overview says the port is open.
-    assert_eq!(data.rows[0].last_result, "open");
-    let mut state = state_for(&data);
-    state.mode = Mode::Detail(0);
-    let detail = model::detail(&snapshot, 0, Span::FiveMinutes).expect("endpoint 0");
-    let (buffer, _) = render(
-        100,
-        30,
-        &input(&state, &data, Some(&detail), &endpoints, NO_COLOR),
-    );
+    assert_eq!(open.data.rows[0].last_result, "open");
+    let buffer = open.render(100, 30, &endpoints, NO_COLOR);
     let screen = text(&buffer);
     insta::assert_snapshot!("detail_tcp", screen);
 
@@ -1431,12 +1314,7 @@ fn tcp_endpoints_show_connection_phases_only() {
 fn detail_extras_draw_at_every_size() {
     let data = overview_data();
     let mut tcp = endpoints();
-    tcp[0] = Endpoint::new(
-        "postgres",
-        url("tcp://db.internal:5432"),
-        Duration::from_secs(1),
-        Duration::from_secs(5),
-    );
+    tcp[0] = endpoint("postgres", "tcp://db.internal:5432", 1);
     let mut slow = endpoints();
     slow[0].expect.min_cert_days = Some(7);
     // Degraded for both reasons, with a certificate already expired.

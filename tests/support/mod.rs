@@ -1,5 +1,6 @@
 //! Shared test fixtures: real HTTP(S) servers on 127.0.0.1:0, certificates, the tmux
-//! harness, and helpers that write configs and drive the real `probetop` binary.
+//! harness, views drawn into `TestBackend` (`screen`), and helpers that write configs
+//! and drive the real `probetop` binary.
 //!
 //! Included by every test binary (`tests/it/`, `tests/timing.rs`, `tests/e2e_tmux.rs`)
 //! and by the benches (`#[path = "../tests/support/mod.rs"] mod support;`), so that
@@ -10,6 +11,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod raw;
+pub mod screen;
 pub mod server;
 pub mod tmux;
 
@@ -87,6 +89,28 @@ pub fn headless(dir: &Path, args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("stdout is not a snapshot ({e}): {stdout}"))
 }
 
+/// The snapshot entry of the first (usually the only) endpoint of a headless run of
+/// `args` (URLs, and `--duration`) in a fresh directory.
+pub fn headless_endpoint(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut snapshot = headless(dir.path(), args);
+    snapshot["endpoints"][0].take()
+}
+
+/// The snapshot of a headless run of `config`, written in a fresh directory, with
+/// `args` (which should include `--duration`).
+pub fn headless_config(config: &str, args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    headless_with(dir.path(), config, args)
+}
+
+/// The snapshot of a headless run of `config`, written in `dir` (beside the files it
+/// names), with `args` (which should include `--duration`).
+pub fn headless_with(dir: &Path, config: &str, args: &[&str]) -> serde_json::Value {
+    write_config(dir, config);
+    headless(dir, args)
+}
+
 /// Runs a headless probetop with `args` and returns its stdout as text; fails the
 /// test if it does not succeed.
 pub fn headless_output(dir: &Path, args: &[&str]) -> String {
@@ -101,6 +125,42 @@ pub fn headless_output(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Sends `signal` to the child process `id` (`Child::id`, before it is waited for).
+pub fn signal(id: u32, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(id).expect("a pid fits pid_t");
+    // SAFETY: kill(2) with a valid signal number has no memory-safety preconditions;
+    // the child is ours and has not been waited for, so the pid is still its own.
+    assert_eq!(
+        unsafe { libc::kill(pid, signal) },
+        0,
+        "kill({pid}, {signal})"
+    );
+}
+
+/// Runs a headless probetop in `dir` without `--duration` for `run_for`, ends it with
+/// SIGTERM, and returns its output once it exited successfully (within 20 s).
+pub fn headless_until_sigterm(dir: &Path, run_for: Duration) -> Output {
+    let child = probetop(dir)
+        .arg("--headless")
+        .spawn()
+        .expect("starting probetop");
+    std::thread::sleep(run_for);
+    signal(child.id(), libc::SIGTERM);
+    succeeded(wait_bounded(child, Duration::from_secs(20)))
+}
+
+/// `output`, once it is checked that probetop succeeded (else the test fails, with
+/// its stderr).
+pub fn succeeded(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "probetop failed with {}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
 
 /// Writes `text` as a config file in `dir`.
@@ -133,6 +193,23 @@ pub fn endpoint<'a>(snapshot: &'a serde_json::Value, name: &str) -> &'a serde_js
         .iter()
         .find(|e| e["name"] == name)
         .unwrap_or_else(|| panic!("no endpoint {name} in {snapshot:#}"))
+}
+
+/// The names of a snapshot's endpoints, in its order.
+pub fn names(snapshot: &serde_json::Value) -> Vec<&str> {
+    snapshot["endpoints"]
+        .as_array()
+        .expect("endpoints array")
+        .iter()
+        .map(|e| e["name"].as_str().expect("a name"))
+        .collect()
+}
+
+/// The count of `phase` in a snapshot entry's all-time `phases_ms`.
+pub fn phase_count(entry: &serde_json::Value, phase: &str) -> u64 {
+    entry["phases_ms"][phase]["count"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no phases_ms.{phase}.count in {entry:#}"))
 }
 
 /// An integer field of a snapshot entry.

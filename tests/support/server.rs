@@ -74,7 +74,16 @@ impl TestCert {
         path
     }
 
-    fn acceptor(&self) -> TlsAcceptor {
+    /// A fresh directory holding the certificate as `ca.pem` ([`TestCert::write_ca`]),
+    /// for a config beside it to trust it with `ca_file = "ca.pem"`.
+    pub fn trusted_dir(&self) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        self.write_ca(dir.path());
+        dir
+    }
+
+    /// A TLS acceptor presenting this certificate, offering h2 and http/1.1.
+    pub fn acceptor(&self) -> TlsAcceptor {
         use rustls::pki_types::pem::PemObject;
         let certs = rustls::pki_types::CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
@@ -255,30 +264,41 @@ async fn accept_loop(
         counters.connections.fetch_add(1, Ordering::Relaxed);
         // Small answers go out at once, never held back by Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        let tls = tls.clone();
         let counters = counters.clone();
-        tokio::spawn(async move {
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let service = hyper::service::service_fn(move |request| {
-                counters.requests.fetch_add(1, Ordering::Relaxed);
-                handle(request, options.delay, counters.clone())
-            });
-            match tls {
-                None => {
-                    let _ = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                }
-                Some(acceptor) => {
-                    // A client that rejects the certificate aborts the handshake: not an error here.
-                    if let Ok(stream) = acceptor.accept(stream).await {
-                        let _ = builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    }
-                }
+        tokio::spawn(serve_connection(stream, tls.clone(), move |request| {
+            counters.requests.fetch_add(1, Ordering::Relaxed);
+            handle(request, options.delay, counters.clone())
+        }));
+    }
+}
+
+/// Serves one accepted connection, HTTP/1.1 or HTTP/2 as the client speaks, over TLS
+/// when `tls` is given, answering each request with `answer`. Errors end that one
+/// connection of a test server (a client that rejects the certificate aborts the
+/// handshake): nothing to report.
+pub async fn serve_connection<A, F>(
+    stream: tokio::net::TcpStream,
+    tls: Option<TlsAcceptor>,
+    answer: A,
+) where
+    A: Fn(Request<Incoming>) -> F + Send + 'static,
+    F: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let service = hyper::service::service_fn(answer);
+    match tls {
+        None => {
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        }
+        Some(acceptor) => {
+            if let Ok(stream) = acceptor.accept(stream).await {
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             }
-        });
+        }
     }
 }
 

@@ -48,7 +48,7 @@ pub struct RecentError {
 ///
 /// The fields are private so that every view asks the same questions the same way:
 /// a summary computed in one place cannot disagree with one computed in another.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct EndpointStats {
     /// All-time latency of complete responses, in microseconds.
     histogram: CompactHistogram,
@@ -99,36 +99,6 @@ pub struct EndpointStats {
     /// Changes with every record (probe, connection, skipped tick) and reset, so a
     /// reader can keep what it computed from these statistics until it changes.
     generation: u64,
-}
-
-impl Default for EndpointStats {
-    fn default() -> Self {
-        EndpointStats {
-            histogram: CompactHistogram::default(),
-            phases: Default::default(),
-            connections: 0,
-            cert_not_after: None,
-            last_response: None,
-            window: Window::default(),
-            probes: 0,
-            ok: 0,
-            failed: 0,
-            skipped: 0,
-            excused: 0,
-            errors: [0; ErrorClass::ALL.len()],
-            status_codes: BTreeMap::new(),
-            state: State::Unknown,
-            consecutive_failures: 0,
-            consecutive_successes: 0,
-            rule: StateRule::default(),
-            min_cert_days: None,
-            canary: false,
-            transitions: VecDeque::new(),
-            last: None,
-            recent_errors: VecDeque::new(),
-            generation: 0,
-        }
-    }
 }
 
 impl EndpointStats {
@@ -342,6 +312,18 @@ impl EndpointStats {
 mod tests {
     use super::*;
 
+    /// Up, then down, then up again.
+    const UP_DOWN_UP: [(State, State); 3] = [
+        (State::Unknown, State::Up),
+        (State::Up, State::Down),
+        (State::Down, State::Up),
+    ];
+
+    /// The state changes of `s`, oldest first.
+    fn changes(s: &EndpointStats) -> Vec<(State, State)> {
+        s.transitions.iter().map(|t| (t.from, t.to)).collect()
+    }
+
     fn outcome(ok: bool, latency_ms: Option<u64>) -> ProbeOutcome {
         let mut o = if ok {
             ProbeOutcome {
@@ -372,15 +354,7 @@ mod tests {
         assert_eq!(s.errors[ErrorClass::Timeout.index()], 2);
         assert_eq!(s.histogram.len(), 2);
         assert_eq!(s.status_codes.get(&200), Some(&2));
-        let changes: Vec<(State, State)> = s.transitions.iter().map(|t| (t.from, t.to)).collect();
-        assert_eq!(
-            changes,
-            [
-                (State::Unknown, State::Up),
-                (State::Up, State::Down),
-                (State::Down, State::Up)
-            ]
-        );
+        assert_eq!(changes(&s), UP_DOWN_UP);
     }
 
     #[test]
@@ -418,15 +392,7 @@ mod tests {
         assert_eq!(s.histogram.len(), 2);
         assert_eq!(s.histogram.to_histogram().max() / 1000, 9);
         assert_eq!(s.phases[Phase::Ttfb.index()].len(), 1);
-        let changes: Vec<(State, State)> = s.transitions.iter().map(|t| (t.from, t.to)).collect();
-        assert_eq!(
-            changes,
-            [
-                (State::Unknown, State::Up),
-                (State::Up, State::Down),
-                (State::Down, State::Up)
-            ]
-        );
+        assert_eq!(changes(&s), UP_DOWN_UP);
         assert_eq!(
             s.window.entries().len(),
             1,
