@@ -625,7 +625,7 @@ async fn start_metrics(
     let Some(addr) = addr else {
         return Ok(None);
     };
-    match MetricsServer::start(
+    match MetricsServer::start_following(
         addr,
         config.endpoints.clone(),
         running.stats.clone(),

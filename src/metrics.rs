@@ -322,8 +322,22 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Binds `addr` (an error, such as a port in use, is returned at once) and serves.
+    /// Binds `addr` (an error, such as a port in use, is returned at once) and serves
+    /// what `settings` says, for the whole run.
     pub async fn start(
+        addr: SocketAddr,
+        endpoints: Arc<[Endpoint]>,
+        stats: StatsHandle,
+        settings: Settings,
+    ) -> std::io::Result<Self> {
+        // The sender goes: the value stays.
+        let (_, settings) = watch::channel(settings);
+        Self::start_following(addr, endpoints, stats, settings).await
+    }
+
+    /// Like [`MetricsServer::start`], serving at each scrape what `settings` holds
+    /// then (a reload sends new ones).
+    pub async fn start_following(
         addr: SocketAddr,
         endpoints: Arc<[Endpoint]>,
         stats: StatsHandle,

@@ -694,7 +694,10 @@ mod tests {
             inlets.export.borrow_and_update().formats,
             [config::ExportFormat::Csv]
         );
-        assert_eq!(inlets.metrics.borrow_and_update().phases, config.metrics_phases);
+        assert_eq!(
+            inlets.metrics.borrow_and_update().phases,
+            config.metrics_phases
+        );
         assert_eq!(inlets.ui.borrow_and_update().bell, config.bell);
         assert_eq!(inlets.alerts.borrow_and_update().len(), 1);
         // The same again: nothing changed, nobody is woken.

@@ -326,9 +326,9 @@ impl Worker {
     /// come again a `repeat` later).
     fn remind(&mut self) {
         let rules = &self.rules;
-        let due = self
-            .reminders
-            .take_due(Instant::now(), |i| rules.get(i).and_then(|r| r.alert.repeat));
+        let due = self.reminders.take_due(Instant::now(), |i| {
+            rules.get(i).and_then(|r| r.alert.repeat)
+        });
         if self.local_network_down {
             return;
         }

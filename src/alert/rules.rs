@@ -118,9 +118,8 @@ impl Reminders {
 /// same target in the same format. A continued alert keeps its target's queue (its
 /// notices still go out in order) and its notices to remind of.
 pub fn successors(old: &[Alert], new: &[Alert]) -> Vec<Option<usize>> {
-    let same_rule = |a: &Alert, b: &Alert| {
-        a.on == b.on && a.endpoints == b.endpoints && same_target(a, b)
-    };
+    let same_rule =
+        |a: &Alert, b: &Alert| a.on == b.on && a.endpoints == b.endpoints && same_target(a, b);
     let mut taken = vec![false; old.len()];
     let mut continues = vec![None; new.len()];
     for matches in [&same_rule as &dyn Fn(&Alert, &Alert) -> bool, &same_target] {
@@ -178,12 +177,20 @@ mod tests {
 
     #[test]
     fn reminders_repeat_while_the_state_lasts_and_stop_when_it_changes() {
-        let alerts = [alert(&[AlertState::Down, AlertState::Up], "/bin/true", Some(60))];
+        let alerts = [alert(
+            &[AlertState::Down, AlertState::Up],
+            "/bin/true",
+            Some(60),
+        )];
         let repeat = |i: usize| alerts.get(i).and_then(|a| a.repeat);
         let start = Instant::now();
         let mut reminders = Reminders::default();
         reminders.fired(0, 3, AlertState::Up, start);
-        assert_eq!(reminders.next_due(repeat), None, "a lasting up is not reminded");
+        assert_eq!(
+            reminders.next_due(repeat),
+            None,
+            "a lasting up is not reminded"
+        );
         reminders.fired(0, 3, AlertState::Down, start);
         let due_at = start + Duration::from_secs(60);
         assert_eq!(reminders.next_due(repeat), Some(due_at));

@@ -132,7 +132,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> Ended {
         Ok(entered) => entered,
         Err(e) => {
             return Ended {
-                result: Err(e),
+                result: Err(e.into()),
                 export: settings.export,
             };
         }

@@ -32,6 +32,7 @@ mod probe_messages;
 mod probe_outcomes;
 mod redirects_secrets;
 mod reload;
+mod reload_live;
 mod resume_merge;
 mod serve_limits;
 mod small_fixes;
