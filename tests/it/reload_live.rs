@@ -266,7 +266,7 @@ fn a_reload_that_changes_export_changes_what_the_exit_snapshot_writes_and_where(
         (value(m, "probetop_probes_total{endpoint=\"one\",result=\"ok\"}")? > 0).then_some(())
     });
     // A directory that does not exist yet: made at the export, as at start.
-    let report = run.reload(&export("later/exports", "\"csv\", \"markdown\""), 0);
+    let report = run.reload(&export("later/exports", "\"csv\", \"md\""), 0);
     assert!(report.contains("[export] applied"), "{report}");
     let snapshot = run.finish();
     assert!(count(endpoint(&snapshot, "one"), "probes") > 0);
@@ -305,7 +305,7 @@ fn a_reload_that_turns_metrics_phases_on_and_off_changes_the_next_scrape() {
     let connect = "probetop_phase_duration_seconds_count{endpoint=\"one\",phase=\"connect\"}";
     assert!(value(&scrape, connect).is_some(), "{scrape}");
     assert!(
-        scrape.contains("probetop_probe_duration_seconds_bucket{endpoint=\"one\",le=\"0.0123\"}"),
+        scrape.contains("probetop_probe_duration_seconds_bucket{le=\"0.0123\",endpoint=\"one\"}"),
         "{scrape}"
     );
     assert!(!scrape.contains("le=\"0.5\""), "{scrape}");
@@ -418,7 +418,7 @@ fn a_reload_changes_what_the_dashboards_export_key_writes() {
     std::fs::write(
         &config,
         format!(
-            "[export]\ndir = \"later\"\nformats = [\"csv\", \"markdown\"]\n\n[ui]\nbell = false\n\n{one}"
+            "[export]\ndir = \"later\"\nformats = [\"csv\", \"md\"]\n\n[ui]\nbell = false\n\n{one}"
         ),
     )
     .unwrap();
