@@ -18,8 +18,10 @@
 //! queue closes, and what it holds is delivered (each attempt under its timeout)
 //! as it was asked. Nothing fires at a reload: a new alert tells of the next change
 //! of state, not of the states endpoints are already in. A run with a config file
-//! starts its alerting even without `[[alert]]`, idle, so that a reload adding one
-//! finds it knowing the endpoints and the canaries' verdict.
+//! starts its alerting even without `[[alert]]`, idle and not listening (the
+//! statistics send no events nobody needs); the first alerts a reload brings make it
+//! listen, and ask the statistics for the endpoint set and the canaries' verdict of
+//! that moment.
 
 mod deliver;
 mod payload;
@@ -39,7 +41,8 @@ pub use rules::fired_state;
 
 use crate::config::{Alert, AlertState, Config, Endpoint};
 use crate::stats::{
-    AlertDelivery, EndpointId, EndpointSet, State, StateChange, StatsEvent, StatsHandle,
+    AlertDelivery, EndpointId, EndpointSet, EventSender, State, StateChange, StatsEvent,
+    StatsHandle,
 };
 
 /// How long the end of a run waits for deliveries still under way.
@@ -83,7 +86,14 @@ impl AlertService {
             .map_err(std::io::Error::other)?;
         let (events, rx) = crate::stats::event_queue();
         let (stop, stopped) = oneshot::channel();
+        // Without alerts, the worker listens once a reload brings some.
+        let (listen, events) = if config.alerts.is_empty() {
+            (Some(events), None)
+        } else {
+            (None, Some(events))
+        };
         let worker = Worker {
+            listen,
             rules: Vec::new(),
             updates: rules,
             roster: Roster {
@@ -102,9 +112,12 @@ impl AlertService {
         let thread = std::thread::Builder::new()
             .name("probetop-alerts".into())
             .spawn(move || runtime.block_on(worker.run(rx, stopped)))?;
-        // Watched only once the thread runs: no event can wait for a listener that
-        // failed to start.
-        stats.watch(events);
+        // Watched only once the thread runs (no event can wait for a listener that
+        // failed to start), and before the engine starts: no state change goes
+        // unheard.
+        if let Some(events) = events {
+            stats.watch(events);
+        }
         Ok(Some(AlertService { stop, thread }))
     }
 
@@ -125,6 +138,9 @@ impl AlertService {
 
 /// The alert thread's state.
 struct Worker {
+    /// The statistics' events come here once it is handed to them: at the first
+    /// alerts (`None` once handed).
+    listen: Option<EventSender>,
     /// The alerts in file order, each with its deliverer's queue.
     rules: Vec<Rule>,
     /// The alerts of the next reload.
@@ -193,6 +209,9 @@ impl Worker {
                 Ok(()) = self.updates.changed() => {
                     let rules = self.updates.borrow_and_update().clone();
                     self.replace_rules(&rules);
+                    if !rules.is_empty() {
+                        self.start_listening().await;
+                    }
                 }
                 event = events.recv() => match event {
                     Some(event) => self.on_event(event),
@@ -279,6 +298,29 @@ impl Worker {
                 .get(endpoint)
                 .is_some_and(|e| rules[index].alert.fires(&e.name, state))
         });
+    }
+
+    /// Has the statistics send their events here from now on, if they do not yet,
+    /// and takes the endpoint set and the canaries' verdict as of then: the events
+    /// queued meanwhile are older and end in the same. The alerts came before the
+    /// reload's set (see [`Worker::run`]), so that set is among them or in the
+    /// answer.
+    async fn start_listening(&mut self) {
+        let Some(events) = self.listen.take() else {
+            return;
+        };
+        self.stats.watch(events);
+        let now = self
+            .stats
+            .read(|s| (s.endpoint_set().cloned(), s.local_network_down()))
+            .await;
+        // `None`: the statistics ended, the run with them.
+        if let Some((set, down)) = now {
+            if let Some(set) = set {
+                self.reconfigure(&set);
+            }
+            self.local_network_down = down;
+        }
     }
 
     /// Starts the deliverer of `alert`; its queue.
