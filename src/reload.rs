@@ -218,7 +218,8 @@ impl Outlets {
     }
 }
 
-/// The endpoint set of a running probetop and how to change it.
+/// What a running probetop runs with (its endpoint set, and the settings a reload
+/// sends the other parts) and how to change it.
 pub struct Reloader {
     source: Source,
     /// The config file, if the run has one.

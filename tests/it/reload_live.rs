@@ -234,6 +234,73 @@ fn a_reload_that_adds_an_alert_runs_it_at_the_next_change_and_one_that_removes_i
     );
 }
 
+/// A script that writes `started` into the directory named by its first argument,
+/// waits (at most 8 s, within the attempt's 10 s) until `go` appears there, then
+/// writes `done` and exits 0.
+fn gated_script(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join("gated.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh
+: > \"$1/started\"
+i=0
+\
+         while [ ! -e \"$1/go\" ] && [ $i -lt 80 ]; do sleep 0.1; i=$((i+1)); done
+\
+         : > \"$1/done\"
+",
+    )
+    .expect("writing the script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("making the script executable");
+    path
+}
+
+#[test]
+fn a_delivery_under_way_when_a_reload_removes_its_alert_finishes() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = gated_script(dir.path());
+    let flappy = endpoint_toml("flappy", &server.url("/flip"));
+    let alert = format!(
+        "[[alert]]
+on = [\"down\"]
+command = [\"{}\", \"{}\"]\n\n",
+        script.display(),
+        dir.path().display()
+    );
+    std::fs::write(dir.path().join("probetop.toml"), format!("{flappy}{alert}")).unwrap();
+    let run = Headless::start(dir.path());
+    run.wait_metrics("flappy up", |m| {
+        (value(m, "probetop_state{endpoint=\"flappy\",state=\"up\"}")? == 1).then_some(())
+    });
+    server.set_flip(503);
+    wait_for(
+        "the delivery to start",
+        || dir.path().join("started").exists().then_some(()),
+        || run.stderr(),
+    );
+    // Removed while its command runs: the command is not killed for it.
+    let report = run.reload(&flappy, 0);
+    assert!(report.contains("[[alert]] applied"), "{report}");
+    assert!(
+        !dir.path().join("done").exists(),
+        "the gate is still closed"
+    );
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    wait_for(
+        "the delivery to finish",
+        || dir.path().join("done").exists().then_some(()),
+        || run.stderr(),
+    );
+    let snapshot = run.finish();
+    let alerts = snapshot["alerts"].as_array().expect("alerts list");
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0]["result"], "ok", "{alerts:#?}");
+    assert_eq!(alerts[0]["attempts"], 1, "{alerts:#?}");
+}
+
 /// The extensions of the files in `dir`, sorted (none when it does not exist).
 fn extensions(dir: &Path) -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir(dir)
