@@ -1,6 +1,7 @@
 //! What a reload changes besides the endpoints, through the real binary against
 //! loopback servers: an added `[[alert]]` runs at the next change of state and a
-//! removed one no more (and neither fires for a state an endpoint was already in);
+//! removed one no more (and neither fires for a state an endpoint was already in),
+//! while a delivery it had under way finishes;
 //! `[export]` changes what the next export and the exit snapshot write, and where;
 //! `[metrics]` changes the next scrape; the window and the interval log stay as they
 //! started, and the reload says so.
@@ -242,14 +243,9 @@ fn gated_script(dir: &Path) -> PathBuf {
     let path = dir.join("gated.sh");
     std::fs::write(
         &path,
-        "#!/bin/sh
-: > \"$1/started\"
-i=0
-\
-         while [ ! -e \"$1/go\" ] && [ $i -lt 80 ]; do sleep 0.1; i=$((i+1)); done
-\
-         : > \"$1/done\"
-",
+        "#!/bin/sh\n: > \"$1/started\"\ni=0\n\
+         while [ ! -e \"$1/go\" ] && [ $i -lt 80 ]; do sleep 0.1; i=$((i+1)); done\n\
+         : > \"$1/done\"\n",
     )
     .expect("writing the script");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
@@ -264,9 +260,7 @@ fn a_delivery_under_way_when_a_reload_removes_its_alert_finishes() {
     let script = gated_script(dir.path());
     let flappy = endpoint_toml("flappy", &server.url("/flip"));
     let alert = format!(
-        "[[alert]]
-on = [\"down\"]
-command = [\"{}\", \"{}\"]\n\n",
+        "[[alert]]\non = [\"down\"]\ncommand = [\"{}\", \"{}\"]\n\n",
         script.display(),
         dir.path().display()
     );
