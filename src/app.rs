@@ -311,6 +311,7 @@ fn start(
     duration: Option<Duration>,
     retention: Duration,
     resume: Option<stats::Resume>,
+    alerts: tokio::sync::watch::Receiver<crate::alert::Rules>,
 ) -> anyhow::Result<Running> {
     // Before the clock starts: reading the system's trust store is no tick's lag.
     crate::probe::preload_roots(&config.endpoints);
@@ -338,7 +339,7 @@ fn start(
         config.endpoints.clone(),
     )));
     let deadline = duration.map(|d| clock.start + d);
-    let alerts = AlertService::start(config, &stats)
+    let alerts = AlertService::start(config, alerts, &stats)
         .map_err(|e| anyhow::anyhow!("cannot start the alerting: {e}"))?;
     let engine = Engine::start_shared(config.endpoints.clone(), &recorder, clock, deadline)?;
     let deadline = engine.deadline();
@@ -392,13 +393,20 @@ struct Live {
 }
 
 impl Live {
-    /// Starts watching the config file (if there is one) of the run `running`.
-    fn start(source: reload::Source, config: &Config, running: &Running) -> Self {
+    /// Starts watching the config file (if there is one) of the run `running`,
+    /// whose parts hear of reloaded settings through `outlets`.
+    fn start(
+        source: reload::Source,
+        config: &Config,
+        running: &Running,
+        outlets: reload::Outlets,
+    ) -> Self {
         let reloader = Reloader::new(
             source,
             config,
             running.engine.clone(),
             running.stats.clone(),
+            outlets,
         )
         .shared();
         let (tx, notices) = tokio::sync::mpsc::unbounded_channel();
@@ -442,16 +450,26 @@ async fn run_headless(
     source: reload::Source,
 ) -> ExitCode {
     let retention = retention_for(config, config.window);
-    let launched = launch(config, cli.duration, retention, cli.metrics_addr, resume).await;
+    let (outlets, inlets) = reload::channels(config);
+    let launched = launch(
+        config,
+        cli.duration,
+        retention,
+        cli.metrics_addr,
+        resume,
+        &inlets,
+    )
+    .await;
     let (running, outputs) = match launched {
         Ok(launched) => launched,
         Err(code) => return code,
     };
-    let mut live = Live::start(source, config, &running);
+    let mut live = Live::start(source, config, &running, outlets);
     running.wait(signals, &mut live).await;
     live.stop().await;
     outputs.finish().await;
-    let on_exit = crate::resume::OnExit::of(config);
+    // As of the latest reload: none comes any more.
+    let on_exit = crate::resume::OnExit::of(&inlets.export.borrow());
     let code = print_snapshot(
         config.endpoints.clone(),
         &running.stats,
@@ -522,20 +540,24 @@ fn start_hlog(config: &Config, running: &Running) -> Result<Option<HlogWriter>, 
     })
 }
 
-/// Starts the statistics, the engine and the outputs; a failure is reported on
-/// stderr and turned into the exit code.
+/// Starts the statistics, the engine and the outputs, the alerting and `/metrics`
+/// taking their settings from `inlets`; a failure is reported on stderr and turned
+/// into the exit code.
 async fn launch(
     config: &Config,
     duration: Option<Duration>,
     retention: Duration,
     metrics_addr: Option<std::net::SocketAddr>,
     resume: Option<stats::Resume>,
+    inlets: &reload::Inlets,
 ) -> Result<(Running, Outputs), ExitCode> {
-    let mut running = start(config, duration, retention, resume).map_err(|e| {
+    let alerts = inlets.alerts.clone();
+    let mut running = start(config, duration, retention, resume, alerts).map_err(|e| {
         crate::text::say(&format!("error: {e:#}"));
         ExitCode::from(EXIT_FAILURE)
     })?;
-    let mut outputs = Outputs::start(config, metrics_addr, &running).await?;
+    let metrics = inlets.metrics.clone();
+    let mut outputs = Outputs::start(config, metrics_addr, &running, metrics).await?;
     outputs.alerts = running.alerts.take().map(|a| (a, running.stats.clone()));
     Ok((running, outputs))
 }
@@ -556,9 +578,10 @@ impl Outputs {
         config: &Config,
         metrics_addr: Option<std::net::SocketAddr>,
         running: &Running,
+        metrics: tokio::sync::watch::Receiver<crate::metrics::Settings>,
     ) -> Result<Self, ExitCode> {
         let hlog = start_hlog(config, running)?;
-        let metrics = start_metrics(config, metrics_addr, running).await?;
+        let metrics = start_metrics(config, metrics_addr, running, metrics).await?;
         Ok(Outputs {
             hlog,
             metrics,
@@ -590,24 +613,23 @@ async fn finish_alerts(alerts: Option<(AlertService, StatsHandle)>) {
     service.finish(crate::alert::EXIT_GRACE).await;
 }
 
-/// Starts the Prometheus endpoint when `--metrics-addr` is given; an address that
-/// cannot be bound (a port in use) is a usage error, reported before anything is shown.
+/// Starts the Prometheus endpoint when `--metrics-addr` is given, serving what
+/// `settings` says at each scrape; an address that cannot be bound (a port in use)
+/// is a usage error, reported before anything is shown.
 async fn start_metrics(
     config: &Config,
     addr: Option<std::net::SocketAddr>,
     running: &Running,
+    settings: tokio::sync::watch::Receiver<crate::metrics::Settings>,
 ) -> Result<Option<MetricsServer>, ExitCode> {
     let Some(addr) = addr else {
         return Ok(None);
     };
-    match MetricsServer::start(
+    match MetricsServer::start_following(
         addr,
         config.endpoints.clone(),
         running.stats.clone(),
-        crate::metrics::Settings {
-            buckets: config.metrics_buckets.clone(),
-            phases: config.metrics_phases,
-        },
+        settings,
     )
     .await
     {
@@ -720,13 +742,14 @@ async fn run_dashboard(
 ) -> ExitCode {
     // The dashboard can summarise up to its longest span, so keep raw entries that long.
     let retention = retention_for(config, crate::ui::model::Span::LONGEST.max(config.window));
-    let launched = launch(config, duration, retention, metrics_addr, resume).await;
+    let (outlets, inlets) = reload::channels(config);
+    let launched = launch(config, duration, retention, metrics_addr, resume, &inlets).await;
     let (running, outputs) = match launched {
         Ok(launched) => launched,
         Err(code) => return code,
     };
-    let mut live = Live::start(source, config, &running);
-    let result = crate::ui::run(crate::ui::Dashboard {
+    let mut live = Live::start(source, config, &running, outlets);
+    let ended = crate::ui::run(crate::ui::Dashboard {
         endpoints: config.endpoints.clone(),
         stats: running.stats.clone(),
         engine: &running.engine,
@@ -734,13 +757,11 @@ async fn run_dashboard(
             reloader: live.reloader.clone(),
             notices: &mut live.notices,
         }),
-        export_dir: config.export_dir.clone(),
-        export_formats: config.export_formats.clone(),
         window: config.window,
-        bell: config.bell,
+        ui: inlets.ui,
+        export: inlets.export,
         deadline: running.deadline,
         signals,
-        exit_snapshot_follows: config.export_on_exit,
     })
     .await;
     live.stop().await;
@@ -753,9 +774,11 @@ async fn run_dashboard(
     let mut saved = true;
     if let Some(store) = running.stats.finish().await {
         join_stats_thread(running.stats_thread).await;
-        saved = write_exit_snapshot(config, store).await;
+        // The `[export]` the dashboard ended with: it wrote no final snapshot of its
+        // own if this one follows.
+        saved = write_exit_snapshot(config, &ended.export, store).await;
     }
-    match result {
+    match ended.result {
         Ok(()) if !saved => ExitCode::from(EXIT_FAILURE),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -765,10 +788,15 @@ async fn run_dashboard(
     }
 }
 
-/// `[export] on_exit` for the dashboard (the terminal is restored by now): builds
-/// and writes the snapshot off the runtime; `false` when it could not be written.
-async fn write_exit_snapshot(config: &Config, store: stats::StatsStore) -> bool {
-    let Some(on_exit) = crate::resume::OnExit::of(config) else {
+/// `[export] on_exit` for the dashboard (the terminal is restored by now), as
+/// `export` has it: builds and writes the snapshot off the runtime; `false` when it
+/// could not be written.
+async fn write_exit_snapshot(
+    config: &Config,
+    export: &snapshot::export::Settings,
+    store: stats::StatsStore,
+) -> bool {
+    let Some(on_exit) = crate::resume::OnExit::of(export) else {
         return true;
     };
     let started_with = config.endpoints.clone();

@@ -29,10 +29,11 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Endpoint, ProbeKind};
+use crate::config::{Config, Endpoint, ProbeKind};
 use crate::probe::{ErrorClass, Phase};
 use crate::stats::{State, StatsHandle, StatsStore};
 
@@ -321,12 +322,26 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Binds `addr` (an error, such as a port in use, is returned at once) and serves.
+    /// Binds `addr` (an error, such as a port in use, is returned at once) and serves
+    /// what `settings` says, for the whole run.
     pub async fn start(
         addr: SocketAddr,
         endpoints: Arc<[Endpoint]>,
         stats: StatsHandle,
         settings: Settings,
+    ) -> std::io::Result<Self> {
+        // The sender goes: the value stays.
+        let (_, settings) = watch::channel(settings);
+        Self::start_following(addr, endpoints, stats, settings).await
+    }
+
+    /// Like [`MetricsServer::start`], serving at each scrape what `settings` holds
+    /// then (a reload sends new ones).
+    pub async fn start_following(
+        addr: SocketAddr,
+        endpoints: Arc<[Endpoint]>,
+        stats: StatsHandle,
+        settings: watch::Receiver<Settings>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -335,7 +350,7 @@ impl MetricsServer {
         let context = Arc::new(Context {
             endpoints,
             stats,
-            settings: Arc::new(settings),
+            settings,
         });
         let handler: crate::serve::Handler = Arc::new(move |request| {
             let context = context.clone();
@@ -368,8 +383,9 @@ impl MetricsServer {
     }
 }
 
-/// What `/metrics` serves, from `[metrics]`.
-#[derive(Debug, Clone)]
+/// What `/metrics` serves, from `[metrics]`: the server takes it from a
+/// `watch` channel at each scrape, so a reload changes the next scrape.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Upper bounds (seconds) of the histogram buckets (`buckets`).
     pub buckets: Vec<f64>,
@@ -377,10 +393,21 @@ pub struct Settings {
     pub phases: bool,
 }
 
+impl Settings {
+    /// What `config` sets.
+    pub fn of(config: &Config) -> Self {
+        Settings {
+            buckets: config.metrics_buckets.clone(),
+            phases: config.metrics_phases,
+        }
+    }
+}
+
 struct Context {
     endpoints: Arc<[Endpoint]>,
     stats: StatsHandle,
-    settings: Arc<Settings>,
+    /// As of the latest reload (its only sender is the reloader).
+    settings: watch::Receiver<Settings>,
 }
 
 async fn respond(request: Request<Incoming>, context: &Context) -> Response<Full<Bytes>> {
@@ -401,7 +428,8 @@ async fn respond(request: Request<Incoming>, context: &Context) -> Response<Full
     }
     let gzip = accepts_gzip(&request);
     let endpoints = context.endpoints.clone();
-    let settings = context.settings.clone();
+    // A copy (a few dozen numbers): the channel's lock is not held into the read.
+    let settings = context.settings.borrow().clone();
     let Some(scrape) = context
         .stats
         // As of the latest reload, if any.

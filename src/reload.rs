@@ -11,18 +11,25 @@
 //! by id. The views read the set from the store, inside the same closure as the
 //! numbers, so names and statistics never disagree.
 //!
-//! Only endpoints change at runtime. The settings read once at start (the window,
-//! `[export]`, `--hlog` and `[export] hlog`, `[metrics]`, `--metrics-addr`, `[ui]`,
-//! `[[alert]]`) keep
-//! their values; a reload that changes one says so with a warning. URLs given on
-//! the command line stay as they are: they are merged into every reload as at start.
+//! The rest of the file applies too, each part through a channel of its own whose
+//! one sender is the reloader ([`Outlets`]; each part holds its receiving end, a
+//! `tokio::sync::watch`, and takes the latest value when it next needs it):
+//! `[[alert]]` (the alerting takes them before the reload's endpoint set, see
+//! `crate::alert`), `[ui]` (the dashboard's next frame), `[export]` `dir`,
+//! `formats` and `on_exit` (the next export, the exit snapshot) and `[metrics]`
+//! (the next scrape). They are sent once the reload is sure to apply, before the
+//! endpoints change, and only when they changed. Read once at start are what shapes
+//! stored data or opened files: the window, `--hlog` and `[export] hlog` and
+//! `hlog_interval`, and `--metrics-addr`; a reload that changes one keeps it and
+//! says so with a warning. URLs given on the command line stay as they are: they are
+//! merged into every reload as at start.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, Endpoint, LoadOptions};
@@ -82,35 +89,21 @@ pub struct Source {
     pub extra: Vec<Endpoint>,
 }
 
-/// The settings read once at start, to tell a reload that changes them that they stay.
+/// The settings read once at start (they shape stored data and open files), to
+/// tell a reload that changes them that they stay.
 #[derive(Debug, Clone, PartialEq)]
 struct Fixed {
     window: Duration,
-    export_dir: PathBuf,
-    export_formats: Vec<config::ExportFormat>,
     hlog: Option<PathBuf>,
     hlog_interval: Duration,
-    metrics_buckets: Vec<f64>,
-    metrics_phases: bool,
-    on_exit: bool,
-    bell: bool,
-    /// The alerting starts with them and keeps them: it names endpoints by name.
-    alerts: Vec<config::Alert>,
 }
 
 impl Fixed {
     fn of(config: &Config) -> Self {
         Fixed {
             window: config.window,
-            export_dir: config.export_dir.clone(),
-            export_formats: config.export_formats.clone(),
             hlog: config.hlog.clone(),
             hlog_interval: config.hlog_interval,
-            metrics_buckets: config.metrics_buckets.clone(),
-            metrics_phases: config.metrics_phases,
-            on_exit: config.export_on_exit,
-            bell: config.bell,
-            alerts: config.alerts.clone(),
         }
     }
 
@@ -120,30 +113,113 @@ impl Fixed {
         if self.window != new.window {
             keys.push("window");
         }
-        if self.export_dir != new.export_dir
-            || self.export_formats != new.export_formats
-            || self.on_exit != new.on_exit
-        {
-            keys.push("[export]");
-        }
         if self.hlog != new.hlog || self.hlog_interval != new.hlog_interval {
             keys.push("hlog");
-        }
-        if self.metrics_buckets != new.metrics_buckets || self.metrics_phases != new.metrics_phases
-        {
-            keys.push("[metrics]");
-        }
-        if self.bell != new.bell {
-            keys.push("[ui]");
-        }
-        if self.alerts != new.alerts {
-            keys.push("[[alert]]");
         }
         keys
     }
 }
 
-/// The endpoint set of a running probetop and how to change it.
+/// `[ui]` as the dashboard takes it, at start and from each reload that changes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiSettings {
+    /// Whether an endpoint going down rings the terminal bell (`bell`).
+    pub bell: bool,
+}
+
+impl UiSettings {
+    /// What `config` sets.
+    pub fn of(config: &Config) -> Self {
+        UiSettings { bell: config.bell }
+    }
+}
+
+/// The sending ends of the channels a reload tells the parts of a run their new
+/// settings through, held by the [`Reloader`] alone (one writer). Each part holds
+/// the receiving end ([`Inlets`]) and reads it when it next needs the value, so
+/// nothing reads a shared config on its hot path.
+pub struct Outlets {
+    alerts: watch::Sender<crate::alert::Rules>,
+    ui: watch::Sender<UiSettings>,
+    export: watch::Sender<crate::snapshot::export::Settings>,
+    metrics: watch::Sender<crate::metrics::Settings>,
+}
+
+/// The receiving ends, one per part (clone one for each holder).
+#[derive(Debug, Clone)]
+pub struct Inlets {
+    /// `[[alert]]`, for the alerting.
+    pub alerts: watch::Receiver<crate::alert::Rules>,
+    /// `[ui]`, for the dashboard.
+    pub ui: watch::Receiver<UiSettings>,
+    /// `[export]`, for the dashboard's exports and the exit snapshot.
+    pub export: watch::Receiver<crate::snapshot::export::Settings>,
+    /// `[metrics]`, for `/metrics`.
+    pub metrics: watch::Receiver<crate::metrics::Settings>,
+}
+
+/// The channels of a run started from `config`, holding its values.
+pub fn channels(config: &Config) -> (Outlets, Inlets) {
+    let (alerts, alerts_rx) = watch::channel(config.alerts.clone().into());
+    let (ui, ui_rx) = watch::channel(UiSettings::of(config));
+    let (export, export_rx) = watch::channel(crate::snapshot::export::Settings::of(config));
+    let (metrics, metrics_rx) = watch::channel(crate::metrics::Settings::of(config));
+    (
+        Outlets {
+            alerts,
+            ui,
+            export,
+            metrics,
+        },
+        Inlets {
+            alerts: alerts_rx,
+            ui: ui_rx,
+            export: export_rx,
+            metrics: metrics_rx,
+        },
+    )
+}
+
+impl Outlets {
+    /// Sends each part what `config` sets for it, where that changed (a part that
+    /// is not running, such as `/metrics` without `--metrics-addr`, still has its
+    /// value updated: nobody reads it); the tables that changed, in file order.
+    fn send(&self, config: &Config) -> Vec<&'static str> {
+        fn changed<T: PartialEq>(sender: &watch::Sender<T>, new: T) -> bool {
+            sender.send_if_modified(|value| {
+                let modified = *value != new;
+                if modified {
+                    *value = new;
+                }
+                modified
+            })
+        }
+        let mut tables = Vec::new();
+        if changed(&self.export, crate::snapshot::export::Settings::of(config)) {
+            tables.push("[export]");
+        }
+        if changed(&self.metrics, crate::metrics::Settings::of(config)) {
+            tables.push("[metrics]");
+        }
+        if changed(&self.ui, UiSettings::of(config)) {
+            tables.push("[ui]");
+        }
+        let alerts = self.alerts.send_if_modified(|alerts| {
+            let modified = alerts[..] != config.alerts[..];
+            if modified {
+                *alerts = config.alerts.clone().into();
+            }
+            modified
+        });
+        if alerts {
+            tables.push("[[alert]]");
+        }
+        tables
+    }
+}
+
+/// What a running probetop runs with (its endpoint set, and the settings a reload
+/// sends the other parts) and how to change it.
 pub struct Reloader {
     source: Source,
     /// The config file, if the run has one.
@@ -151,6 +227,8 @@ pub struct Reloader {
     engine: Arc<Engine>,
     stats: StatsHandle,
     fixed: Fixed,
+    /// Where the settings besides the endpoints go.
+    outlets: Outlets,
     /// The endpoints as the file (and command line) have them, in config order
     /// (shared with the run's config at start).
     file: Arc<[Endpoint]>,
@@ -171,12 +249,14 @@ pub type Shared = Arc<Mutex<Reloader>>;
 
 impl Reloader {
     /// The reloader of a run started from `config` (made from `source`), whose
-    /// engine started with `config.endpoints` as ids `0..n`.
+    /// engine started with `config.endpoints` as ids `0..n`, and whose parts hear
+    /// of new settings through `outlets` (made by [`channels`] from `config`).
     pub fn new(
         mut source: Source,
         config: &Config,
         engine: Arc<Engine>,
         stats: StatsHandle,
+        outlets: Outlets,
     ) -> Self {
         // The file found at start is the one reloaded, even if another appears where
         // probetop looks by default.
@@ -191,6 +271,7 @@ impl Reloader {
             engine,
             stats,
             fixed: Fixed::of(config),
+            outlets,
             ids: (0..config.endpoints.len()).collect(),
             next_id: config.endpoints.len(),
             file: config.endpoints.clone(),
@@ -262,6 +343,9 @@ impl Reloader {
             Err(e) => return Some(refused(format!("error: {e:#}\n"))),
         };
         let fixed = self.fixed.changed(&Fixed::of(&config));
+        // Before the endpoints: an alert about an added endpoint is in place before
+        // its first state change can be heard of.
+        let applied = self.outlets.send(&config);
         self.file = config.endpoints;
         self.ids = ids;
         self.overrides.clear();
@@ -277,13 +361,15 @@ impl Reloader {
             counts.added,
             counts.removed
         );
-        if fixed.is_empty() {
-            return Some(Notice::info(text));
+        if !applied.is_empty() {
+            text.push_str(&format!("; {} applied", applied.join(", ")));
         }
-        text.push_str(&format!(
-            "; {} changed but applies only at start: kept as it was",
-            fixed.join(", ")
-        ));
+        if !fixed.is_empty() {
+            text.push_str(&format!(
+                "; {} changed but applies only at start: kept as it was",
+                fixed.join(", ")
+            ));
+        }
         Some(Notice::info(text))
     }
 
@@ -559,30 +645,65 @@ mod tests {
     fn fixed_settings_name_what_changed() {
         let before = Fixed {
             window: Duration::from_secs(60),
-            export_dir: PathBuf::from("."),
-            export_formats: vec![config::ExportFormat::Json],
             hlog: None,
             hlog_interval: Duration::from_secs(5),
-            metrics_buckets: vec![0.1, 1.0],
-            metrics_phases: false,
-            on_exit: false,
-            bell: true,
-            alerts: Vec::new(),
         };
         let mut after = before.clone();
         assert!(before.changed(&after).is_empty());
         after.window = Duration::from_secs(1);
-        after.metrics_phases = !after.metrics_phases;
-        assert_eq!(before.changed(&after), ["window", "[metrics]"]);
+        after.hlog_interval = Duration::from_secs(1);
+        assert_eq!(before.changed(&after), ["window", "hlog"]);
         after = before.clone();
-        after.on_exit = true;
-        after.alerts.push(config::Alert {
+        after.hlog = Some(PathBuf::from("run.hlog"));
+        assert_eq!(before.changed(&after), ["hlog"]);
+    }
+
+    #[test]
+    fn outlets_send_what_changed_and_only_that() {
+        let mut config = Config {
+            source: None,
+            window: Duration::from_secs(60),
+            export_dir: PathBuf::from("."),
+            export_formats: vec![config::ExportFormat::Json],
+            export_on_exit: false,
+            hlog: None,
+            hlog_interval: Duration::from_secs(5),
+            metrics_buckets: vec![0.1, 1.0],
+            metrics_phases: false,
+            endpoints: Arc::from(Vec::new()),
+            alerts: Vec::new(),
+            bell: true,
+        };
+        let (outlets, mut inlets) = channels(&config);
+        assert!(outlets.send(&config).is_empty());
+        assert!(!inlets.export.has_changed().unwrap());
+        config.export_formats = vec![config::ExportFormat::Csv];
+        config.metrics_phases = !config.metrics_phases;
+        config.bell = !config.bell;
+        config.alerts.push(config::Alert {
             on: vec![config::AlertState::Down],
             endpoints: None,
             target: config::AlertTarget::Command(vec!["/bin/true".into()]),
             format: config::AlertFormat::Json,
             repeat: None,
         });
-        assert_eq!(before.changed(&after), ["[export]", "[[alert]]"]);
+        assert_eq!(
+            outlets.send(&config),
+            ["[export]", "[metrics]", "[ui]", "[[alert]]"]
+        );
+        assert_eq!(
+            inlets.export.borrow_and_update().formats,
+            [config::ExportFormat::Csv]
+        );
+        assert_eq!(
+            inlets.metrics.borrow_and_update().phases,
+            config.metrics_phases
+        );
+        assert_eq!(inlets.ui.borrow_and_update().bell, config.bell);
+        assert_eq!(inlets.alerts.borrow_and_update().len(), 1);
+        // The same again: nothing changed, nobody is woken.
+        assert!(outlets.send(&config).is_empty());
+        assert!(!inlets.alerts.has_changed().unwrap());
+        assert!(!inlets.ui.has_changed().unwrap());
     }
 }

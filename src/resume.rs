@@ -114,18 +114,18 @@ pub struct OnExit {
 }
 
 impl OnExit {
-    /// The exit snapshot `config` asks for, if any: in its export formats, always
-    /// with JSON (the format `--resume` reads).
-    pub fn of(config: &Config) -> Option<OnExit> {
-        if !config.export_on_exit {
+    /// The exit snapshot `[export]` asks for (as of the latest reload), if any: in
+    /// its formats, always with JSON (the format `--resume` reads).
+    pub fn of(export: &snapshot::export::Settings) -> Option<OnExit> {
+        if !export.on_exit {
             return None;
         }
-        let mut formats = config.export_formats.clone();
+        let mut formats = export.formats.clone();
         if !formats.contains(&ExportFormat::Json) {
             formats.insert(0, ExportFormat::Json);
         }
         Some(OnExit {
-            dir: config.export_dir.clone(),
+            dir: export.dir.clone(),
             formats,
         })
     }

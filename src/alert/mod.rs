@@ -9,6 +9,19 @@
 //! in order on a task of their own (one hanging target holds up no other); every delivery's
 //! result goes back to the statistics (the snapshot's `alerts`, the detail view)
 //! and to the log.
+//!
+//! A reload replaces the alerts through a `watch` channel whose one sender is the
+//! reloader, which sends them before the statistics hear of the reload's endpoints:
+//! the worker takes them before any event that follows. An alert that continues
+//! (`rules::successors`: the same target and payload) keeps its deliverer, so its
+//! notices still go out in order, and its notices to remind of; a removed one's
+//! queue closes, and what it holds is delivered (each attempt under its timeout)
+//! as it was asked. Nothing fires at a reload: a new alert tells of the next change
+//! of state, not of the states endpoints are already in. A run with a config file
+//! starts its alerting even without `[[alert]]`, idle and not listening (the
+//! statistics send no events nobody needs); the first alerts a reload brings make it
+//! listen, and ask the statistics for the endpoint set and the canaries' verdict of
+//! that moment.
 
 mod deliver;
 mod payload;
@@ -18,7 +31,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -28,7 +41,8 @@ pub use rules::fired_state;
 
 use crate::config::{Alert, AlertState, Config, Endpoint};
 use crate::stats::{
-    AlertDelivery, EndpointId, EndpointSet, State, StateChange, StatsEvent, StatsHandle,
+    AlertDelivery, EndpointId, EndpointSet, EventSender, State, StateChange, StatsEvent,
+    StatsHandle,
 };
 
 /// How long the end of a run waits for deliveries still under way.
@@ -43,6 +57,9 @@ fn display_url(endpoint: &Endpoint) -> String {
     endpoint.url_as_written.clone()
 }
 
+/// The alerts of a run as of the latest reload.
+pub type Rules = Arc<[Alert]>;
+
 /// The running alerting: its thread, and how to stop it.
 pub struct AlertService {
     stop: oneshot::Sender<Duration>,
@@ -50,10 +67,15 @@ pub struct AlertService {
 }
 
 impl AlertService {
-    /// Starts delivering `config`'s alerts about the statistics of `stats`, or
-    /// `None` when the config has no `[[alert]]`.
-    pub fn start(config: &Config, stats: &StatsHandle) -> std::io::Result<Option<Self>> {
-        if config.alerts.is_empty() {
+    /// Starts delivering the alerts `rules` holds (`config`'s, then each reload's)
+    /// about the statistics of `stats`, or `None` when the run can have none: no
+    /// `[[alert]]` and no config file to reload.
+    pub fn start(
+        config: &Config,
+        rules: watch::Receiver<Rules>,
+        stats: &StatsHandle,
+    ) -> std::io::Result<Option<Self>> {
+        if config.alerts.is_empty() && config.source.is_none() {
             return Ok(None);
         }
         let client = reqwest::Client::builder()
@@ -64,15 +86,24 @@ impl AlertService {
             .map_err(std::io::Error::other)?;
         let (events, rx) = crate::stats::event_queue();
         let (stop, stopped) = oneshot::channel();
+        // Without alerts, the worker listens once a reload brings some.
+        let (listen, events) = if config.alerts.is_empty() {
+            (Some(events), None)
+        } else {
+            (None, Some(events))
+        };
         let worker = Worker {
-            alerts: config.alerts.clone().into(),
-            // The run's own endpoints have ids 0..n (a reload says what changed).
-            endpoints: Arc::new(config.endpoints.iter().cloned().enumerate().collect()),
+            listen,
+            rules: Vec::new(),
+            updates: rules,
+            roster: Roster {
+                endpoints: config.endpoints.clone(),
+                positions: None,
+            },
             stats: stats.clone(),
             client,
             reminders: rules::Reminders::default(),
             local_network_down: false,
-            queues: Vec::new(),
             tasks: JoinSet::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -81,9 +112,12 @@ impl AlertService {
         let thread = std::thread::Builder::new()
             .name("probetop-alerts".into())
             .spawn(move || runtime.block_on(worker.run(rx, stopped)))?;
-        // Watched only once the thread runs: no event can wait for a listener that
-        // failed to start.
-        stats.watch(events);
+        // Watched only once the thread runs (no event can wait for a listener that
+        // failed to start), and before the engine starts: no state change goes
+        // unheard.
+        if let Some(events) = events {
+            stats.watch(events);
+        }
         Ok(Some(AlertService { stop, thread }))
     }
 
@@ -104,20 +138,49 @@ impl AlertService {
 
 /// The alert thread's state.
 struct Worker {
-    alerts: Arc<[Alert]>,
+    /// The statistics' events come here once it is handed to them: at the first
+    /// alerts (`None` once handed).
+    listen: Option<EventSender>,
+    /// The alerts in file order, each with its deliverer's queue.
+    rules: Vec<Rule>,
+    /// The alerts of the next reload.
+    updates: watch::Receiver<Rules>,
     /// The endpoints by stable id, as of the latest reload.
-    endpoints: Arc<HashMap<EndpointId, Endpoint>>,
+    roster: Roster,
     stats: StatsHandle,
     client: reqwest::Client,
     reminders: rules::Reminders,
     /// Reminders wait while every canary fails: the endpoints' states are frozen.
     local_network_down: bool,
-    /// Per alert, in file order, the queue of its target's deliverer: one target's
-    /// notices go out one after another, in the order of the changes (a "down" still
-    /// being retried is never overtaken by its "up").
-    queues: Vec<mpsc::Sender<Job>>,
-    /// The deliverers, one per alert, owned here and cancelled at the end.
+    /// The deliverers, one per alert (and those of removed alerts until they are
+    /// done), owned here and cancelled at the end.
     tasks: JoinSet<()>,
+}
+
+/// One alert and the queue of its target's deliverer: one target's notices go out
+/// one after another, in the order of the changes (a "down" still being retried is
+/// never overtaken by its "up").
+struct Rule {
+    alert: Alert,
+    queue: mpsc::Sender<Job>,
+}
+
+/// The endpoints by stable id, without a copy of any: the run's own list (ids
+/// `0..n`) until the first reload, then each reload's set.
+struct Roster {
+    endpoints: Arc<[Endpoint]>,
+    /// Each id's position in `endpoints`; `None` while ids are positions.
+    positions: Option<HashMap<EndpointId, usize>>,
+}
+
+impl Roster {
+    fn get(&self, id: EndpointId) -> Option<&Endpoint> {
+        let position = match &self.positions {
+            Some(positions) => *positions.get(&id)?,
+            None => id,
+        };
+        self.endpoints.get(position)
+    }
 }
 
 /// One notice to deliver through an alert.
@@ -133,17 +196,23 @@ impl Worker {
         mut events: mpsc::Receiver<StatsEvent>,
         mut stop: oneshot::Receiver<Duration>,
     ) {
-        for alert in self.alerts.iter() {
-            let (queue, jobs) = mpsc::channel(TARGET_QUEUE);
-            self.queues.push(queue);
-            let (alert, client, stats) = (alert.clone(), self.client.clone(), self.stats.clone());
-            self.tasks
-                .spawn(deliver_in_order(alert, client, stats, jobs));
-        }
+        let first = self.updates.borrow_and_update().clone();
+        self.replace_rules(&first);
         let grace = loop {
-            let next = self.reminders.next_due();
+            let next = self.reminders.next_due(|i| self.repeat_of(i));
             tokio::select! {
+                // In this order: a reload sends its alerts before the statistics hear
+                // of its endpoints, so every event after those finds the alerts.
+                biased;
                 grace = &mut stop => break grace.unwrap_or(Duration::ZERO),
+                // An error: the reloader is gone (the run is ending), the alerts stay.
+                Ok(()) = self.updates.changed() => {
+                    let rules = self.updates.borrow_and_update().clone();
+                    self.replace_rules(&rules);
+                    if !rules.is_empty() {
+                        self.start_listening().await;
+                    }
+                }
                 event = events.recv() => match event {
                     Some(event) => self.on_event(event),
                     // The statistics ended: deliver what is under way, then stop.
@@ -158,7 +227,7 @@ impl Worker {
             self.on_event(event);
         }
         // Closed, each deliverer ends once its queue is empty.
-        self.queues.clear();
+        self.rules.clear();
         let deadline = Instant::now() + grace;
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
@@ -186,18 +255,86 @@ impl Worker {
 
     /// A reload: the endpoints by id from now on; a removed one's reminders end.
     fn reconfigure(&mut self, set: &EndpointSet) {
-        let endpoints: HashMap<EndpointId, Endpoint> = set
+        let positions: HashMap<EndpointId, usize> = set
             .ids
             .iter()
-            .copied()
-            .zip(set.endpoints.iter().cloned())
+            .enumerate()
+            .map(|(position, &id)| (id, position))
             .collect();
-        for id in self.endpoints.keys() {
-            if !endpoints.contains_key(id) {
-                self.reminders.cancel(*id);
-            }
+        self.reminders
+            .retain_endpoints(|id| positions.contains_key(&id));
+        self.roster = Roster {
+            endpoints: set.endpoints.clone(),
+            positions: Some(positions),
+        };
+    }
+
+    /// A reload's alerts (or the first ones): each continues the running alert it
+    /// pairs with (its deliverer, its notices to remind of) or starts a deliverer;
+    /// the deliverers of the alerts left over end once they delivered what they hold.
+    fn replace_rules(&mut self, new: &[Alert]) {
+        let old: Vec<Alert> = self.rules.iter().map(|r| r.alert.clone()).collect();
+        let continues = rules::successors(&old, new);
+        let mut running: Vec<Option<Rule>> = self.rules.drain(..).map(Some).collect();
+        let mut moved = vec![None; running.len()];
+        for (index, (alert, from)) in new.iter().zip(continues).enumerate() {
+            let queue = match from.and_then(|i| running[i].take().map(|rule| (i, rule))) {
+                Some((i, rule)) => {
+                    moved[i] = Some(index);
+                    rule.queue
+                }
+                None => self.deliverer(alert),
+            };
+            self.rules.push(Rule {
+                alert: alert.clone(),
+                queue,
+            });
         }
-        self.endpoints = Arc::new(endpoints);
+        // Dropped: their queues close.
+        drop(running);
+        let (rules, roster) = (&self.rules, &self.roster);
+        self.reminders.carry_over(&moved, |index, endpoint, state| {
+            roster
+                .get(endpoint)
+                .is_some_and(|e| rules[index].alert.fires(&e.name, state))
+        });
+    }
+
+    /// Has the statistics send their events here from now on, if they do not yet,
+    /// and takes the endpoint set and the canaries' verdict as of then: the events
+    /// queued meanwhile are older and end in the same. The alerts came before the
+    /// reload's set (see [`Worker::run`]), so that set is among them or in the
+    /// answer.
+    async fn start_listening(&mut self) {
+        let Some(events) = self.listen.take() else {
+            return;
+        };
+        self.stats.watch(events);
+        let now = self
+            .stats
+            .read(|s| (s.endpoint_set().cloned(), s.local_network_down()))
+            .await;
+        // `None`: the statistics ended, the run with them.
+        if let Some((set, down)) = now {
+            if let Some(set) = set {
+                self.reconfigure(&set);
+            }
+            self.local_network_down = down;
+        }
+    }
+
+    /// Starts the deliverer of `alert`; its queue.
+    fn deliverer(&mut self, alert: &Alert) -> mpsc::Sender<Job> {
+        let (queue, jobs) = mpsc::channel(TARGET_QUEUE);
+        let (alert, client, stats) = (alert.clone(), self.client.clone(), self.stats.clone());
+        self.tasks
+            .spawn(deliver_in_order(alert, client, stats, jobs));
+        queue
+    }
+
+    /// The `repeat` of alert `index`.
+    fn repeat_of(&self, index: usize) -> Option<Duration> {
+        self.rules.get(index).and_then(|r| r.alert.repeat)
     }
 
     fn on_change(&mut self, change: StateChange) {
@@ -205,8 +342,7 @@ impl Worker {
         let Some(state) = fired_state(change.from, change.to) else {
             return;
         };
-        let endpoints = self.endpoints.clone();
-        let Some(endpoint) = endpoints.get(&change.endpoint) else {
+        let Some(endpoint) = self.roster.get(change.endpoint) else {
             return;
         };
         let notice = Notice {
@@ -218,26 +354,28 @@ impl Worker {
             at: crate::text::timestamp(change.at),
         };
         let now = Instant::now();
-        let alerts = self.alerts.clone();
-        for (index, alert) in alerts.iter().enumerate() {
-            if alert.fires(&endpoint.name, state) {
-                self.reminders
-                    .fired(index, alert.repeat, change.endpoint, state, now);
-                self.dispatch(index, change.endpoint, change.to, notice.clone());
-            }
+        let firing: Vec<usize> = (self.rules.iter().enumerate())
+            .filter(|(_, rule)| rule.alert.fires(&endpoint.name, state))
+            .map(|(index, _)| index)
+            .collect();
+        for index in firing {
+            self.reminders.fired(index, change.endpoint, state, now);
+            self.dispatch(index, change.endpoint, change.to, notice.clone());
         }
     }
 
     /// Fires the reminders due, unless probetop's own network is down (then they
     /// come again a `repeat` later).
     fn remind(&mut self) {
-        let due = self.reminders.take_due(Instant::now(), &self.alerts);
+        let rules = &self.rules;
+        let due = self.reminders.take_due(Instant::now(), |i| {
+            rules.get(i).and_then(|r| r.alert.repeat)
+        });
         if self.local_network_down {
             return;
         }
-        let endpoints = self.endpoints.clone();
         for reminder in due {
-            let Some(endpoint) = endpoints.get(&reminder.endpoint) else {
+            let Some(endpoint) = self.roster.get(reminder.endpoint) else {
                 continue;
             };
             let state = match reminder.state {
@@ -261,7 +399,7 @@ impl Worker {
     /// Queues `notice` for alert `index`'s target; the result is recorded when it
     /// was delivered (or dropped, when the target's queue is full).
     fn dispatch(&mut self, index: usize, endpoint: usize, state: State, notice: Notice) {
-        let Some(queue) = self.queues.get(index) else {
+        let Some(rule) = self.rules.get(index) else {
             return;
         };
         let job = Job {
@@ -269,7 +407,7 @@ impl Worker {
             state,
             notice,
         };
-        if let Err(mpsc::error::TrySendError::Full(job)) = queue.try_send(job) {
+        if let Err(mpsc::error::TrySendError::Full(job)) = rule.queue.try_send(job) {
             record(
                 &self.stats,
                 &job.notice,
@@ -277,7 +415,7 @@ impl Worker {
                     at: SystemTime::now(),
                     endpoint,
                     state,
-                    target: self.alerts[index].target.label(),
+                    target: rule.alert.target.label(),
                     result: format!("dropped: {TARGET_QUEUE} notices already wait for this target"),
                     attempts: 0,
                 },

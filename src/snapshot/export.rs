@@ -14,7 +14,31 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 use super::{Render, Snapshot};
-use crate::config::ExportFormat;
+use crate::config::{Config, ExportFormat};
+
+/// `[export]` as the exports of a run read it (`hlog` is the interval log's, and
+/// read at start only): the reloader sends a new one to the dashboard and to the
+/// exit snapshot on every reload that changes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Where snapshots are written (created when missing, at each export).
+    pub dir: PathBuf,
+    /// The formats the export key writes.
+    pub formats: Vec<ExportFormat>,
+    /// Whether every exit writes a snapshot into `dir` (`on_exit`).
+    pub on_exit: bool,
+}
+
+impl Settings {
+    /// What `config` sets.
+    pub fn of(config: &Config) -> Self {
+        Settings {
+            dir: config.export_dir.clone(),
+            formats: config.export_formats.clone(),
+            on_exit: config.export_on_exit,
+        }
+    }
+}
 
 /// Most stems tried for one export; beyond it something else is filling the directory.
 const MAX_ATTEMPTS: u32 = 1000;

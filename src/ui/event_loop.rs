@@ -184,6 +184,17 @@ impl<'a> EventLoop<'a> {
         std::mem::take(&mut self.bell)
     }
 
+    /// Takes a reload's `[export]`: the next export (the key's, or the final one)
+    /// writes where and what it says; one under way finishes as it started. A
+    /// directory that does not exist is made by the export, as at start.
+    pub fn set_export(&mut self, export: &crate::snapshot::export::Settings) {
+        self.services.export_dir = export.dir.clone();
+        self.services.export_formats = export.formats.clone();
+        // The help names the formats.
+        self.state.export_formats = export.formats.clone();
+        self.dirty = true;
+    }
+
     /// The dashboard's state.
     pub fn state(&self) -> &UiState {
         &self.state
@@ -999,6 +1010,44 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_reloaded_export_setting_is_what_the_next_export_writes() {
+        let rig = rig();
+        let t0 = Instant::now();
+        let mut app = event_loop(&rig, t0);
+        app.drawn(None, t0);
+        // A directory that does not exist yet, as a reload may name it.
+        let dir = rig.dir.path().join("new").join("exports");
+        app.set_export(&crate::snapshot::export::Settings {
+            dir: dir.clone(),
+            formats: vec![ExportFormat::Csv, ExportFormat::Markdown],
+            on_exit: false,
+        });
+        assert_eq!(
+            app.state().export_formats,
+            [ExportFormat::Csv, ExportFormat::Markdown],
+            "the help names the new formats"
+        );
+        assert!(app.frame_due().is_some(), "and a frame shows them");
+        let status = app.final_export().await;
+        assert!(!status.is_error, "{}", status.text);
+        let mut written: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                path.extension().unwrap().to_string_lossy().into_owned()
+            })
+            .collect();
+        written.sort();
+        assert_eq!(written, ["csv", "md"]);
+        assert_eq!(
+            std::fs::read_dir(rig.dir.path()).unwrap().count(),
+            1,
+            "nothing where exports went before"
+        );
+        app.shutdown().await;
+    }
+
     /// A dashboard over a real engine probing two endpoints (a refused port: nothing
     /// to wait for) every second, with the reloader that `+` and `-` go through.
     fn probing_loop(now: Instant) -> (EventLoop<'static>, Arc<Engine>) {
@@ -1043,6 +1092,7 @@ mod tests {
             &config,
             engine.clone(),
             stats.clone(),
+            crate::reload::channels(&config).0,
         )
         .shared();
         // Leaked: the loop borrows its engine for as long as the test runs.

@@ -6,8 +6,8 @@
 //! the one key table ([`keymap`]) to the state and its [`mode`] ([`state`]), and
 //! decides when to draw: only when something changed, and at most every
 //! [`FRAME_INTERVAL`]. Views ([`view`], one module per screen or widget) take plain
-//! data and draw it. [`run`] only wires the terminal, the signals and the deadline
-//! in.
+//! data and draw it. [`run`] only wires the terminal, the signals, the deadline
+//! and the settings a reload changes (`[ui]`, `[export]`) in.
 
 pub mod action;
 pub mod detail;
@@ -26,16 +26,18 @@ pub mod theme;
 pub mod view;
 pub mod widgets;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::Event as TerminalEvent;
+use tokio::sync::watch;
 
 use crate::config::Endpoint;
 use crate::engine::Engine;
 use crate::engine::timer::Alarm;
+use crate::reload::UiSettings;
 use crate::signals::Signal;
+use crate::snapshot::export;
 use crate::stats::StatsHandle;
 use event_loop::{Event, EventLoop, Flow, Services};
 use model::Span;
@@ -63,24 +65,32 @@ pub struct Dashboard<'a> {
     pub stats: StatsHandle,
     /// The engine, for pausing.
     pub engine: &'a Engine,
-    /// Where exports go.
-    pub export_dir: PathBuf,
-    /// What the export key writes.
-    pub export_formats: Vec<crate::config::ExportFormat>,
     /// The configured window (the dashboard starts at the closest span).
     pub window: Duration,
-    /// Whether an endpoint going down rings the terminal bell (`[ui] bell`).
-    pub bell: bool,
+    /// `[ui]`, as of the latest reload: whether an endpoint going down rings the
+    /// terminal bell. Taken before the next frame.
+    pub ui: watch::Receiver<UiSettings>,
+    /// `[export]`, as of the latest reload: where exports go and in which formats,
+    /// and whether the caller writes `on_exit`'s snapshot after the dashboard ends
+    /// (then that is the final snapshot of a lost terminal or a SIGQUIT, and the
+    /// dashboard writes none of its own: one run, one last snapshot).
+    pub export: watch::Receiver<export::Settings>,
     /// End of `--duration`, if given.
     pub deadline: Option<Instant>,
     /// SIGINT and SIGTERM, installed before the terminal was taken over.
     pub signals: &'a mut crate::signals::Signals,
-    /// Whether the caller writes `[export] on_exit`'s snapshot after the dashboard
-    /// ends: then that is the final snapshot of a lost terminal or a SIGQUIT, and
-    /// the dashboard writes none of its own (one run, one last snapshot).
-    pub exit_snapshot_follows: bool,
     /// Reloads and interval changes, when the run allows them.
     pub reload: Option<Reloading<'a>>,
+}
+
+/// How the dashboard ended.
+pub struct Ended {
+    /// Its result.
+    pub result: anyhow::Result<()>,
+    /// The `[export]` it ended with: the caller's exit snapshot follows it (a reload
+    /// after the dashboard decided must not make that snapshot written twice, or
+    /// not at all).
+    pub export: export::Settings,
 }
 
 /// What the dashboard needs to change endpoints and hear of reloads.
@@ -97,32 +107,42 @@ pub struct Reloading<'a> {
 /// final snapshot is written to the export directory before returning, so nothing
 /// measured is lost with it. SIGQUIT ("quit and dump") writes one too, after the
 /// terminal is restored, and says where on stderr. Neither is written twice: with
-/// `exit_snapshot_follows`, the caller's is the one.
-pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
+/// `[export] on_exit`, the caller's is the one.
+pub async fn run(dashboard: Dashboard<'_>) -> Ended {
     let Dashboard {
         endpoints,
         stats,
         engine,
-        export_dir,
-        export_formats,
         window,
-        bell,
+        ui: mut ui_settings,
+        export: mut export_settings,
         deadline,
         signals,
-        exit_snapshot_follows,
         reload,
     } = dashboard;
+    let mut settings = Settings {
+        ui: ui_settings.borrow_and_update().clone(),
+        export: export_settings.borrow_and_update().clone(),
+    };
     let (reloader, mut notices) = match reload {
         Some(Reloading { reloader, notices }) => (Some(reloader), Some(notices)),
         None => (None, None),
     };
-    let (mut terminal, guard) = terminal::enter()?;
+    let (mut terminal, guard) = match terminal::enter() {
+        Ok(entered) => entered,
+        Err(e) => {
+            return Ended {
+                result: Err(e.into()),
+                export: settings.export,
+            };
+        }
+    };
     let services = Services {
         endpoints,
         stats,
         engine,
-        export_dir,
-        export_formats,
+        export_dir: settings.export.dir.clone(),
+        export_formats: settings.export.formats.clone(),
         reloader,
     };
     let mut app = EventLoop::new(
@@ -185,6 +205,15 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             }
             () = &mut deadline => Event::Deadline,
             Some(notice) = next_notice(&mut notices) => Event::Notice(notice),
+            ui = next_change(&mut ui_settings) => {
+                settings.ui = ui;
+                continue;
+            }
+            export = next_change(&mut export_settings) => {
+                app.set_export(&export);
+                settings.export = export;
+                continue;
+            }
         };
         let input = matches!(event, Event::Key(_) | Event::Mouse(_));
         let mut flow = app.handle(event, Instant::now());
@@ -201,7 +230,7 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
                 flow = app.handle(event, Instant::now());
             }
         }
-        if app.take_bell() && bell {
+        if app.take_bell() && settings.ui.bell {
             ring_bell(&mut terminal);
         }
         match flow {
@@ -210,6 +239,13 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
             Err(e) => break Err(e),
         }
     };
+    // A reload that came with the end: its `[export]` is the one the final
+    // snapshot (this one or the caller's) follows.
+    if export_settings.has_changed().unwrap_or(false) {
+        settings.export = export_settings.borrow_and_update().clone();
+        app.set_export(&settings.export);
+    }
+    let exit_snapshot_follows = settings.export.on_exit;
     // With `exit_snapshot_follows`, the caller's exit snapshot keeps what was
     // measured; a lost terminal is still let go of.
     if draw_failed || app.terminal_lost() {
@@ -226,7 +262,25 @@ pub async fn run(dashboard: Dashboard<'_>) -> anyhow::Result<()> {
         result = dump_on_quit(&app).await;
     }
     app.shutdown().await;
-    result
+    Ended {
+        result,
+        export: settings.export,
+    }
+}
+
+/// The settings a reload changes, as the dashboard uses them now.
+struct Settings {
+    ui: UiSettings,
+    export: export::Settings,
+}
+
+/// The next value a reload sends through `settings`; never once its sender is gone
+/// (the run is ending). Cancel-safe.
+async fn next_change<T: Clone>(settings: &mut watch::Receiver<T>) -> T {
+    if settings.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    settings.borrow_and_update().clone()
 }
 
 /// The terminal is gone: gives it back as far as it still listens, and stops

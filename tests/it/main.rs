@@ -33,6 +33,7 @@ mod probe_outcomes;
 mod redirect_class;
 mod redirects_secrets;
 mod reload;
+mod reload_live;
 mod resume_merge;
 mod serve_limits;
 mod small_fixes;

@@ -533,19 +533,16 @@ fn a_reload_whose_alerts_name_a_removed_endpoint_is_refused_and_changed_alerts_a
         (probes_total(m, "x", "ok")? > seen).then_some(())
     });
 
-    // x removed and the alert changed with it: applied, and the report says the
-    // alerts stay as they were.
+    // x removed and the alert changed with it: applied, alerts included, and the
+    // report says so.
     std::fs::write(&config, format!("{y}{}", alert("\"y\""))).unwrap();
     let reloaded = run.wait_stderr("config reloaded", 0);
     assert!(
         reloaded[0].contains("1 endpoint (1 kept, 0 added, 1 removed)")
-            && reloaded[0].contains("[[alert]] changed but applies only at start"),
+            && reloaded[0].contains("[[alert]] applied"),
         "{reloaded:?}"
     );
-    assert!(
-        run.log()
-            .contains("[[alert]] changed but applies only at start")
-    );
+    assert!(run.log().contains("[[alert]] applied"));
     run.wait_metrics("x gone", |m| {
         probes_total(m, "x", "ok").is_none().then_some(())
     });
