@@ -124,13 +124,14 @@ fn metrics_match_the_snapshot_and_escape_hostile_names() {
     let hostile = "evil \"quoted\" \\ back\nslash";
     // An hour's interval: the first endpoint probes once at the start and then holds
     // still, so a scrape and a later snapshot see the same moment. (The second one's
-    // first tick is half an hour away: it stays at zero.)
+    // first probe never ends: the server never answers it, its timeout is half an
+    // hour, and quitting cancels it unrecorded, so it stays at zero.)
     write_config(
         dir.path(),
         &format!(
-            "[defaults]\ninterval = \"1h\"\n\n[metrics]\nbuckets = [0.001, 0.01, 0.1, 1]\nphases = true\n\n[[endpoint]]\nname = \"evil \\\"quoted\\\" \\\\ back\\nslash\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"idle\"\nurl = \"{}\"\n",
+            "[defaults]\ninterval = \"1h\"\n\n[metrics]\nbuckets = [0.001, 0.01, 0.1, 1]\nphases = true\n\n[[endpoint]]\nname = \"evil \\\"quoted\\\" \\\\ back\\nslash\"\nurl = \"{}\"\n\n[[endpoint]]\nname = \"idle\"\nurl = \"{}\"\ntimeout = \"30m\"\n",
             server.url("/status/503"),
-            server.url("/"),
+            server.url("/stall"),
         ),
     );
     let port = free_port();
