@@ -183,7 +183,7 @@ pub fn channels(config: &Config) -> (Outlets, Inlets) {
 impl Outlets {
     /// Sends each part what `config` sets for it, where that changed (a part that
     /// is not running, such as `/metrics` without `--metrics-addr`, still has its
-    /// value updated: nobody reads it); the tables that changed, in file order.
+    /// value updated: nobody reads it); the tables that changed, in a fixed order.
     fn send(&self, config: &Config) -> Vec<&'static str> {
         fn changed<T: PartialEq>(sender: &watch::Sender<T>, new: T) -> bool {
             sender.send_if_modified(|value| {

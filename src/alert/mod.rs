@@ -198,8 +198,13 @@ impl Worker {
     ) {
         let first = self.updates.borrow_and_update().clone();
         self.replace_rules(&first);
+        // Alerts a reload sent before this thread got here are marked seen already:
+        // `changed` will not tell of them.
+        if !first.is_empty() {
+            self.start_listening().await;
+        }
         let grace = loop {
-            let next = self.reminders.next_due(|i| self.repeat_of(i));
+            let next = self.reminders.next_due();
             tokio::select! {
                 // In this order: a reload sends its alerts before the statistics hear
                 // of its endpoints, so every event after those finds the alerts.
@@ -293,11 +298,16 @@ impl Worker {
         // Dropped: their queues close.
         drop(running);
         let (rules, roster) = (&self.rules, &self.roster);
-        self.reminders.carry_over(&moved, |index, endpoint, state| {
-            roster
-                .get(endpoint)
-                .is_some_and(|e| rules[index].alert.fires(&e.name, state))
-        });
+        self.reminders.carry_over(
+            &moved,
+            |index, endpoint, state| {
+                roster
+                    .get(endpoint)
+                    .is_some_and(|e| rules[index].alert.fires(&e.name, state))
+            },
+            Instant::now(),
+            |index| rules.get(index).and_then(|r| r.alert.repeat),
+        );
     }
 
     /// Has the statistics send their events here from now on, if they do not yet,
@@ -359,7 +369,9 @@ impl Worker {
             .map(|(index, _)| index)
             .collect();
         for index in firing {
-            self.reminders.fired(index, change.endpoint, state, now);
+            let repeat = self.repeat_of(index);
+            self.reminders
+                .fired(index, change.endpoint, state, now, repeat);
             self.dispatch(index, change.endpoint, change.to, notice.clone());
         }
     }

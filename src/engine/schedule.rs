@@ -41,12 +41,15 @@ pub fn first_offset(interval: Duration, rank: u32, count: u32) -> Duration {
 
 /// The start order of endpoints whose hosts are `hosts` (one key per endpoint, in
 /// config order): each endpoint's rank. A host's endpoints are spread evenly through
-/// the order, the hosts interleaved (the k-th of a host's n endpoints goes
-/// (k + ½) / n of the way through), so that a host's probes are as far apart as
-/// the packed start allows; endpoints of one host keep their config order.
+/// the order and the hosts interleaved: the k-th of a host's n endpoints goes
+/// (k + ½) / n of the way through, shifted by j / (m·n) where that host is the j-th
+/// of the m hosts with n endpoints (so that a hundred hosts of one endpoint each
+/// spread out instead of all landing in the middle), so that a host's probes are as
+/// far apart as the packed start allows; endpoints of one host keep their config
+/// order.
 pub fn start_order<K: std::hash::Hash + Eq>(hosts: impl IntoIterator<Item = K>) -> Vec<u32> {
     let mut groups: std::collections::HashMap<K, (u32, u32)> = std::collections::HashMap::new();
-    // (group, position within it) of each endpoint, then each group's size.
+    // (group, position within it) of each endpoint.
     let mut members: Vec<(u32, u32)> = Vec::new();
     for host in hosts {
         let next_group = groups.len() as u32;
@@ -58,14 +61,29 @@ pub fn start_order<K: std::hash::Hash + Eq>(hosts: impl IntoIterator<Item = K>) 
     for (group, size) in groups.into_values() {
         sizes[group as usize] = size;
     }
-    let mut order: Vec<usize> = (0..members.len()).collect();
-    // (k + ½) / n compared as the fractions (2k + 1) / 2n, exactly, by cross
+    // Each group's place j among the groups of its size, and how many there are.
+    let mut of_size: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let place: Vec<u32> = sizes
+        .iter()
+        .map(|&size| {
+            let count = of_size.entry(size).or_insert(0);
+            *count += 1;
+            *count - 1
+        })
+        .collect();
+    // Endpoint k of group g at (2(m·k + j) + 1) / (2·m·n), compared exactly by cross
     // multiplication; ties go to the host met first.
+    let fraction = |(group, k): (u32, u32)| {
+        let g = group as usize;
+        let (n, j) = (u128::from(sizes[g]), u128::from(place[g]));
+        let m = u128::from(of_size[&sizes[g]]);
+        (2 * (m * u128::from(k) + j) + 1, 2 * m * n)
+    };
+    let keys: Vec<(u128, u128)> = members.iter().map(|&member| fraction(member)).collect();
+    let mut order: Vec<usize> = (0..members.len()).collect();
     order.sort_by(|&a, &b| {
-        let ((ga, ka), (gb, kb)) = (members[a], members[b]);
-        let left = u64::from(2 * ka + 1) * u64::from(2 * sizes[gb as usize]);
-        let right = u64::from(2 * kb + 1) * u64::from(2 * sizes[ga as usize]);
-        left.cmp(&right).then(ga.cmp(&gb)).then(ka.cmp(&kb))
+        let ((na, da), (nb, db)) = (keys[a], keys[b]);
+        (na * db).cmp(&(nb * da)).then(members[a].cmp(&members[b]))
     });
     let mut ranks = vec![0u32; members.len()];
     for (rank, index) in order.into_iter().enumerate() {
@@ -241,6 +259,23 @@ mod tests {
             );
         }
         assert!(start_order(Vec::<u8>::new()).is_empty());
+        // One host of 100 endpoints among 100 hosts of one each: they alternate, the
+        // big host never twice in a row.
+        let hosts: Vec<String> = (0..100)
+            .map(|_| "api".to_string())
+            .chain((0..100).map(|i| format!("h{i}")))
+            .collect();
+        let ranks = start_order(hosts.iter());
+        let mut by_rank = vec![""; 200];
+        for (host, &rank) in hosts.iter().zip(&ranks) {
+            by_rank[rank as usize] = host;
+        }
+        assert!(
+            by_rank
+                .windows(2)
+                .all(|w| !(w[0] == "api" && w[1] == "api")),
+            "{by_rank:?}"
+        );
     }
 
     #[test]
