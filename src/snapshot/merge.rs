@@ -188,19 +188,25 @@ fn merge_endpoint(
     merged
 }
 
-/// `into` plus `other`: counts summed, histograms added. State, transitions and
-/// certificate are the caller's to decide.
+/// `into` plus `other`: counts summed (saturating: snapshots are input, and two
+/// that each hold a count near `u64::MAX` must not wrap or panic), histograms added.
+/// State, transitions and certificate are the caller's to decide.
 fn add(into: &mut AllTime, other: &AllTime) {
-    into.probes += other.probes;
-    into.ok += other.ok;
-    into.failed += other.failed;
-    into.skipped += other.skipped;
-    into.excused += other.excused;
+    for (mine, theirs) in [
+        (&mut into.probes, other.probes),
+        (&mut into.ok, other.ok),
+        (&mut into.failed, other.failed),
+        (&mut into.skipped, other.skipped),
+        (&mut into.excused, other.excused),
+    ] {
+        *mine = mine.saturating_add(theirs);
+    }
     for (mine, theirs) in into.errors.iter_mut().zip(other.errors) {
-        *mine += theirs;
+        *mine = mine.saturating_add(theirs);
     }
     for (code, n) in &other.status_codes {
-        *into.status_codes.entry(*code).or_default() += n;
+        let count = into.status_codes.entry(*code).or_default();
+        *count = count.saturating_add(*n);
     }
     add_histogram(&mut into.latency, &other.latency);
     for (mine, theirs) in into.phases.iter_mut().zip(&other.phases) {

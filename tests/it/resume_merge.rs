@@ -425,6 +425,24 @@ fn counts_past_what_the_encoding_holds_merge_capped() {
     let api = endpoint(&merged, "api");
     assert_eq!(count(api, "probes"), 2 * i64::MAX as u64, "{api:#}");
     assert_eq!(counts(&latency(api)), [(1_000, i64::MAX as u64)], "{api:#}");
+    // Counts that already fill a u64 stay there, neither wrapping nor panicking.
+    for (file, vantage) in files.iter().zip(["eu-1", "us-2"]) {
+        let e = &mut snapshot["endpoints"][0];
+        e["probes"] = u64::MAX.into();
+        e["ok"] = u64::MAX.into();
+        snapshot["vantage"] = vantage.into();
+        std::fs::write(file, snapshot.to_string()).unwrap();
+    }
+    let output = merge(&[&files[0], &files[1]]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let merged: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let api = endpoint(&merged, "api");
+    assert_eq!(
+        [count(api, "probes"), count(api, "ok")],
+        [u64::MAX; 2],
+        "{api:#}"
+    );
 }
 
 #[test]
