@@ -6,46 +6,17 @@
 //! `[metrics]` changes the next scrape; the window and the interval log stay as they
 //! started, and the reload says so.
 //!
-//! The headless harness is a copy of the few lines `tests/it/ops_seams.rs` keeps to
-//! itself (stderr to a file, so that nothing waits on a full pipe); the alert script
-//! and its pages are `tests/it/alerts.rs`'s.
+//! The headless harness is `support::live`'s, shared with `tests/it/ops_seams.rs`;
+//! the alert script and its pages are `tests/it/alerts.rs`'s.
 
 use crate::alerts::{env_script, pages};
 use crate::support;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::time::{Duration, Instant};
 
+use support::live::{Headless, wait_for};
 use support::tmux::{Tmux, probetop_in_pane};
-use support::{TestServer, count, endpoint, free_port, get_metrics, probetop, wait_bounded};
-
-/// Longest any one wait polls (a loaded 2-core machine may stall a debug binary).
-const WAIT_LIMIT: Duration = Duration::from_secs(15);
-/// Time between two looks.
-const POLL_STEP: Duration = Duration::from_millis(100);
-
-/// Polls `check` until it answers; fails with `what` and `context()` after
-/// [`WAIT_LIMIT`].
-fn wait_for<T>(
-    what: &str,
-    mut check: impl FnMut() -> Option<T>,
-    context: impl Fn() -> String,
-) -> T {
-    let deadline = Instant::now() + WAIT_LIMIT;
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {WAIT_LIMIT:?} waiting for {what}:\n{}",
-            context()
-        );
-        std::thread::sleep(POLL_STEP);
-    }
-}
+use support::{TestServer, count, endpoint, get_metrics};
 
 /// One `[[endpoint]]` table, probed every 100 ms, down after one failure.
 fn endpoint_toml(name: &str, url: &str) -> String {
@@ -55,102 +26,22 @@ fn endpoint_toml(name: &str, url: &str) -> String {
     )
 }
 
-/// A headless probetop in `dir` on its `probetop.toml`, serving `/metrics`, logging
-/// to `probetop.log`, its stderr in `stderr.txt`.
-struct Headless {
-    child: Option<Child>,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Headless {
-    fn start(dir: &Path) -> Self {
-        let port = free_port();
-        let stderr = File::create(dir.join("stderr.txt")).expect("creating stderr.txt");
-        let mut command = probetop(dir);
-        for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
-            command.env_remove(var).env_remove(var.to_lowercase());
-        }
-        let child = command
-            .args(["--headless", "--metrics-addr", &format!("127.0.0.1:{port}")])
-            .args(["--log-file", "probetop.log"])
-            .stderr(stderr)
-            .spawn()
-            .expect("starting probetop");
-        Headless {
-            child: Some(child),
-            dir: dir.to_path_buf(),
-            port,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
-    }
-
-    /// Writes the config anew and waits for the reload report after the first
-    /// `seen` of them; returns it.
-    fn reload(&self, config: &str, seen: usize) -> String {
-        std::fs::write(self.dir.join("probetop.toml"), config).expect("writing the config");
-        wait_for(
-            &format!("reload report {}", seen + 1),
-            || {
-                let stderr = self.stderr();
-                let reports: Vec<&str> = stderr
-                    .lines()
-                    .filter(|l| l.contains("config reloaded") || l.contains("reload refused"))
-                    .collect();
-                reports.get(seen).map(|l| l.to_string())
-            },
-            || self.stderr(),
-        )
-    }
-
-    /// Polls `/metrics` until `check` answers.
-    fn wait_metrics<T>(&self, what: &str, mut check: impl FnMut(&str) -> Option<T>) -> T {
-        let last = std::cell::RefCell::new(String::new());
-        wait_for(
-            what,
-            || {
-                let metrics = get_metrics(self.port)?;
-                let found = check(&metrics);
-                *last.borrow_mut() = metrics;
-                found
-            },
-            || {
-                format!(
-                    "last scrape:\n{}\nstderr:\n{}",
-                    last.borrow(),
-                    self.stderr()
-                )
-            },
-        )
-    }
-
-    /// Ends the run with SIGTERM and returns its snapshot.
-    fn finish(mut self) -> serde_json::Value {
-        let child = self.child.take().unwrap();
-        let pid = libc::pid_t::try_from(child.id()).unwrap();
-        // SAFETY: kill(2) with a valid signal on our own, still unreaped child.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let output = wait_bounded(child, Duration::from_secs(30));
-        assert!(
-            output.status.success(),
-            "probetop exited {}: {}",
-            output.status,
-            self.stderr()
-        );
-        serde_json::from_slice(&output.stdout).expect("a JSON snapshot on stdout")
-    }
-}
-
-impl Drop for Headless {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// Writes `run`'s config anew and waits for the reload report after the first
+/// `seen` of them; returns it.
+fn reload(run: &Headless, config: &str, seen: usize) -> String {
+    std::fs::write(run.dir.join("probetop.toml"), config).expect("writing the config");
+    wait_for(
+        &format!("reload report {}", seen + 1),
+        || {
+            let stderr = run.stderr();
+            let reports: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.contains("config reloaded") || l.contains("reload refused"))
+                .collect();
+            reports.get(seen).map(|l| l.to_string())
+        },
+        || run.stderr(),
+    )
 }
 
 /// The `/metrics` value of the series starting with `series` (its labels included).
@@ -183,12 +74,12 @@ fn a_reload_that_adds_an_alert_runs_it_at_the_next_change_and_one_that_removes_i
     let flappy = endpoint_toml("flappy", &server.url("/flip"));
     // No alert at start: the alerting starts idle, for a reload to give it some.
     std::fs::write(dir.path().join("probetop.toml"), &flappy).unwrap();
-    let run = Headless::start(dir.path());
+    let run = Headless::start(dir.path(), &[]);
     run.wait_metrics("flappy up", |m| {
         (value(m, "probetop_state{endpoint=\"flappy\",state=\"up\"}")? == 1).then_some(())
     });
 
-    let report = run.reload(&format!("{flappy}{}", alert(&first)), 0);
+    let report = reload(&run, &format!("{flappy}{}", alert(&first)), 0);
     assert!(
         report.contains("1 kept, 0 added, 0 removed") && report.contains("[[alert]] applied"),
         "{report}"
@@ -204,7 +95,7 @@ fn a_reload_that_adds_an_alert_runs_it_at_the_next_change_and_one_that_removes_i
 
     // The first alert goes, a second comes, while flappy is down: nothing tells of
     // the down it is already in.
-    let report = run.reload(&format!("{flappy}{}", alert(&second)), 1);
+    let report = reload(&run, &format!("{flappy}{}", alert(&second)), 1);
     assert!(report.contains("[[alert]] applied"), "{report}");
     server.set_flip(0);
     wait_for(
@@ -265,7 +156,7 @@ fn a_delivery_under_way_when_a_reload_removes_its_alert_finishes() {
         dir.path().display()
     );
     std::fs::write(dir.path().join("probetop.toml"), format!("{flappy}{alert}")).unwrap();
-    let run = Headless::start(dir.path());
+    let run = Headless::start(dir.path(), &[]);
     run.wait_metrics("flappy up", |m| {
         (value(m, "probetop_state{endpoint=\"flappy\",state=\"up\"}")? == 1).then_some(())
     });
@@ -276,7 +167,7 @@ fn a_delivery_under_way_when_a_reload_removes_its_alert_finishes() {
         || run.stderr(),
     );
     // Removed while its command runs: the command is not killed for it.
-    let report = run.reload(&flappy, 0);
+    let report = reload(&run, &flappy, 0);
     assert!(report.contains("[[alert]] applied"), "{report}");
     assert!(
         !dir.path().join("done").exists(),
@@ -322,12 +213,12 @@ fn a_reload_that_changes_export_changes_what_the_exit_snapshot_writes_and_where(
         export("first", "\"json\""),
     )
     .unwrap();
-    let run = Headless::start(dir.path());
+    let run = Headless::start(dir.path(), &[]);
     run.wait_metrics("one probing", |m| {
         (value(m, "probetop_probes_total{endpoint=\"one\",result=\"ok\"}")? > 0).then_some(())
     });
     // A directory that does not exist yet: made at the export, as at start.
-    let report = run.reload(&export("later/exports", "\"csv\", \"md\""), 0);
+    let report = reload(&run, &export("later/exports", "\"csv\", \"md\""), 0);
     assert!(report.contains("[export] applied"), "{report}");
     let snapshot = run.finish();
     assert!(count(endpoint(&snapshot, "one"), "probes") > 0);
@@ -348,7 +239,7 @@ fn a_reload_that_turns_metrics_phases_on_and_off_changes_the_next_scrape() {
         format!("[metrics]\nphases = {phases}\nbuckets = [{buckets}]\n\n{one}")
     };
     std::fs::write(dir.path().join("probetop.toml"), metrics(false, "0.5, 1.0")).unwrap();
-    let run = Headless::start(dir.path());
+    let run = Headless::start(dir.path(), &[]);
     let scrape = run.wait_metrics("one probing", |m| {
         (value(m, "probetop_probes_total{endpoint=\"one\",result=\"ok\"}")? > 0)
             .then(|| m.to_string())
@@ -359,7 +250,7 @@ fn a_reload_that_turns_metrics_phases_on_and_off_changes_the_next_scrape() {
     );
     assert!(!scrape.contains("le=\"0.0123\""), "{scrape}");
 
-    let report = run.reload(&metrics(true, "0.0123, 1.0"), 0);
+    let report = reload(&run, &metrics(true, "0.0123, 1.0"), 0);
     assert!(report.contains("[metrics] applied"), "{report}");
     // The very next scrape: the reload's report comes once its settings are sent.
     let scrape = get_metrics(run.port).expect("a scrape");
@@ -371,7 +262,7 @@ fn a_reload_that_turns_metrics_phases_on_and_off_changes_the_next_scrape() {
     );
     assert!(!scrape.contains("le=\"0.5\""), "{scrape}");
 
-    let report = run.reload(&metrics(false, "0.0123, 1.0"), 1);
+    let report = reload(&run, &metrics(false, "0.0123, 1.0"), 1);
     assert!(report.contains("[metrics] applied"), "{report}");
     let scrape = get_metrics(run.port).expect("a scrape");
     assert!(
@@ -407,7 +298,7 @@ fn a_reload_that_changes_the_window_or_the_hlog_warns_and_keeps_them() {
         config("1m", "run.hlog", "1s"),
     )
     .unwrap();
-    let run = Headless::start(dir.path());
+    let run = Headless::start(dir.path(), &[]);
     let logged = || {
         std::fs::read_to_string(dir.path().join("run.hlog"))
             .map(|l| l.matches("Tag=one,").count())
@@ -419,7 +310,7 @@ fn a_reload_that_changes_the_window_or_the_hlog_warns_and_keeps_them() {
         || run.stderr(),
     );
 
-    let report = run.reload(&config("5m", "other.hlog", "2s"), 0);
+    let report = reload(&run, &config("5m", "other.hlog", "2s"), 0);
     assert!(
         report.contains("window, hlog changed but applies only at start: kept as it was"),
         "{report}"

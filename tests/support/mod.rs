@@ -10,6 +10,7 @@
 // item of a binary's private module is a warning: allowed here, for the module only.
 #![allow(dead_code, unused_imports)]
 
+pub mod live;
 pub mod raw;
 pub mod screen;
 pub mod server;
