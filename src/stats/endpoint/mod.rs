@@ -166,7 +166,8 @@ impl EndpointStats {
     ) -> Recorded {
         let mut recorded = Recorded::default();
         self.generation += 1;
-        self.probes += 1;
+        // Saturating: a resumed snapshot is input, and may hold a count at the top.
+        self.probes = self.probes.saturating_add(1);
         if let Some(latency) = outcome.latency {
             self.histogram.record(duration_to_us(latency));
         }
@@ -179,19 +180,21 @@ impl EndpointStats {
             }
         }
         if let Some(status) = outcome.status {
-            *self.status_codes.entry(status).or_default() += 1;
+            let count = self.status_codes.entry(status).or_default();
+            *count = count.saturating_add(1);
         }
         let ok = outcome.is_ok();
         if let Some(error) = &outcome.error {
-            self.failed += 1;
-            self.errors[error.class.index()] += 1;
+            self.failed = self.failed.saturating_add(1);
+            let class = &mut self.errors[error.class.index()];
+            *class = class.saturating_add(1);
             if self.errors[error.class.index()] == 1 {
                 recorded.first_of_class = Some(error.class);
             }
             self.consecutive_failures = self.consecutive_failures.saturating_add(1);
             self.consecutive_successes = 0;
         } else {
-            self.ok += 1;
+            self.ok = self.ok.saturating_add(1);
             self.consecutive_failures = 0;
             self.consecutive_successes = self.consecutive_successes.saturating_add(1);
         }
@@ -227,8 +230,8 @@ impl EndpointStats {
     /// histogram or window (whose success rates then speak of the target alone).
     pub fn record_excused(&mut self, mut outcome: ProbeOutcome, at: SystemTime) {
         self.generation += 1;
-        self.probes += 1;
-        self.excused += 1;
+        self.probes = self.probes.saturating_add(1);
+        self.excused = self.excused.saturating_add(1);
         if let Some(error) = outcome.error.as_mut() {
             error.message.push_str(" (excused: local network down)");
         }
@@ -267,7 +270,7 @@ impl EndpointStats {
     /// Counts ticks that were not probed.
     pub fn record_skipped(&mut self, ticks: u64) {
         self.generation += 1;
-        self.skipped += ticks;
+        self.skipped = self.skipped.saturating_add(ticks);
     }
 
     /// Continues from `all_time`, the statistics of an earlier run (a snapshot's):
@@ -398,6 +401,34 @@ mod tests {
             1,
             "the window holds only the new probe"
         );
+    }
+
+    #[test]
+    fn counts_resumed_at_the_top_stay_there() {
+        let span = Duration::from_secs(60);
+        let mut errors = [0; ErrorClass::ALL.len()];
+        errors[ErrorClass::Timeout.index()] = u64::MAX;
+        let mut s = EndpointStats::default();
+        s.resume_from(super::super::AllTime {
+            probes: u64::MAX,
+            ok: u64::MAX,
+            failed: u64::MAX,
+            skipped: u64::MAX,
+            excused: u64::MAX,
+            errors,
+            status_codes: [(200, u64::MAX)].into(),
+            ..Default::default()
+        });
+        s.record(outcome(true, Some(5)), 1, SystemTime::now(), span);
+        s.record(outcome(false, None), 2, SystemTime::now(), span);
+        s.record_skipped(3);
+        s.record_excused(outcome(false, None), SystemTime::now());
+        assert_eq!(
+            [s.probes, s.ok, s.failed, s.skipped, s.excused],
+            [u64::MAX; 5]
+        );
+        assert_eq!(s.errors[ErrorClass::Timeout.index()], u64::MAX);
+        assert_eq!(s.status_codes.get(&200), Some(&u64::MAX));
     }
 
     #[test]
