@@ -16,7 +16,7 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::live::{Headless, wait_for};
+use support::live::{Headless, wait_for, wait_screen};
 use support::tmux::{Tmux, probetop_in_pane};
 use support::{TestServer, count, endpoint, free_port, get_metrics, names, probetop};
 
@@ -553,19 +553,7 @@ fn the_dashboards_exit_snapshots_after_a_reload_hold_the_new_set() {
     let mut tmux = Tmux::new("ops-seams-exit").unwrap_or_else(|e| panic!("{e:#}"));
     tmux.start(dir.path(), (120, 30), &command)
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let screen = |what: &str, check: &dyn Fn(&str) -> bool| {
-        let last = std::cell::RefCell::new(String::new());
-        wait_for(
-            what,
-            || {
-                let s = tmux.capture().unwrap_or_default();
-                let found = check(&s).then_some(());
-                *last.borrow_mut() = s;
-                found
-            },
-            || last.borrow().clone(),
-        );
-    };
+    let screen = |what: &str, check: &dyn Fn(&str) -> bool| wait_screen(&tmux, what, check);
     screen("alpha and bravo", &|s| {
         s.contains("alpha") && s.contains("bravo")
     });

@@ -14,7 +14,7 @@ use crate::support;
 
 use std::path::{Path, PathBuf};
 
-use support::live::{Headless, wait_for};
+use support::live::{Headless, wait_for, wait_screen};
 use support::tmux::{Tmux, probetop_in_pane};
 use support::{TestServer, count, endpoint, get_metrics};
 
@@ -327,21 +327,6 @@ fn a_reload_that_changes_the_window_or_the_hlog_warns_and_keeps_them() {
     assert!(!dir.path().join("other.hlog").exists());
     let snapshot = run.finish();
     assert_eq!(endpoint(&snapshot, "one")["window"]["seconds"], 60);
-}
-
-/// Polls the pane until `check` holds; fails with `what` and the last screen.
-fn wait_screen(tmux: &Tmux, what: &str, check: impl Fn(&str) -> bool) {
-    let last = std::cell::RefCell::new(String::new());
-    wait_for(
-        what,
-        || {
-            let screen = tmux.capture().unwrap_or_default();
-            let found = check(&screen).then_some(());
-            *last.borrow_mut() = screen;
-            found
-        },
-        || last.borrow().clone(),
-    );
 }
 
 #[test]

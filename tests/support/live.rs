@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use super::tmux::Tmux;
 use super::{free_port, get_metrics, probetop, wait_bounded};
 
 /// Longest any one wait polls: a loaded 2-core machine may stall a debug binary for
@@ -138,4 +139,19 @@ impl Drop for Headless {
             let _ = child.wait();
         }
     }
+}
+
+/// Polls the pane until `check` holds; fails with `what` and the last screen.
+pub fn wait_screen(tmux: &Tmux, what: &str, check: impl Fn(&str) -> bool) {
+    let last = std::cell::RefCell::new(String::new());
+    wait_for(
+        what,
+        || {
+            let screen = tmux.capture().unwrap_or_default();
+            let found = check(&screen).then_some(());
+            *last.borrow_mut() = screen;
+            found
+        },
+        || last.borrow().clone(),
+    );
 }
