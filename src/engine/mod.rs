@@ -25,6 +25,8 @@ mod schedule;
 
 mod reconfigure;
 
+mod cue;
+
 pub mod timer;
 
 use std::cmp::Reverse;
@@ -125,6 +127,7 @@ impl Engine {
         // probing thread.
         let shard_count = endpoints.len().clamp(1, 2);
         let per_shard = endpoints.len().div_ceil(shard_count);
+        let cues = cue::Cues::new(shard_count);
         let mut shards: Vec<Shard> = (0..shard_count)
             .map(|_| {
                 let (tx, commands) = tokio::sync::mpsc::unbounded_channel();
@@ -133,7 +136,10 @@ impl Engine {
             })
             .collect::<Vec<_>>()
             .into_iter()
-            .map(|commands| Shard {
+            .enumerate()
+            .map(|(number, commands)| Shard {
+                number,
+                cues: Arc::clone(&cues),
                 // Sized for their share up front, not grown (and copied) as they fill.
                 slots: Vec::with_capacity(per_shard),
                 positions: HashMap::with_capacity(per_shard),
@@ -171,9 +177,12 @@ impl Engine {
             .spawn(move || {
                 // I/O and time only: no signal or child-process driver to look at
                 // on every turn (`enable_all` reaps orphans at each park).
+                // See `cue`: a tick due within a millisecond fires instead of
+                // the thread sleeping and waking for it.
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_io()
                     .enable_time()
+                    .on_thread_park(move || cues.before_park())
                     .build()
                 {
                     Ok(runtime) => runtime,
@@ -287,6 +296,10 @@ struct Slot {
 
 /// The schedules of a share of the endpoints, fired by one task.
 struct Shard {
+    /// Which shard this is, among the thread's [`cue::Cues`].
+    number: usize,
+    /// Told when to fire a little early (see `cue`), and told of the probes it spawns.
+    cues: Arc<cue::Cues>,
     /// The endpoints' slots; `None` where a reload removed one (positions stay put,
     /// so the heap's entries stay valid).
     slots: Vec<Option<Slot>>,
@@ -340,6 +353,8 @@ impl Shard {
         // for then (or the time itself, if it woke for another reason).
         let mut fired = Instant::now();
         let mut fired_for = fired;
+        let cues = Arc::clone(&self.cues);
+        let number = self.number;
         loop {
             // With nothing due, wait for the deadline (a reload may still add
             // endpoints before it) or, without one, for a reload.
@@ -360,11 +375,16 @@ impl Shard {
             if let Some(at) = alarm_at {
                 alarm.set(at);
             }
+            // Only an alarm for a tick may be fired early, not a deadline's.
+            let for_tick = alarm_at.filter(|_| self.due.peek().is_some());
+            cues.set_alarm(number, for_tick);
             keeper.before_sleep(Instant::now(), alarm_at);
-            tokio::select! {
+            let early = tokio::select! {
                 biased;
                 () = &mut stopped => return,
                 command = reconfigure::recv(&mut self.commands) => {
+                    cues.set_alarm(number, None);
+                    cues.forget(number);
                     match command {
                         Some(command) => self.apply(command),
                         // The engine is gone: no more changes.
@@ -372,18 +392,40 @@ impl Shard {
                     }
                     continue;
                 }
-                () = alarm.wait(), if wake.is_some() => {}
-                () = keeper.wait() => continue,
-            }
+                () = alarm.wait(), if wake.is_some() => false,
+                () = keeper.wait() => {
+                    cues.set_alarm(number, None);
+                    cues.forget(number);
+                    continue;
+                }
+                () = cues.cued(number), if for_tick.is_some() => true,
+            };
+            cues.set_alarm(number, None);
             fired = Instant::now();
-            fired_for = alarm_at.map_or(fired, |at| at.min(fired));
+            // Fired early only while it still holds: nothing in flight, the alarm
+            // within `cue::EARLY` (a cue is given just before the thread sleeps, and
+            // taken before anything else runs, so this is a check, not a race).
+            let early_until =
+                for_tick.filter(|&at| early && !cues.busy() && at <= fired + cue::EARLY);
+            if !early {
+                cues.forget(number);
+            } else if early_until.is_none() {
+                continue;
+            }
+            fired_for = match (early_until, alarm_at) {
+                // As if the alarm had gone off: the next is a gap after it.
+                (Some(at), _) => at,
+                (None, Some(at)) => at.min(fired),
+                (None, None) => fired,
+            };
             let paused = *self.paused.borrow();
             // Every tick due by now, in due order: the ones of this millisecond and
-            // any that are late.
+            // any that are late; fired early, those the alarm would have fired.
             loop {
                 let now = Instant::now();
+                let until = early_until.map_or(now, |at| at.max(now));
                 match self.due.peek() {
-                    Some(&Reverse((due, position))) if due <= now => {
+                    Some(&Reverse((due, position))) if due <= until => {
                         self.due.pop();
                         self.fire(position, due, now, paused);
                     }
@@ -427,6 +469,7 @@ impl Shard {
             }
             if slot.in_flight.load(Ordering::Relaxed) < slot.max_in_flight {
                 slot.in_flight.fetch_add(1, Ordering::Relaxed);
+                self.cues.probe_started();
                 self.shortest_timeout = self.shortest_timeout.min(slot.prober.timeout());
                 let probe = Probe {
                     endpoint: slot.index,
@@ -434,6 +477,7 @@ impl Shard {
                     give_up_at: deadline.map(|d| d + slot.prober.timeout() + DEADLINE_GRACE),
                     prober: Arc::clone(&slot.prober),
                     in_flight: Arc::clone(&slot.in_flight),
+                    cues: Arc::clone(&self.cues),
                     recorder: self.recorder.clone(),
                 };
                 self.tasks.spawn(probe.run(slot.cancel.clone()));
@@ -468,12 +512,15 @@ struct Probe {
     /// The endpoint's count of probes in flight, decremented when this one ends
     /// (finished, cancelled or panicked).
     in_flight: Arc<AtomicUsize>,
+    /// The thread's count of probes in flight, decremented with the endpoint's.
+    cues: Arc<cue::Cues>,
     recorder: Recorder,
 }
 
 impl Drop for Probe {
     fn drop(&mut self) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.cues.probe_ended();
     }
 }
 
@@ -561,6 +608,7 @@ mod tests {
             give_up_at: Some(Instant::now()),
             prober: Arc::new(prober),
             in_flight: Arc::new(AtomicUsize::new(1)),
+            cues: cue::Cues::new(1),
             recorder,
         };
         std::mem::size_of_val(&probe.run(CancellationToken::new()))
@@ -621,6 +669,108 @@ mod tests {
             assert!(
                 max_lag <= bound,
                 "ticks {step_us} µs apart: lag {max_lag:?}"
+            );
+        }
+    }
+
+    /// A loopback HTTP/1.1 server answering every request with an empty 200, which
+    /// notes when each request arrived; it serves at most `connections` connections,
+    /// each until the client closes it or 10 s pass.
+    fn noting_server(connections: usize) -> (u16, Arc<Mutex<Vec<Instant>>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let port = listener.local_addr().expect("its address").port();
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let noted = Arc::clone(&arrivals);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(connections) {
+                let Ok(mut stream) = stream else { return };
+                let noted = Arc::clone(&noted);
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let (mut buffer, mut held) = ([0u8; 4096], Vec::new());
+                    while let Ok(read) = stream.read(&mut buffer) {
+                        if read == 0 {
+                            return;
+                        }
+                        let now = Instant::now();
+                        held.extend_from_slice(&buffer[..read]);
+                        while let Some(end) = held.windows(4).position(|w| w == b"\r\n\r\n") {
+                            held.drain(..end + 4);
+                            noted.lock().expect("not poisoned").push(now);
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                            if stream.write_all(answer).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (port, arrivals)
+    }
+
+    #[tokio::test]
+    async fn no_tick_is_sent_more_than_a_cue_early() {
+        // Twenty endpoints on one server, their first ticks packed a millisecond
+        // apart, for two seconds: the shard may fire a tick early while the thread is
+        // awake with nothing in flight (`cue`), but never more than `cue::EARLY`
+        // before it is due. Each request is noted when the server reads it, after it
+        // was sent: a loaded machine makes it later, never earlier, so a request
+        // noted before its due time less `EARLY` was sent too early.
+        let (port, arrivals) = noting_server(64);
+        let url = url::Url::parse(&format!("http://127.0.0.1:{port}/")).expect("a URL");
+        let second = Duration::from_secs(1);
+        let count = 20;
+        let endpoints: Vec<Endpoint> = (0..count)
+            .map(|i| Endpoint::new(&format!("e{i}"), url.clone(), second, second))
+            .collect();
+        let rules = endpoints
+            .iter()
+            .map(|e| crate::stats::EndpointRules {
+                state: e.state_rule,
+                min_cert_days: None,
+                canary: false,
+            })
+            .collect();
+        let clock = Clock::now();
+        let (recorder, stats, _thread) =
+            crate::stats::spawn(rules, second, second, clock).expect("statistics");
+        let run = 2 * second;
+        let engine =
+            Engine::start(&endpoints, &recorder, clock, Some(clock.start + run)).expect("started");
+        let origin = engine.deadline().expect("a deadline") - run;
+        tokio::time::timeout(Duration::from_secs(30), engine.wait())
+            .await
+            .expect("the run ends");
+        let probes: u64 = stats
+            .read(|s| s.endpoints().iter().map(|e| e.probes()).sum())
+            .await
+            .expect("the statistics");
+        assert_eq!(probes, 2 * count as u64, "every tick probed");
+        let ranks = schedule::start_order(
+            endpoints
+                .iter()
+                .map(|e| (e.url.host_str(), e.url.port_or_known_default())),
+        );
+        let mut dues: Vec<Instant> = (0..2u32)
+            .flat_map(|k| {
+                ranks.iter().map(move |&rank| {
+                    origin + schedule::first_offset(second, rank, count as u32) + second * k
+                })
+            })
+            .collect();
+        dues.sort();
+        let mut arrived = arrivals.lock().expect("not poisoned").clone();
+        arrived.sort();
+        assert_eq!(arrived.len(), dues.len(), "one request per tick");
+        // If each request came after its own tick's due time less EARLY, the j-th to
+        // come did after the j-th due time less EARLY.
+        for (j, (&at, &due)) in arrived.iter().zip(&dues).enumerate() {
+            assert!(
+                at + cue::EARLY >= due,
+                "request {j} arrived {:?} before its due time",
+                due - at
             );
         }
     }
