@@ -153,14 +153,27 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// The most characters of a line an excerpt shows: a longer line (as shown, its
+/// masks and escapes applied) is shown as a window of about this many around the
+/// error's column, with `…` at each end it cuts, so the caret is never cut off with
+/// the line. With the gutter (at most 20 digits and ` | `) and the two marks, a
+/// report line stays well under the 400 characters the report's sanitising cuts
+/// lines at (`text::MAX_TERMINAL_LINE`, which `config` cannot name).
+pub const EXCERPT_CHARS: usize = 300;
+
+/// Of an excerpt's characters, how many at most come before the caret: enough to
+/// see which key the error is in, and the rest for the error's own text.
+const EXCERPT_BEFORE: usize = 100;
+
 /// The excerpt under an error: `loc`'s line with its secrets masked
 /// ([`mask_config_line`]: an error report is an output like any other) and its
 /// characters that a terminal would act on or not show written out ([`shown_as`]),
 /// and the caret's column (0-based) and width in it, moved with the text: shifted by
 /// what the changes before it shortened or lengthened, and, where it points into a
 /// mask, at the start of the mask (its end covering the whole mask; a character
-/// written out is covered whole). The column printed in `file:line:column` stays
-/// the file's own.
+/// written out is covered whole). A long line is then cut to a window around the
+/// caret ([`window`]). The column printed in `file:line:column` stays the file's
+/// own.
 ///
 /// The excerpt is terminal-safe as it is, so the sanitising of the report
 /// (`text::terminal_safe`) leaves it alone and cannot move the text away from
@@ -169,22 +182,81 @@ fn excerpt(loc: &Location) -> (String, usize, usize) {
     let start = loc.column - 1;
     let end = start + loc.width;
     let edits = edits(&loc.line_text);
-    if edits.is_empty() {
-        return (loc.line_text.clone(), start, loc.width);
-    }
     let mut text = String::with_capacity(loc.line_text.len());
+    // Where each edit's text stands in `text`, in characters.
+    let mut shown = Vec::with_capacity(edits.len());
     let mut chars = loc.line_text.chars();
-    let mut taken = 0;
+    let (mut taken, mut written) = (0, 0);
     for edit in &edits {
         text.extend(chars.by_ref().take(edit.chars.start - taken));
         chars.by_ref().take(edit.chars.len()).for_each(drop);
         text.push_str(&edit.with);
+        written += edit.chars.start - taken;
+        let with = edit.with.chars().count();
+        shown.push(written..written + with);
+        written += with;
         taken = edit.chars.end;
     }
     text.extend(chars);
     let caret = moved(start, &edits, false);
     let caret_end = moved(end, &edits, true);
-    (text, caret, caret_end.saturating_sub(caret).max(1))
+    window(text, &shown, caret, caret_end.saturating_sub(caret).max(1))
+}
+
+/// `text` (an excerpt's line as shown) with its caret at character `caret`, `width`
+/// wide, cut to at most about [`EXCERPT_CHARS`] characters around the caret when it
+/// is longer: up to [`EXCERPT_BEFORE`] of them before the caret (fewer near the
+/// line's start, more near its end, so the window is always full), each cut end
+/// marked `…`, the caret moved with the window and its width cut at the window's
+/// end.
+///
+/// A cut never falls inside `shown` (the character ranges of `text` that stand for a
+/// mask or an escape): half an escape (`u001B`) would read as text of the file. The
+/// window shrinks to leave such an edit out, unless it is the one the caret points
+/// at, which it keeps whole.
+fn window(
+    text: String,
+    shown: &[Range<usize>],
+    caret: usize,
+    width: usize,
+) -> (String, usize, usize) {
+    let len = text.chars().count();
+    if len <= EXCERPT_CHARS {
+        return (text, caret, width);
+    }
+    let inside = |at: usize| shown.iter().find(|r| r.start < at && at < r.end);
+    // The caret is never inside an edit's text (it points at an edit's start), so
+    // the start moved past one stays at or before it.
+    let mut from = caret
+        .saturating_sub(EXCERPT_BEFORE)
+        .min(len - EXCERPT_CHARS);
+    if let Some(cut) = inside(from) {
+        from = cut.end;
+    }
+    let mut to = from + EXCERPT_CHARS;
+    if let Some(cut) = inside(to) {
+        to = if cut.start > caret {
+            cut.start
+        } else {
+            cut.end
+        };
+    }
+    let byte = |at: usize| text.char_indices().nth(at).map_or(text.len(), |(i, _)| i);
+    let lead = usize::from(from > 0);
+    let mut cut = String::with_capacity(4 * (to - from) + 2 * '…'.len_utf8());
+    if from > 0 {
+        cut.push('…');
+    }
+    cut.push_str(&text[byte(from)..byte(to)]);
+    if to < len {
+        cut.push('…');
+    }
+    let caret_end = (caret + width).min(to);
+    (
+        cut,
+        caret - from + lead,
+        caret_end.saturating_sub(caret).max(1),
+    )
 }
 
 /// One change the excerpt makes to its line: `chars` of the line as written (a
@@ -448,5 +520,147 @@ mod tests {
         let (marked, excerpt) = underlined(line, "\"fast\"", 6);
         assert_eq!(marked, "\"fast\"");
         assert_eq!(excerpt, "name = \"\\u202Ekcatta\" interval = \"fast\"");
+    }
+
+    /// A line of `before` characters of padding, then `middle`, then `after` more.
+    fn padded(before: usize, middle: &str, after: usize) -> String {
+        format!(
+            "x = \"{}\" {middle} # {}",
+            "a".repeat(before),
+            "b".repeat(after)
+        )
+    }
+
+    /// The report of an error at the end of `line`, after its last character: its
+    /// excerpt and caret lines.
+    fn at_the_end(line: &str) -> (String, String) {
+        let error = ConfigError {
+            message: "m".into(),
+            key: None,
+            location: Some(Location {
+                file: "t.toml".into(),
+                line: 7,
+                column: line.chars().count() + 1,
+                line_text: line.into(),
+                width: 1,
+            }),
+            file: None,
+        };
+        let report = error.to_string();
+        let lines: Vec<&str> = report.lines().collect();
+        (
+            lines[3].trim_start_matches("7 | ").to_string(),
+            lines[4].trim_start_matches("  | ").to_string(),
+        )
+    }
+
+    #[test]
+    fn a_long_line_shows_a_window_around_the_error() {
+        let line = padded(990, "interval = \"fast\"", 2_000);
+        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        // Cut at both ends, each marked, the caret `EXCERPT_BEFORE` characters (and
+        // the mark) into it.
+        assert!(
+            excerpt.starts_with('…') && excerpt.ends_with('…'),
+            "{excerpt}"
+        );
+        assert_eq!(excerpt.chars().count(), EXCERPT_CHARS + 2);
+        let (_, caret) = shown(&line, "\"fast\"", 6);
+        assert_eq!(caret.find('^'), Some(EXCERPT_BEFORE + 1));
+        // What it shows is the line's own text around the error.
+        let inner = excerpt.trim_matches('…');
+        assert!(line.contains(inner) && inner.contains("a\" interval = \"fast\" # b"));
+    }
+
+    #[test]
+    fn a_long_line_keeps_its_window_full_at_either_end() {
+        // Near the start: nothing cut before the error.
+        let line = padded(0, "interval = \"fast\"", 2_000);
+        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        assert!(!excerpt.starts_with('…') && excerpt.ends_with('…'));
+        assert_eq!(excerpt.chars().count(), EXCERPT_CHARS + 1);
+        // Near the end: the window reaches back further than `EXCERPT_BEFORE`.
+        let line = format!("x = \"{}\" interval = \"fast\"", "a".repeat(2_000));
+        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        assert!(excerpt.starts_with('…') && excerpt.ends_with("\"fast\""));
+        assert_eq!(excerpt.chars().count(), EXCERPT_CHARS + 1);
+        // An error after the line's last character (a missing value, say): the
+        // caret just after the text.
+        let (excerpt, caret) = at_the_end(&line);
+        assert_eq!(caret.find('^'), Some(excerpt.chars().count()));
+        assert_eq!(caret.trim_start(), "^");
+    }
+
+    #[test]
+    fn a_wide_error_on_a_long_line_is_underlined_to_the_window_s_end() {
+        let value = format!("\"{}\"", "c".repeat(1_000));
+        let line = padded(500, &format!("timeout = {value}"), 10);
+        let (excerpt, caret) = shown(&line, &value, value.len());
+        let marked = under(&excerpt, &caret);
+        assert!(marked.starts_with("\"ccc"), "{marked}");
+        assert!(excerpt.ends_with(&format!("{marked}…")), "{excerpt}");
+        assert_eq!(caret.trim_start().len(), EXCERPT_CHARS - EXCERPT_BEFORE);
+    }
+
+    #[test]
+    fn a_long_line_masks_its_secrets_in_the_window() {
+        let url = "url = \"https://ann:hunter2@h/?token=abc123&x=1\", interval = \"fast\"";
+        let line = padded(950, url, 1_000);
+        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        assert!(
+            excerpt.contains("https://ann:***@h/?token=***&x=1"),
+            "{excerpt}"
+        );
+        assert!(!excerpt.contains("nter2") && !excerpt.contains("c123"));
+        // A window that would start on the password's mask's second character (the
+        // caret `EXCERPT_BEFORE` back from "fast", which the mask, 4 shorter than
+        // the password, moved 4 to the left) starts after the mask instead, rather
+        // than with part of it.
+        let after_mask = "hunter2@h/".len() + "\", interval = ".len();
+        let gap = "d".repeat(EXCERPT_BEFORE + 1 + 4 - after_mask);
+        let tail = format!("url = \"https://ann:hunter2@h/{gap}\", interval = \"fast\"");
+        let (marked, excerpt) = underlined(&padded(950, &tail, 1_000), "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        assert!(excerpt.starts_with("…@h/d"), "{excerpt}");
+    }
+
+    #[test]
+    fn a_long_line_writes_out_its_control_characters_in_the_window() {
+        let middle = "name = \"\u{1b}[2J\u{9b}\u{7}\" interval = \"fast\"";
+        let line = padded(990, middle, 1_000);
+        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        assert!(
+            excerpt.contains("name = \"\\u001B[2J\\u009B\\u0007\" interval"),
+            "{excerpt}"
+        );
+        // However the escapes before the caret fall, the window starts with a whole
+        // one, never with the rest of one.
+        for pad in 0..6 {
+            let line = format!(
+                "name = \"{}{}\" interval = \"fast\" # {}",
+                "\u{1b}".repeat(100),
+                "e".repeat(pad),
+                "b".repeat(1_000)
+            );
+            let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
+            assert_eq!(marked, "\"fast\"");
+            assert!(excerpt.starts_with("…\\u001B"), "{pad}: {excerpt}");
+        }
+        // Nor ends with the start of one.
+        for pad in 0..6 {
+            let line = format!(
+                "interval = \"fast\" # {}{}",
+                "e".repeat(pad),
+                "\u{7}".repeat(100)
+            );
+            let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
+            assert_eq!(marked, "\"fast\"");
+            assert!(excerpt.ends_with("\\u0007…"), "{pad}: {excerpt}");
+        }
     }
 }

@@ -847,3 +847,47 @@ fn excerpts_write_out_control_characters_and_keep_their_carets() {
         assert_eq!(stderr, report);
     }
 }
+
+/// An error far along a long line (past column 1,000) keeps its caret in what the
+/// binary prints: the excerpt is a window of the line around the error, cut at both
+/// ends, still masked and with its control characters written out, and no line of
+/// the report is long enough for the terminal's cut to shorten it.
+#[test]
+fn an_error_far_along_a_long_line_keeps_its_caret() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!(
+        "  {{ name = \"{}\u{9b}31m\", url = \"https://ann:hunter2@127.0.0.1:9/?token=abc123\", interval = \"fast\", user_agent = \"{}\" }},",
+        "n".repeat(950),
+        "u".repeat(1_000)
+    );
+    let config = format!("endpoint = [\n{line}\n]\n");
+    let column = line[..line.find("\"fast\"").unwrap()].chars().count() + 1;
+    assert!(column > 1_000, "{column}");
+
+    let (code, stderr) = check(dir.path(), &config);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("probetop.toml:2:{column}\n")),
+        "{stderr}"
+    );
+    assert_eq!(underlined(&stderr), ["\"fast\""], "{stderr}");
+    let excerpt = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("2 | "))
+        .expect("an excerpt line");
+    assert!(
+        excerpt.starts_with("…nnn") && excerpt.ends_with("uuu…"),
+        "{excerpt}"
+    );
+    assert!(
+        excerpt.contains("\\u009B31m\", url = \"https://ann:***@127.0.0.1:9/?token=***\""),
+        "{excerpt}"
+    );
+    assert!(
+        !stderr.contains("hunter2") && !stderr.contains("abc123"),
+        "{stderr}"
+    );
+    assert!(stderr.lines().all(|l| l.chars().count() < 400), "{stderr}");
+    // The same report as the library's: the terminal's sanitising left it alone.
+    assert_eq!(stderr, failed_load(dir.path(), &config));
+}
