@@ -673,6 +673,35 @@ mod tests {
         }
     }
 
+    /// `count` endpoints named e0, e1, … at `url`, each every second with a 1 s timeout.
+    fn endpoints_at(url: &url::Url, count: usize) -> Vec<Endpoint> {
+        let second = Duration::from_secs(1);
+        (0..count)
+            .map(|i| Endpoint::new(&format!("e{i}"), url.clone(), second, second))
+            .collect()
+    }
+
+    /// The statistics thread for `endpoints`, with a 1 s window.
+    fn statistics_for(
+        endpoints: &[Endpoint],
+        clock: Clock,
+    ) -> (
+        Recorder,
+        crate::stats::StatsHandle,
+        std::thread::JoinHandle<()>,
+    ) {
+        let rules = endpoints
+            .iter()
+            .map(|e| crate::stats::EndpointRules {
+                state: e.state_rule,
+                min_cert_days: None,
+                canary: false,
+            })
+            .collect();
+        let second = Duration::from_secs(1);
+        crate::stats::spawn(rules, second, second, clock).expect("statistics")
+    }
+
     /// A loopback HTTP/1.1 server answering every request with an empty 200, which
     /// notes when each request arrived; it serves at most `connections` connections,
     /// each until the client closes it or 10 s pass.
@@ -722,20 +751,9 @@ mod tests {
         let url = url::Url::parse(&format!("http://127.0.0.1:{port}/")).expect("a URL");
         let second = Duration::from_secs(1);
         let count = 20;
-        let endpoints: Vec<Endpoint> = (0..count)
-            .map(|i| Endpoint::new(&format!("e{i}"), url.clone(), second, second))
-            .collect();
-        let rules = endpoints
-            .iter()
-            .map(|e| crate::stats::EndpointRules {
-                state: e.state_rule,
-                min_cert_days: None,
-                canary: false,
-            })
-            .collect();
+        let endpoints = endpoints_at(&url, count);
         let clock = Clock::now();
-        let (recorder, stats, _thread) =
-            crate::stats::spawn(rules, second, second, clock).expect("statistics");
+        let (recorder, stats, _thread) = statistics_for(&endpoints, clock);
         let run = 2 * second;
         let engine =
             Engine::start(&endpoints, &recorder, clock, Some(clock.start + run)).expect("started");
@@ -782,20 +800,9 @@ mod tests {
         let port = listener.local_addr().expect("its address").port();
         let url = url::Url::parse(&format!("tcp://127.0.0.1:{port}")).expect("a URL");
         let second = Duration::from_secs(1);
-        let endpoints: Vec<Endpoint> = (0..4)
-            .map(|i| Endpoint::new(&format!("e{i}"), url.clone(), second, second))
-            .collect();
-        let rules = endpoints
-            .iter()
-            .map(|e| crate::stats::EndpointRules {
-                state: e.state_rule,
-                min_cert_days: None,
-                canary: false,
-            })
-            .collect();
+        let endpoints = endpoints_at(&url, 4);
         let clock = Clock::now();
-        let (recorder, stats, _thread) =
-            crate::stats::spawn(rules, second, second, clock).expect("statistics");
+        let (recorder, stats, _thread) = statistics_for(&endpoints, clock);
         // A start-up that took 700 ms after the clock started (a large fleet's
         // statistics and probers being built), and a run of 1 s.
         std::thread::sleep(Duration::from_millis(700));
