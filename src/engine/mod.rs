@@ -152,6 +152,7 @@ impl Engine {
                 stop: engine.stop.clone(),
                 tasks: engine.tasks.clone(),
                 shortest_timeout: Duration::MAX,
+                early: cue::MOST_EARLY,
             })
             .collect();
         let mut probers = Vec::with_capacity(endpoints.len());
@@ -322,15 +323,25 @@ struct Shard {
     /// The shortest timeout of any probe this shard started (`Duration::MAX` before
     /// the first), which the `timer::DriverKeeper` keeps ahead of.
     shortest_timeout: Duration,
+    /// How early it may fire a tick (`cue::allowance` of the shortest interval any
+    /// of its endpoints had).
+    early: Duration,
 }
 
 impl Shard {
     fn add(&mut self, slot: Slot) {
         let position = self.slots.len();
         let due = slot.schedule.next_due();
+        self.allow_for(slot.schedule.interval());
         self.positions.insert(slot.index, position);
         self.slots.push(Some(slot));
         self.queue(position, due);
+    }
+
+    /// Keeps the shard's early allowance within that of an endpoint probed every
+    /// `interval`.
+    fn allow_for(&mut self, interval: Duration) {
+        self.early = self.early.min(cue::allowance(interval));
     }
 
     /// Queues slot `position`'s next tick, due at `due`, unless it is past the deadline.
@@ -377,13 +388,13 @@ impl Shard {
             }
             // Only an alarm for a tick may be fired early, not a deadline's.
             let for_tick = alarm_at.filter(|_| self.due.peek().is_some());
-            cues.set_alarm(number, for_tick);
+            cues.set_alarm(number, for_tick, self.early);
             keeper.before_sleep(Instant::now(), alarm_at);
             let early = tokio::select! {
                 biased;
                 () = &mut stopped => return,
                 command = reconfigure::recv(&mut self.commands) => {
-                    cues.set_alarm(number, None);
+                    cues.set_alarm(number, None, self.early);
                     cues.forget(number);
                     match command {
                         Some(command) => self.apply(command),
@@ -394,19 +405,19 @@ impl Shard {
                 }
                 () = alarm.wait(), if wake.is_some() => false,
                 () = keeper.wait() => {
-                    cues.set_alarm(number, None);
+                    cues.set_alarm(number, None, self.early);
                     cues.forget(number);
                     continue;
                 }
                 () = cues.cued(number), if for_tick.is_some() => true,
             };
-            cues.set_alarm(number, None);
+            cues.set_alarm(number, None, self.early);
             fired = Instant::now();
             // Fired early only while it still holds: nothing in flight, the alarm
-            // within `cue::EARLY` (a cue is given just before the thread sleeps, and
+            // within the allowance (a cue is given just before the thread sleeps, and
             // taken before anything else runs, so this is a check, not a race).
             let early_until =
-                for_tick.filter(|&at| early && !cues.busy() && at <= fired + cue::EARLY);
+                for_tick.filter(|&at| early && !cues.busy() && at <= fired + self.early);
             if !early {
                 cues.forget(number);
             } else if early_until.is_none() {
@@ -743,10 +754,11 @@ mod tests {
     async fn no_tick_is_sent_more_than_a_cue_early() {
         // Twenty endpoints on one server, their first ticks packed a millisecond
         // apart, for two seconds: the shard may fire a tick early while the thread is
-        // awake with nothing in flight (`cue`), but never more than `cue::EARLY`
-        // before it is due. Each request is noted when the server reads it, after it
-        // was sent: a loaded machine makes it later, never earlier, so a request
-        // noted before its due time less `EARLY` was sent too early.
+        // awake with nothing in flight (`cue`), but never more than its allowance
+        // (`cue::allowance` of its interval) before it is due. Each request is noted
+        // when the server reads it, after it was sent: a loaded machine makes it
+        // later, never earlier, so a request noted before its due time less the
+        // allowance was sent too early.
         let (port, arrivals) = noting_server(64);
         let url = url::Url::parse(&format!("http://127.0.0.1:{port}/")).expect("a URL");
         let second = Duration::from_secs(1);
@@ -782,11 +794,12 @@ mod tests {
         let mut arrived = arrivals.lock().expect("not poisoned").clone();
         arrived.sort();
         assert_eq!(arrived.len(), dues.len(), "one request per tick");
-        // If each request came after its own tick's due time less EARLY, the j-th to
-        // come did after the j-th due time less EARLY.
+        // If each request came after its own tick's due time less the allowance, the
+        // j-th to come did after the j-th due time less it.
+        let allowance = cue::allowance(second);
         for (j, (&at, &due)) in arrived.iter().zip(&dues).enumerate() {
             assert!(
-                at + cue::EARLY >= due,
+                at + allowance >= due,
                 "request {j} arrived {:?} before its due time",
                 due - at
             );

@@ -245,6 +245,7 @@ impl Shard {
                 if interval != slot.schedule.interval() {
                     slot.schedule = slot.schedule.rephased(start, interval, Instant::now());
                     let due = slot.schedule.next_due();
+                    self.allow_for(interval);
                     self.queue(position, due);
                 }
             }
