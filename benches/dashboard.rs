@@ -442,7 +442,7 @@ fn measure_run(settings: &Settings, server: &TestServer) -> anyhow::Result<RunRe
     let command = format!("{}; sleep 60", probetop_in_pane(&pid_file, &config, &log));
     let t0 = Instant::now();
     tmux.start(dir.path(), (WIDTH, HEIGHT), &command)?;
-    let pid = wait_for_pid(&pid_file)?;
+    let pid = support::process::wait_for_pid(&pid_file, START_LIMIT, Duration::from_millis(20))?;
     let alive = || Path::new(&format!("/proc/{pid}")).exists();
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     wait_for(&tmux, START_LIMIT, |s| {
@@ -456,7 +456,7 @@ fn measure_run(settings: &Settings, server: &TestServer) -> anyhow::Result<RunRe
     std::thread::sleep(settings.warmup);
 
     // The header, sampled.
-    let cpu_before = cpu_time(pid)?;
+    let cpu_before = support::process::cpu_time(pid)?;
     let sampling = Instant::now();
     let mut samples = 0;
     let mut rates = Vec::new();
@@ -495,7 +495,9 @@ fn measure_run(settings: &Settings, server: &TestServer) -> anyhow::Result<RunRe
         std::thread::sleep(HEADER_POLL);
     }
     let wall = sampling.elapsed();
-    let cpu = cpu_time(pid).context("probetop ended while the header was sampled")? - cpu_before;
+    let cpu = support::process::cpu_time(pid)
+        .context("probetop ended while the header was sampled")?
+        - cpu_before;
     let rss_mib = rss_kib(pid).unwrap_or(0) as f64 / 1024.0;
     // The first change is where sampling began, not an update.
     let gaps = |changes: &[Duration], end: Duration| {
@@ -613,55 +615,9 @@ fn measure_run(settings: &Settings, server: &TestServer) -> anyhow::Result<RunRe
     })
 }
 
-/// Waits until the pane's shell has written probetop's pid.
-fn wait_for_pid(path: &Path) -> anyhow::Result<u32> {
-    let deadline = Instant::now() + START_LIMIT;
-    loop {
-        if let Some(pid) = std::fs::read_to_string(path)
-            .ok()
-            .filter(|t| t.ends_with('\n'))
-            .and_then(|t| t.trim().parse().ok())
-        {
-            return Ok(pid);
-        }
-        if Instant::now() >= deadline {
-            bail!("probetop did not start within {START_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The resident set of `pid`, in KiB (Linux).
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// User + system CPU time of `pid`, from `/proc/PID/stat` (Linux).
-fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    // The name (field 2) may contain spaces: count from its closing parenthesis;
-    // utime and stime are fields 14 and 15, field 3 the first after it.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("unexpected /proc/PID/stat format")?
-        .split_whitespace()
-        .collect();
-    let ticks = |k: usize| -> anyhow::Result<u64> {
-        fields
-            .get(k - 3)
-            .and_then(|f| f.parse().ok())
-            .context("unexpected /proc/PID/stat format")
-    };
-    // SAFETY: sysconf has no preconditions.
-    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
-        .ok()
-        .filter(|&t| t > 0)
-        .unwrap_or(100);
-    Ok(Duration::from_secs_f64(
-        (ticks(14)? + ticks(15)?) as f64 / per_second as f64,
-    ))
 }

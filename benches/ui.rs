@@ -787,7 +787,7 @@ fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
     let mut tmux = Tmux::new("bench-ui")?;
     let command = format!("{}; sleep 60", probetop_in_pane(&pid_file, &config, &log));
     tmux.start(dir.path(), (WIDTH, HEIGHT), &command)?;
-    let pid = wait_for_pid(&pid_file)?;
+    let pid = support::process::wait_for_pid(&pid_file, START_LIMIT, Duration::from_millis(50))?;
     eprintln!(
         "bench ui: idle run: probetop pid {pid}, {IDLE_ENDPOINTS} endpoints on http://{}, warm-up {:?}, measuring {:?}",
         server.addr(),
@@ -811,12 +811,13 @@ fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
         eprintln!("bench ui: idle run: load average (1 min) {when}: {one_minute}");
     };
     load("before");
-    let cpu_before = cpu_time(pid)?;
+    let cpu_before = support::process::cpu_time(pid)?;
     let threads_before = thread_uses(pid);
     let requests_before = server.requests();
     let t0 = Instant::now();
     std::thread::sleep(settings.idle);
-    let cpu_after = cpu_time(pid).context("probetop ended during the idle measurement")?;
+    let cpu_after =
+        support::process::cpu_time(pid).context("probetop ended during the idle measurement")?;
     let threads_after = thread_uses(pid);
     let wall = t0.elapsed();
     load("after");
@@ -838,50 +839,4 @@ fn measure_idle(settings: &Settings) -> anyhow::Result<Idle> {
         requests,
         threads: thread_deltas(&threads_before, &threads_after),
     })
-}
-
-/// Waits until the pane's shell has written probetop's pid.
-fn wait_for_pid(path: &Path) -> anyhow::Result<u32> {
-    let deadline = Instant::now() + START_LIMIT;
-    loop {
-        if let Some(pid) = std::fs::read_to_string(path)
-            .ok()
-            .filter(|t| t.ends_with('\n'))
-            .and_then(|t| t.trim().parse().ok())
-        {
-            return Ok(pid);
-        }
-        if Instant::now() >= deadline {
-            bail!("probetop did not start within {START_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// User + system CPU time of `pid`, from `/proc/PID/stat` (Linux).
-fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    // The command name (field 2) is in parentheses and may contain spaces: count the
-    // fields after its closing parenthesis. utime and stime are fields 14 and 15.
-    let after_name = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("unexpected /proc/PID/stat format")?;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| -> anyhow::Result<u64> {
-        fields
-            .get(i)
-            .and_then(|f| f.parse().ok())
-            .context("unexpected /proc/PID/stat format")
-    };
-    // Field 3 (state) is the first after the name, so field k is at index k - 3.
-    let total = ticks(14 - 3)? + ticks(15 - 3)?;
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let per_second = u64::try_from(per_second)
-        .ok()
-        .filter(|&t| t > 0)
-        .unwrap_or(100);
-    Ok(Duration::from_secs_f64(total as f64 / per_second as f64))
 }

@@ -11,6 +11,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod live;
+pub mod process;
 pub mod raw;
 pub mod screen;
 pub mod server;
