@@ -22,7 +22,7 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::config::Endpoint;
 use crate::probe::ErrorClass;
-use crate::stats::{EndpointId, EndpointSet, EndpointStats, Observer, Recorded, State};
+use crate::stats::{EndpointId, EndpointSet, EndpointStats, Observer, Positions, Recorded, State};
 use crate::text::{clean, terminal_safe, timestamp};
 
 /// The target of [`EventLog`]'s lines (`RUST_LOG=probetop::endpoint=off` silences them).
@@ -192,9 +192,8 @@ pub struct EventLog {
     /// The endpoints' settings, shared with the config (or the latest reload's set),
     /// never copied: at 10,000 endpoints a copy costs megabytes.
     endpoints: Arc<[Endpoint]>,
-    /// The position in `endpoints` of each stable id; `None` before any reload, when
-    /// ids are positions.
-    positions: Option<std::collections::HashMap<EndpointId, usize>>,
+    /// The position in `endpoints` of each stable id.
+    positions: Positions,
     /// Each endpoint's share of the rate limit, position for position (a kept
     /// endpoint keeps its own across a reload).
     limits: Vec<Limit>,
@@ -223,17 +222,14 @@ impl EventLog {
         let limits = endpoints.iter().map(|_| Limit::default()).collect();
         EventLog {
             endpoints,
-            positions: None,
+            positions: Positions::default(),
             limits,
         }
     }
 
     /// The position of endpoint `id`, if it is configured.
     fn position(&self, id: EndpointId) -> Option<usize> {
-        match &self.positions {
-            None => Some(id),
-            Some(positions) => positions.get(&id).copied(),
-        }
+        self.positions.get(id)
     }
 }
 
@@ -314,13 +310,7 @@ impl Observer for EventLog {
             release(&mut limit);
         }
         self.endpoints = set.endpoints.clone();
-        self.positions = Some(
-            set.ids
-                .iter()
-                .enumerate()
-                .map(|(position, &id)| (id, position))
-                .collect(),
-        );
+        self.positions = Positions::of(set);
     }
 
     fn finish(&mut self) {

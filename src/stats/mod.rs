@@ -36,7 +36,7 @@ pub use events::{
 };
 pub use health::{DEEP_QUEUE, LATE_TICK, Overload, OverloadReason, QueueDepth};
 pub use resume::{AllTime, Resume};
-pub use set::{EndpointId, EndpointSet};
+pub use set::{EndpointId, EndpointSet, Positions};
 pub use state::{EndpointRules, State, StateRule, TRANSITIONS, Transition};
 pub use store::StatsStore;
 pub use summary::{LatencySummary, PhaseSummary, SpanSummary, SpanTally};

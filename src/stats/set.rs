@@ -5,6 +5,7 @@
 //! removed meanwhile is dropped instead of landing on whichever endpoint took its
 //! place in config order.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,5 +53,31 @@ impl EndpointSet {
     /// The position of the endpoint named `name`.
     pub fn position(&self, name: &str) -> Option<usize> {
         self.endpoints.iter().position(|e| e.name == name)
+    }
+}
+
+/// Where each endpoint id stands in a run's endpoint list: before any reload the
+/// ids are the positions; after one, they are looked up among the latest set's ids.
+#[derive(Debug, Default, Clone)]
+pub struct Positions(Option<HashMap<EndpointId, usize>>);
+
+impl Positions {
+    /// The positions of `set`'s ids.
+    pub fn of(set: &EndpointSet) -> Self {
+        Positions(Some(
+            set.ids
+                .iter()
+                .enumerate()
+                .map(|(position, &id)| (id, position))
+                .collect(),
+        ))
+    }
+
+    /// The position of endpoint `id`, if it is configured.
+    pub fn get(&self, id: EndpointId) -> Option<usize> {
+        match &self.0 {
+            None => Some(id),
+            Some(positions) => positions.get(&id).copied(),
+        }
     }
 }

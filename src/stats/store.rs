@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 
 use super::events::{AlertDelivery, AlertLog};
 use super::health::{Overload, OverloadReason, QueueDepth};
-use super::set::{EndpointId, EndpointSet};
+use super::set::{EndpointId, EndpointSet, Positions};
 use super::{EndpointStats, new_histogram, record_duration};
 use crate::config::Endpoint;
 
@@ -37,8 +37,8 @@ pub struct StatsStore {
     /// The endpoints as of the latest reload; `None` before any (the views' own
     /// list is current then, and ids are positions).
     set: Option<Arc<EndpointSet>>,
-    /// Position of each id after a reload; `None` before any.
-    positions: Option<HashMap<EndpointId, usize>>,
+    /// Position of each id (ids are positions before any reload).
+    positions: Positions,
     /// The canaries' positions in `endpoints` (found again after a reload).
     canaries: Vec<usize>,
     /// Whether every canary's latest probe failed (never without canaries).
@@ -71,7 +71,7 @@ impl StatsStore {
             overload: Overload::default(),
             stats_queue: QueueDepth::default(),
             set: None,
-            positions: None,
+            positions: Positions::default(),
         }
     }
 
@@ -112,13 +112,7 @@ impl StatsStore {
                 None => EndpointStats::with_rules(rules),
             })
             .collect();
-        self.positions = Some(
-            set.ids
-                .iter()
-                .enumerate()
-                .map(|(position, &id)| (id, position))
-                .collect(),
-        );
+        self.positions = Positions::of(&set);
         self.canaries = (0..self.endpoints.len())
             .filter(|&i| self.endpoints[i].is_canary())
             .collect();
@@ -126,11 +120,9 @@ impl StatsStore {
         // A removed endpoint leaves every output, its deliveries too: no view could
         // name it any more.
         let positions = &self.positions;
-        self.alerts.deliveries.retain(|a| {
-            positions
-                .as_ref()
-                .is_some_and(|p| p.contains_key(&a.endpoint))
-        });
+        self.alerts
+            .deliveries
+            .retain(|a| positions.get(a.endpoint).is_some());
         // Judged again now, not at the next canary probe: once the only canary is
         // removed there is none to come, and the verdict would excuse every failure
         // for good; an added canary has no failed probe yet.
@@ -162,10 +154,7 @@ impl StatsStore {
 
     /// The position of endpoint `id`, if it is still configured.
     pub fn position(&self, id: EndpointId) -> Option<usize> {
-        match &self.positions {
-            None => Some(id),
-            Some(positions) => positions.get(&id).copied(),
-        }
+        self.positions.get(id)
     }
 
     /// Sets the moment the views read it at: `taken_at` on the wall clock, `now_ds`
