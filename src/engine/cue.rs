@@ -119,13 +119,18 @@ impl Cues {
     }
 
     /// Shard `shard`'s alarm is set for a tick at `at`, which it may fire up to
-    /// `allowance` early, or (`None`) for something else or nothing: only an alarm
-    /// for a tick is fired early.
-    pub(super) fn set_alarm(&self, shard: usize, at: Option<Instant>, allowance: Duration) {
-        let nanos = at.map_or(UNSET, |at| {
-            self.nanos(at.checked_sub(allowance).unwrap_or(self.origin))
-        });
-        self.shards[shard].cue_from.store(nanos, Ordering::Relaxed);
+    /// `allowance` early.
+    pub(super) fn set_alarm(&self, shard: usize, at: Instant, allowance: Duration) {
+        let from = at.checked_sub(allowance).unwrap_or(self.origin);
+        self.shards[shard]
+            .cue_from
+            .store(self.nanos(from), Ordering::Relaxed);
+    }
+
+    /// Shard `shard`'s alarm is set for something other than a tick, or for nothing:
+    /// only an alarm for a tick is fired early.
+    pub(super) fn clear_alarm(&self, shard: usize) {
+        self.shards[shard].cue_from.store(UNSET, Ordering::Relaxed);
     }
 
     /// Resolves when shard `shard` is told to fire (cancel-safe; the cue is taken).
@@ -169,8 +174,8 @@ mod tests {
             MOST_EARLY,
             "capped"
         );
-        cues.set_alarm(0, Some(now + allowance / 2), allowance);
-        cues.set_alarm(1, Some(now + Duration::from_millis(50)), allowance);
+        cues.set_alarm(0, now + allowance / 2, allowance);
+        cues.set_alarm(1, now + Duration::from_millis(50), allowance);
         // A probe in flight: its answer will wake the thread anyway.
         cues.probe_started();
         cues.before_park();
@@ -184,7 +189,7 @@ mod tests {
         let far = tokio::time::timeout(Duration::from_millis(20), cues.cued(1)).await;
         assert!(far.is_err(), "a shard 50 ms from its alarm was cued");
         // A cue is taken once, and an alarm that is not for a tick is never cued.
-        cues.set_alarm(0, None, allowance);
+        cues.clear_alarm(0);
         cues.before_park();
         let again = tokio::time::timeout(Duration::from_millis(20), cues.cued(0)).await;
         assert!(again.is_err(), "cued twice, or for an alarm not for a tick");

@@ -388,13 +388,16 @@ impl Shard {
             }
             // Only an alarm for a tick may be fired early, not a deadline's.
             let for_tick = alarm_at.filter(|_| self.due.peek().is_some());
-            cues.set_alarm(number, for_tick, self.early);
+            match for_tick {
+                Some(at) => cues.set_alarm(number, at, self.early),
+                None => cues.clear_alarm(number),
+            }
             keeper.before_sleep(Instant::now(), alarm_at);
             let early = tokio::select! {
                 biased;
                 () = &mut stopped => return,
                 command = reconfigure::recv(&mut self.commands) => {
-                    cues.set_alarm(number, None, self.early);
+                    cues.clear_alarm(number);
                     cues.forget(number);
                     match command {
                         Some(command) => self.apply(command),
@@ -405,13 +408,13 @@ impl Shard {
                 }
                 () = alarm.wait(), if wake.is_some() => false,
                 () = keeper.wait() => {
-                    cues.set_alarm(number, None, self.early);
+                    cues.clear_alarm(number);
                     cues.forget(number);
                     continue;
                 }
                 () = cues.cued(number), if for_tick.is_some() => true,
             };
-            cues.set_alarm(number, None, self.early);
+            cues.clear_alarm(number);
             fired = Instant::now();
             // Fired early only while it still holds: nothing in flight, the alarm
             // within the allowance (a cue is given just before the thread sleeps, and
