@@ -121,6 +121,11 @@ impl Schedule {
         self.first + offset
     }
 
+    /// The same ticks, each `by` later.
+    pub fn postpone(&mut self, by: Duration) {
+        self.first += by;
+    }
+
     /// Moves on to the following tick.
     pub fn advance(&mut self) {
         self.next += 1;
@@ -169,6 +174,19 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postponing_moves_every_tick_and_keeps_the_count() {
+        let start = Instant::now();
+        let interval = Duration::from_millis(100);
+        let mut s = Schedule::new(start, interval);
+        s.advance();
+        s.postpone(Duration::from_millis(30));
+        assert_eq!(s.next_due(), start + Duration::from_millis(130));
+        assert_eq!(s.ticks(), 1);
+        s.advance();
+        assert_eq!(s.next_due(), start + Duration::from_millis(230));
+    }
 
     #[test]
     fn skipping_past_counts_the_overdue_ticks() {
