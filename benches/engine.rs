@@ -3,15 +3,16 @@
 //! it against the targets of issue 11.
 //!
 //! ```text
-//! cargo bench --bench engine                  # N = 100, 1,000, 10,000 at 1 s and
-//!                                             # 50,000 at 5 s; 20 s each, 3 runs
+//! cargo bench --bench engine                  # N = 100, 1,000, 10,000 at 1 s (20 s
+//!                                             # runs) and 50,000 at 5 s (60 s); 3 runs
 //! cargo bench --bench engine -- 10 1000       # 1,000 endpoints at 1 s for 10 s
 //! cargo bench --bench engine -- 20 50000 5    # 50,000 endpoints every 5 s
 //! PROBETOP_BENCH_RUNS=5 PROBETOP_BENCH_OHA=0 cargo bench --bench engine
 //! ```
 //!
 //! Settings: `[SECS [ENDPOINTS [INTERVAL_S]]]` as arguments, else
-//! `PROBETOP_BENCH_SECS`, `PROBETOP_BENCH_ENDPOINTS`, `PROBETOP_BENCH_INTERVAL`;
+//! `PROBETOP_BENCH_SECS`, `PROBETOP_BENCH_ENDPOINTS`, `PROBETOP_BENCH_INTERVAL`
+//! (`SECS` unset or 0: 20 s, or 12 intervals where that is longer);
 //! `PROBETOP_BENCH_RUNS` (runs of each configuration, default 3: the collapse this
 //! guards against is metastable, so one good run proves little), `PROBETOP_BENCH_OHA=0`
 //! (skip oha), `PROBETOP_BENCH_DELAY_MS` (server delay per answer).
@@ -47,6 +48,12 @@ use support::{ServerOptions, TestServer};
 
 /// Default run length, in seconds (a multiple of every interval in [`MATRIX`]).
 const DEFAULT_SECS: u64 = 20;
+/// Ticks per endpoint a default run lasts at least: a 20 s run of endpoints every
+/// 5 s probes each only four times, and then loading 50,000 endpoints and writing
+/// their final 150 MB snapshot (about 1.2 s of CPU, once per run, not per probe) is a
+/// quarter of its cost. The 50,000-endpoint case runs 60 s by default; a length given
+/// on the command line or in the environment applies to every case as given.
+const DEFAULT_TICKS: u64 = 12;
 /// Default runs of each configuration.
 const DEFAULT_RUNS: u32 = 3;
 /// The configurations run by default: (endpoints, interval in seconds).
@@ -84,10 +91,15 @@ fn run() -> anyhow::Result<()> {
     });
     let oha = settings.oha && oha_installed();
     eprintln!(
-        "bench engine: {} configuration(s) x {} run(s) of {} s against http://{}; oha: {}",
+        "bench engine: {} configuration(s) x {} run(s) ({}) against http://{}; oha: {}",
         settings.cases.len(),
         settings.runs,
-        settings.secs,
+        settings
+            .cases
+            .iter()
+            .map(|c| format!("{} s", c.secs))
+            .collect::<Vec<_>>()
+            .join(", "),
         server.addr(),
         if oha { "yes" } else { "no" }
     );
@@ -100,7 +112,7 @@ fn run() -> anyhow::Result<()> {
                 case.endpoints, case.interval_s
             );
             let served_before = server.requests();
-            let probetop = run_probetop(&server, *case, settings.secs).with_context(|| {
+            let probetop = run_probetop(&server, *case, case.secs).with_context(|| {
                 format!(
                     "run with {} endpoints every {} s",
                     case.endpoints, case.interval_s
@@ -108,7 +120,7 @@ fn run() -> anyhow::Result<()> {
             })?;
             let served = server.requests() - served_before;
             let oha = if oha {
-                Some(run_oha(&server, case.rate(), settings.secs).context("running oha")?)
+                Some(run_oha(&server, case.rate(), case.secs).context("running oha")?)
             } else {
                 None
             };
@@ -124,11 +136,13 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One configuration: how many endpoints, how often.
+/// One configuration: how many endpoints, how often, for how long.
 #[derive(Debug, Clone, Copy)]
 struct Case {
     endpoints: usize,
     interval_s: u64,
+    /// Run length in whole seconds (a multiple of the interval).
+    secs: u64,
 }
 
 impl Case {
@@ -137,19 +151,17 @@ impl Case {
         self.endpoints as f64 / self.interval_s as f64
     }
 
-    /// Ticks due in a run of `secs` seconds: each endpoint ticks at `offset + k ×
-    /// interval` with its offset inside the first interval, and `secs` is a multiple
-    /// of the interval.
-    fn due(self, secs: u64) -> u64 {
-        self.endpoints as u64 * (secs / self.interval_s)
+    /// Ticks due in its run: each endpoint ticks at `offset + k × interval` with its
+    /// offset inside the first interval, and the run length is a multiple of the
+    /// interval.
+    fn due(self) -> u64 {
+        self.endpoints as u64 * (self.secs / self.interval_s)
     }
 }
 
 /// What to run: from arguments first, then the environment, then the defaults.
 #[derive(Debug, Clone)]
 struct Settings {
-    /// Run length in whole seconds.
-    secs: u64,
     cases: Vec<Case>,
     runs: u32,
     /// Run oha beside probetop (when installed).
@@ -170,10 +182,10 @@ impl Settings {
         if !std::env::args().any(|a| a == "--bench") {
             eprintln!("bench engine: not under `cargo bench`: smoke run only");
             return Ok(Settings {
-                secs: 1,
                 cases: vec![Case {
                     endpoints: 10,
                     interval_s: 1,
+                    secs: 1,
                 }],
                 runs: 1,
                 oha: false,
@@ -184,33 +196,34 @@ impl Settings {
         let secs_arg = positional.next();
         let endpoints_arg = positional.next();
         let interval_arg = positional.next();
-        let secs = setting(secs_arg, "PROBETOP_BENCH_SECS", DEFAULT_SECS)?;
+        // None: each case's default length.
+        let secs: Option<u64> =
+            setting(secs_arg, "PROBETOP_BENCH_SECS", 0).map(|s| (s > 0).then_some(s))?;
         let endpoints: Option<usize> =
             setting(endpoints_arg, "PROBETOP_BENCH_ENDPOINTS", 0).map(|n| (n > 0).then_some(n))?;
         let interval_s = setting(interval_arg, "PROBETOP_BENCH_INTERVAL", 1)?;
         let cases = match endpoints {
-            Some(endpoints) => vec![Case {
+            Some(endpoints) => vec![(endpoints, interval_s)],
+            None => MATRIX.to_vec(),
+        };
+        let cases: Vec<Case> = cases
+            .into_iter()
+            .map(|(endpoints, interval_s)| Case {
                 endpoints,
                 interval_s,
-            }],
-            None => MATRIX
-                .iter()
-                .map(|&(endpoints, interval_s)| Case {
-                    endpoints,
-                    interval_s,
-                })
-                .collect(),
-        };
+                secs: secs.unwrap_or(DEFAULT_SECS.max(DEFAULT_TICKS * interval_s)),
+            })
+            .collect();
         for case in &cases {
-            if case.interval_s == 0 || secs == 0 || secs % case.interval_s != 0 {
+            if case.interval_s == 0 || case.secs % case.interval_s != 0 {
                 bail!(
-                    "the run length ({secs} s) must be a non-zero multiple of the interval ({} s)",
+                    "the run length ({} s) must be a non-zero multiple of the interval ({} s)",
+                    case.secs,
                     case.interval_s
                 );
             }
         }
         Ok(Settings {
-            secs,
             cases,
             runs: setting(None, "PROBETOP_BENCH_RUNS", DEFAULT_RUNS)?.max(1),
             oha: setting(None, "PROBETOP_BENCH_OHA", 1u8)? != 0,
@@ -726,22 +739,21 @@ fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "probetop engine benchmark: {} s per run, server delay {} ms{}",
-        settings.secs,
+        "probetop engine benchmark: server delay {} ms{}",
         settings.delay_ms,
         reference_p50.map_or_else(String::new, |p| format!(
             ", reference median p50 (N = 100) {p:.3} ms"
         ))
     );
     for (case, runs) in results {
-        let due = case.due(settings.secs);
         let _ = writeln!(
             out,
-            "\nN = {} every {} s ({:.0} probes/s), {} ticks due per run",
+            "\nN = {} every {} s ({:.0} probes/s), {} s per run, {} ticks due per run",
             case.endpoints,
             case.interval_s,
             case.rate(),
-            due
+            case.secs,
+            case.due()
         );
         let _ = writeln!(
             out,
@@ -794,7 +806,7 @@ fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
                 out,
                 "  run {}: {}",
                 i + 1,
-                verdicts(*case, settings.secs, run, reference_p50)
+                verdicts(*case, run, reference_p50)
             );
         }
     }
@@ -802,10 +814,10 @@ fn report(settings: &Settings, results: &[(Case, Vec<Run>)]) -> String {
 }
 
 /// One run's verdicts on the issue's targets for its configuration.
-fn verdicts(case: Case, secs: u64, run: &Run, reference_p50: Option<f64>) -> String {
+fn verdicts(case: Case, run: &Run, reference_p50: Option<f64>) -> String {
     let r = &run.probetop;
     let s = &r.snapshot;
-    let due = case.due(secs);
+    let due = case.due();
     let per_probe = r.cpu.as_secs_f64() * 1e6 / s.probes().max(1) as f64;
     let mut parts = Vec::new();
     let all_probed = s.probes() == due && s.skipped() == 0 && s.failed() == 0;

@@ -231,8 +231,9 @@ fn overview_report(settings: &Settings) {
         let s = Stats::of(times.probed);
         let cpu = Stats::of(times.probed_cpu);
         line(format!(
-            "    {n:>6} endpoints, every endpoint probed once since the last refresh   mean {:>8.3} ms   p99 {:>8.3} ms   (n={})   target {}   (thread CPU: mean {:.3} ms, p99 {:.3} ms)",
+            "    {n:>6} endpoints, every endpoint probed once since the last refresh   mean {:>8.3} ms   p50 {:>8.3} ms   p99 {:>8.3} ms   (n={})   target {}   (thread CPU: mean {:.3} ms, p99 {:.3} ms)",
             s.mean_ms,
+            s.p50_ms,
             s.p99_ms,
             s.n,
             overview_target(n, s.p99_ms, settings.smoke),

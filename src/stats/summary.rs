@@ -221,59 +221,113 @@ impl SpanTally {
         }
     }
 
+    /// Takes away a probe that left the span and counts one that entered it: what
+    /// [`SpanTally::remove`] then [`SpanTally::add`] do, with one pass over the
+    /// buckets to find both (with thousands of endpoints, a refresh at 1 Hz is one
+    /// of these per endpoint, and the passes over cold buckets are most of its cost).
+    pub(super) fn replace(&mut self, gone: (bool, Option<u32>), entered: (bool, Option<u32>)) {
+        let (Some(gone_us), Some(entered_us)) = (gone.1, entered.1) else {
+            self.remove(gone.0, gone.1);
+            self.add(entered.0, entered.1);
+            return;
+        };
+        let (gone_key, entered_key) = (bucket_of(gone_us), bucket_of(entered_us));
+        if gone_key == entered_key {
+            // Same bucket: nothing to find twice.
+            self.remove(gone.0, gone.1);
+            self.add(entered.0, entered.1);
+            return;
+        }
+        let (gone_at, entered_at) = search_pair(&self.buckets, gone_key, entered_key);
+        let removed = self.remove_found(gone.0, gone_at);
+        // The bucket taken out was below the entered one's place: one fewer before it.
+        let entered_at = if removed && gone_key < entered_key {
+            entered_at.map(|at| at - 1).map_err(|at| at - 1)
+        } else {
+            entered_at
+        };
+        self.add_found(entered.0, entered_key, entered_at);
+    }
+
     /// Counts a probe that entered the span.
     pub(super) fn add(&mut self, ok: bool, latency_us: Option<u32>) {
+        match latency_us {
+            Some(us) => {
+                let key = bucket_of(us);
+                self.add_found(ok, key, search(&self.buckets, key));
+            }
+            None => {
+                self.probes += 1;
+                self.ok += u64::from(ok);
+            }
+        }
+    }
+
+    /// [`SpanTally::add`] of a latency in bucket `key`, found among the buckets
+    /// (`Ok`) or to go in at its place (`Err`), as [`search`] answers.
+    fn add_found(&mut self, ok: bool, key: u32, found: Result<usize, usize>) {
         self.probes += 1;
         self.ok += u64::from(ok);
-        if let Some(us) = latency_us {
-            let key = bucket_of(us);
-            let (at, new) = match search(&self.buckets, key) {
-                Ok(at) => {
-                    self.buckets[at].count += 1;
-                    (at, false)
-                }
-                Err(at) => {
-                    self.buckets.insert(at, Bucket::new(key, 1));
-                    (at, true)
-                }
-            };
-            // A latency below a cursor's bucket (a new bucket at its place is below
-            // it too) moves what is below it; a new bucket shifts its index.
-            for c in &mut self.cursors {
-                if at < c.at || (new && at == c.at) {
-                    c.below += 1;
-                    c.at += usize::from(new);
-                }
+        let (at, new) = match found {
+            Ok(at) => {
+                self.buckets[at].count += 1;
+                (at, false)
             }
-            self.median_sum += median_of(key);
-            self.latencies += 1;
+            Err(at) => {
+                self.buckets.insert(at, Bucket::new(key, 1));
+                (at, true)
+            }
+        };
+        // A latency below a cursor's bucket (a new bucket at its place is below it
+        // too) moves what is below it; a new bucket shifts its index.
+        for c in &mut self.cursors {
+            if at < c.at || (new && at == c.at) {
+                c.below += 1;
+                c.at += usize::from(new);
+            }
         }
+        self.median_sum += median_of(key);
+        self.latencies += 1;
     }
 
     /// Takes away a probe that left the span (one that [`SpanTally::add`] counted).
     pub(super) fn remove(&mut self, ok: bool, latency_us: Option<u32>) {
+        match latency_us {
+            Some(us) => {
+                self.remove_found(ok, search(&self.buckets, bucket_of(us)));
+            }
+            None => {
+                self.probes -= 1;
+                self.ok -= u64::from(ok);
+            }
+        }
+    }
+
+    /// [`SpanTally::remove`] of a latency whose bucket [`search`] answered `found`
+    /// for; says whether the bucket, emptied, was taken out.
+    fn remove_found(&mut self, ok: bool, found: Result<usize, usize>) -> bool {
         self.probes -= 1;
         self.ok -= u64::from(ok);
-        if let Some(us) = latency_us
-            && let Ok(at) = search(&self.buckets, bucket_of(us))
-        {
-            let key = self.buckets[at].key;
-            self.buckets[at].count -= 1;
-            let gone = self.buckets[at].count == 0;
-            if gone {
-                self.buckets.remove(at);
-            }
-            // A cursor on the emptied bucket now stands on the next one, with the
-            // same latencies below it.
-            for c in &mut self.cursors {
-                if at < c.at {
-                    c.below -= 1;
-                    c.at -= usize::from(gone);
-                }
-            }
-            self.median_sum -= median_of(key);
-            self.latencies -= 1;
+        let Ok(at) = found else {
+            return false;
+        };
+        let key = self.buckets[at].key;
+        self.buckets[at].count -= 1;
+        let gone = self.buckets[at].count == 0;
+        if gone {
+            self.buckets.remove(at);
         }
+        // A cursor on the emptied bucket now stands on the next one, with the same
+        // latencies below it.
+        for c in &mut self.cursors {
+            if at < c.at {
+                c.below -= 1;
+                c.at -= usize::from(gone);
+            }
+        }
+        self.median_sum -= median_of(key);
+        self.latencies -= 1;
+        gone
     }
 
     /// The last moment (deciseconds since the start) at which what it counts is
@@ -347,12 +401,14 @@ impl SpanTally {
     }
 }
 
+/// Buckets up to which [`search`] counts through them rather than bisect.
+const COUNTED: usize = 1024;
+
 /// Where the bucket `key` is among `buckets` (`Ok`), or where it would go (`Err`), as
 /// `binary_search` answers. A few hundred buckets are counted through instead: a
 /// binary search over an endpoint's buckets, cold with thousands of endpoints,
 /// waits for one cache miss after another, where a straight pass streams them.
 fn search(buckets: &[Bucket], key: u32) -> Result<usize, usize> {
-    const COUNTED: usize = 1024;
     if buckets.len() > COUNTED {
         return buckets.binary_search_by_key(&key, |b| b.key);
     }
@@ -361,6 +417,28 @@ fn search(buckets: &[Bucket], key: u32) -> Result<usize, usize> {
         Some(b) if b.key == key => Ok(at),
         _ => Err(at),
     }
+}
+
+/// [`search`] for two keys in one pass over `buckets`.
+fn search_pair(
+    buckets: &[Bucket],
+    first: u32,
+    second: u32,
+) -> (Result<usize, usize>, Result<usize, usize>) {
+    if buckets.len() > COUNTED {
+        return (search(buckets, first), search(buckets, second));
+    }
+    let (below_first, below_second) = buckets.iter().fold((0, 0), |(f, s), b| {
+        (
+            f + usize::from(b.key < first),
+            s + usize::from(b.key < second),
+        )
+    });
+    let placed = |at: usize, key: u32| match buckets.get(at) {
+        Some(b) if b.key == key => Ok(at),
+        _ => Err(at),
+    };
+    (placed(below_first, first), placed(below_second, second))
 }
 
 /// The rank (1 ..= `n`) of quantile `q` among `n` latencies, by the histogram's
@@ -633,7 +711,14 @@ mod tests {
             let scale = 1u64 << (next() % 28);
             for step in 0..300 {
                 let leave = !kept.is_empty() && next().is_multiple_of(3);
-                if leave {
+                if leave && next().is_multiple_of(2) {
+                    // One leaves and one enters, found in one pass.
+                    let gone = kept.pop_front().unwrap();
+                    let v = (next() % scale.max(1)) as u32;
+                    let v = if case % 4 == 0 { v % 5 } else { v };
+                    kept.push_back(v);
+                    tally.replace((true, Some(gone)), (true, Some(v)));
+                } else if leave {
                     let v = kept.pop_front().unwrap();
                     tally.remove(true, Some(v));
                 } else {

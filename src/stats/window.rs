@@ -265,13 +265,19 @@ impl Window {
             }));
             tally.hi = hi;
         }
-        for seq in tally.lo..lo.min(tally.hi) {
-            let e = entry(seq);
-            tally.remove(e.ok, e.latency_us());
-        }
-        for seq in tally.hi.max(lo)..hi {
-            let e = entry(seq);
-            tally.add(e.ok, e.latency_us());
+        // The probes that left the span and those that entered it, a pair at a time
+        // where both came (one of each, every refresh of an endpoint at 1 Hz).
+        let mut left = (tally.lo..lo.min(tally.hi)).map(entry);
+        let mut entered = (tally.hi.max(lo)..hi).map(entry);
+        loop {
+            match (left.next(), entered.next()) {
+                (Some(l), Some(e)) => {
+                    tally.replace((l.ok, l.latency_us()), (e.ok, e.latency_us()));
+                }
+                (Some(l), None) => tally.remove(l.ok, l.latency_us()),
+                (None, Some(e)) => tally.add(e.ok, e.latency_us()),
+                (None, None) => break,
+            }
         }
         (tally.lo, tally.hi) = (lo, hi);
         tally.oldest_ds = (lo < hi).then(|| entry(lo).at_ds);
