@@ -454,6 +454,13 @@ mod tests {
         assert_eq!(under(&excerpt, &caret), "\"fäst\"");
     }
 
+    /// The excerpt of `line` with its `"fast"` underlined, as it must be.
+    fn fast_underlined(line: &str) -> String {
+        let (marked, excerpt) = underlined(line, "\"fast\"", 6);
+        assert_eq!(marked, "\"fast\"");
+        excerpt
+    }
+
     /// What the caret of an error at `needle` (`width` characters) of `line` is
     /// under, and the excerpt, which must be terminal-safe as it is.
     fn underlined(line: &str, needle: &str, width: usize) -> (String, String) {
@@ -468,8 +475,7 @@ mod tests {
     #[test]
     fn a_control_character_before_the_error_moves_the_caret_with_it() {
         let line = "name = \"a\u{7}b\u{1b}[2J\u{7f}\u{9b}c\" interval = \"fast\"";
-        let (marked, excerpt) = underlined(line, "\"fast\"", 6);
-        assert_eq!(marked, "\"fast\"");
+        let excerpt = fast_underlined(line);
         assert_eq!(
             excerpt,
             "name = \"a\\u0007b\\u001B[2J\\u007F\\u009Bc\" interval = \"fast\""
@@ -512,13 +518,11 @@ mod tests {
     #[test]
     fn tabs_and_invisible_marks_keep_the_caret_under_the_text() {
         // A TAB is one space in the excerpt, as the caret line counts it.
-        let (marked, excerpt) = underlined("\tinterval\t=\t\"fast\"", "\"fast\"", 6);
-        assert_eq!(marked, "\"fast\"");
+        let excerpt = fast_underlined("\tinterval\t=\t\"fast\"");
         assert_eq!(excerpt, " interval = \"fast\"");
         // A right-to-left override is written out, not obeyed.
         let line = "name = \"\u{202E}kcatta\" interval = \"fast\"";
-        let (marked, excerpt) = underlined(line, "\"fast\"", 6);
-        assert_eq!(marked, "\"fast\"");
+        let excerpt = fast_underlined(line);
         assert_eq!(excerpt, "name = \"\\u202Ekcatta\" interval = \"fast\"");
     }
 
@@ -557,8 +561,7 @@ mod tests {
     #[test]
     fn a_long_line_shows_a_window_around_the_error() {
         let line = padded(990, "interval = \"fast\"", 2_000);
-        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
-        assert_eq!(marked, "\"fast\"");
+        let excerpt = fast_underlined(&line);
         // Cut at both ends, each marked, the caret `EXCERPT_BEFORE` characters (and
         // the mark) into it.
         assert!(
@@ -577,14 +580,12 @@ mod tests {
     fn a_long_line_keeps_its_window_full_at_either_end() {
         // Near the start: nothing cut before the error.
         let line = padded(0, "interval = \"fast\"", 2_000);
-        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
-        assert_eq!(marked, "\"fast\"");
+        let excerpt = fast_underlined(&line);
         assert!(!excerpt.starts_with('…') && excerpt.ends_with('…'));
         assert_eq!(excerpt.chars().count(), EXCERPT_CHARS + 1);
         // Near the end: the window reaches back further than `EXCERPT_BEFORE`.
         let line = format!("x = \"{}\" interval = \"fast\"", "a".repeat(2_000));
-        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
-        assert_eq!(marked, "\"fast\"");
+        let excerpt = fast_underlined(&line);
         assert!(excerpt.starts_with('…') && excerpt.ends_with("\"fast\""));
         assert_eq!(excerpt.chars().count(), EXCERPT_CHARS + 1);
         // An error after the line's last character (a missing value, say): the
@@ -608,9 +609,7 @@ mod tests {
     #[test]
     fn a_long_line_masks_its_secrets_in_the_window() {
         let url = "url = \"https://ann:hunter2@h/?token=abc123&x=1\", interval = \"fast\"";
-        let line = padded(950, url, 1_000);
-        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
-        assert_eq!(marked, "\"fast\"");
+        let excerpt = fast_underlined(&padded(950, url, 1_000));
         assert!(
             excerpt.contains("https://ann:***@h/?token=***&x=1"),
             "{excerpt}"
@@ -623,17 +622,14 @@ mod tests {
         let after_mask = "hunter2@h/".len() + "\", interval = ".len();
         let gap = "d".repeat(EXCERPT_BEFORE + 1 + 4 - after_mask);
         let tail = format!("url = \"https://ann:hunter2@h/{gap}\", interval = \"fast\"");
-        let (marked, excerpt) = underlined(&padded(950, &tail, 1_000), "\"fast\"", 6);
-        assert_eq!(marked, "\"fast\"");
+        let excerpt = fast_underlined(&padded(950, &tail, 1_000));
         assert!(excerpt.starts_with("…@h/d"), "{excerpt}");
     }
 
     #[test]
     fn a_long_line_writes_out_its_control_characters_in_the_window() {
         let middle = "name = \"\u{1b}[2J\u{9b}\u{7}\" interval = \"fast\"";
-        let line = padded(990, middle, 1_000);
-        let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
-        assert_eq!(marked, "\"fast\"");
+        let excerpt = fast_underlined(&padded(990, middle, 1_000));
         assert!(
             excerpt.contains("name = \"\\u001B[2J\\u009B\\u0007\" interval"),
             "{excerpt}"
@@ -647,8 +643,7 @@ mod tests {
                 "e".repeat(pad),
                 "b".repeat(1_000)
             );
-            let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
-            assert_eq!(marked, "\"fast\"");
+            let excerpt = fast_underlined(&line);
             assert!(excerpt.starts_with("…\\u001B"), "{pad}: {excerpt}");
         }
         // Nor ends with the start of one.
@@ -658,8 +653,7 @@ mod tests {
                 "e".repeat(pad),
                 "\u{7}".repeat(100)
             );
-            let (marked, excerpt) = underlined(&line, "\"fast\"", 6);
-            assert_eq!(marked, "\"fast\"");
+            let excerpt = fast_underlined(&line);
             assert!(excerpt.ends_with("\\u0007…"), "{pad}: {excerpt}");
         }
     }
