@@ -233,7 +233,8 @@ impl SpanTally {
         };
         let (gone_key, entered_key) = (bucket_of(gone_us), bucket_of(entered_us));
         if gone_key == entered_key {
-            // Same bucket: nothing to find twice.
+            // The same bucket: its count goes down and up again (and an emptied
+            // bucket comes back), which the two plain steps do.
             self.remove(gone.0, gone.1);
             self.add(entered.0, entered.1);
             return;
