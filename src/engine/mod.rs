@@ -350,12 +350,10 @@ impl Shard {
         for slot in self.slots.iter_mut().flatten() {
             slot.schedule.postpone(by);
         }
-        let due = std::mem::take(&mut self.due).into_vec();
-        self.due = due
+        self.due = std::mem::take(&mut self.due)
             .into_iter()
             .map(|Reverse((at, position))| Reverse((at + by, position)))
-            .collect::<Vec<_>>()
-            .into();
+            .collect();
     }
 
     /// Keeps the shard's early allowance within that of an endpoint probed every

@@ -226,19 +226,18 @@ impl SpanTally {
     /// buckets to find both (with thousands of endpoints, a refresh at 1 Hz is one
     /// of these per endpoint, and the passes over cold buckets are most of its cost).
     pub(super) fn replace(&mut self, gone: (bool, Option<u32>), entered: (bool, Option<u32>)) {
-        let (Some(gone_us), Some(entered_us)) = (gone.1, entered.1) else {
+        // Two latencies in different buckets; otherwise (no latency, or the same
+        // bucket: its count goes down and up again, and an emptied bucket comes
+        // back) the two plain steps.
+        let keys = match (gone.1, entered.1) {
+            (Some(g), Some(e)) => Some((bucket_of(g), bucket_of(e))).filter(|(g, e)| g != e),
+            _ => None,
+        };
+        let Some((gone_key, entered_key)) = keys else {
             self.remove(gone.0, gone.1);
             self.add(entered.0, entered.1);
             return;
         };
-        let (gone_key, entered_key) = (bucket_of(gone_us), bucket_of(entered_us));
-        if gone_key == entered_key {
-            // The same bucket: its count goes down and up again (and an emptied
-            // bucket comes back), which the two plain steps do.
-            self.remove(gone.0, gone.1);
-            self.add(entered.0, entered.1);
-            return;
-        }
         let (gone_at, entered_at) = search_pair(&self.buckets, gone_key, entered_key);
         let removed = self.remove_found(gone.0, gone_at);
         // The bucket taken out was below the entered one's place: one fewer before it.
