@@ -6,6 +6,8 @@
 //! PROBETOP_BENCH_IDLE_SECS=10 cargo bench --bench ui  # shorter idle measurement
 //! PROBETOP_BENCH_ONLY=idle cargo bench --bench ui     # the idle measurement alone
 //! PROBETOP_BENCH_ONLY=overview cargo bench --bench ui # model::overview alone
+//! PROBETOP_BENCH_OVERVIEW_SIZES=10000 PROBETOP_BENCH_ONLY=overview cargo bench --bench ui
+//!                                                     # model::overview at 10,000 only
 //! ```
 //!
 //! It measures:
@@ -152,9 +154,23 @@ impl Settings {
             }
             Err(_) => (false, false),
         };
+        let overview_sizes = match std::env::var("PROBETOP_BENCH_OVERVIEW_SIZES") {
+            Ok(text) => text
+                .split(',')
+                .map(|n| n.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .ok()
+                .filter(|sizes| !sizes.is_empty() && !sizes.contains(&0))
+                .with_context(|| {
+                    format!(
+                        "bad PROBETOP_BENCH_OVERVIEW_SIZES {text:?}: expected endpoint counts, such as 10000,50000"
+                    )
+                })?,
+            Err(_) => vec![10, 1_000, 10_000, 50_000],
+        };
         Ok(Settings {
             sizes: vec![10, 1_000, 10_000],
-            overview_sizes: vec![10, 1_000, 10_000, 50_000],
+            overview_sizes,
             samples: 200,
             key_endpoints: 1_000,
             idle_warmup: Duration::from_secs(3),

@@ -18,6 +18,7 @@ mod compact_counts;
 mod endpoint;
 mod events;
 mod health;
+mod prefetch;
 mod resume;
 mod set;
 mod state;
@@ -35,6 +36,7 @@ pub use events::{
     StatsEvent, event_queue,
 };
 pub use health::{DEEP_QUEUE, LATE_TICK, Overload, OverloadReason, QueueDepth};
+pub use prefetch::{prefetch, prefetch_all};
 pub use resume::{AllTime, Resume};
 pub use set::{EndpointId, EndpointSet, Positions};
 pub use state::{EndpointRules, State, StateRule, TRANSITIONS, Transition};

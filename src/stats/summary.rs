@@ -98,15 +98,18 @@ impl<'a> Sorted<'a> {
     }
 }
 
-/// The latencies of one span of a window counted by bucket, kept up to date by adding
-/// the probes that entered the span and taking away those that left it (see
-/// [`super::Window::tally`]), so a refresh that finds one new probe per endpoint costs
-/// a few bucket updates instead of sorting the span again.
+/// The latencies of one span of a window, kept up to date by adding the probes that
+/// entered the span and taking away those that left it (see [`super::Window::tally`]),
+/// so a refresh that finds one new probe per endpoint costs a short shift of a small
+/// array instead of sorting the span again.
 ///
-/// Reading it costs next to nothing more: the mean comes from a running sum, and each
-/// quantile from a cursor that stays on its bucket from one read to the next (one new
-/// probe moves a rank by a step or two), so a read touches a few buckets, not all of
-/// them; with thousands of endpoints a refresh is bound by the memory it touches.
+/// It keeps each latency's histogram bucket, as a two-byte bucket index
+/// ([`bucket_index`]), in ascending order: a quantile is then the entry at its rank,
+/// and the mean comes from an exact running sum. With thousands of endpoints a
+/// refresh is bound by the memory it touches, so the array is as small as the
+/// histogram's buckets allow (300 latencies are 600 bytes, a quarter of what a list of
+/// buckets with their counts took), a probe that left and one that entered are found
+/// in one pass over it, and only the entries between the two move.
 ///
 /// It answers exactly what a histogram of the span's latencies would: the buckets are
 /// the histogram's own, with the same quantile rule, and the mean is the histogram's
@@ -127,43 +130,11 @@ pub struct SpanTally {
     pub(super) oldest_ds: Option<u32>,
     probes: u64,
     ok: u64,
-    /// Every bucket holding a latency, in ascending order.
-    buckets: Vec<Bucket>,
-    latencies: u64,
+    /// The bucket index of every latency counted, ascending.
+    sorted: Vec<u16>,
     /// The sum of every latency's bucket median equivalent, in µs: exact (integers),
     /// so adding and taking away never drifts.
     median_sum: u64,
-    /// Where p50, p90, p99 and p99.9 were found at the last read.
-    cursors: [Cursor; QUANTILES.len()],
-}
-
-/// The quantiles a [`LatencySummary`] reports, in its order.
-const QUANTILES: [f64; 4] = [0.50, 0.90, 0.99, 0.999];
-
-/// A position among a [`SpanTally`]'s buckets, kept true as buckets change: `at` is
-/// a bucket's index (at most their count) and `below` the latencies in the buckets
-/// before it.
-#[derive(Debug, Clone, Copy, Default)]
-struct Cursor {
-    at: usize,
-    below: u64,
-}
-
-/// One bucket of a [`SpanTally`]. Eight bytes: with thousands of endpoints a
-/// refresh searches and shifts every endpoint's buckets, and memory, not
-/// arithmetic, sets its pace (a precomputed median per bucket made it slower).
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    /// Its lowest equivalent value, in µs.
-    key: u32,
-    /// Latencies in it.
-    count: u32,
-}
-
-impl Bucket {
-    fn new(key: u32, count: u32) -> Self {
-        Bucket { key, count }
-    }
 }
 
 impl SpanTally {
@@ -174,15 +145,15 @@ impl SpanTally {
             span,
             lo,
             hi: lo,
-            buckets: std::mem::take(&mut self.buckets),
+            sorted: std::mem::take(&mut self.sorted),
             ..SpanTally::default()
         };
-        self.buckets.clear();
+        self.sorted.clear();
     }
 
     /// Counts the probes of a span at once, after [`SpanTally::restart`]: their
-    /// latencies sorted (as [`LatencySummary::of_values`] sorts them) and counted by
-    /// bucket, cheaper than adding them one by one.
+    /// latencies sorted (as [`LatencySummary::of_values`] sorts them), cheaper than
+    /// adding them one by one.
     pub(super) fn fill(&mut self, probes: impl Iterator<Item = (bool, Option<u32>)>) {
         let mut latencies = Vec::new();
         for (ok, latency_us) in probes {
@@ -190,144 +161,75 @@ impl SpanTally {
             self.ok += u64::from(ok);
             latencies.extend(latency_us);
         }
+        // The bucket index grows with the value, so the values' order is theirs.
         let sorted = Sorted::new(&mut latencies);
-        for &us in sorted.0 {
-            let key = bucket_of(us);
-            match self.buckets.last_mut() {
-                Some(last) if last.key == key => last.count += 1,
-                _ => self.buckets.push(Bucket::new(key, 1)),
-            }
-        }
-        self.median_sum += self
-            .buckets
-            .iter()
-            .map(|b| median_of(b.key) * u64::from(b.count))
-            .sum::<u64>();
-        self.latencies += sorted.0.len() as u64;
-        self.place_cursors();
-    }
-
-    /// Puts every cursor on its quantile's bucket in one walk (after a fill, where
-    /// each would otherwise walk up from the lowest bucket on its own).
-    fn place_cursors(&mut self) {
-        let n = self.latencies;
-        let mut cursor = Cursor::default();
-        for (q, placed) in QUANTILES.iter().zip(&mut self.cursors) {
-            if n == 0 {
-                break;
-            }
-            find(&self.buckets, &mut cursor, rank_of(*q, n));
-            *placed = cursor;
-        }
+        self.sorted
+            .extend(sorted.0.iter().map(|&us| bucket_index(us)));
+        self.median_sum += self.sorted.iter().map(|&i| median_of(i)).sum::<u64>();
     }
 
     /// Takes away a probe that left the span and counts one that entered it: what
-    /// [`SpanTally::remove`] then [`SpanTally::add`] do, with one pass over the
-    /// buckets to find both (with thousands of endpoints, a refresh at 1 Hz is one
-    /// of these per endpoint, and the passes over cold buckets are most of its cost).
+    /// [`SpanTally::remove`] then [`SpanTally::add`] do, with one pass over the array
+    /// to find both and one shift of the entries between them (with thousands of
+    /// endpoints, a refresh at 1 Hz is one of these per endpoint, and the memory it
+    /// touches is most of its cost).
     pub(super) fn replace(&mut self, gone: (bool, Option<u32>), entered: (bool, Option<u32>)) {
-        // Two latencies in different buckets; otherwise (no latency, or the same
-        // bucket: its count goes down and up again, and an emptied bucket comes
-        // back) the two plain steps.
-        let keys = match (gone.1, entered.1) {
-            (Some(g), Some(e)) => Some((bucket_of(g), bucket_of(e))).filter(|(g, e)| g != e),
-            _ => None,
-        };
-        let Some((gone_key, entered_key)) = keys else {
+        let (Some(gone_us), Some(entered_us)) = (gone.1, entered.1) else {
             self.remove(gone.0, gone.1);
             self.add(entered.0, entered.1);
             return;
         };
-        let (gone_at, entered_at) = search_pair(&self.buckets, gone_key, entered_key);
-        let removed = self.remove_found(gone.0, gone_at);
-        // The bucket taken out was below the entered one's place: one fewer before it.
-        let entered_at = if removed && gone_key < entered_key {
-            entered_at.map(|at| at - 1).map_err(|at| at - 1)
-        } else {
-            entered_at
-        };
-        self.add_found(entered.0, entered_key, entered_at);
+        let (g, e) = (bucket_index(gone_us), bucket_index(entered_us));
+        let (at_gone, at_entered) = positions(&self.sorted, g, e);
+        if self.sorted.get(at_gone) != Some(&g) {
+            // Not counted (it cannot happen while the window feeds it in order): the
+            // entered one is still counted, as `remove` then `add` would.
+            self.remove(gone.0, None);
+            self.add(entered.0, entered.1);
+            return;
+        }
+        self.ok = self.ok - u64::from(gone.0) + u64::from(entered.0);
+        // Below the entered one's place: the entries between move down one, and it
+        // goes just under them; above it: they move up one, and it goes at its place.
+        if g < e {
+            self.sorted.copy_within(at_gone + 1..at_entered, at_gone);
+            self.sorted[at_entered - 1] = e;
+        } else if g > e {
+            self.sorted.copy_within(at_entered..at_gone, at_entered + 1);
+            self.sorted[at_entered] = e;
+        }
+        self.median_sum = self.median_sum - median_of(g) + median_of(e);
     }
 
     /// Counts a probe that entered the span.
     pub(super) fn add(&mut self, ok: bool, latency_us: Option<u32>) {
-        match latency_us {
-            Some(us) => {
-                let key = bucket_of(us);
-                self.add_found(ok, key, search(&self.buckets, key));
-            }
-            None => {
-                self.probes += 1;
-                self.ok += u64::from(ok);
-            }
-        }
-    }
-
-    /// [`SpanTally::add`] of a latency in bucket `key`, found among the buckets
-    /// (`Ok`) or to go in at its place (`Err`), as [`search`] answers.
-    fn add_found(&mut self, ok: bool, key: u32, found: Result<usize, usize>) {
         self.probes += 1;
         self.ok += u64::from(ok);
-        let (at, new) = match found {
-            Ok(at) => {
-                self.buckets[at].count += 1;
-                (at, false)
-            }
-            Err(at) => {
-                self.buckets.insert(at, Bucket::new(key, 1));
-                (at, true)
-            }
-        };
-        // A latency below a cursor's bucket (a new bucket at its place is below it
-        // too) moves what is below it; a new bucket shifts its index.
-        for c in &mut self.cursors {
-            if at < c.at || (new && at == c.at) {
-                c.below += 1;
-                c.at += usize::from(new);
-            }
+        if let Some(us) = latency_us {
+            let i = bucket_index(us);
+            let at = positions(&self.sorted, i, i).0;
+            self.sorted.insert(at, i);
+            self.median_sum += median_of(i);
         }
-        self.median_sum += median_of(key);
-        self.latencies += 1;
     }
 
     /// Takes away a probe that left the span (one that [`SpanTally::add`] counted).
     pub(super) fn remove(&mut self, ok: bool, latency_us: Option<u32>) {
-        match latency_us {
-            Some(us) => {
-                self.remove_found(ok, search(&self.buckets, bucket_of(us)));
-            }
-            None => {
-                self.probes -= 1;
-                self.ok -= u64::from(ok);
+        self.probes -= 1;
+        self.ok -= u64::from(ok);
+        if let Some(us) = latency_us {
+            let i = bucket_index(us);
+            let at = positions(&self.sorted, i, i).0;
+            if self.sorted.get(at) == Some(&i) {
+                self.sorted.remove(at);
+                self.median_sum -= median_of(i);
             }
         }
     }
 
-    /// [`SpanTally::remove`] of a latency whose bucket [`search`] answered `found`
-    /// for; says whether the bucket, emptied, was taken out.
-    fn remove_found(&mut self, ok: bool, found: Result<usize, usize>) -> bool {
-        self.probes -= 1;
-        self.ok -= u64::from(ok);
-        let Ok(at) = found else {
-            return false;
-        };
-        let key = self.buckets[at].key;
-        self.buckets[at].count -= 1;
-        let gone = self.buckets[at].count == 0;
-        if gone {
-            self.buckets.remove(at);
-        }
-        // A cursor on the emptied bucket now stands on the next one, with the same
-        // latencies below it.
-        for c in &mut self.cursors {
-            if at < c.at {
-                c.below -= 1;
-                c.at -= usize::from(gone);
-            }
-        }
-        self.median_sum -= median_of(key);
-        self.latencies -= 1;
-        gone
+    /// Asks the CPU for its entries (see [`super::prefetch`]).
+    pub(super) fn prefetch(&self) {
+        super::prefetch_all(&self.sorted[..]);
     }
 
     /// The last moment (deciseconds since the start) at which what it counts is
@@ -340,7 +242,7 @@ impl SpanTally {
     }
 
     /// Probes, successes and latency of what it counts.
-    pub fn summary(&mut self) -> SpanSummary {
+    pub fn summary(&self) -> SpanSummary {
         SpanSummary {
             probes: self.probes,
             ok: self.ok,
@@ -348,24 +250,25 @@ impl SpanTally {
         }
     }
 
-    fn latency(&mut self) -> Option<LatencySummary> {
-        let (lowest, highest) = (self.buckets.first()?.key, self.buckets.last()?.key);
-        let n = self.latencies;
-        let ms = |us: u64| round3(us as f64 / 1000.0);
-        let ranks = QUANTILES.map(|q| rank_of(q, n));
-        let mut at = [0u64; QUANTILES.len()];
-        for ((cursor, rank), at) in self.cursors.iter_mut().zip(ranks).zip(&mut at) {
-            let key = find(&self.buckets, cursor, rank);
-            *at = BUCKETS.highest_equivalent(u64::from(key));
-        }
+    fn latency(&self) -> Option<LatencySummary> {
+        let (&lowest, &highest) = (self.sorted.first()?, self.sorted.last()?);
+        let n = self.sorted.len() as u64;
+        // What `round3(us / 1000)` gives for whole microseconds, without the
+        // rounding (a library call here, and seven of them per row):
+        // `tests::whole_microseconds_need_no_rounding`.
+        let ms = |us: u64| us as f64 / 1000.0;
+        let at = |q: f64| {
+            let rank = usize::try_from(rank_of(q, n)).unwrap_or(usize::MAX);
+            ms(highest_of(self.sorted[rank.min(self.sorted.len()) - 1]))
+        };
         Some(LatencySummary {
-            min: ms(u64::from(lowest)),
+            min: ms(lowest_of(lowest)),
             mean: self.mean_ms(),
-            p50: ms(at[0]),
-            p90: ms(at[1]),
-            p99: ms(at[2]),
-            p999: ms(at[3]),
-            max: ms(BUCKETS.highest_equivalent(u64::from(highest))),
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: ms(highest_of(highest)),
         })
     }
 
@@ -377,68 +280,49 @@ impl SpanTally {
     /// them of one; then (a mean of exactly x.5 µs, mostly) it is summed as the
     /// histogram sums it.
     fn mean_ms(&self) -> f64 {
-        let n = self.latencies;
+        let n = self.sorted.len() as u64;
         let (whole, rest) = (self.median_sum / n, self.median_sum % n);
         // How far the exact mean lies from the half between two microseconds, in
         // units of 1 / (2n) µs; and how far the histogram's sum may stray, in the
-        // same units (four times the bound, for the divisions around the rounding).
+        // same units (four times the bound, for the divisions around the rounding;
+        // every latency counted as a bucket of its own, at least as many as there are).
         let from_half = (2 * u128::from(rest)).abs_diff(u128::from(n)) as f64;
-        let stray = 4.0
-            * (self.buckets.len() as f64 + 4.0)
-            * (whole as f64 + 1.0)
-            * f64::EPSILON
-            * 2.0
-            * n as f64;
+        let stray = 4.0 * (n as f64 + 4.0) * (whole as f64 + 1.0) * f64::EPSILON * 2.0 * n as f64;
         if from_half > stray {
             let rounded = whole + u64::from(2 * rest > n);
             return rounded as f64 / 1000.0;
         }
         let mut mean = 0.0_f64;
-        for bucket in &self.buckets {
-            mean += median_of(bucket.key) as f64 * f64::from(bucket.count) / n as f64;
+        for bucket in self.sorted.chunk_by(|a, b| a == b) {
+            mean += median_of(bucket[0]) as f64 * bucket.len() as f64 / n as f64;
         }
         round3(mean / 1000.0)
     }
 }
 
-/// Buckets up to which [`search`] counts through them rather than bisect.
-const COUNTED: usize = 1024;
+/// Entries up to which [`positions`] counts through them rather than bisect.
+const COUNTED: usize = 2048;
 
-/// Where the bucket `key` is among `buckets` (`Ok`), or where it would go (`Err`), as
-/// `binary_search` answers. A few hundred buckets are counted through instead: a
-/// binary search over an endpoint's buckets, cold with thousands of endpoints,
-/// waits for one cache miss after another, where a straight pass streams them.
-fn search(buckets: &[Bucket], key: u32) -> Result<usize, usize> {
-    if buckets.len() > COUNTED {
-        return buckets.binary_search_by_key(&key, |b| b.key);
+/// How many of `sorted` are below `first`, and how many below `second`: where each
+/// is (or would go), as `partition_point` answers. A few hundred entries are counted
+/// through in one pass instead: a binary search over an endpoint's array, cold with
+/// thousands of endpoints, waits for one cache miss after another, where a straight
+/// pass streams it (and the compiler makes it a few vector steps).
+fn positions(sorted: &[u16], first: u16, second: u16) -> (usize, usize) {
+    if sorted.len() > COUNTED {
+        return (
+            sorted.partition_point(|&i| i < first),
+            sorted.partition_point(|&i| i < second),
+        );
     }
-    let at = buckets.iter().filter(|b| b.key < key).count();
-    match buckets.get(at) {
-        Some(b) if b.key == key => Ok(at),
-        _ => Err(at),
-    }
-}
-
-/// [`search`] for two keys in one pass over `buckets`.
-fn search_pair(
-    buckets: &[Bucket],
-    first: u32,
-    second: u32,
-) -> (Result<usize, usize>, Result<usize, usize>) {
-    if buckets.len() > COUNTED {
-        return (search(buckets, first), search(buckets, second));
-    }
-    let (below_first, below_second) = buckets.iter().fold((0, 0), |(f, s), b| {
-        (
-            f + usize::from(b.key < first),
-            s + usize::from(b.key < second),
-        )
-    });
-    let placed = |at: usize, key: u32| match buckets.get(at) {
-        Some(b) if b.key == key => Ok(at),
-        _ => Err(at),
-    };
-    (placed(below_first, first), placed(below_second, second))
+    // Counted in two-byte lanes (a chunk's count fits one), eight entries to a
+    // vector step; `usize` lanes would take four.
+    sorted.chunks(1 << 15).fold((0, 0), |(f, s), chunk| {
+        let (below_first, below_second) = chunk.iter().fold((0u16, 0u16), |(f, s), &i| {
+            (f + u16::from(i < first), s + u16::from(i < second))
+        });
+        (f + usize::from(below_first), s + usize::from(below_second))
+    })
 }
 
 /// The rank (1 ..= `n`) of quantile `q` among `n` latencies, by the histogram's
@@ -447,35 +331,53 @@ fn rank_of(q: f64, n: u64) -> u64 {
     ((q * n as f64).ceil() as u64).clamp(1, n)
 }
 
-/// The key of the bucket holding the latency of rank `rank` (1 ..= all of them),
-/// moving `cursor` there from where it stood.
-fn find(buckets: &[Bucket], cursor: &mut Cursor, rank: u64) -> u32 {
-    loop {
-        if cursor.below >= rank {
-            // Latencies below it: at least one bucket is.
-            cursor.at -= 1;
-            cursor.below -= u64::from(buckets[cursor.at].count);
-        } else if cursor.below + u64::from(buckets[cursor.at].count) < rank {
-            // Fewer below and in it than the rank: a bucket above it holds the rest.
-            cursor.below += u64::from(buckets[cursor.at].count);
-            cursor.at += 1;
-        } else {
-            return buckets[cursor.at].key;
-        }
+/// Values below it are buckets of their own (1 µs wide); above, each power of two
+/// is split into half as many buckets: the layout of a histogram of 3 significant
+/// digits with a lowest value of 1 ([`BUCKETS`]).
+const SUB_BUCKETS: u32 = 2048;
+
+/// The index of the histogram bucket a latency counts in (capped as
+/// [`super::record_us`] caps it), in ascending order of the buckets: below
+/// [`SUB_BUCKETS`] the value itself, above it `1024 · m + (value >> m)`, where `m`
+/// is how many times the value halves to come under [`SUB_BUCKETS`]. The cap's
+/// index, 23,551, fits two bytes.
+fn bucket_index(us: u32) -> u16 {
+    let v = u64::from(us).min(MAX_RECORDED_US) as u32;
+    let index = if v < SUB_BUCKETS {
+        v
+    } else {
+        let m = (31 - v.leading_zeros()) - (SUB_BUCKETS.trailing_zeros() - 1);
+        SUB_BUCKETS / 2 * m + (v >> m)
+    };
+    index as u16
+}
+
+/// The halvings and the lowest value of the bucket of index `index`.
+fn bucket_of_index(index: u16) -> (u32, u32) {
+    let i = u32::from(index);
+    if i < SUB_BUCKETS {
+        return (0, i);
     }
+    let m = i / (SUB_BUCKETS / 2) - 1;
+    (m, (i - SUB_BUCKETS / 2 * m) << m)
 }
 
-/// The median equivalent of the bucket whose lowest value is `key`: the value
-/// `Histogram::mean` weighs that bucket's count by.
-fn median_of(key: u32) -> u64 {
-    BUCKETS.median_equivalent(u64::from(key))
+/// The lowest value of a bucket, in µs: `Histogram::lowest_equivalent`.
+fn lowest_of(index: u16) -> u64 {
+    u64::from(bucket_of_index(index).1)
 }
 
-/// The bucket a latency counts in: its lowest equivalent value, capped as
-/// [`super::record_us`] caps it.
-fn bucket_of(us: u32) -> u32 {
-    let capped = u64::from(us).min(MAX_RECORDED_US);
-    u32::try_from(BUCKETS.lowest_equivalent(capped)).unwrap_or(u32::MAX)
+/// The highest value of a bucket, in µs: `Histogram::highest_equivalent`.
+fn highest_of(index: u16) -> u64 {
+    let (m, lowest) = bucket_of_index(index);
+    u64::from(lowest) + (1u64 << m) - 1
+}
+
+/// The median equivalent of a bucket: the value `Histogram::mean` weighs that
+/// bucket's count by.
+fn median_of(index: u16) -> u64 {
+    let (m, lowest) = bucket_of_index(index);
+    u64::from(lowest) + ((1u64 << m) >> 1)
 }
 
 /// Latency summary in milliseconds, read from a histogram of microseconds.
@@ -686,6 +588,51 @@ mod tests {
             latency: LatencySummary::of(&histogram),
         };
         (tally.summary(), expected)
+    }
+
+    #[test]
+    fn whole_microseconds_need_no_rounding() {
+        // x = us / 1000 lies within half an ulp of the exact quotient, so x · 1000 is
+        // within a few ulps of us, which rounds back to us, and us / 1000 is x again:
+        // every bucket's edges up to 2^22, then random values and powers of two up to
+        // the cap.
+        let mut values: Vec<u64> = (0..1 << 22).collect();
+        let mut next = crate::stats::test_rng(0x0D1D_5EC0_u64);
+        values.extend((0..1_000_000).map(|_| next() % (MAX_RECORDED_US + 1)));
+        values.extend((0..33).flat_map(|shift| [(1u64 << shift) - 1, 1 << shift]));
+        for us in values {
+            let x = us as f64 / 1000.0;
+            assert_eq!(round3(x).to_bits(), x.to_bits(), "{us}");
+        }
+    }
+
+    #[test]
+    fn bucket_indices_follow_the_histograms_buckets() {
+        // Every bucket's edges up to 2^20, then random values and the edges of every
+        // power of two up to the cap (and past it, where values are capped).
+        let mut values: Vec<u32> = (0..1 << 20).collect();
+        let mut next = crate::stats::test_rng(0xB0C4_E71D_u64);
+        values.extend((0..100_000).map(|_| (next() % (1 << (next() % 33))) as u32));
+        for shift in 11..32 {
+            values.extend([(1u32 << shift) - 1, 1 << shift, (1 << shift) + 1]);
+        }
+        values.extend([3_599_999_999, 3_600_000_000, 3_600_000_001, u32::MAX]);
+        let mut previous = None;
+        values.sort_unstable();
+        for v in values {
+            let capped = u64::from(v).min(MAX_RECORDED_US);
+            let i = bucket_index(v);
+            assert_eq!(lowest_of(i), BUCKETS.lowest_equivalent(capped), "{v}");
+            assert_eq!(highest_of(i), BUCKETS.highest_equivalent(capped), "{v}");
+            assert_eq!(median_of(i), BUCKETS.median_equivalent(capped), "{v}");
+            // Ascending with the values, one index per bucket.
+            if let Some((pv, pi)) = previous {
+                let same = BUCKETS.lowest_equivalent(pv) == BUCKETS.lowest_equivalent(capped);
+                assert_eq!(pi == i, same, "{pv} and {v}");
+                assert!(pi <= i, "{pv} and {v}");
+            }
+            previous = Some((capped, i));
+        }
     }
 
     #[test]

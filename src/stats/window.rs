@@ -284,6 +284,21 @@ impl Window {
         tally.summary()
     }
 
+    /// Asks the CPU for what [`Window::tally`] of `tally` will read first: the
+    /// newest entry (the one that entered), the oldest it counted (the one that
+    /// left), and the tally's own entries (see [`super::prefetch`]).
+    pub fn prefetch_tally(&self, tally: &SpanTally) {
+        for seq in [self.pushed.wrapping_sub(1), tally.lo] {
+            if let Some(entry) = seq
+                .checked_sub(self.dropped)
+                .and_then(|at| self.entries.get(usize::try_from(at).ok()?))
+            {
+                super::prefetch(entry);
+            }
+        }
+        tally.prefetch();
+    }
+
     /// The connections opened within `span` before `now_ds`.
     fn connections_in(
         &self,

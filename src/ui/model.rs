@@ -14,7 +14,7 @@ use crate::config::Endpoint;
 use crate::probe::ErrorClass;
 use crate::stats::{
     EndpointStats, LatencySummary, OverloadReason, PhaseSummaries, SpanTally, State, StatsStore,
-    Transition, WindowEntry,
+    Transition, WindowEntry, prefetch, prefetch_all,
 };
 
 pub use crate::stats::Certificate;
@@ -325,67 +325,65 @@ pub fn overview_cached(
     cache: &mut OverviewCache,
 ) -> OverviewData {
     let now = stats.now_ds();
-    let count = endpoints.len().min(stats.endpoints().len());
+    let all = stats.endpoints();
+    let count = endpoints.len().min(all.len());
     cache.rows.resize_with(count, RowCache::default);
-    let rows = endpoints
-        .iter()
-        .zip(stats.endpoints())
-        .zip(&mut cache.rows)
-        .map(
-            |(
-                (endpoint, s),
-                RowCache {
-                    tally,
-                    row: cached,
-                    retired,
-                },
-            )| match cached {
-                Some(c) if c.fits(endpoint, s, span, now) => Arc::clone(&c.row),
-                _ => {
-                    drop(retired.take());
-                    let before = cached.take();
-                    // The name cleaned for the row before, while the config's is the same,
-                    // and its sparkline moved on by the probes since.
-                    let same_name = before.as_ref().is_some_and(|c| c.name == endpoint.name);
-                    let name = before
-                        .as_ref()
-                        .filter(|_| same_name)
-                        .map(|c| c.row.name.clone());
-                    let sequence = s.probe_sequence();
-                    let spark = before
-                        .as_ref()
-                        .and_then(|c| spark_moved_on(&c.row.spark, c.sequence, sequence, s));
-                    let row = Arc::new(endpoint_row(endpoint, s, span, now, tally, name, spark));
-                    let config_name = match before {
-                        Some(c) => {
-                            *retired = Some(c.row);
-                            if same_name {
-                                c.name
-                            } else {
-                                endpoint.name.clone()
-                            }
+    let mut rows = Vec::with_capacity(count);
+    for i in 0..count {
+        prefetch_ahead(endpoints, all, &cache.rows, i);
+        let (endpoint, s) = (&endpoints[i], &all[i]);
+        let RowCache {
+            tally,
+            row: cached,
+            retired,
+        } = &mut cache.rows[i];
+        let row = match cached {
+            Some(c) if c.fits(endpoint, s, span, now) => Arc::clone(&c.row),
+            _ => {
+                drop(retired.take());
+                let before = cached.take();
+                // The name cleaned for the row before, while the config's is the same,
+                // and its sparkline moved on by the probes since.
+                let same_name = before.as_ref().is_some_and(|c| c.name == endpoint.name);
+                let name = before
+                    .as_ref()
+                    .filter(|_| same_name)
+                    .map(|c| c.row.name.clone());
+                let sequence = s.probe_sequence();
+                let spark = before
+                    .as_ref()
+                    .and_then(|c| spark_moved_on(&c.row.spark, c.sequence, sequence, s));
+                let row = Arc::new(endpoint_row(endpoint, s, span, now, tally, name, spark));
+                let config_name = match before {
+                    Some(c) => {
+                        *retired = Some(c.row);
+                        if same_name {
+                            c.name
+                        } else {
+                            endpoint.name.clone()
                         }
-                        None => endpoint.name.clone(),
-                    };
-                    *cached = Some(CachedRow {
-                        generation: s.generation(),
-                        span,
-                        computed_ds: now,
-                        // The tally knows the span's oldest probe (no search).
-                        until_ds: match span.duration() {
-                            Some(_) => tally.unchanged_until(),
-                            None => u32::MAX,
-                        },
-                        name: config_name,
-                        insecure: endpoint.insecure,
-                        sequence,
-                        row: Arc::clone(&row),
-                    });
-                    row
-                }
-            },
-        )
-        .collect();
+                    }
+                    None => endpoint.name.clone(),
+                };
+                *cached = Some(CachedRow {
+                    generation: s.generation(),
+                    span,
+                    computed_ds: now,
+                    // The tally knows the span's oldest probe (no search).
+                    until_ds: match span.duration() {
+                        Some(_) => tally.unchanged_until(),
+                        None => u32::MAX,
+                    },
+                    name: config_name,
+                    insecure: endpoint.insecure,
+                    sequence,
+                    row: Arc::clone(&row),
+                });
+                row
+            }
+        };
+        rows.push(row);
+    }
     OverviewData {
         elapsed: stats.elapsed(),
         taken_at: stats.taken_at(),
@@ -395,6 +393,43 @@ pub fn overview_cached(
         rows,
         overload: stats.overloaded_now(),
         local_network_down: stats.local_network_down(),
+    }
+}
+
+/// Endpoints ahead of the one being worked on at which [`prefetch_ahead`] asks for
+/// each step's memory: first their own structs, then what those point to (the
+/// window's entries, the tally's, the row before), then what the row before points
+/// to (its sparkline, its name). Each step needs the one before it to have arrived.
+const AHEAD: [usize; 3] = [12, 8, 4];
+
+/// Asks the CPU for the memory the rows after the `i`th will read (see
+/// [`crate::stats::prefetch`]): with 10,000 endpoints every one of them is cold, and
+/// a refresh waited for them one endpoint at a time.
+fn prefetch_ahead(endpoints: &[Endpoint], all: &[EndpointStats], rows: &[RowCache], i: usize) {
+    let at = |ahead: usize| {
+        let j = i + ahead;
+        Some((endpoints.get(j)?, all.get(j)?, rows.get(j)?))
+    };
+    if let Some((endpoint, s, row)) = at(AHEAD[0]) {
+        prefetch(&endpoint.name);
+        prefetch(&endpoint.insecure);
+        s.prefetch_fields();
+        prefetch_all(row);
+    }
+    if let Some((endpoint, s, row)) = at(AHEAD[1]) {
+        prefetch(endpoint.name.as_bytes());
+        s.prefetch_for_overview(&row.tally);
+        if let Some(c) = &row.row {
+            prefetch(&c.row.spark);
+            prefetch(&c.row.name);
+            prefetch(c.name.as_bytes());
+        }
+    }
+    if let Some((_, _, row)) = at(AHEAD[2])
+        && let Some(c) = &row.row
+    {
+        prefetch_all(&c.row.spark[..]);
+        prefetch(c.row.name.as_bytes());
     }
 }
 

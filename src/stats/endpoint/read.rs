@@ -223,6 +223,25 @@ impl EndpointStats {
         self.window.sequence()
     }
 
+    /// Asks the CPU for the fields an overview row reads (see
+    /// [`crate::stats::prefetch`]): a few lines of a struct of a dozen.
+    pub fn prefetch_fields(&self) {
+        use crate::stats::prefetch;
+        prefetch(&self.window);
+        prefetch(&self.last);
+        prefetch(&self.generation);
+        prefetch(&self.probes);
+        prefetch(&self.skipped);
+        prefetch(&self.excused);
+        prefetch(&self.state);
+    }
+
+    /// Asks the CPU for what an overview row reads of it beyond its own fields (see
+    /// [`crate::stats::prefetch`]): the window entries `tally` will read.
+    pub fn prefetch_for_overview(&self, tally: &SpanTally) {
+        self.window.prefetch_tally(tally);
+    }
+
     /// The latest finished probe.
     pub fn last(&self) -> Option<&LastProbe> {
         self.last.as_ref()
