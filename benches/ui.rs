@@ -61,6 +61,7 @@ use probetop::stats::{EndpointStats, LatencySummary, State, StatsStore};
 use probetop::ui::model::{self, EndpointRow, OverviewData, SPARK_POINTS, Span, SparkPoint};
 use probetop::ui::state::UiState;
 use probetop::ui::theme::Theme;
+use probetop::ui::trail::SparkTrail;
 use probetop::ui::view::{self, ViewInput};
 use support::TestServer;
 use support::tmux::{Tmux, probetop_in_pane, require_tmux};
@@ -398,7 +399,7 @@ fn overview_data(n: usize) -> OverviewData {
                         SparkPoint::Latency(((base * 1000.0) as u32) + (k as u32 * 37) % 4000)
                     }
                 })
-                .collect();
+                .collect::<Vec<_>>();
             std::sync::Arc::new(EndpointRow {
                 name: format!("endpoint-{i:05}"),
                 state: if failing { State::Down } else { State::Up },
@@ -408,7 +409,7 @@ fn overview_data(n: usize) -> OverviewData {
                 span_ok: if failing { 240 } else { 300 },
                 probes: 12_345,
                 skipped: 0,
-                spark,
+                spark: SparkTrail::from(&spark[..]),
                 last_result: if failing {
                     "status: status 503".into()
                 } else {

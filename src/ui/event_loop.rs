@@ -675,7 +675,7 @@ mod tests {
             span_ok: 1,
             probes: 1,
             skipped: 0,
-            spark: Vec::new(),
+            spark: Default::default(),
             last_result: "200".into(),
             last_failed: false,
         })

@@ -23,6 +23,7 @@ pub mod sparkline;
 pub mod state;
 pub mod terminal;
 pub mod theme;
+pub mod trail;
 pub mod view;
 pub mod widgets;
 

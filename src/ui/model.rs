@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::sanitize::clean;
+use super::trail::{SparkTrail, SparkWriter};
 use crate::config::Endpoint;
 use crate::probe::ErrorClass;
 use crate::stats::{
@@ -159,7 +160,7 @@ pub struct EndpointRow {
     /// Skipped ticks, all-time.
     pub skipped: u64,
     /// The latest probes, oldest first.
-    pub spark: Vec<SparkPoint>,
+    pub spark: SparkTrail,
     /// The latest status or error, sanitised.
     pub last_result: String,
     /// Whether the latest probe failed.
@@ -271,6 +272,10 @@ pub struct OverviewCache {
 struct RowCache {
     /// The span's latencies counted by bucket, kept across refreshes.
     tally: SpanTally,
+    /// The sparkline's points, written on from refresh to refresh.
+    spark: SparkWriter,
+    /// [`EndpointStats::probe_sequence`] when `spark` last followed the probes.
+    spark_sequence: Option<(u64, u64)>,
     /// The row and what it was computed from.
     row: Option<CachedRow>,
     /// The row before it, kept until the next one replaces it: the dashboard drops
@@ -296,8 +301,6 @@ struct CachedRow {
     /// The config it was computed from (the name as written, and the TLS note).
     name: String,
     insecure: bool,
-    /// [`EndpointStats::probe_sequence`] when the row's sparkline was taken.
-    sequence: (u64, u64),
     row: Arc<EndpointRow>,
 }
 
@@ -327,13 +330,22 @@ pub fn overview_cached(
     let now = stats.now_ds();
     let all = stats.endpoints();
     let count = endpoints.len().min(all.len());
-    cache.rows.resize_with(count, RowCache::default);
+    let mut next = cache.rows.len();
+    cache.rows.resize_with(count, || {
+        next += 1;
+        RowCache {
+            spark: SparkWriter::staggered(next.wrapping_mul(37)),
+            ..RowCache::default()
+        }
+    });
     let mut rows = Vec::with_capacity(count);
     for i in 0..count {
         prefetch_ahead(endpoints, all, &cache.rows, i);
         let (endpoint, s) = (&endpoints[i], &all[i]);
         let RowCache {
             tally,
+            spark,
+            spark_sequence,
             row: cached,
             retired,
         } = &mut cache.rows[i];
@@ -342,18 +354,14 @@ pub fn overview_cached(
             _ => {
                 drop(retired.take());
                 let before = cached.take();
-                // The name cleaned for the row before, while the config's is the same,
-                // and its sparkline moved on by the probes since.
+                // The name cleaned for the row before, while the config's is the same.
                 let same_name = before.as_ref().is_some_and(|c| c.name == endpoint.name);
                 let name = before
                     .as_ref()
                     .filter(|_| same_name)
                     .map(|c| c.row.name.clone());
-                let sequence = s.probe_sequence();
-                let spark = before
-                    .as_ref()
-                    .and_then(|c| spark_moved_on(&c.row.spark, c.sequence, sequence, s));
-                let row = Arc::new(endpoint_row(endpoint, s, span, now, tally, name, spark));
+                let trail = spark_follow(spark, spark_sequence, s);
+                let row = Arc::new(endpoint_row(endpoint, s, span, now, tally, name, trail));
                 let config_name = match before {
                     Some(c) => {
                         *retired = Some(c.row);
@@ -376,7 +384,6 @@ pub fn overview_cached(
                     },
                     name: config_name,
                     insecure: endpoint.insecure,
-                    sequence,
                     row: Arc::clone(&row),
                 });
                 row
@@ -398,8 +405,8 @@ pub fn overview_cached(
 
 /// Endpoints ahead of the one being worked on at which [`prefetch_ahead`] asks for
 /// each step's memory: first their own structs, then what those point to (the
-/// window's entries, the tally's, the row before), then what the row before points
-/// to (its sparkline, its name). Each step needs the one before it to have arrived.
+/// window's entries, the tally's, the sparkline's, the row before), then what the
+/// row before points to (its name). Each step needs the one before it to have arrived.
 const AHEAD: [usize; 3] = [12, 8, 4];
 
 /// Asks the CPU for the memory the rows after the `i`th will read (see
@@ -419,16 +426,15 @@ fn prefetch_ahead(endpoints: &[Endpoint], all: &[EndpointStats], rows: &[RowCach
     if let Some((endpoint, s, row)) = at(AHEAD[1]) {
         prefetch(endpoint.name.as_bytes());
         s.prefetch_for_overview(&row.tally);
+        row.spark.prefetch();
         if let Some(c) = &row.row {
-            prefetch(&c.row.spark);
-            prefetch(&c.row.name);
+            prefetch(&*c.row);
             prefetch(c.name.as_bytes());
         }
     }
     if let Some((_, _, row)) = at(AHEAD[2])
         && let Some(c) = &row.row
     {
-        prefetch_all(&c.row.spark[..]);
         prefetch(c.row.name.as_bytes());
     }
 }
@@ -442,17 +448,9 @@ fn endpoint_row(
     now: u32,
     tally: &mut SpanTally,
     name: Option<String>,
-    spark: Option<Vec<SparkPoint>>,
+    spark: SparkTrail,
 ) -> EndpointRow {
     let summary = s.summary_tallied(span.duration(), now, tally);
-    let spark = spark.unwrap_or_else(|| {
-        s.recent_probes()
-            .rev()
-            .take(SPARK_POINTS)
-            .rev()
-            .map(spark_point)
-            .collect()
-    });
     let (last_result, last_failed) = match s.last() {
         None => (String::new(), false),
         Some(last) => match (&last.error, last.status) {
@@ -519,30 +517,42 @@ fn spark_point(e: &WindowEntry) -> SparkPoint {
     }
 }
 
-/// The sparkline `old`, taken at probe sequence `was`, moved on to `s`'s newest
-/// probes at `now`: its oldest points dropped for the probes pushed since. Only a
-/// full one in the same window with at least as many probes kept (so that the
-/// newest [`SPARK_POINTS`] probes are the newest pushed); otherwise `None`, and the
-/// row takes its sparkline afresh. With thousands of endpoints this reads the old
-/// points and one new probe instead of a window's last 60 entries, twice the bytes.
-fn spark_moved_on(
-    old: &[SparkPoint],
-    was: (u64, u64),
-    now: (u64, u64),
+/// Brings `writer` to the newest [`SPARK_POINTS`] probes of `s` and returns them as
+/// a row's sparkline; `was` is [`EndpointStats::probe_sequence`] when it last did,
+/// and becomes the current one. Only the probes pushed since are written, unless
+/// [`spark_pushed`] says the trail cannot follow on; then it starts afresh.
+fn spark_follow(
+    writer: &mut SparkWriter,
+    was: &mut Option<(u64, u64)>,
     s: &EndpointStats,
-) -> Option<Vec<SparkPoint>> {
+) -> SparkTrail {
+    let pushed = spark_pushed(*was, writer.trail().len(), s).unwrap_or_else(|| {
+        writer.clear();
+        SPARK_POINTS
+    });
+    s.recent_probes()
+        .rev()
+        .take(pushed.min(SPARK_POINTS))
+        .rev()
+        .for_each(|e| writer.push(spark_point(e)));
+    *was = Some(s.probe_sequence());
+    writer.trail()
+}
+
+/// How many probes a trail of `shown` points, taken at probe sequence `was`, must
+/// add to show the newest [`SPARK_POINTS`] of `s`: those pushed since, when the
+/// window is the same and still holds them and as many before them as the trail
+/// will show (probes that left the window leave a fresh sparkline too); otherwise
+/// `None`.
+fn spark_pushed(was: Option<(u64, u64)>, shown: usize, s: &EndpointStats) -> Option<usize> {
+    let (was, now) = (was?, s.probe_sequence());
+    if was.0 != now.0 {
+        return None;
+    }
     let pushed = usize::try_from(now.1.checked_sub(was.1)?).ok()?;
-    let recent = s.recent_probes();
-    if was.0 != now.0 || old.len() != SPARK_POINTS || pushed > SPARK_POINTS {
-        return None;
-    }
-    if recent.len() < SPARK_POINTS {
-        return None;
-    }
-    let mut spark = Vec::with_capacity(SPARK_POINTS);
-    spark.extend_from_slice(&old[pushed..]);
-    spark.extend(recent.rev().take(pushed).rev().map(spark_point));
-    Some(spark)
+    let held = s.recent_probes().len();
+    let will_show = shown.saturating_add(pushed).min(SPARK_POINTS);
+    (pushed <= held && will_show == held.min(SPARK_POINTS)).then_some(pushed)
 }
 
 /// A duration in (fractional) milliseconds.
@@ -653,7 +663,7 @@ mod tests {
             span_ok: 0,
             probes: 0,
             skipped: 0,
-            spark: Vec::new(),
+            spark: SparkTrail::empty(),
             last_result: String::new(),
             last_failed: false,
         };
@@ -816,10 +826,11 @@ mod tests {
                 now_ds,
             );
             for (c, (e, s)) in cache.rows.iter().zip(config.iter().zip(store.endpoints())) {
-                let Some(c) = &c.row else { continue };
-                if c.fits(e, s, span, now_ds) {
+                let Some(row) = &c.row else { continue };
+                if row.fits(e, s, span, now_ds) {
                     reused += 1;
-                } else if spark_moved_on(&c.row.spark, c.sequence, s.probe_sequence(), s).is_some()
+                } else if spark_pushed(c.spark_sequence, c.spark.trail().len(), s)
+                    .is_some_and(|pushed| pushed > 0)
                 {
                     moved += 1;
                 }

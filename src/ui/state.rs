@@ -437,7 +437,7 @@ mod tests {
             span_ok: ok,
             probes,
             skipped: 0,
-            spark: Vec::new(),
+            spark: Default::default(),
             last_result: String::new(),
             last_failed: false,
         })

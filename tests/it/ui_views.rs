@@ -24,6 +24,7 @@ use probetop::ui::model::{
 use probetop::ui::sanitize::clean;
 use probetop::ui::state::{Mode, Screen, SortKey, Status, UiState};
 use probetop::ui::theme::Theme;
+use probetop::ui::trail::SparkTrail;
 use probetop::ui::view::{FrameLayout, ViewInput};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -86,7 +87,7 @@ fn row(
         span_ok: span.1,
         probes,
         skipped: 0,
-        spark,
+        spark: SparkTrail::from(&spark[..]),
         // As the model does: error text comes from endpoints and is cleaned.
         last_result: clean(last_result),
         last_failed,

@@ -226,8 +226,10 @@ impl EndpointStats {
     /// Asks the CPU for the fields an overview row reads (see
     /// [`crate::stats::prefetch`]): a few lines of a struct of a dozen.
     pub fn prefetch_fields(&self) {
-        use crate::stats::prefetch;
-        prefetch(&self.window);
+        use crate::stats::{prefetch, prefetch_all};
+        // All of the window's own fields (its queues' pointers, its counts: a few
+        // lines), which the entries' addresses come from.
+        prefetch_all(&self.window);
         prefetch(&self.last);
         prefetch(&self.generation);
         prefetch(&self.probes);
