@@ -549,3 +549,77 @@ fn an_endpoint_going_down_rings_the_bell_unless_it_is_off() {
         assert_exited_cleanly(&tmux, &run);
     }
 }
+
+/// `[ui] bell` changed by a reload holds from the next frame: turned off, an
+/// endpoint going down rings nothing; turned on again, the next one rings.
+#[test]
+fn a_reload_turns_the_bell_off_and_on_again() {
+    let server = TestServer::start();
+    let run = Run::new(&server);
+    let path = run.path("probetop.toml");
+    let endpoints = |bell: bool, steady: bool| {
+        let mut config = format!(
+            "[defaults]\ninterval = \"200ms\"\ntimeout = \"2s\"\n\n[ui]\nbell = {bell}\n\n[[endpoint]]\nname = \"flipper\"\nurl = \"{}\"\n",
+            server.url("/flip")
+        );
+        if steady {
+            let steady = server.url("/delay/20");
+            config.push_str(&format!(
+                "\n[[endpoint]]\nname = \"steady\"\nurl = \"{steady}\"\n"
+            ));
+        }
+        config
+    };
+    std::fs::write(&path, endpoints(true, false)).expect("writing the config");
+    let mut tmux = must(Tmux::new("e2e-bell-reload"));
+    must(tmux.start(run.dir.path(), SIZE, &run.shell_command()));
+    let probed = |screen: &str, name: &str| {
+        row_cells(screen, name)
+            .and_then(|cells| cells.get(6)?.parse::<u64>().ok())
+            .is_some_and(|probes| probes > 0)
+    };
+    wait_for(&tmux, &run, "the endpoint up", |screen| {
+        (probed(screen, "flipper") && screen.contains("1 up")).then_some(())
+    });
+    let bell_flag = || must(tmux.display("#{window_bell_flag}"));
+    assert_eq!(bell_flag(), "0", "no endpoint went down yet");
+
+    std::fs::write(&path, endpoints(false, false)).expect("writing the config");
+    wait_for(&tmux, &run, "the reload with the bell off", |screen| {
+        screen
+            .contains("config reloaded: 1 endpoint (1 kept")
+            .then_some(())
+    });
+    server.set_flip(503);
+    wait_for(&tmux, &run, "the endpoint down", |screen| {
+        screen.contains("1 down").then_some(())
+    });
+    // Nothing to wait for: a few refreshes' time for a bell that should not come.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        bell_flag(),
+        "0",
+        "the bell rang after a reload turned it off"
+    );
+
+    // On again (and an endpoint added, so that the status line tells the reloads
+    // apart): the next endpoint going down rings.
+    std::fs::write(&path, endpoints(true, true)).expect("writing the config");
+    wait_for(&tmux, &run, "the reload with the bell on", |screen| {
+        screen
+            .contains("config reloaded: 2 endpoints (1 kept, 1 added")
+            .then_some(())
+    });
+    server.set_flip(200);
+    wait_for(&tmux, &run, "both endpoints up", |screen| {
+        (probed(screen, "steady") && screen.contains("2 up")).then_some(())
+    });
+    server.set_flip(503);
+    let flag = wait_for(&tmux, &run, "the bell", |_| {
+        let flag = bell_flag();
+        (flag == "1").then_some(flag)
+    });
+    assert_eq!(flag, "1");
+    must(tmux.send_key("q"));
+    assert_exited_cleanly(&tmux, &run);
+}
