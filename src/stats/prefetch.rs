@@ -25,6 +25,15 @@ pub fn prefetch_all<T: ?Sized>(value: &T) {
     }
 }
 
+/// Asks for every cache line of the value `arc` points to, and for its reference
+/// counts just before it (which a clone or a uniqueness check reads).
+#[inline(always)]
+pub fn prefetch_arc<T>(arc: &std::sync::Arc<T>) {
+    let value = std::sync::Arc::as_ptr(arc).cast::<u8>();
+    line(value.wrapping_sub(2 * std::mem::size_of::<usize>()));
+    prefetch_all(&**arc);
+}
+
 /// Asks for the cache line holding `at`.
 #[inline(always)]
 fn line(at: *const u8) {

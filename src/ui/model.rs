@@ -15,7 +15,7 @@ use crate::config::Endpoint;
 use crate::probe::ErrorClass;
 use crate::stats::{
     EndpointStats, LatencySummary, OverloadReason, PhaseSummaries, SpanTally, State, StatsStore,
-    Transition, WindowEntry, prefetch, prefetch_all,
+    Transition, WindowEntry, prefetch, prefetch_all, prefetch_arc,
 };
 
 pub use crate::stats::Certificate;
@@ -141,7 +141,7 @@ impl OverviewData {
 }
 
 /// One endpoint in the overview.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EndpointRow {
     /// Display name, sanitised.
     pub name: String,
@@ -282,9 +282,10 @@ struct RowCache {
     /// the overview it showed on its own thread, and rows freed there leave this
     /// thread's allocator without chunks at hand for the next refresh's rows (its
     /// slow paths then cost more than the rows themselves: a refresh of 50,000
-    /// endpoints took 111 ms instead of about 50). Freed here, each just before its
-    /// successor is made, the memory goes round; it costs no more than the overview
-    /// the dashboard holds anyway.
+    /// endpoints took 111 ms instead of about 50). Kept here, it becomes the row after
+    /// next, written over in place (its strings' memory too), once the dashboard no
+    /// longer holds it: no allocating and freeing per row; it costs no more than the
+    /// overview the dashboard holds anyway.
     retired: Option<Arc<EndpointRow>>,
 }
 
@@ -352,16 +353,30 @@ pub fn overview_cached(
         let row = match cached {
             Some(c) if c.fits(endpoint, s, span, now) => Arc::clone(&c.row),
             _ => {
-                drop(retired.take());
                 let before = cached.take();
                 // The name cleaned for the row before, while the config's is the same.
                 let same_name = before.as_ref().is_some_and(|c| c.name == endpoint.name);
                 let name = before
                     .as_ref()
                     .filter(|_| same_name)
-                    .map(|c| c.row.name.clone());
+                    .map(|c| c.row.name.as_str());
                 let trail = spark_follow(spark, spark_sequence, s);
-                let row = Arc::new(endpoint_row(endpoint, s, span, now, tally, name, trail));
+                // The row before the one before is the dashboard's no longer, as a
+                // rule: it becomes the new row, its memory (and its strings') written
+                // over in place of allocating and freeing them.
+                let mut recycled = retired.take();
+                let row = match recycled.as_mut().and_then(Arc::get_mut) {
+                    Some(old) => {
+                        fill_row(old, endpoint, s, span, now, tally, name, trail);
+                        recycled.unwrap_or_default()
+                    }
+                    None => {
+                        drop(recycled);
+                        let mut row = EndpointRow::default();
+                        fill_row(&mut row, endpoint, s, span, now, tally, name, trail);
+                        Arc::new(row)
+                    }
+                };
                 let config_name = match before {
                     Some(c) => {
                         *retired = Some(c.row);
@@ -405,8 +420,8 @@ pub fn overview_cached(
 
 /// Endpoints ahead of the one being worked on at which [`prefetch_ahead`] asks for
 /// each step's memory: first their own structs, then what those point to (the
-/// window's entries, the tally's, the sparkline's, the row before), then what the
-/// row before points to (its name). Each step needs the one before it to have arrived.
+/// window's entries, the tally's, the sparkline's, the row before, the row that
+/// will be written over), then what those rows point to (their strings). Each step needs the one before it to have arrived.
 const AHEAD: [usize; 3] = [12, 8, 4];
 
 /// Asks the CPU for the memory the rows after the `i`th will read (see
@@ -431,70 +446,101 @@ fn prefetch_ahead(endpoints: &[Endpoint], all: &[EndpointStats], rows: &[RowCach
             prefetch(&*c.row);
             prefetch(c.name.as_bytes());
         }
+        if let Some(retired) = &row.retired {
+            prefetch_arc(retired);
+        }
     }
-    if let Some((_, _, row)) = at(AHEAD[2])
-        && let Some(c) = &row.row
-    {
-        prefetch(c.row.name.as_bytes());
+    if let Some((_, _, row)) = at(AHEAD[2]) {
+        if let Some(c) = &row.row {
+            prefetch(c.row.name.as_bytes());
+        }
+        if let Some(retired) = &row.retired {
+            prefetch(retired.name.as_bytes());
+            prefetch(retired.last_result.as_bytes());
+        }
     }
 }
 
-/// One endpoint's row of the overview, as of `now` (deciseconds since the start);
-/// `name` is the endpoint's name already cleaned, if known.
-fn endpoint_row(
+/// Writes endpoint `s`'s row of the overview, as of `now` (deciseconds since the
+/// start), over `row`, reusing its strings' memory; `name` is the endpoint's name
+/// already cleaned, if known.
+#[allow(clippy::too_many_arguments)]
+fn fill_row(
+    row: &mut EndpointRow,
     endpoint: &Endpoint,
     s: &EndpointStats,
     span: Span,
     now: u32,
     tally: &mut SpanTally,
-    name: Option<String>,
+    name: Option<&str>,
     spark: SparkTrail,
-) -> EndpointRow {
+) {
+    use std::fmt::Write as _;
     let summary = s.summary_tallied(span.duration(), now, tally);
-    let (last_result, last_failed) = match s.last() {
-        None => (String::new(), false),
-        Some(last) => match (&last.error, last.status) {
-            (Some(e), _) => (clean(&format!("{}: {}", e.class, e.message)), true),
-            (None, Some(status)) => (status_text(status), false),
-            // Only tcp:// and tls:// probes succeed without a status.
-            (None, None) => ("open".to_string(), false),
-        },
-    };
-    // What the columns do not show but a reader must not miss.
-    let mut notes = String::new();
-    if endpoint.insecure {
-        notes.push_str("insecure TLS · ");
-    }
-    if s.skipped() > 0 {
-        notes.push_str(&format!("{} skipped · ", s.skipped()));
-    }
-    if s.excused() > 0 {
-        notes.push_str(&format!("{} excused · ", s.excused()));
-    }
-    // Without notes the text is kept as made (no copy of it per row).
-    let last_result = if notes.is_empty() {
-        last_result
-    } else {
-        notes + &last_result
-    };
-    EndpointRow {
-        name: name.unwrap_or_else(|| clean(&endpoint.name)),
-        state: s.state(),
-        last_latency_ms: s.last_latency().map(ms),
-        latency: summary.latency,
-        span_probes: summary.probes,
-        span_ok: summary.ok,
-        probes: s.probes(),
-        skipped: s.skipped(),
-        spark,
+    // Every field named: one added to the row cannot be left as the old row had it.
+    let EndpointRow {
+        name: row_name,
+        state,
+        last_latency_ms,
+        latency,
+        span_probes,
+        span_ok,
+        probes,
+        skipped,
+        spark: row_spark,
         last_result,
         last_failed,
+    } = row;
+    match name {
+        Some(name) => {
+            row_name.clear();
+            row_name.push_str(name);
+        }
+        None => *row_name = clean(&endpoint.name),
     }
+    *state = s.state();
+    *last_latency_ms = s.last_latency().map(ms);
+    *latency = summary.latency;
+    *span_probes = summary.probes;
+    *span_ok = summary.ok;
+    *probes = s.probes();
+    *skipped = s.skipped();
+    *row_spark = spark;
+    // What the columns do not show but a reader must not miss, then the result.
+    last_result.clear();
+    if endpoint.insecure {
+        last_result.push_str("insecure TLS · ");
+    }
+    // Writing to a String cannot fail.
+    if s.skipped() > 0 {
+        let _ = write!(last_result, "{} skipped · ", s.skipped());
+    }
+    if s.excused() > 0 {
+        let _ = write!(last_result, "{} excused · ", s.excused());
+    }
+    *last_failed = match s.last() {
+        None => false,
+        Some(last) => match (&last.error, last.status) {
+            (Some(e), _) => {
+                last_result.push_str(&clean(&format!("{}: {}", e.class, e.message)));
+                true
+            }
+            (None, Some(status)) => {
+                push_status(last_result, status);
+                false
+            }
+            // Only tcp:// and tls:// probes succeed without a status.
+            (None, None) => {
+                last_result.push_str("open");
+                false
+            }
+        },
+    };
 }
 
-/// A status code in decimal, without the formatting machinery: every row that
-/// changes asks for one.
-fn status_text(status: u16) -> String {
+/// Appends a status code in decimal to `text`, without the formatting machinery:
+/// every row that changes writes one.
+fn push_status(text: &mut String, status: u16) {
     let mut digits = [0u8; 5];
     let mut at = digits.len();
     let mut rest = status;
@@ -506,7 +552,7 @@ fn status_text(status: u16) -> String {
             break;
         }
     }
-    digits[at..].iter().map(|&d| char::from(d)).collect()
+    text.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// A probe as a point of a sparkline.
@@ -684,7 +730,9 @@ mod tests {
     #[test]
     fn status_codes_read_as_numbers() {
         for status in [0u16, 7, 42, 200, 404, 999, 1000, 65535] {
-            assert_eq!(status_text(status), status.to_string());
+            let mut text = String::from("x ");
+            push_status(&mut text, status);
+            assert_eq!(text, format!("x {status}"));
         }
     }
 
@@ -714,6 +762,15 @@ mod tests {
             .iter()
             .map(|r| (r.last_result.as_str(), r.last_failed))
             .collect();
+        let row = &data.rows[1];
+        assert_eq!(
+            (row.probes, row.skipped, row.span_probes, row.span_ok),
+            (1, 2, 1, 1)
+        );
+        assert_eq!(row.last_latency_ms, Some(3.0));
+        assert!(row.latency.is_some_and(|l| (l.p50 - 3.0).abs() < 0.01));
+        assert_eq!(&*row.name, "e1");
+        assert_eq!(data.rows[2].span_ok, 0);
         assert_eq!(results[0], ("200", false));
         assert_eq!(results[1], ("insecure TLS · 2 skipped · 200", false));
         assert!(
