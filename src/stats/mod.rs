@@ -36,7 +36,7 @@ pub use events::{
     StatsEvent, event_queue,
 };
 pub use health::{DEEP_QUEUE, LATE_TICK, Overload, OverloadReason, QueueDepth};
-pub use prefetch::{prefetch, prefetch_all, prefetch_arc};
+pub use prefetch::{prefetch, prefetch_all, prefetch_arc, prefetch_arc_counts};
 pub use resume::{AllTime, Resume};
 pub use set::{EndpointId, EndpointSet, Positions};
 pub use state::{EndpointRules, State, StateRule, TRANSITIONS, Transition};

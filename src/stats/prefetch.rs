@@ -29,9 +29,18 @@ pub fn prefetch_all<T: ?Sized>(value: &T) {
 /// counts just before it (which a clone or a uniqueness check reads).
 #[inline(always)]
 pub fn prefetch_arc<T>(arc: &std::sync::Arc<T>) {
+    prefetch_arc_counts(arc);
+    prefetch_all(&**arc);
+}
+
+/// Asks for the cache line of `arc`'s reference counts. This assumes std's
+/// layout of an `Arc`'s allocation (two `usize` counts, then the value, for
+/// values aligned to at most a `usize`); were it otherwise, the hint would ask
+/// for a neighbouring line, which costs a little and breaks nothing.
+#[inline(always)]
+pub fn prefetch_arc_counts<T>(arc: &std::sync::Arc<T>) {
     let value = std::sync::Arc::as_ptr(arc).cast::<u8>();
     line(value.wrapping_sub(2 * std::mem::size_of::<usize>()));
-    prefetch_all(&**arc);
 }
 
 /// Asks for the cache line holding `at`.

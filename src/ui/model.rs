@@ -572,7 +572,7 @@ fn spark_follow(
     was: &mut Option<(u64, u64)>,
     s: &EndpointStats,
 ) -> SparkTrail {
-    let pushed = spark_pushed(*was, writer.trail().len(), s).unwrap_or_else(|| {
+    let pushed = spark_pushed(*was, writer.len(), s).unwrap_or_else(|| {
         writer.clear();
         SPARK_POINTS
     });
@@ -886,7 +886,7 @@ mod tests {
                 let Some(row) = &c.row else { continue };
                 if row.fits(e, s, span, now_ds) {
                     reused += 1;
-                } else if spark_pushed(c.spark_sequence, c.spark.trail().len(), s)
+                } else if spark_pushed(c.spark_sequence, c.spark.len(), s)
                     .is_some_and(|pushed| pushed > 0)
                 {
                     moved += 1;

@@ -391,7 +391,7 @@ fn row_line(
                 right(&count(row.probes), NUMBER_WIDTH)
             ))),
             Column::Spark => {
-                spans.extend(sparkline::spans(&row.spark.to_vec(), spark_width, theme));
+                spans.extend(sparkline::spans(row.spark.points(), spark_width, theme));
                 spans.push(Span::raw(" "));
             }
             Column::Result => {

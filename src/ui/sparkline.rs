@@ -12,16 +12,21 @@ pub const FAILURE_MARK: char = '✖';
 
 /// The latest `width` points as styled spans: bars scaled from the lowest to the
 /// highest latency shown, failures as [`FAILURE_MARK`], right-aligned.
-pub fn spans(points: &[SparkPoint], width: usize, theme: &Theme) -> Vec<Span<'static>> {
-    let shown = &points[points.len().saturating_sub(width)..];
-    let latencies = shown.iter().filter_map(|p| match p {
-        SparkPoint::Latency(us) => Some(*us),
+pub fn spans<P>(points: P, width: usize, theme: &Theme) -> Vec<Span<'static>>
+where
+    P: ExactSizeIterator<Item = SparkPoint> + Clone,
+{
+    let count = points.len();
+    let shown = points.skip(count.saturating_sub(width));
+    let shown_len = count.min(width);
+    let latencies = shown.clone().filter_map(|p| match p {
+        SparkPoint::Latency(us) => Some(us),
         SparkPoint::Failed => None,
     });
     let (low, high) = latencies.fold((u32::MAX, 0), |(lo, hi), us| (lo.min(us), hi.max(us)));
     let mut out = Vec::new();
-    if shown.len() < width {
-        out.push(Span::raw(" ".repeat(width - shown.len())));
+    if shown_len < width {
+        out.push(Span::raw(" ".repeat(width - shown_len)));
     }
     // Runs of the same style become one span, to keep the frame small.
     let mut bars = String::new();
@@ -66,10 +71,13 @@ mod tests {
             SparkPoint::Latency(4500),
         ];
         let theme = Theme { color: false };
-        assert_eq!(text(&spans(&points, 4, &theme)), "▁✖█▄");
-        assert_eq!(text(&spans(&points, 6, &theme)), "  ▁✖█▄");
+        assert_eq!(text(&spans(points.iter().copied(), 4, &theme)), "▁✖█▄");
+        assert_eq!(text(&spans(points.iter().copied(), 6, &theme)), "  ▁✖█▄");
         // Scaled among the points shown.
-        assert_eq!(text(&spans(&points, 2, &theme)), "█▁");
-        assert_eq!(text(&spans(&[SparkPoint::Failed; 3], 3, &theme)), "✖✖✖");
+        assert_eq!(text(&spans(points.iter().copied(), 2, &theme)), "█▁");
+        assert_eq!(
+            text(&spans([SparkPoint::Failed; 3].into_iter(), 3, &theme)),
+            "✖✖✖"
+        );
     }
 }

@@ -16,16 +16,19 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::model::{SPARK_POINTS, SparkPoint};
 
 /// Points a buffer holds: when full, the trail moves to a new one with its last
-/// [`SPARK_POINTS`] points, once every `CAPACITY - SPARK_POINTS` probes.
+/// `SPARK_POINTS - 1` points and the one that did not fit, once every
+/// `CAPACITY - SPARK_POINTS + 1` probes.
 const CAPACITY: usize = 128;
 
 /// The encoding of [`SparkPoint::Failed`] (a latency never reaches it: probes
 /// record theirs in `u32` microseconds with this value meaning none).
 const FAILED: u32 = u32::MAX;
 
-/// A buffer of encoded points. Atomics, read and written relaxed: the plain loads
-/// and stores they compile to, with the promise that a row and the writer never
-/// touch the same point at once checked by the compiler, not by argument alone.
+/// A buffer of encoded points. Atomics, read and written relaxed (the plain loads
+/// and stores they compile to), so no `unsafe` is needed: the promise that a row
+/// and the writer never touch the same point is kept by the writer (it writes
+/// only after every view's end, or into a buffer no view holds), and were it ever
+/// broken a row would show a wrong point, not undefined behaviour.
 struct Points([AtomicU32; CAPACITY]);
 
 impl Points {
@@ -78,7 +81,7 @@ impl SparkTrail {
     }
 
     /// Its points, oldest first.
-    pub fn points(&self) -> impl ExactSizeIterator<Item = SparkPoint> + '_ {
+    pub fn points(&self) -> impl ExactSizeIterator<Item = SparkPoint> + Clone + '_ {
         let range = usize::from(self.start)..usize::from(self.end);
         range.map(|at| {
             self.points
@@ -165,6 +168,8 @@ impl SparkWriter {
             Some(points) => {
                 // Full: the last points begin a new buffer, unless no row holds
                 // this one (then nothing can read its points while they move).
+                // Inside a refresh the row before still holds it, so in practice
+                // this allocates: one 528-byte buffer per endpoint every 69 probes.
                 let keep = (SPARK_POINTS - 1).min(CAPACITY - self.from);
                 let moved = match Arc::get_mut(points) {
                     Some(_) => Arc::clone(points),
@@ -187,11 +192,11 @@ impl SparkWriter {
     }
 
     /// Asks the CPU for the memory the next [`SparkWriter::push`] and
-    /// [`SparkWriter::trail`] touch: the buffer's counts and its next point (see
-    /// [`crate::stats::prefetch`]).
+    /// [`SparkWriter::trail`] touch: the buffer's reference counts and its next
+    /// point (see [`crate::stats::prefetch`]).
     pub fn prefetch(&self) {
         if let Some(points) = &self.points {
-            crate::stats::prefetch(&points.0[0]);
+            crate::stats::prefetch_arc_counts(points);
             crate::stats::prefetch(&points.0[self.len.min(CAPACITY - 1)]);
         }
     }
@@ -201,6 +206,19 @@ impl SparkWriter {
         // Rows may still show the old points: a new buffer, not the old one rewritten.
         self.points = None;
         self.len = 0;
+    }
+
+    /// How many points [`SparkWriter::trail`] would show (without taking a view).
+    pub fn len(&self) -> usize {
+        match self.points {
+            Some(_) => (self.len - self.from).min(SPARK_POINTS),
+            None => 0,
+        }
+    }
+
+    /// Whether [`SparkWriter::trail`] would show no point.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The last [`SPARK_POINTS`] points written, for a row.
@@ -254,6 +272,7 @@ mod tests {
                 i + 1
             );
             assert_eq!(trail.len(), expected.len());
+            assert_eq!(writer.len(), expected.len(), "the writer's count, after {i}");
             // Some trails are kept (as the dashboard keeps an overview), some dropped
             // (so that a full buffer is sometimes moved in place).
             if i % 97 < 3 {
@@ -273,7 +292,9 @@ mod tests {
         let before = writer.trail();
         writer.clear();
         assert!(writer.trail().is_empty());
+        assert!(writer.is_empty());
         writer.push(SparkPoint::Latency(5));
+        assert_eq!(writer.len(), 1);
         assert_eq!(writer.trail().to_vec(), vec![SparkPoint::Latency(5)]);
         let expected: Vec<SparkPoint> = (40..100).map(point).collect();
         assert_eq!(before.to_vec(), expected);
