@@ -272,7 +272,11 @@ mod tests {
                 i + 1
             );
             assert_eq!(trail.len(), expected.len());
-            assert_eq!(writer.len(), expected.len(), "the writer's count, after {i}");
+            assert_eq!(
+                writer.len(),
+                expected.len(),
+                "the writer's count, after {i}"
+            );
             // Some trails are kept (as the dashboard keeps an overview), some dropped
             // (so that a full buffer is sometimes moved in place).
             if i % 97 < 3 {
